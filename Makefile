@@ -1,0 +1,39 @@
+# docker flow: the two commands of the README, and what they are made of.
+PLUGINS := $(or $(DOCKER_CONFIG),$(HOME)/.docker)/cli-plugins
+CARGO ?= cargo
+
+.PHONY: all build install testbed demo test bench lint clean-demo
+
+all: build
+
+build:
+	$(CARGO) build --release --locked
+
+# Installs the plugin: then `docker flow …` works and `docker --help` lists flow.
+install: build
+	mkdir -p "$(PLUGINS)"
+	install -m 0755 target/release/docker-flow "$(PLUGINS)/docker-flow"
+
+# Engine, Compose v2 and the locally built images (nothing is pulled from an image registry).
+testbed:
+	bash scripts/testbed.sh
+
+# Deploys the bundled example twice (v1, then v2) behind the proxy and shows the responses.
+demo: testbed install
+	bash scripts/demo.sh
+
+# Unit tests, then the end-to-end suite against the real engine (a missing engine fails it).
+test: testbed install
+	DOCKER_FLOW_E2E=1 $(CARGO) test --locked -- --test-threads=4
+
+# The zero-downtime benchmark against a plain `docker compose up -d`, into docs/BENCHMARKS.md.
+bench: testbed install
+	$(CARGO) run --release --locked --example bench
+
+lint:
+	$(CARGO) fmt --check
+	$(CARGO) clippy --all-targets --locked -- -D warnings
+
+clean-demo:
+	cd fixtures/example && docker compose down -v --remove-orphans || true
+	docker rm -f docker-flow-proxy >/dev/null 2>&1 || true

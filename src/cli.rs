@@ -1,0 +1,201 @@
+//! The command line as clap sees it.
+//!
+//! Every option is read raw (strings) here, from the flag or its `FLOW_*` variable; `settings`
+//! layers them over `docker-flow.yml` and the defaults and validates them, so that one place
+//! knows each value's source and one place turns text into typed settings.
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "docker flow",
+    version,
+    about = "Zero-downtime blue-green deployment, relative scaling and proxy reconfiguration for Docker Compose projects",
+    long_about = None,
+    after_help = "Settings come from defaults < ./docker-flow.yml < FLOW_* environment < flags.\n\
+                  Exit codes: 0 success, 1 a flow failed, 2 usage or configuration error, 3 environment error."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub opts: Opts,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Deploy the next release of the target: start it, wait for health, switch the proxy, stop the old.
+    Deploy,
+    /// Scale the live release: N, +N or -N instances.
+    Scale {
+        /// N (absolute), +N or -N (relative to the running count).
+        #[arg(allow_hyphen_values = true, value_name = "N|+N|-N")]
+        count: Option<String>,
+    },
+    /// Point the proxy at the live release (or the newest deployed one after `--flow=deploy`).
+    Proxy,
+    /// Stop the release the proxy no longer routes to.
+    StopOld,
+    /// Bring the previous release back and make it live.
+    Rollback,
+    /// Show the target's releases, their instances and the proxy routes.
+    Status,
+    /// Show the resolved settings and where each came from.
+    Config,
+}
+
+/// Options shared by every subcommand; each also reads `FLOW_<NAME>` and `docker-flow.yml`.
+#[derive(Debug, Args, Default)]
+pub struct Opts {
+    /// Perform a blue-green deployment [true|false].
+    #[arg(short = 'b', long, env = "FLOW_BLUE_GREEN", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", global = true, value_name = "BOOL")]
+    pub blue_green: Option<String>,
+
+    /// Docker certification path (falls back to DOCKER_CERT_PATH).
+    #[arg(long, env = "FLOW_CERT_PATH", global = true)]
+    pub cert_path: Option<String>,
+
+    /// Compose file (repeatable; default: Compose's own file discovery).
+    #[arg(
+        short = 'f',
+        long,
+        env = "FLOW_COMPOSE_PATH",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub compose_path: Vec<String>,
+
+    /// Address of the Consul server (optional, http(s) URL).
+    #[arg(short = 'c', long, env = "FLOW_CONSUL_ADDRESS", global = true)]
+    pub consul_address: Option<String>,
+
+    /// Consul Template snippet for the proxy's frontend (docker-flow-proxy driver).
+    #[arg(long, env = "FLOW_CONSUL_TEMPLATE_FE_PATH", global = true)]
+    pub consul_template_fe_path: Option<String>,
+
+    /// Consul Template snippet for the proxy's backend (docker-flow-proxy driver).
+    #[arg(long, env = "FLOW_CONSUL_TEMPLATE_BE_PATH", global = true)]
+    pub consul_template_be_path: Option<String>,
+
+    /// Steps to run in order: deploy, scale, stop-old, proxy (repeatable; the seed's style).
+    #[arg(short = 'F', long, env = "FLOW", value_delimiter = ',', global = true)]
+    pub flow: Vec<String>,
+
+    /// Docker daemon socket to connect to (falls back to DOCKER_HOST).
+    #[arg(short = 'H', long, env = "FLOW_HOST", global = true)]
+    pub host: Option<String>,
+
+    /// Compose project name (default: Compose's project name rules).
+    #[arg(short = 'p', long, env = "FLOW_PROJECT", global = true)]
+    pub project: Option<String>,
+
+    /// Docker certification path of the proxy's host.
+    #[arg(long, env = "FLOW_PROXY_DOCKER_CERT_PATH", global = true)]
+    pub proxy_docker_cert_path: Option<String>,
+
+    /// Docker daemon socket of the proxy's host.
+    #[arg(long, env = "FLOW_PROXY_DOCKER_HOST", global = true)]
+    pub proxy_docker_host: Option<String>,
+
+    /// Host of the proxy's reconfiguration endpoint (Caddy: loopback only).
+    #[arg(long, env = "FLOW_PROXY_HOST", global = true)]
+    pub proxy_host: Option<String>,
+
+    /// Port of the proxy's reconfiguration endpoint (Caddy's admin API).
+    #[arg(long, env = "FLOW_PROXY_RECONF_PORT", global = true)]
+    pub proxy_reconf_port: Option<String>,
+
+    /// Pull side targets too [true|false].
+    #[arg(short = 'S', long, env = "FLOW_PULL_SIDE_TARGETS", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", global = true, value_name = "BOOL")]
+    pub pull_side_targets: Option<String>,
+
+    /// Number of instances: N, +N or -N (relative to the running count).
+    #[arg(
+        short = 's',
+        long,
+        env = "FLOW_SCALE",
+        allow_hyphen_values = true,
+        global = true
+    )]
+    pub scale: Option<String>,
+
+    /// Path prefix the proxy routes to the target (repeatable).
+    #[arg(long, env = "FLOW_SERVICE_PATH", value_delimiter = ',', global = true)]
+    pub service_path: Vec<String>,
+
+    /// Side target: a service started with the target but never recreated (repeatable).
+    #[arg(
+        short = 'T',
+        long = "side-target",
+        env = "FLOW_SIDE_TARGETS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub side_targets: Vec<String>,
+
+    /// The Compose service to deploy.
+    #[arg(short = 't', long, env = "FLOW_TARGET", global = true)]
+    pub target: Option<String>,
+
+    /// Container port the proxy forwards to (inferred when the target exposes exactly one).
+    #[arg(long, env = "FLOW_SERVICE_PORT", global = true)]
+    pub service_port: Option<String>,
+
+    /// Host name the proxy routes to the target (repeatable).
+    #[arg(
+        long,
+        env = "FLOW_SERVICE_DOMAIN",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub service_domain: Vec<String>,
+
+    /// Proxy driver: caddy, docker-flow-proxy or none.
+    #[arg(long, env = "FLOW_PROXY_DRIVER", global = true)]
+    pub proxy_driver: Option<String>,
+
+    /// Image of the proxy docker flow starts when none runs.
+    #[arg(long, env = "FLOW_PROXY_IMAGE", global = true)]
+    pub proxy_image: Option<String>,
+
+    /// Name of the proxy container.
+    #[arg(long, env = "FLOW_PROXY_NAME", global = true)]
+    pub proxy_name: Option<String>,
+
+    /// Host port the proxy serves HTTP on.
+    #[arg(long, env = "FLOW_PROXY_HTTP_PORT", global = true)]
+    pub proxy_http_port: Option<String>,
+
+    /// Allow the proxy's admin endpoint on a non-loopback host [true|false]. It has no authentication.
+    #[arg(long, env = "FLOW_PROXY_ALLOW_REMOTE_ADMIN", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", global = true, value_name = "BOOL")]
+    pub proxy_allow_remote_admin: Option<String>,
+
+    /// When to pull the target's image: always, missing or never.
+    #[arg(long, env = "FLOW_PULL", global = true)]
+    pub pull: Option<String>,
+
+    /// How long new instances may take to become healthy (e.g. 60s, 2m).
+    #[arg(long, env = "FLOW_HEALTH_TIMEOUT", global = true)]
+    pub health_timeout: Option<String>,
+
+    /// How long in-flight requests may take to finish before the old release stops (e.g. 30s).
+    #[arg(long, env = "FLOW_DRAIN_TIMEOUT", global = true)]
+    pub drain_timeout: Option<String>,
+
+    /// How long to wait for another run's deploy lock (e.g. 5m; default: fail at once).
+    #[arg(long, env = "FLOW_LOCK_WAIT", global = true)]
+    pub lock_wait: Option<String>,
+
+    /// Print the plan and change nothing [true|false].
+    #[arg(long, env = "FLOW_DRY_RUN", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", global = true, value_name = "BOOL")]
+    pub dry_run: Option<String>,
+
+    /// Output format: text or json.
+    #[arg(long, env = "FLOW_FORMAT", global = true)]
+    pub format: Option<String>,
+}

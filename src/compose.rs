@@ -1,0 +1,304 @@
+//! The Compose project, read the way Compose reads it.
+//!
+//! `docker compose config --format json` does all of Compose's work (override files,
+//! `COMPOSE_FILE`, `.env` interpolation, profiles, `extends`, `include`, anchors); we parse its
+//! answer into types that name what docker flow looks at and keep every other field verbatim,
+//! so the derived model hands Compose back exactly what it gave us.
+
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::engine::{args, Engine};
+use crate::error::{Error, Located, Result};
+use crate::settings::Settings;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ComposeFile {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub services: IndexMap<String, Service>,
+    #[serde(flatten)]
+    pub rest: IndexMap<String, Value>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Service {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build: Option<Value>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<Value>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expose: Vec<Value>,
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub labels: IndexMap<String, String>,
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub depends_on: IndexMap<String, Value>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_mode: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volumes_from: Vec<String>,
+    #[serde(flatten)]
+    pub rest: IndexMap<String, Value>,
+}
+
+impl Service {
+    /// Host ports the service publishes at a fixed number (`"8080:8080"`).
+    pub fn fixed_host_ports(&self) -> Vec<String> {
+        self.ports
+            .iter()
+            .filter_map(|p| match p.get("published") {
+                Some(Value::String(s)) if !s.is_empty() && s != "0" => Some(s.clone()),
+                Some(Value::Number(n)) if n.as_u64() != Some(0) => Some(n.to_string()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Container ports the service declares (`expose` and the targets of `ports`), deduplicated.
+    pub fn container_ports(&self) -> Vec<u16> {
+        let mut out = Vec::new();
+        let from_ports = self
+            .ports
+            .iter()
+            .filter_map(|p| p.get("target").and_then(Value::as_u64));
+        let from_expose = self.expose.iter().filter_map(|e| match e {
+            Value::Number(n) => n.as_u64(),
+            Value::String(s) => s.split('/').next().and_then(|p| p.parse().ok()),
+            _ => None,
+        });
+        for p in from_ports.chain(from_expose) {
+            if let Ok(p) = u16::try_from(p) {
+                if !out.contains(&p) {
+                    out.push(p);
+                }
+            }
+        }
+        out
+    }
+}
+
+/// A loaded project: the model plus where it came from.
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub model: ComposeFile,
+    /// The directory Compose resolves relative paths against.
+    pub dir: PathBuf,
+    /// The user's Compose files, for pointing at lines in errors.
+    pub files: Vec<PathBuf>,
+}
+
+/// `docker compose` arguments that select the user's project (`-f …`, `-p …`).
+pub fn selection_args(settings: &Settings) -> Vec<String> {
+    let mut a = Vec::new();
+    for f in &settings.compose_paths {
+        a.push("-f".to_string());
+        a.push(f.display().to_string());
+    }
+    if let Some(p) = &settings.project {
+        a.push("-p".to_string());
+        a.push(p.clone());
+    }
+    a
+}
+
+/// Loads the project through `docker compose config`.
+pub fn load(engine: &Engine, settings: &Settings, cwd: &Path) -> Result<Project> {
+    let mut a = args(&["compose"]);
+    a.extend(selection_args(settings));
+    a.extend(args(&["config", "--format", "json"]));
+    let out = engine.read(&a)?;
+    if !out.ok() {
+        let detail = out.stderr.trim();
+        let detail = if detail.is_empty() {
+            "Compose printed nothing"
+        } else {
+            detail
+        };
+        return Err(Error::config(
+            format!("Compose cannot load the project: {detail}"),
+            "fix the Compose file as Compose says (`docker compose config` shows the same), or point at it with -f/--compose-path",
+            None,
+        ));
+    }
+    let model: ComposeFile = serde_json::from_str(&out.stdout).map_err(|e| {
+        Error::environment(
+            format!("`docker compose config --format json` printed something docker flow cannot read: {e}"),
+            "use Compose v2.20 or newer",
+        )
+    })?;
+    let files = user_files(settings, cwd);
+    let dir = files
+        .first()
+        .and_then(|f| f.parent().map(Path::to_path_buf))
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or_else(|| cwd.to_path_buf());
+    let dir = if dir.is_absolute() {
+        dir
+    } else {
+        cwd.join(dir)
+    };
+    Ok(Project { model, dir, files })
+}
+
+/// The Compose files Compose itself reads: `-f`, else `COMPOSE_FILE`, else the default names.
+pub fn user_files(settings: &Settings, cwd: &Path) -> Vec<PathBuf> {
+    if !settings.compose_paths.is_empty() {
+        return settings.compose_paths.iter().map(|p| cwd.join(p)).collect();
+    }
+    if let Ok(list) = std::env::var("COMPOSE_FILE") {
+        let sep = std::env::var("COMPOSE_PATH_SEPARATOR").unwrap_or_else(|_| ":".into());
+        let files: Vec<PathBuf> = list
+            .split(sep.as_str())
+            .filter(|s| !s.is_empty())
+            .map(|p| cwd.join(p))
+            .collect();
+        if !files.is_empty() {
+            return files;
+        }
+    }
+    let mut out = Vec::new();
+    for base in ["compose", "docker-compose"] {
+        for ext in ["yaml", "yml"] {
+            let f = cwd.join(format!("{base}.{ext}"));
+            if out.is_empty() && f.is_file() {
+                out.push(f);
+                for oext in ["yaml", "yml"] {
+                    let o = cwd.join(format!("{base}.override.{oext}"));
+                    if o.is_file() {
+                        out.push(o);
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Finds `services.<service>[.<key>]` in the user's files, for a labelled error.
+pub fn locate(files: &[PathBuf], service: &str, key: Option<&str>) -> Option<Located> {
+    // Later files override earlier ones: the last file that names the key is the one that counts.
+    files.iter().rev().find_map(|f| {
+        let text = std::fs::read_to_string(f).ok()?;
+        let (offset, len) = locate_in(&text, service, key)?;
+        Some(Located {
+            src: miette::NamedSource::new(f.display().to_string(), text),
+            span: (offset, len).into(),
+        })
+    })
+}
+
+fn indent(line: &str) -> usize {
+    line.len() - line.trim_start().len()
+}
+
+fn is_key(line: &str, key: &str) -> bool {
+    let t = line.trim_start();
+    [key.to_string(), format!("\"{key}\""), format!("'{key}'")]
+        .iter()
+        .any(|k| {
+            t.strip_prefix(k.as_str())
+                .is_some_and(|r| r.trim_start().starts_with(':'))
+        })
+}
+
+/// Byte offset and length of the line that defines `services.<service>.<key>` (or the service).
+fn locate_in(text: &str, service: &str, key: Option<&str>) -> Option<(usize, usize)> {
+    let lines: Vec<(usize, &str)> = text
+        .split_inclusive('\n')
+        .scan(0, |off, l| {
+            let start = *off;
+            *off += l.len();
+            Some((start, l.trim_end_matches(['\n', '\r'])))
+        })
+        .filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        .collect();
+    let services = lines
+        .iter()
+        .position(|(_, l)| indent(l) == 0 && is_key(l, "services"))?;
+    let child_indent = lines
+        .get(services + 1)
+        .map(|(_, l)| indent(l))
+        .filter(|i| *i > 0)?;
+    let mut i = services + 1;
+    while i < lines.len() && indent(lines[i].1) >= child_indent {
+        let (off, l) = lines[i];
+        if indent(l) == child_indent && is_key(l, service) {
+            let Some(key) = key else {
+                return Some((off, l.len()));
+            };
+            let mut j = i + 1;
+            let key_indent = lines
+                .get(j)
+                .map(|(_, l)| indent(l))
+                .filter(|k| *k > child_indent)?;
+            while j < lines.len() && indent(lines[j].1) > child_indent {
+                let (o, kl) = lines[j];
+                if indent(kl) == key_indent && is_key(kl, key) {
+                    return Some((o, kl.len()));
+                }
+                j += 1;
+            }
+            return Some((off, l.len()));
+        }
+        i += 1;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const YAML: &str = "# comment\nname: demo\nservices:\n  db:\n    image: postgres\n  app:\n    image: demo:v1\n    container_name: fixed\n    ports:\n      - \"8080:8080\"\nvolumes: {}\n";
+
+    #[test]
+    fn locates_keys_of_a_service() {
+        let (off, len) = locate_in(YAML, "app", Some("container_name")).unwrap();
+        assert_eq!(&YAML[off..off + len], "    container_name: fixed");
+        let (off, len) = locate_in(YAML, "app", Some("ports")).unwrap();
+        assert_eq!(&YAML[off..off + len], "    ports:");
+        let (off, len) = locate_in(YAML, "db", None).unwrap();
+        assert_eq!(&YAML[off..off + len], "  db:");
+        // A key the service does not have points at the service.
+        let (off, len) = locate_in(YAML, "db", Some("ports")).unwrap();
+        assert_eq!(&YAML[off..off + len], "  db:");
+        assert!(locate_in(YAML, "nope", None).is_none());
+    }
+
+    #[test]
+    fn ports_and_fixed_host_ports() {
+        let s: Service = serde_json::from_value(serde_json::json!({
+            "ports": [{"mode": "ingress", "target": 8080, "published": "8080", "protocol": "tcp"},
+                      {"mode": "ingress", "target": 9090, "protocol": "tcp"}],
+            "expose": ["8080", "7070/tcp"],
+            "environment": {"A": "1"}
+        }))
+        .unwrap();
+        assert_eq!(s.fixed_host_ports(), vec!["8080".to_string()]);
+        assert_eq!(s.container_ports(), vec![8080, 9090, 7070]);
+        assert_eq!(s.rest["environment"]["A"], "1");
+    }
+
+    #[test]
+    fn unknown_fields_round_trip() {
+        let v = serde_json::json!({
+            "name": "p",
+            "services": {"app": {"image": "x", "x-custom": {"k": [1, 2]}, "deploy": {"replicas": 2}}},
+            "networks": {"default": {"name": "p_default"}},
+            "x-top": true
+        });
+        let m: ComposeFile = serde_json::from_value(v.clone()).unwrap();
+        assert_eq!(serde_json::to_value(&m).unwrap(), v);
+    }
+}

@@ -1,0 +1,268 @@
+//! The Docker engine, reached only through the user's `docker` and `docker compose` CLIs.
+//!
+//! Every call carries docker's global flags from the plugin argv (and `--host`/`--cert-path`),
+//! so contexts, `DOCKER_HOST`, TLS and ssh hosts behave exactly as the user's docker does.
+//! Commands are argv vectors handed to `duct`; nothing is ever run through a shell.
+//! With `--dry-run`, commands that change the engine are recorded in the plan instead of run.
+
+use std::cell::RefCell;
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use crate::error::{Error, Result};
+use crate::settings::Settings;
+
+/// The oldest Compose that has everything we use (`config --format json`, `-f -`, `--wait`).
+pub const MIN_COMPOSE: (u32, u32) = (2, 20);
+
+#[derive(Debug)]
+pub struct Engine {
+    bin: OsString,
+    globals: Vec<String>,
+    env: Vec<(String, String)>,
+    dry_run: bool,
+    plan: RefCell<Vec<String>>,
+}
+
+/// What a finished command printed.
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub status: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Output {
+    pub fn ok(&self) -> bool {
+        self.status == 0
+    }
+}
+
+impl Engine {
+    pub fn new(docker_globals: &[String], settings: &Settings) -> Result<Engine> {
+        let bin = std::env::var_os("DOCKER_CLI_PLUGIN_ORIGINAL_CLI_COMMAND")
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| OsString::from("docker"));
+        let mut globals = docker_globals.to_vec();
+        let has_host = globals
+            .iter()
+            .any(|g| g.starts_with("--host=") || g.starts_with("--context="));
+        if let (Some(host), false) = (&settings.host, has_host) {
+            globals.push(format!("--host={host}"));
+        }
+        let mut env = Vec::new();
+        if let Some(p) = &settings.cert_path {
+            env.push(("DOCKER_CERT_PATH".to_string(), p.display().to_string()));
+        }
+        Ok(Engine {
+            bin,
+            globals,
+            env,
+            dry_run: settings.dry_run,
+            plan: RefCell::new(Vec::new()),
+        })
+    }
+
+    /// An engine for another daemon (the proxy's host), with the same docker binary.
+    pub fn for_host(&self, host: &str, cert_path: Option<&PathBuf>) -> Engine {
+        let mut globals: Vec<String> = self
+            .globals
+            .iter()
+            .filter(|g| !g.starts_with("--host=") && !g.starts_with("--context="))
+            .cloned()
+            .collect();
+        globals.push(format!("--host={host}"));
+        let mut env = self.env.clone();
+        if let Some(p) = cert_path {
+            env.retain(|(k, _)| k != "DOCKER_CERT_PATH");
+            env.push(("DOCKER_CERT_PATH".into(), p.display().to_string()));
+        }
+        Engine {
+            bin: self.bin.clone(),
+            globals,
+            env,
+            dry_run: self.dry_run,
+            plan: RefCell::new(Vec::new()),
+        }
+    }
+
+    pub fn dry_run(&self) -> bool {
+        self.dry_run
+    }
+
+    fn argv(&self, args: &[String]) -> Vec<String> {
+        let mut argv = self.globals.clone();
+        argv.extend(args.iter().cloned());
+        argv
+    }
+
+    /// The command with `stdin` fed in (or none: docker never waits on our terminal).
+    fn expression(&self, argv: &[String], stdin: Option<&[u8]>) -> duct::Expression {
+        let mut e = duct::cmd(&self.bin, argv).unchecked();
+        e = match stdin {
+            Some(input) => e.stdin_bytes(input.to_vec()),
+            None => e.stdin_null(),
+        };
+        for (k, v) in &self.env {
+            e = e.env(k, v);
+        }
+        e
+    }
+
+    /// Runs `docker ARGS` and captures what it prints. For reads: runs in dry-run mode too.
+    pub fn read(&self, args: &[String]) -> Result<Output> {
+        self.capture(&self.argv(args), None)
+    }
+
+    /// Runs `docker ARGS` with `stdin` fed in, capturing output. Reads only.
+    pub fn read_with_input(&self, args: &[String], stdin: &[u8]) -> Result<Output> {
+        self.capture(&self.argv(args), Some(stdin))
+    }
+
+    /// Runs a command that changes the engine; in dry-run mode it is only added to the plan.
+    pub fn change(&self, args: &[String], stdin: Option<&[u8]>) -> Result<Output> {
+        let argv = self.argv(args);
+        if self.dry_run {
+            self.plan
+                .borrow_mut()
+                .push(self.render(&argv, stdin.is_some()));
+            return Ok(Output {
+                status: 0,
+                stdout: String::new(),
+                stderr: String::new(),
+            });
+        }
+        self.capture(&argv, stdin)
+    }
+
+    /// Like `change`, but the command's own output goes to our stderr as it runs (Compose's
+    /// progress appears under the step that ran it).
+    pub fn change_streamed(&self, args: &[String], stdin: Option<&[u8]>) -> Result<Output> {
+        let argv = self.argv(args);
+        if self.dry_run {
+            self.plan
+                .borrow_mut()
+                .push(self.render(&argv, stdin.is_some()));
+            return Ok(Output {
+                status: 0,
+                stdout: String::new(),
+                stderr: String::new(),
+            });
+        }
+        let out = self
+            .expression(&argv, stdin)
+            .stdout_to_stderr()
+            .run()
+            .map_err(|err| self.spawn_error(err))?;
+        Ok(Output {
+            status: out.status.code().unwrap_or(-1),
+            stdout: String::new(),
+            stderr: String::new(),
+        })
+    }
+
+    /// Records a non-docker change (a proxy request) in the plan. Returns true in dry-run mode,
+    /// when the caller must not make the change.
+    pub fn planned(&self, what: String) -> bool {
+        if self.dry_run {
+            self.plan.borrow_mut().push(what);
+        }
+        self.dry_run
+    }
+
+    pub fn take_plan(&self) -> Vec<String> {
+        std::mem::take(&mut self.plan.borrow_mut())
+    }
+
+    fn render(&self, argv: &[String], stdin: bool) -> String {
+        let mut s = self.bin.to_string_lossy().into_owned();
+        for a in argv {
+            s.push(' ');
+            if a.is_empty()
+                || a.chars()
+                    .any(|c| c.is_whitespace() || "'\"$`\\|&;<>(){}*?".contains(c))
+            {
+                s.push_str(&format!("'{}'", a.replace('\'', "'\\''")));
+            } else {
+                s.push_str(a);
+            }
+        }
+        if stdin {
+            s.push_str(" < (derived Compose model)");
+        }
+        s
+    }
+
+    fn capture(&self, argv: &[String], stdin: Option<&[u8]>) -> Result<Output> {
+        let out = self
+            .expression(argv, stdin)
+            .stdout_capture()
+            .stderr_capture()
+            .run()
+            .map_err(|err| self.spawn_error(err))?;
+        Ok(Output {
+            status: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        })
+    }
+
+    fn spawn_error(&self, err: std::io::Error) -> Error {
+        Error::environment(
+            format!("cannot run `{}`: {err}", self.bin.to_string_lossy()),
+            "install the docker CLI (Debian: apt-get install docker.io) and make sure it is on PATH",
+        )
+    }
+
+    /// Checks that the daemon answers; exit 3 otherwise, before anything changes.
+    pub fn check_daemon(&self) -> Result<()> {
+        let out = self.read(&args(&["version", "--format", "{{.Server.Version}}"]))?;
+        if out.ok() && !out.stdout.trim().is_empty() {
+            return Ok(());
+        }
+        let detail = out
+            .stderr
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("no answer")
+            .trim();
+        Err(Error::environment(
+            format!("the Docker daemon is unreachable: {detail}"),
+            "start Docker (e.g. `dockerd` or `systemctl start docker`), or select a running one with --context, -H or DOCKER_HOST",
+        ))
+    }
+
+    /// Checks for Compose v2.20 or newer as a docker plugin; exit 3 otherwise.
+    pub fn check_compose(&self) -> Result<()> {
+        let help = "install Compose v2 as a docker CLI plugin: `apt-get install docker-compose-plugin`, or the \
+                    `docker-compose` binary from a Compose release copied to ~/.docker/cli-plugins/docker-compose";
+        let out = self.read(&args(&["compose", "version", "--short"]))?;
+        if !out.ok() {
+            return Err(Error::environment(
+                "Docker Compose v2 is not installed (`docker compose version` failed); docker-compose v1 is not supported",
+                help,
+            ));
+        }
+        let v = out.stdout.trim().trim_start_matches('v');
+        let mut parts = v
+            .split(['.', '-', '+'])
+            .map(|p| p.parse::<u32>().unwrap_or(0));
+        let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+        if (major, minor) < MIN_COMPOSE {
+            return Err(Error::environment(
+                format!(
+                    "Docker Compose {v} is too old; docker flow needs {}.{} or newer",
+                    MIN_COMPOSE.0, MIN_COMPOSE.1
+                ),
+                help,
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `&["a", "b"]` as owned argv.
+pub fn args(a: &[&str]) -> Vec<String> {
+    a.iter().map(|s| s.to_string()).collect()
+}

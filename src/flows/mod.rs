@@ -1,0 +1,383 @@
+//! The flows: deploy, scale, proxy, stop-old (the seed's steps), rollback and status.
+//!
+//! `run` checks the environment, loads the project, takes the deploy lock and runs the steps in
+//! the order given, sharing one `Ctx`. Each step lives in its own file.
+
+mod deploy;
+mod rollback;
+mod scale;
+mod status;
+mod switch;
+
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::{json, Value};
+
+use crate::compose::{self, Project};
+use crate::engine::{args, Engine};
+use crate::error::{Error, Result};
+use crate::lock::Lock;
+use crate::model::{self, Color, Derivation, Release};
+use crate::progress::Progress;
+use crate::proxy::{self, Proxy, RouteSpec};
+use crate::settings::{Format, ProxyDriver, Settings, Step};
+use crate::state::{self, Instance};
+use crate::Action;
+
+/// What one run shares between its steps.
+pub struct Ctx<'a> {
+    pub engine: &'a Engine,
+    pub settings: &'a Settings,
+    pub project: Project,
+    pub target: String,
+    pub port: Option<u16>,
+    pub proxy: Box<dyn Proxy + 'a>,
+    pub progress: Progress,
+    /// Set by a deploy step, for the proxy and stop-old steps after it.
+    pub deployed: Option<Deployed>,
+    pub changes: Vec<String>,
+    pub durations: Vec<(String, f64)>,
+    /// The upstreams this run pointed the proxy at.
+    pub switched_to: Option<Vec<String>>,
+    /// The last derived model handed to Compose, shown by `--dry-run --format json`.
+    pub derived: Option<Value>,
+}
+
+/// What a deploy step started.
+#[derive(Debug, Clone)]
+pub struct Deployed {
+    pub color: Option<Color>,
+    pub release: Release,
+    pub new: Vec<Instance>,
+    /// The instances that served before.
+    pub old: Vec<Instance>,
+}
+
+pub fn run(engine: &Engine, settings: &Settings, action: &Action, cwd: &Path) -> Result<()> {
+    let Some(target) = settings.target.clone() else {
+        return Err(Error::usage(
+            "no target: docker flow needs to know which Compose service to deploy",
+            "pass --target=SERVICE (or -t), set FLOW_TARGET, or put `target: SERVICE` in docker-flow.yml",
+        ));
+    };
+    if settings.proxy.driver != ProxyDriver::None
+        && settings.service_paths.is_empty()
+        && settings.service_domains.is_empty()
+        && *action != Action::Status
+    {
+        return Err(Error::usage(
+            "the proxy needs a route: neither --service-path nor --service-domain is set",
+            "pass --service-path=/PATH or --service-domain=HOST (or use --proxy-driver=none)",
+        ));
+    }
+    engine.check_daemon()?;
+    engine.check_compose()?;
+    let project = compose::load(engine, settings, cwd)?;
+    let port = model::validate(&project, settings, &target)?;
+    let route = RouteSpec {
+        project: project.model.name.clone(),
+        target: target.clone(),
+        paths: settings.service_paths.clone(),
+        domains: settings.service_domains.clone(),
+    };
+    let proxy = proxy::for_settings(engine, settings, route);
+    let mut ctx = Ctx {
+        engine,
+        settings,
+        project,
+        target,
+        port,
+        proxy,
+        progress: Progress::new(false),
+        deployed: None,
+        changes: Vec::new(),
+        durations: Vec::new(),
+        derived: None,
+        switched_to: None,
+    };
+    if *action == Action::Status {
+        return status::run(&ctx);
+    }
+    let command = match action {
+        Action::Steps(steps) => steps
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(","),
+        _ => "rollback".to_string(),
+    };
+    let stale = 2 * (settings.health_timeout + settings.drain_timeout) + Duration::from_secs(300);
+    let lock = Lock::acquire(
+        engine,
+        &ctx.project.model.name,
+        &command,
+        settings.lock_wait,
+        stale,
+        &ctx.progress,
+    )?;
+    let result = match action {
+        Action::Steps(steps) => run_steps(&mut ctx, steps),
+        Action::Rollback => rollback::run(&mut ctx),
+        _ => Ok(()),
+    };
+    lock.release();
+    result?;
+    finish(&ctx, &command)
+}
+
+fn run_steps(ctx: &mut Ctx, steps: &[Step]) -> Result<()> {
+    for step in steps {
+        let started = std::time::Instant::now();
+        match step {
+            Step::Deploy => deploy::run(ctx)?,
+            Step::Scale if ctx.deployed.is_some() => {
+                ctx.progress
+                    .info("scale skipped: a deploy ran earlier in this run (as in the seed)");
+                continue;
+            }
+            Step::Scale => scale::run(ctx)?,
+            Step::Proxy => switch::proxy(ctx)?,
+            Step::StopOld => switch::stop_old(ctx)?,
+        }
+        ctx.durations
+            .push((step.as_str().to_string(), started.elapsed().as_secs_f64()));
+    }
+    Ok(())
+}
+
+/// Prints the plan (dry run) or the JSON summary.
+fn finish(ctx: &Ctx, command: &str) -> Result<()> {
+    if ctx.engine.dry_run() {
+        let plan = ctx.engine.take_plan();
+        if ctx.settings.format == Format::Json {
+            println!(
+                "{}",
+                json!({"dry_run": true, "plan": plan, "model": ctx.derived})
+            );
+        } else {
+            println!("Plan (dry run, nothing was changed):");
+            for (i, p) in plan.iter().enumerate() {
+                println!("{:3}. {p}", i + 1);
+            }
+        }
+        return Ok(());
+    }
+    if ctx.settings.format == Format::Json {
+        let durations: serde_json::Map<String, Value> = ctx
+            .durations
+            .iter()
+            .map(|(k, v)| (k.clone(), json!((v * 1000.0).round() / 1000.0)))
+            .collect();
+        println!(
+            "{}",
+            json!({
+                "command": command,
+                "project": ctx.project.model.name,
+                "target": ctx.target,
+                "changes": ctx.changes,
+                "durations": durations,
+            })
+        );
+    }
+    Ok(())
+}
+
+impl Ctx<'_> {
+    pub fn project_name(&self) -> &str {
+        &self.project.model.name
+    }
+
+    pub fn instances(&self) -> Result<Vec<Instance>> {
+        state::instances(self.engine, self.project_name(), &self.target)
+    }
+
+    /// The colour the proxy routes to, else the running one (newest if both run).
+    pub fn live_color(&self, instances: &[Instance]) -> Result<Option<Color>> {
+        if let Some(up) = self.proxy.current()? {
+            if let Some(c) = state::color_of_upstreams(instances, &up) {
+                return Ok(Some(c));
+            }
+        }
+        Ok(state::running_color(instances))
+    }
+
+    /// `docker compose -p P --project-directory D -f -`: the derived model on stdin.
+    pub fn compose_args(&self, rest: &[&str]) -> Vec<String> {
+        let mut a = args(&["compose", "-p", self.project_name(), "--project-directory"]);
+        a.push(self.project.dir.display().to_string());
+        a.extend(args(&["-f", "-"]));
+        a.extend(args(rest));
+        a
+    }
+
+    /// Runs a changing Compose command on the derived model; its output shows under the step.
+    pub fn compose(&self, derived: &[u8], rest: &[&str]) -> Result<()> {
+        let out = self
+            .engine
+            .change_streamed(&self.compose_args(rest), Some(derived))?;
+        if !out.ok() {
+            return Err(Error::flow(
+                format!(
+                    "`docker compose {}` failed (see its output above)",
+                    rest.join(" ")
+                ),
+                "fix what Compose reports; the live release keeps serving",
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn derive(
+        &mut self,
+        release: Option<(Option<Color>, &Release)>,
+        refer_to: Color,
+    ) -> Result<Vec<u8>> {
+        let d = Derivation {
+            target: &self.target,
+            blue_green: self.settings.blue_green,
+            release,
+            refer_to,
+            port: self.port,
+        };
+        let out = model::derive(&self.project.model, &d)?;
+        self.derived = serde_json::to_value(&out).ok();
+        serde_json::to_vec(&out).map_err(|e| {
+            Error::flow(
+                format!("cannot serialise the derived model: {e}"),
+                "please report this",
+            )
+        })
+    }
+
+    /// The Compose networks the target is on, by their engine names.
+    pub fn networks(&self) -> Vec<String> {
+        let Some(svc) = self.project.model.services.get(&self.target) else {
+            return Vec::new();
+        };
+        let keys: Vec<String> = match svc.rest.get("networks") {
+            Some(Value::Object(m)) => m.keys().cloned().collect(),
+            Some(Value::Array(a)) => a
+                .iter()
+                .filter_map(Value::as_str)
+                .map(String::from)
+                .collect(),
+            _ => vec!["default".into()],
+        };
+        keys.iter()
+            .map(|k| {
+                self.project
+                    .model
+                    .rest
+                    .get("networks")
+                    .and_then(|n| n.get(k))
+                    .and_then(|n| n.get("name"))
+                    .and_then(Value::as_str)
+                    .map(String::from)
+                    .unwrap_or_else(|| format!("{}_{k}", self.project_name()))
+            })
+            .collect()
+    }
+
+    /// Upstream dial addresses of instances (placeholders in a dry run, where none were made).
+    pub fn dials(&self, instances: &[Instance], service: &str, count: u32) -> Vec<String> {
+        let port = self.port.unwrap_or(80);
+        if instances.is_empty() && self.engine.dry_run() {
+            return (1..=count)
+                .map(|i| format!("{}-{service}-{i}:{port}", self.project_name()))
+                .collect();
+        }
+        instances
+            .iter()
+            .map(|i| i.dial(i.port.unwrap_or(port)))
+            .collect()
+    }
+
+    /// Stops containers (they stay, for rollback).
+    pub fn stop(&self, instances: &[Instance]) -> Result<()> {
+        if instances.is_empty() {
+            return Ok(());
+        }
+        let mut a = args(&["stop"]);
+        a.extend(instances.iter().map(|i| i.name.clone()));
+        let out = self.engine.change(&a, None)?;
+        if !out.ok() {
+            return Err(Error::flow(
+                format!("cannot stop the old instances: {}", out.stderr.trim()),
+                "stop them with `docker stop`",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Removes containers for good.
+    pub fn remove(&self, instances: &[Instance]) -> Result<()> {
+        if instances.is_empty() {
+            return Ok(());
+        }
+        let mut a = args(&["rm", "-f", "-v"]);
+        a.extend(instances.iter().map(|i| i.id.clone()));
+        let out = self.engine.change(&a, None)?;
+        if !out.ok() && !out.stderr.contains("No such container") {
+            return Err(Error::flow(
+                format!("cannot remove instances: {}", out.stderr.trim()),
+                "remove them with `docker rm -f`",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Ids of running instances of `release` (the ones a compose up just made).
+    pub fn release_ids(&self, release: &str) -> Result<Vec<Instance>> {
+        Ok(self
+            .instances()?
+            .into_iter()
+            .filter(|i| i.release == release)
+            .collect())
+    }
+}
+
+/// A new release id and time: sortable, unique enough for one project.
+pub fn new_release() -> Release {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = now.as_secs();
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = civil_from_days(days as i64);
+    let at = format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        now.subsec_millis()
+    );
+    Release {
+        id: format!("{}{:03}-{}", secs, now.subsec_millis(), std::process::id()),
+        at,
+    }
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn civil_dates() {
+        assert_eq!(super::civil_from_days(0), (1970, 1, 1));
+        assert_eq!(super::civil_from_days(20_418), (2025, 11, 26));
+        assert_eq!(super::civil_from_days(11_016), (2000, 2, 29));
+    }
+}

@@ -1,0 +1,164 @@
+//! docker flow: zero-downtime blue-green deployment, relative scaling and proxy reconfiguration
+//! for Docker Compose projects, as a docker CLI plugin.
+//!
+//! `run` is the whole program: split docker's argv, resolve and validate settings, then run the
+//! requested command. See docs/ARCHITECTURE.md for how a deploy flows through the modules.
+
+// Errors carry their source snippet for miette; their size does not matter on this cold path.
+#![allow(clippy::result_large_err)]
+
+pub mod argv;
+pub mod cli;
+pub mod compose;
+pub mod engine;
+pub mod error;
+pub mod flows;
+pub mod health;
+pub mod lock;
+pub mod metadata;
+pub mod model;
+pub mod progress;
+pub mod proxy;
+pub mod settings;
+pub mod state;
+
+use std::process::ExitCode;
+
+use clap::{CommandFactory, FromArgMatches};
+
+use crate::cli::{Cli, Command};
+use crate::error::{Error, Result};
+use crate::settings::{Format, Step};
+
+/// What the user asked for, after settings are validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Steps(Vec<Step>),
+    Rollback,
+    Status,
+    Config,
+}
+
+/// Runs docker flow with the process's arguments and environment; returns the exit code.
+pub fn run() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run_with(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let code = e.exit_code();
+            // Unwrapped lines off a terminal, so logs and tests see each message whole.
+            let wrap = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            let _ = miette::set_hook(Box::new(move |_| {
+                Box::new(miette::MietteHandlerOpts::new().wrap_lines(wrap).build())
+            }));
+            eprintln!("{:?}", miette::Report::new(e));
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn run_with(args: &[String]) -> Result<()> {
+    if args.first().map(String::as_str) == Some(metadata::SUBCOMMAND) {
+        println!("{}", metadata::json());
+        return Ok(());
+    }
+    if args.first().map(String::as_str) == Some("__complete") {
+        // Cobra's completion protocol: no suggestions, no file completion.
+        println!(":4");
+        return Ok(());
+    }
+    let split = argv::split(args)?;
+    let mut ours = split.ours.clone();
+    // `docker help flow` runs `docker-flow help flow`.
+    if split.as_plugin && ours.get(1).map(String::as_str) == Some("help") {
+        ours.truncate(1);
+        ours.push("--help".into());
+    }
+    if !split.as_plugin && args.first().map(String::as_str) == Some("help") {
+        ours = vec![ours[0].clone(), "--help".into()];
+    }
+    let matches = match Cli::command().try_get_matches_from(&ours) {
+        Ok(m) => m,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+                print!("{e}");
+                return Ok(());
+            }
+            return Err(Error::Usage {
+                message: e
+                    .to_string()
+                    .trim()
+                    .trim_start_matches("error: ")
+                    .to_string(),
+                help: Some("run `docker flow --help` for the commands and options".into()),
+            });
+        }
+    };
+    let cli = Cli::from_arg_matches(&matches)
+        .map_err(|e| Error::usage(e.to_string(), "see `docker flow --help`"))?;
+    let cwd = std::env::current_dir().map_err(|e| {
+        Error::environment(
+            format!("cannot read the working directory: {e}"),
+            "run docker flow from your project's directory",
+        )
+    })?;
+    let file = settings::load_file(&cwd)?;
+    let resolved = settings::resolve(&matches, file, &|k| std::env::var(k).ok());
+    let mut settings = resolved.settings()?;
+    let action = action(&cli, &mut settings)?;
+    if action == Action::Config {
+        match settings.format {
+            Format::Json => println!(
+                "{}",
+                serde_json::to_string_pretty(&resolved.to_json()).unwrap_or_default()
+            ),
+            Format::Text => print!("{}", resolved.to_text()),
+        }
+        return Ok(());
+    }
+    let engine = engine::Engine::new(&split.docker_globals, &settings)?;
+    flows::run(&engine, &settings, &action, &cwd)
+}
+
+/// Turns the subcommand or the seed's `--flow` list into one action.
+pub fn action(cli: &Cli, settings: &mut settings::Settings) -> Result<Action> {
+    if matches!(cli.command, Some(Command::Config)) {
+        return Ok(Action::Config);
+    }
+    let Some(cmd) = &cli.command else {
+        if settings.flow.is_empty() {
+            return Err(Error::usage(
+                "nothing to do: give a command or --flow steps",
+                "run `docker flow deploy`, `docker flow status`, … or the seed's `docker flow --flow=deploy --flow=proxy`; `docker flow --help` lists them",
+            ));
+        }
+        return Ok(Action::Steps(settings.flow.clone()));
+    };
+    if !settings.flow.is_empty() {
+        return Err(Error::usage(
+            "--flow cannot be combined with a subcommand",
+            "use either `docker flow deploy` (or scale, proxy, stop-old) or `docker flow --flow=deploy --flow=…`, not both; check FLOW and docker-flow.yml's `flow` too",
+        ));
+    }
+    Ok(match cmd {
+        Command::Deploy => Action::Steps(vec![Step::Deploy, Step::Proxy, Step::StopOld]),
+        Command::Scale { count } => {
+            if let Some(c) = count {
+                let spec = settings::values::parse_scale(c).map_err(|(m, h)| Error::Setting {
+                    key: "scale".into(),
+                    origin: "the scale command".into(),
+                    message: m,
+                    help: Some(h),
+                })?;
+                settings.scale = Some(spec);
+            }
+            Action::Steps(vec![Step::Scale, Step::Proxy])
+        }
+        Command::Proxy => Action::Steps(vec![Step::Proxy]),
+        Command::StopOld => Action::Steps(vec![Step::StopOld]),
+        Command::Rollback => Action::Rollback,
+        Command::Status => Action::Status,
+        Command::Config => Action::Config,
+    })
+}

@@ -1,0 +1,181 @@
+//! The deploy lock: one changing run per project, across processes and machines sharing the engine.
+//!
+//! The lock is a config-only Docker network named after the project: creating a network whose
+//! name exists fails, so creation is the atomic test-and-set, and it allocates no bridge or subnet.
+//! Its labels say who holds it. A lock whose holder is provably gone (same host, dead pid) or
+//! that is older than a bound is taken over, with a message; removal is by id, so a run that
+//! recovers a stale lock can never remove a fresh one.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+
+use crate::engine::{args, Engine};
+use crate::error::{Error, Result};
+use crate::progress::Progress;
+
+const LABEL_LOCK: &str = "io.docker-flow.lock";
+
+pub struct Lock<'a> {
+    engine: &'a Engine,
+    id: Option<String>,
+}
+
+#[derive(Debug)]
+struct Holder {
+    id: String,
+    host: String,
+    pid: u32,
+    command: String,
+    since: u64,
+}
+
+pub fn lock_name(project: &str) -> String {
+    format!("docker-flow-lock-{project}")
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn pid_alive(pid: u32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+impl<'a> Lock<'a> {
+    /// Takes the lock for `project`, waiting up to `wait`; stale locks older than `stale_after`
+    /// are taken over.
+    pub fn acquire(
+        engine: &'a Engine,
+        project: &str,
+        command: &str,
+        wait: Duration,
+        stale_after: Duration,
+        progress: &Progress,
+    ) -> Result<Lock<'a>> {
+        if engine.dry_run() {
+            return Ok(Lock { engine, id: None });
+        }
+        let name = lock_name(project);
+        let started = Instant::now();
+        let me = hostname();
+        loop {
+            let out = engine.read(&args(&[
+                "network",
+                "create",
+                "--config-only",
+                "--label",
+                &format!("{LABEL_LOCK}=true"),
+                "--label",
+                &format!("io.docker-flow.lock.host={me}"),
+                "--label",
+                &format!("io.docker-flow.lock.pid={}", std::process::id()),
+                "--label",
+                &format!("io.docker-flow.lock.command={command}"),
+                "--label",
+                &format!("io.docker-flow.lock.since={}", now()),
+                &name,
+            ]))?;
+            if out.ok() {
+                return Ok(Lock {
+                    engine,
+                    id: Some(out.stdout.trim().to_string()),
+                });
+            }
+            let Some(holder) = read_holder(engine, &name)? else {
+                if out.stderr.contains("already exists") {
+                    continue; // released between our attempt and the read: try again
+                }
+                return Err(Error::environment(
+                    format!("cannot create the deploy lock: {}", out.stderr.trim()),
+                    "check that the Docker daemon is running and that you may create networks",
+                ));
+            };
+            let age = now().saturating_sub(holder.since);
+            let gone =
+                holder.host == me && holder.pid != std::process::id() && !pid_alive(holder.pid);
+            if gone || age > stale_after.as_secs() {
+                let why = if gone {
+                    format!("its holder (pid {} on {}) is gone", holder.pid, holder.host)
+                } else {
+                    format!(
+                        "it is {age}s old, over the {}s bound",
+                        stale_after.as_secs()
+                    )
+                };
+                progress.warn(&format!(
+                    "taking over the deploy lock of `{project}` left by `{}`: {why}",
+                    holder.command
+                ));
+                let _ = engine.read(&args(&["network", "rm", &holder.id]));
+                continue;
+            }
+            if started.elapsed() >= wait {
+                return Err(Error::flow(
+                    format!(
+                        "project `{project}` is locked by `{}` (pid {} on {}) since {}s ago",
+                        holder.command, holder.pid, holder.host, age
+                    ),
+                    format!(
+                        "wait for it to finish, or pass --lock-wait=5m to wait; if that run is dead on another machine, remove the lock with `docker network rm {name}`"
+                    ),
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+
+    /// Releases the lock (also done on drop).
+    pub fn release(mut self) {
+        self.release_inner();
+    }
+
+    fn release_inner(&mut self) {
+        if let Some(id) = self.id.take() {
+            let _ = self.engine.read(&args(&["network", "rm", &id]));
+        }
+    }
+}
+
+impl Drop for Lock<'_> {
+    fn drop(&mut self) {
+        self.release_inner();
+    }
+}
+
+fn read_holder(engine: &Engine, name: &str) -> Result<Option<Holder>> {
+    let out = engine.read(&args(&["network", "inspect", name]))?;
+    if !out.ok() {
+        return Ok(None);
+    }
+    let v: Value = serde_json::from_str(&out.stdout).unwrap_or(Value::Null);
+    let Some(n) = v.get(0) else { return Ok(None) };
+    let label = |k: &str| {
+        n.pointer("/Labels")
+            .and_then(|l| l.get(format!("io.docker-flow.lock.{k}")))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    Ok(Some(Holder {
+        id: n
+            .get("Id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
+        host: label("host"),
+        pid: label("pid").parse().unwrap_or(0),
+        command: label("command"),
+        since: label("since").parse().unwrap_or(0),
+    }))
+}

@@ -1,0 +1,328 @@
+//! The derived model: the user's Compose project with the target split into colours.
+//!
+//! With `--blue-green` the target `app` becomes `app-blue` and `app-green`, identical but for
+//! labels that say target, colour and release; references to the target from other services are
+//! pointed at one colour. Without it the target keeps its name and only gains labels. The user's
+//! files are never touched: the derived model goes to Compose on stdin.
+
+use std::fmt;
+
+use serde_json::Value;
+
+use crate::compose::{locate, ComposeFile, Project};
+use crate::error::{Error, Result};
+use crate::settings::{ProxyDriver, Settings};
+
+pub const LABEL_TARGET: &str = "io.docker-flow.target";
+pub const LABEL_COLOR: &str = "io.docker-flow.color";
+pub const LABEL_RELEASE: &str = "io.docker-flow.release";
+pub const LABEL_RELEASED_AT: &str = "io.docker-flow.released-at";
+pub const LABEL_PORT: &str = "io.docker-flow.port";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Color {
+    Blue,
+    Green,
+}
+
+impl Color {
+    pub fn other(self) -> Color {
+        match self {
+            Color::Blue => Color::Green,
+            Color::Green => Color::Blue,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Color::Blue => "blue",
+            Color::Green => "green",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Color> {
+        match s {
+            "blue" => Some(Color::Blue),
+            "green" => Some(Color::Green),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Color {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One release: its id and when it was made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Release {
+    pub id: String,
+    pub at: String,
+}
+
+/// The Compose service name of the target in a colour (or as is, without blue-green).
+pub fn service_name(target: &str, color: Option<Color>) -> String {
+    match color {
+        Some(c) => format!("{target}-{c}"),
+        None => target.to_string(),
+    }
+}
+
+/// Checks the project against what docker flow needs, before anything touches the engine.
+/// Returns the service port the proxy forwards to (None without a proxy and nothing to infer).
+pub fn validate(project: &Project, settings: &Settings, target: &str) -> Result<Option<u16>> {
+    let services = &project.model.services;
+    let known = || {
+        let mut names: Vec<&str> = services.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        names.join(", ")
+    };
+    let Some(svc) = services.get(target) else {
+        return Err(Error::config(
+            format!(
+                "the target `{target}` is not a service of project `{}`",
+                project.model.name
+            ),
+            format!("the services are: {}; set --target to one of them", known()),
+            None,
+        ));
+    };
+    for side in &settings.side_targets {
+        if side == target {
+            return Err(Error::usage(
+                format!("`{side}` is both the target and a side target"),
+                "a side target is a service the target needs (a database); remove it from --side-target",
+            ));
+        }
+        if !services.contains_key(side) {
+            return Err(Error::config(
+                format!(
+                    "the side target `{side}` is not a service of project `{}`",
+                    project.model.name
+                ),
+                format!("the services are: {}; fix --side-target", known()),
+                None,
+            ));
+        }
+    }
+    if let Some(name) = &svc.container_name {
+        return Err(Error::config(
+            format!("the target `{target}` sets container_name `{name}`, so two releases cannot run side by side"),
+            format!("remove `container_name` from service `{target}`; docker flow names the containers"),
+            locate(&project.files, target, Some("container_name")),
+        ));
+    }
+    let fixed = svc.fixed_host_ports();
+    if !fixed.is_empty() {
+        return Err(Error::config(
+            format!(
+                "the target `{target}` publishes fixed host port {}, which two releases cannot share",
+                fixed.join(", ")
+            ),
+            format!(
+                "remove the host port from `ports` of `{target}` (keep `expose` or the container port alone); the proxy publishes the service"
+            ),
+            locate(&project.files, target, Some("ports")),
+        ));
+    }
+    if settings.blue_green {
+        for color in [Color::Blue, Color::Green] {
+            let name = service_name(target, Some(color));
+            if services.contains_key(&name) {
+                return Err(Error::config(
+                    format!("the project already has a service `{name}`, the name docker flow gives the {color} release of `{target}`"),
+                    format!("rename the service `{name}`"),
+                    locate(&project.files, &name, None),
+                ));
+            }
+        }
+    }
+    if let Some(port) = settings.service_port {
+        return Ok(Some(port));
+    }
+    let ports = svc.container_ports();
+    match (ports.as_slice(), settings.proxy.driver) {
+        ([one], _) => Ok(Some(*one)),
+        (_, ProxyDriver::None) => Ok(None),
+        ([], _) => Err(Error::config(
+            format!("cannot tell which port of `{target}` the proxy should forward to: the service declares none"),
+            format!("set --service-port (e.g. --service-port=8080), or add `expose: [\"8080\"]` to `{target}`"),
+            locate(&project.files, target, None),
+        )),
+        (many, _) => Err(Error::config(
+            format!(
+                "cannot tell which port of `{target}` the proxy should forward to: it declares {}",
+                many.iter().map(u16::to_string).collect::<Vec<_>>().join(", ")
+            ),
+            "set --service-port to the one the proxy should use",
+            locate(&project.files, target, Some("expose")),
+        )),
+    }
+}
+
+/// What to derive: the target, which colour gets which release labels, and which colour the
+/// other services' references to the target point at.
+#[derive(Debug, Clone)]
+pub struct Derivation<'a> {
+    pub target: &'a str,
+    pub blue_green: bool,
+    /// The colour (or, without blue-green, the target) being released, and its release.
+    pub release: Option<(Option<Color>, &'a Release)>,
+    /// The colour that references to the target resolve to.
+    pub refer_to: Color,
+    pub port: Option<u16>,
+}
+
+/// Derives the model Compose is handed.
+pub fn derive(model: &ComposeFile, d: &Derivation) -> Result<ComposeFile> {
+    let mut out = model.clone();
+    let Some(base) = model.services.get(d.target) else {
+        return Err(Error::config(
+            format!("no service `{}`", d.target),
+            "check --target",
+            None,
+        ));
+    };
+    let labelled = |color: Option<Color>| {
+        let mut svc = base.clone();
+        svc.labels.insert(LABEL_TARGET.into(), d.target.into());
+        if let Some(c) = color {
+            svc.labels.insert(LABEL_COLOR.into(), c.to_string());
+        }
+        if let Some(p) = d.port {
+            svc.labels.insert(LABEL_PORT.into(), p.to_string());
+        }
+        if let Some((rc, r)) = d.release {
+            if rc == color {
+                svc.labels.insert(LABEL_RELEASE.into(), r.id.clone());
+                svc.labels.insert(LABEL_RELEASED_AT.into(), r.at.clone());
+            }
+        }
+        svc
+    };
+    if !d.blue_green {
+        let svc = labelled(None);
+        out.services.insert(d.target.to_string(), svc);
+        return Ok(out);
+    }
+    let index = out.services.get_index_of(d.target).unwrap_or(0);
+    out.services.shift_remove(d.target);
+    out.services.shift_insert(
+        index,
+        service_name(d.target, Some(Color::Blue)),
+        labelled(Some(Color::Blue)),
+    );
+    out.services.shift_insert(
+        index + 1,
+        service_name(d.target, Some(Color::Green)),
+        labelled(Some(Color::Green)),
+    );
+    let to = service_name(d.target, Some(d.refer_to));
+    for (name, svc) in out.services.iter_mut() {
+        if svc.labels.get(LABEL_TARGET).map(String::as_str) == Some(d.target) {
+            continue;
+        }
+        if let Some(v) = svc.depends_on.shift_remove(d.target) {
+            svc.depends_on.insert(to.clone(), v);
+        }
+        for link in svc.links.iter_mut() {
+            let (svc_part, alias) = match link.split_once(':') {
+                Some((s, a)) => (s.to_string(), Some(a.to_string())),
+                None => (link.clone(), None),
+            };
+            if svc_part == d.target {
+                // Keep the target's name as the alias, so the linking service still finds it.
+                *link = format!("{to}:{}", alias.unwrap_or_else(|| d.target.to_string()));
+            }
+        }
+        if svc.network_mode.as_deref() == Some(&format!("service:{}", d.target)) {
+            svc.network_mode = Some(format!("service:{to}"));
+        }
+        for vf in svc.volumes_from.iter_mut() {
+            let (svc_part, mode) = match vf.split_once(':') {
+                Some((s, m)) => (s, Some(m)),
+                None => (vf.as_str(), None),
+            };
+            if svc_part == d.target {
+                *vf = match mode {
+                    Some(m) => format!("{to}:{m}"),
+                    None => to.clone(),
+                };
+            }
+        }
+        if let Some(Value::Object(ext)) = svc.rest.get("extends") {
+            if ext.get("service").and_then(Value::as_str) == Some(d.target) {
+                return Err(Error::config(
+                    format!("service `{name}` extends the target `{}`", d.target),
+                    "Compose resolves `extends` before docker flow sees it; this should not happen — please report it",
+                    None,
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn model() -> ComposeFile {
+        serde_json::from_value(json!({
+            "name": "shop",
+            "services": {
+                "db": {"image": "postgres:16", "volumes_from": ["app:ro"]},
+                "app": {"image": "demo:v2", "expose": ["8080"], "labels": {"team": "web"},
+                        "environment": {"VERSION": "v2"}},
+                "worker": {"image": "w", "depends_on": {"app": {"condition": "service_started", "required": true}},
+                           "links": ["app", "db:database"], "network_mode": "service:app"},
+                "sidecar": {"image": "s", "links": ["app:api"], "volumes_from": ["app"]}
+            },
+            "networks": {"default": {"name": "shop_default"}}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn blue_green_derivation() {
+        let release = Release {
+            id: "r1".into(),
+            at: "2026-11-26T14:00:00Z".into(),
+        };
+        let d = Derivation {
+            target: "app",
+            blue_green: true,
+            release: Some((Some(Color::Green), &release)),
+            refer_to: Color::Blue,
+            port: Some(8080),
+        };
+        let out = derive(&model(), &d).unwrap();
+        insta::assert_json_snapshot!(out);
+        let names: Vec<&String> = out.services.keys().collect();
+        assert_eq!(names, ["db", "app-blue", "app-green", "worker", "sidecar"]);
+    }
+
+    #[test]
+    fn plain_derivation_keeps_the_name() {
+        let release = Release {
+            id: "r2".into(),
+            at: "t".into(),
+        };
+        let d = Derivation {
+            target: "app",
+            blue_green: false,
+            release: Some((None, &release)),
+            refer_to: Color::Blue,
+            port: Some(8080),
+        };
+        let out = derive(&model(), &d).unwrap();
+        let app = &out.services["app"];
+        assert_eq!(app.labels[LABEL_TARGET], "app");
+        assert_eq!(app.labels[LABEL_RELEASE], "r2");
+        assert!(!app.labels.contains_key(LABEL_COLOR));
+        assert_eq!(out.services["worker"].links, vec!["app", "db:database"]);
+    }
+}

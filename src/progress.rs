@@ -1,0 +1,79 @@
+//! Progress for people, on stderr: each step with its duration, warnings, and the wait for health.
+//! Nothing here goes to stdout, which carries only results (`--format json`, `status`, `config`).
+
+use std::io::{IsTerminal, Write};
+use std::time::Instant;
+
+pub struct Progress {
+    tty: bool,
+    quiet: bool,
+}
+
+impl Progress {
+    pub fn new(quiet: bool) -> Progress {
+        Progress {
+            tty: std::io::stderr().is_terminal(),
+            quiet,
+        }
+    }
+
+    /// Starts a step; `done` on the returned value prints its duration.
+    pub fn step(&self, what: &str) -> Step {
+        if !self.quiet {
+            eprintln!("==> {what}");
+        }
+        Step {
+            quiet: self.quiet,
+            what: what.to_string(),
+            started: Instant::now(),
+        }
+    }
+
+    pub fn info(&self, msg: &str) {
+        if !self.quiet {
+            eprintln!("    {msg}");
+        }
+    }
+
+    pub fn warn(&self, msg: &str) {
+        eprintln!("warning: {msg}");
+    }
+
+    /// A status line while waiting: redrawn in place on a terminal, printed when it changes otherwise.
+    pub fn waiting(&self, line: &str, last: &mut String) {
+        if self.quiet || line == last {
+            return;
+        }
+        if self.tty {
+            let spin =
+                ['|', '/', '-', '\\'][(Instant::now().elapsed().as_millis() as usize / 100) % 4];
+            eprint!("\r\x1b[2K    {spin} {line}");
+            let _ = std::io::stderr().flush();
+        } else {
+            eprintln!("    {line}");
+        }
+        *last = line.to_string();
+    }
+
+    pub fn end_waiting(&self) {
+        if self.tty && !self.quiet {
+            eprint!("\r\x1b[2K");
+        }
+    }
+}
+
+pub struct Step {
+    quiet: bool,
+    what: String,
+    started: Instant,
+}
+
+impl Step {
+    pub fn done(self) -> f64 {
+        let secs = self.started.elapsed().as_secs_f64();
+        if !self.quiet {
+            eprintln!("    {} done in {secs:.1}s", self.what);
+        }
+        secs
+    }
+}

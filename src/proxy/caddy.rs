@@ -1,0 +1,508 @@
+//! The Caddy driver: a Caddy container docker flow provisions and reconfigures through the admin API.
+//!
+//! The admin API has no authentication, so it is published on the host's loopback only. Config
+//! is autosaved on a named volume and Caddy runs with `--resume`, so a restarted proxy keeps its
+//! routes. Each (project, target) owns one route tagged `@id`; a switch rewrites the server's
+//! route list in one request guarded by `If-Match`, so no moment has an empty upstream list and a
+//! concurrent change by another project is detected and retried rather than overwritten.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use super::{base_url, Proxy, RouteSpec, RouteView};
+use crate::engine::{args, Engine};
+use crate::error::{Error, Result};
+use crate::model::Color;
+use crate::settings::ProxySettings;
+
+/// The Caddy server (in `apps.http.servers`) that holds docker flow's routes.
+pub const SERVER: &str = "docker-flow";
+const ROUTES: &str = "/config/apps/http/servers/docker-flow/routes";
+
+pub struct Caddy<'a> {
+    engine: &'a Engine,
+    settings: ProxySettings,
+    route: RouteSpec,
+    agent: ureq::Agent,
+    base: String,
+}
+
+struct Reply {
+    status: u16,
+    etag: Option<String>,
+    body: String,
+}
+
+impl<'a> Caddy<'a> {
+    pub fn new(engine: &'a Engine, settings: &ProxySettings, route: RouteSpec) -> Caddy<'a> {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(10)))
+            .build()
+            .into();
+        Caddy {
+            engine,
+            base: base_url(&settings.host, settings.reconf_port),
+            settings: settings.clone(),
+            route,
+            agent,
+        }
+    }
+
+    pub fn route_id(&self) -> String {
+        format!("docker-flow.{}.{}", self.route.project, self.route.target)
+    }
+
+    fn unreachable(&self, e: impl std::fmt::Display) -> Error {
+        Error::environment(
+            format!("the proxy's admin API at {} is unreachable: {e}", self.base),
+            format!(
+                "check the proxy container `{}` (`docker logs {}`); `docker flow proxy` re-applies the routes once it runs",
+                self.settings.name, self.settings.name
+            ),
+        )
+    }
+
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+        if_match: Option<&str>,
+    ) -> Result<Reply> {
+        let url = format!("{}{path}", self.base);
+        let result = match (method, body) {
+            ("GET", _) => self.agent.get(&url).call(),
+            (m, Some(b)) => {
+                let mut req = match m {
+                    "POST" => self.agent.post(&url),
+                    "PATCH" => self.agent.patch(&url),
+                    _ => self.agent.put(&url),
+                };
+                req = req.header("Content-Type", "application/json");
+                if let Some(tag) = if_match {
+                    req = req.header("If-Match", tag);
+                }
+                req.send(b.to_string())
+            }
+            (_, None) => self.agent.delete(&url).call(),
+        };
+        let mut resp = result.map_err(|e| self.unreachable(e))?;
+        let etag = resp
+            .headers()
+            .get("etag")
+            .and_then(|v| v.to_str().ok())
+            .map(String::from);
+        let body = resp.body_mut().read_to_string().unwrap_or_default();
+        Ok(Reply {
+            status: resp.status().as_u16(),
+            etag,
+            body,
+        })
+    }
+
+    fn running(&self) -> Result<bool> {
+        let out = self.engine.read(&args(&[
+            "container",
+            "inspect",
+            "--format",
+            "{{.State.Status}}",
+            &self.settings.name,
+        ]))?;
+        Ok(out.ok() && out.stdout.trim() == "running")
+    }
+
+    fn admin_answers(&self) -> bool {
+        self.request("GET", "/config/", None, None)
+            .is_ok_and(|r| r.status == 200)
+    }
+
+    /// Starts the proxy container when it is absent or stopped.
+    fn provision(&self) -> Result<()> {
+        let name = &self.settings.name;
+        let out = self.engine.read(&args(&[
+            "container",
+            "inspect",
+            "--format",
+            "{{.State.Status}}",
+            name,
+        ]))?;
+        let status = out.stdout.trim().to_string();
+        if out.ok() && status == "running" {
+            return Ok(());
+        }
+        let changed = if out.ok() {
+            self.engine.change(&args(&["start", name]), None)?
+        } else {
+            let s = &self.settings;
+            self.engine.change(
+                &args(&[
+                    "run",
+                    "-d",
+                    "--name",
+                    name,
+                    "--restart",
+                    "unless-stopped",
+                    "--label",
+                    "io.docker-flow.proxy=caddy",
+                    "-p",
+                    &format!("{}:80", s.http_port),
+                    "-p",
+                    &format!("{}:{}:2019", publish_host(&s.host), s.reconf_port),
+                    "-v",
+                    &format!("{name}-data:/config"),
+                    "-e",
+                    "CADDY_ADMIN=0.0.0.0:2019",
+                    "-e",
+                    "XDG_CONFIG_HOME=/config",
+                    "-e",
+                    "XDG_DATA_HOME=/data",
+                    &s.image,
+                    "caddy",
+                    "run",
+                    "--resume",
+                ]),
+                None,
+            )?
+        };
+        if !changed.ok() {
+            return Err(Error::environment(
+                format!(
+                    "cannot start the proxy container `{name}`: {}",
+                    changed.stderr.trim()
+                ),
+                format!(
+                    "check --proxy-image ({}) exists on the engine and ports {} and {} are free",
+                    self.settings.image, self.settings.http_port, self.settings.reconf_port
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Makes sure Caddy's config has docker flow's server.
+    fn ensure_server(&self) -> Result<()> {
+        let r = self.request(
+            "GET",
+            &format!("/config/apps/http/servers/{SERVER}"),
+            None,
+            None,
+        )?;
+        if r.status == 200 && r.body.trim() != "null" {
+            return Ok(());
+        }
+        let config = json!({
+            "admin": {"listen": "0.0.0.0:2019"},
+            "apps": {"http": {"servers": {SERVER: {
+                "listen": [":80"],
+                "automatic_https": {"disable": true},
+                "routes": []
+            }}}}
+        });
+        let r = self.request("POST", "/load", Some(&config), None)?;
+        if r.status != 200 {
+            return Err(Error::environment(
+                format!(
+                    "the proxy refused docker flow's base config ({}): {}",
+                    r.status,
+                    r.body.trim()
+                ),
+                "remove the proxy container and its volume to start afresh",
+            ));
+        }
+        Ok(())
+    }
+
+    fn our_route(&self, upstreams: &[String]) -> Value {
+        let mut matcher = serde_json::Map::new();
+        if !self.route.paths.is_empty() {
+            let paths: Vec<String> = self
+                .route
+                .paths
+                .iter()
+                .flat_map(|p| {
+                    let p = p.trim_end_matches('/');
+                    if p.is_empty() {
+                        vec!["/*".to_string()]
+                    } else {
+                        vec![p.to_string(), format!("{p}/*")]
+                    }
+                })
+                .collect();
+            matcher.insert("path".into(), json!(paths));
+        }
+        if !self.route.domains.is_empty() {
+            matcher.insert("host".into(), json!(self.route.domains));
+        }
+        let dials: Vec<Value> = upstreams.iter().map(|u| json!({"dial": u})).collect();
+        json!({
+            "@id": self.route_id(),
+            "match": [Value::Object(matcher)],
+            "handle": [{
+                "handler": "reverse_proxy",
+                "upstreams": dials,
+                "load_balancing": {"selection_policy": {"policy": "round_robin"}}
+            }],
+            "terminal": true
+        })
+    }
+}
+
+/// The address the admin port is published on: loopback unless the user opted in.
+fn publish_host(host: &str) -> String {
+    if host == "localhost" {
+        "127.0.0.1".into()
+    } else if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    }
+}
+
+/// How specific a route is: host routes first, then longer paths; catch-alls last.
+fn specificity(route: &Value) -> (bool, usize) {
+    let m = route.pointer("/match/0");
+    let has_host = m.and_then(|m| m.get("host")).is_some();
+    let longest = m
+        .and_then(|m| m.get("path"))
+        .and_then(Value::as_array)
+        .map(|ps| {
+            ps.iter()
+                .filter_map(Value::as_str)
+                .map(|p| p.trim_end_matches("/*").len())
+                .max()
+                .unwrap_or(0)
+        })
+        .unwrap_or(0);
+    (has_host, longest)
+}
+
+fn dials(route: &Value) -> Vec<String> {
+    route
+        .pointer("/handle/0/upstreams")
+        .and_then(Value::as_array)
+        .map(|u| {
+            u.iter()
+                .filter_map(|d| d.get("dial").and_then(Value::as_str))
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl Proxy for Caddy<'_> {
+    fn driver(&self) -> &'static str {
+        "caddy"
+    }
+
+    fn ensure(&self, networks: &[String]) -> Result<()> {
+        self.provision()?;
+        for net in networks {
+            let out = self.engine.change(
+                &args(&["network", "connect", net, &self.settings.name]),
+                None,
+            )?;
+            if !out.ok() && !out.stderr.contains("already exists") {
+                return Err(Error::environment(
+                    format!(
+                        "cannot connect the proxy `{}` to network `{net}`: {}",
+                        self.settings.name,
+                        out.stderr.trim()
+                    ),
+                    "check that the network exists (`docker network ls`)",
+                ));
+            }
+        }
+        if self.engine.planned(format!(
+            "ensure Caddy at {} has docker flow's server",
+            self.base
+        )) {
+            return Ok(());
+        }
+        let started = Instant::now();
+        while !self.admin_answers() {
+            if started.elapsed() > Duration::from_secs(15) {
+                return Err(self.unreachable("no answer for 15s"));
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        self.ensure_server()
+    }
+
+    fn current(&self) -> Result<Option<Vec<String>>> {
+        if self.engine.dry_run() && !self.admin_answers() {
+            return Ok(None);
+        }
+        let r = match self.request("GET", &format!("/id/{}", self.route_id()), None, None) {
+            Ok(r) => r,
+            // A proxy that is absent or stopped routes nothing; `ensure` starts it before a switch.
+            Err(e) if !self.running()? => {
+                drop(e);
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
+        if r.status != 200 {
+            return Ok(None);
+        }
+        let v: Value = serde_json::from_str(&r.body).unwrap_or(Value::Null);
+        Ok(Some(dials(&v)))
+    }
+
+    fn switch(&self, upstreams: &[String], _: Option<Color>) -> Result<()> {
+        if upstreams.is_empty() {
+            return Err(Error::flow(
+                "refusing to point the proxy at no instances",
+                "this is a bug in docker flow: please report it",
+            ));
+        }
+        let ours = self.our_route(upstreams);
+        if self.engine.planned(format!(
+            "PATCH {}{ROUTES} (route {} -> {})",
+            self.base,
+            self.route_id(),
+            upstreams.join(", ")
+        )) {
+            return Ok(());
+        }
+        for _ in 0..20 {
+            let r = self.request("GET", ROUTES, None, None)?;
+            let mut routes: Vec<Value> = serde_json::from_str(&r.body)
+                .ok()
+                .and_then(|v: Value| v.as_array().cloned())
+                .unwrap_or_default();
+            let id = self.route_id();
+            match routes
+                .iter()
+                .position(|rt| rt.get("@id").and_then(Value::as_str) == Some(id.as_str()))
+            {
+                Some(i) => routes[i] = ours.clone(),
+                None => {
+                    let mine = specificity(&ours);
+                    let at = routes
+                        .iter()
+                        .position(|rt| specificity(rt) < mine)
+                        .unwrap_or(routes.len());
+                    routes.insert(at, ours.clone());
+                }
+            }
+            let w = self.request(
+                "PATCH",
+                ROUTES,
+                Some(&Value::Array(routes)),
+                r.etag.as_deref(),
+            )?;
+            match w.status {
+                200 => return Ok(()),
+                412 => continue, // someone else changed the config meanwhile: read it again
+                s => {
+                    return Err(Error::environment(
+                        format!(
+                            "the proxy refused the route change ({s}): {}",
+                            w.body.trim()
+                        ),
+                        "see `docker logs` of the proxy container",
+                    ))
+                }
+            }
+        }
+        Err(Error::environment(
+            "the proxy's config kept changing under docker flow; the route was not switched",
+            "run the command again",
+        ))
+    }
+
+    fn drain(&self, old: &[String], timeout: Duration) -> Result<()> {
+        if old.is_empty()
+            || self.engine.planned(format!(
+                "wait until {} has no request in flight (at most {}s)",
+                old.join(", "),
+                timeout.as_secs()
+            ))
+        {
+            return Ok(());
+        }
+        // A request the old route accepted just before the switch may not have been counted yet.
+        std::thread::sleep(Duration::from_millis(200));
+        let started = Instant::now();
+        loop {
+            let r = self.request("GET", "/reverse_proxy/upstreams", None, None)?;
+            let list: Value = serde_json::from_str(&r.body).unwrap_or(Value::Null);
+            let in_flight: i64 = list
+                .as_array()
+                .map(|l| {
+                    l.iter()
+                        .filter(|u| {
+                            u.get("address")
+                                .and_then(Value::as_str)
+                                .is_some_and(|a| old.iter().any(|o| o == a))
+                        })
+                        .filter_map(|u| u.get("num_requests").and_then(Value::as_i64))
+                        .sum()
+                })
+                .unwrap_or(0);
+            if in_flight == 0 || started.elapsed() >= timeout {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn routes(&self) -> Result<Vec<RouteView>> {
+        if !self.running()? {
+            return Ok(Vec::new());
+        }
+        let r = self.request("GET", ROUTES, None, None)?;
+        let routes: Vec<Value> = serde_json::from_str(&r.body)
+            .ok()
+            .and_then(|v: Value| v.as_array().cloned())
+            .unwrap_or_default();
+        let prefix = format!("docker-flow.{}.", self.route.project);
+        Ok(routes
+            .iter()
+            .filter(|rt| {
+                rt.get("@id")
+                    .and_then(Value::as_str)
+                    .is_some_and(|id| id.starts_with(&prefix))
+            })
+            .map(|rt| {
+                let strs = |p: &str| -> Vec<String> {
+                    rt.pointer(p)
+                        .and_then(Value::as_array)
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(Value::as_str)
+                                .map(String::from)
+                                .collect()
+                        })
+                        .unwrap_or_default()
+                };
+                RouteView {
+                    paths: strs("/match/0/path")
+                        .into_iter()
+                        .filter(|p| !p.ends_with("/*") || p == "/*")
+                        .collect(),
+                    domains: strs("/match/0/host"),
+                    upstreams: dials(rt),
+                }
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specificity_orders_hosts_then_longer_paths() {
+        let host = json!({"match": [{"host": ["a.com"]}]});
+        let long = json!({"match": [{"path": ["/api/v1", "/api/v1/*"]}]});
+        let short = json!({"match": [{"path": ["/api", "/api/*"]}]});
+        let all = json!({"match": [{}]});
+        assert!(specificity(&host) > specificity(&long));
+        assert!(specificity(&long) > specificity(&short));
+        assert!(specificity(&short) > specificity(&all));
+    }
+}

@@ -1,0 +1,249 @@
+//! The seed's Docker Flow Proxy protocol: one `reconfigure` GET per switch.
+//!
+//! Kept for users of Docker Flow Proxy. Values are URL-encoded (the seed did not). With custom
+//! Consul templates, `SERVICE_NAME` is replaced and the files are copied into the proxy
+//! container, and the request names them instead of colour and path, as the seed did.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::{base_url, Proxy, RouteSpec, RouteView};
+use crate::engine::{args, Engine};
+use crate::error::{Error, Result};
+use crate::model::Color;
+use crate::settings::{ProxySettings, Settings};
+
+pub const IMAGE: &str = "vfarcic/docker-flow-proxy";
+
+pub struct DockerFlowProxy<'a> {
+    engine: &'a Engine,
+    proxy_engine: Option<Engine>,
+    settings: ProxySettings,
+    consul_address: Option<String>,
+    fe_template: Option<PathBuf>,
+    be_template: Option<PathBuf>,
+    route: RouteSpec,
+}
+
+impl<'a> DockerFlowProxy<'a> {
+    pub fn new(engine: &'a Engine, settings: &Settings, route: RouteSpec) -> DockerFlowProxy<'a> {
+        let proxy_engine = settings
+            .proxy
+            .docker_host
+            .as_ref()
+            .map(|h| engine.for_host(h, settings.proxy.docker_cert_path.as_ref()));
+        DockerFlowProxy {
+            engine,
+            proxy_engine,
+            settings: settings.proxy.clone(),
+            consul_address: settings.consul_address.clone(),
+            fe_template: settings.consul_template_fe_path.clone(),
+            be_template: settings.consul_template_be_path.clone(),
+            route,
+        }
+    }
+
+    fn docker(&self) -> &Engine {
+        self.proxy_engine.as_ref().unwrap_or(self.engine)
+    }
+
+    /// The seed's service name: `<project>-<target>`.
+    pub fn service_name(&self) -> String {
+        format!("{}-{}", self.route.project, self.route.target)
+    }
+
+    /// The reconfigure URL for a switch to `color`.
+    pub fn reconfigure_url(&self, color: Option<Color>, templates: Option<(&str, &str)>) -> String {
+        let mut url = url::Url::parse(&format!(
+            "{}/v1/docker-flow-proxy/reconfigure",
+            base_url(&self.settings.host, self.settings.reconf_port)
+        ))
+        .expect("a validated host and port make a valid URL");
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("serviceName", &self.service_name());
+            match templates {
+                Some((fe, be)) => {
+                    q.append_pair("consulTemplateFePath", fe);
+                    q.append_pair("consulTemplateBePath", be);
+                }
+                None => {
+                    if let Some(c) = color {
+                        q.append_pair("serviceColor", c.as_str());
+                    }
+                    q.append_pair("servicePath", &self.route.paths.join(","));
+                    if !self.route.domains.is_empty() {
+                        q.append_pair("serviceDomain", &self.route.domains.join(","));
+                    }
+                }
+            }
+        }
+        url.to_string()
+    }
+
+    /// Copies the templates, with `SERVICE_NAME` replaced, into the proxy container.
+    fn copy_templates(&self, color: Option<Color>) -> Result<Option<(String, String)>> {
+        let (Some(fe), Some(be)) = (&self.fe_template, &self.be_template) else {
+            return Ok(None);
+        };
+        let svc = self.service_name();
+        let replacement = match color {
+            Some(c) => format!("{svc}-{c}"),
+            None => svc.clone(),
+        };
+        let dir = tempfile::Builder::new()
+            .prefix("docker-flow-")
+            .tempdir()
+            .map_err(|e| {
+                Error::environment(
+                    format!("cannot make a temporary directory: {e}"),
+                    "check TMPDIR",
+                )
+            })?;
+        let name = &self.settings.name;
+        let mkdir = self.docker().change(
+            &args(&["exec", name, "mkdir", "-p", "/consul_templates"]),
+            None,
+        )?;
+        if !mkdir.ok() {
+            return Err(Error::environment(
+                format!(
+                    "cannot prepare /consul_templates in the proxy `{name}`: {}",
+                    mkdir.stderr.trim()
+                ),
+                "check that the proxy container runs",
+            ));
+        }
+        let mut dests = Vec::new();
+        for (src, kind) in [(fe, "fe"), (be, "be")] {
+            let text = std::fs::read_to_string(src).map_err(|e| {
+                Error::config(
+                    format!("cannot read the Consul template {}: {e}", src.display()),
+                    "fix --consul-template-fe-path / --consul-template-be-path",
+                    None,
+                )
+            })?;
+            let local = dir.path().join(format!("{svc}-{kind}.tmpl"));
+            std::fs::write(&local, text.replace("SERVICE_NAME", &replacement)).map_err(|e| {
+                Error::environment(
+                    format!("cannot write {}: {e}", local.display()),
+                    "check TMPDIR",
+                )
+            })?;
+            let dest = format!("/consul_templates/{svc}-{kind}.tmpl");
+            let cp = self.docker().change(
+                &args(&[
+                    "cp",
+                    &local.display().to_string(),
+                    &format!("{name}:{dest}"),
+                ]),
+                None,
+            )?;
+            if !cp.ok() {
+                return Err(Error::environment(
+                    format!(
+                        "cannot copy the template into the proxy `{name}`: {}",
+                        cp.stderr.trim()
+                    ),
+                    "check that the proxy container runs",
+                ));
+            }
+            dests.push(dest);
+        }
+        Ok(Some((dests[0].clone(), dests[1].clone())))
+    }
+}
+
+impl Proxy for DockerFlowProxy<'_> {
+    fn driver(&self) -> &'static str {
+        "docker-flow-proxy"
+    }
+
+    fn ensure(&self, _networks: &[String]) -> Result<()> {
+        let name = &self.settings.name;
+        let out = self.docker().read(&args(&[
+            "container",
+            "inspect",
+            "--format",
+            "{{.State.Status}}",
+            name,
+        ]))?;
+        let r = if out.ok() {
+            if out.stdout.trim() == "running" {
+                return Ok(());
+            }
+            self.docker().change(&args(&["start", name]), None)?
+        } else {
+            let mut a = args(&["run", "-d", "--name", name, "-p", "80:80", "-p"]);
+            a.push(format!("{}:8080", self.settings.reconf_port));
+            if let Some(c) = &self.consul_address {
+                a.push("-e".into());
+                a.push(format!("CONSUL_ADDRESS={c}"));
+            }
+            a.push(IMAGE.into());
+            self.docker().change(&a, None)?
+        };
+        if !r.ok() {
+            return Err(Error::environment(
+                format!("cannot start the proxy `{name}`: {}", r.stderr.trim()),
+                format!(
+                    "start Docker Flow Proxy yourself as `{name}`, or use --proxy-driver=caddy"
+                ),
+            ));
+        }
+        if !self.engine.dry_run() {
+            std::thread::sleep(Duration::from_secs(5)); // the seed's wait for the proxy to start
+        }
+        Ok(())
+    }
+
+    fn current(&self) -> Result<Option<Vec<String>>> {
+        Ok(None)
+    }
+
+    fn switch(&self, _upstreams: &[String], color: Option<Color>) -> Result<()> {
+        let templates = self.copy_templates(color)?;
+        let url = self.reconfigure_url(
+            color,
+            templates.as_ref().map(|(a, b)| (a.as_str(), b.as_str())),
+        );
+        if self.engine.planned(format!("GET {url}")) {
+            return Ok(());
+        }
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build()
+            .into();
+        let mut resp = agent.get(&url).call().map_err(|e| {
+            Error::environment(
+                format!("the proxy at {url} is unreachable: {e}"),
+                "check --proxy-host and --proxy-reconf-port",
+            )
+        })?;
+        let status = resp.status().as_u16();
+        if status != 200 {
+            let body = resp.body_mut().read_to_string().unwrap_or_default();
+            return Err(Error::environment(
+                format!(
+                    "the proxy answered {status} to the reconfigure request: {}",
+                    body.trim()
+                ),
+                "see the proxy's logs",
+            ));
+        }
+        Ok(())
+    }
+
+    fn drain(&self, _old: &[String], _timeout: Duration) -> Result<()> {
+        // The protocol reports nothing in flight; give the proxy's reload a moment.
+        if !self.engine.dry_run() {
+            std::thread::sleep(Duration::from_secs(1));
+        }
+        Ok(())
+    }
+
+    fn routes(&self) -> Result<Vec<RouteView>> {
+        Ok(Vec::new())
+    }
+}

@@ -1,0 +1,95 @@
+//! The proxy in front of the target, behind one interface so the flows do not care which.
+//!
+//! - `caddy`: docker flow starts Caddy itself and switches routes through its admin API.
+//! - `docker-flow-proxy`: the seed's reconfigure protocol, for users of Docker Flow Proxy.
+//! - `none`: no proxy; flows still deploy, health-gate and stop the old release.
+
+pub mod caddy;
+pub mod dfp;
+
+use std::time::Duration;
+
+use crate::engine::Engine;
+use crate::error::Result;
+use crate::model::Color;
+use crate::settings::{ProxyDriver, Settings};
+
+/// A route as read back from the proxy.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RouteView {
+    pub paths: Vec<String>,
+    pub domains: Vec<String>,
+    pub upstreams: Vec<String>,
+}
+
+/// Which route this run owns.
+#[derive(Debug, Clone)]
+pub struct RouteSpec {
+    pub project: String,
+    pub target: String,
+    pub paths: Vec<String>,
+    pub domains: Vec<String>,
+}
+
+pub trait Proxy {
+    fn driver(&self) -> &'static str;
+    /// Makes sure the proxy runs and can reach the target on `networks`.
+    fn ensure(&self, networks: &[String]) -> Result<()>;
+    /// The upstreams the route sends traffic to now; None when the proxy has no such route or
+    /// cannot say.
+    fn current(&self) -> Result<Option<Vec<String>>>;
+    /// Points the route at exactly `upstreams` (all seen healthy), in one atomic change.
+    fn switch(&self, upstreams: &[String], color: Option<Color>) -> Result<()>;
+    /// Waits until no request is in flight to `old`, at most `timeout`.
+    fn drain(&self, old: &[String], timeout: Duration) -> Result<()>;
+    /// The routes of this project, read back from the proxy.
+    fn routes(&self) -> Result<Vec<RouteView>>;
+}
+
+/// The driver without a proxy.
+pub struct NoProxy;
+
+impl Proxy for NoProxy {
+    fn driver(&self) -> &'static str {
+        "none"
+    }
+    fn ensure(&self, _: &[String]) -> Result<()> {
+        Ok(())
+    }
+    fn current(&self) -> Result<Option<Vec<String>>> {
+        Ok(None)
+    }
+    fn switch(&self, _: &[String], _: Option<Color>) -> Result<()> {
+        Ok(())
+    }
+    fn drain(&self, _: &[String], _: Duration) -> Result<()> {
+        Ok(())
+    }
+    fn routes(&self) -> Result<Vec<RouteView>> {
+        Ok(Vec::new())
+    }
+}
+
+/// The driver the settings ask for.
+pub fn for_settings<'a>(
+    engine: &'a Engine,
+    settings: &Settings,
+    route: RouteSpec,
+) -> Box<dyn Proxy + 'a> {
+    match settings.proxy.driver {
+        ProxyDriver::Caddy => Box::new(caddy::Caddy::new(engine, &settings.proxy, route)),
+        ProxyDriver::DockerFlowProxy => {
+            Box::new(dfp::DockerFlowProxy::new(engine, settings, route))
+        }
+        ProxyDriver::None => Box::new(NoProxy),
+    }
+}
+
+/// `http://host:port` with IPv6 hosts bracketed.
+pub fn base_url(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("http://[{host}]:{port}")
+    } else {
+        format!("http://{host}:{port}")
+    }
+}

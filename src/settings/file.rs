@@ -1,0 +1,250 @@
+//! `./docker-flow.yml`: the lowest layer of settings above the defaults.
+//!
+//! Read once from the working directory (a missing file is fine). Keys are the flag names with
+//! `_`; an unknown key or malformed YAML is an error that points at the line.
+
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+use miette::{NamedSource, SourceSpan};
+
+use super::Raw;
+use crate::error::{Error, Located, Result};
+
+pub const FILE_NAME: &str = "docker-flow.yml";
+
+/// The values the file sets, each with the 1-based line it stands on.
+#[derive(Debug, Default)]
+pub struct FileValues {
+    pub path: Option<PathBuf>,
+    pub text: String,
+    pub values: IndexMap<String, (Raw, usize)>,
+}
+
+impl FileValues {
+    /// A labelled span on `line` (1-based) of the file, for error messages.
+    pub fn locate_line(&self, line: usize) -> Option<Located> {
+        let path = self.path.as_ref()?;
+        locate_line(path, &self.text, line)
+    }
+}
+
+pub fn locate_line(path: &Path, text: &str, line: usize) -> Option<Located> {
+    let mut offset = 0;
+    for (i, l) in text.split_inclusive('\n').enumerate() {
+        if i + 1 == line {
+            let len = l.trim_end_matches(['\n', '\r']).len();
+            return Some(Located {
+                src: NamedSource::new(path.display().to_string(), text.to_string()),
+                span: SourceSpan::from((offset, len)),
+            });
+        }
+        offset += l.len();
+    }
+    None
+}
+
+/// Loads `docker-flow.yml` from `dir`, checking each key against `known`.
+pub fn load(dir: &Path, known: &[&str]) -> Result<FileValues> {
+    let path = dir.join(FILE_NAME);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(FileValues::default()),
+        Err(e) => {
+            return Err(Error::config(
+                format!("cannot read {}: {e}", path.display()),
+                "make the file readable or remove it",
+                None,
+            ))
+        }
+    };
+    parse(&path, text, known)
+}
+
+pub fn parse(path: &Path, text: String, known: &[&str]) -> Result<FileValues> {
+    let display = path.display().to_string();
+    let doc: serde_norway::Value = serde_norway::from_str(&text).map_err(|e| {
+        let at = e
+            .location()
+            .map(|l| l.line())
+            .and_then(|line| locate_line(path, &text, line));
+        Error::config(
+            format!("{display} is not valid YAML: {e}"),
+            "fix the YAML syntax at the marked line (keys are the flag names with `_`, e.g. `blue_green: true`)",
+            at,
+        )
+    })?;
+    let mapping = match doc {
+        serde_norway::Value::Null => {
+            return Ok(FileValues {
+                path: Some(path.to_path_buf()),
+                text,
+                values: IndexMap::new(),
+            })
+        }
+        serde_norway::Value::Mapping(m) => m,
+        _ => {
+            return Err(Error::config(
+                format!("{display} must be a mapping of settings"),
+                "write one `key: value` per line, e.g. `target: app`",
+                locate_line(path, &text, 1),
+            ))
+        }
+    };
+    let mut values = IndexMap::new();
+    for (k, v) in mapping {
+        let key = match k {
+            serde_norway::Value::String(s) => s,
+            other => format!("{other:?}"),
+        };
+        let line = key_line(&text, &key).unwrap_or(1);
+        if !known.contains(&key.as_str()) {
+            let close = known.iter().find(|k| strsim(k, &key));
+            return Err(Error::config(
+                format!("unknown setting `{key}` in {display}"),
+                match close {
+                    Some(k) => format!("did you mean `{k}`? Keys are the flag names with `_`"),
+                    None => format!("known settings: {}", known.join(", ")),
+                },
+                locate_line(path, &text, line),
+            ));
+        }
+        let raw = to_raw(&v).ok_or_else(|| {
+            Error::config(
+                format!("`{key}` in {display} must be a string, number, boolean or list of them"),
+                "write a scalar (`key: value`) or a list (`key: [a, b]`)",
+                locate_line(path, &text, line),
+            )
+        })?;
+        values.insert(key, (raw, line));
+    }
+    Ok(FileValues {
+        path: Some(path.to_path_buf()),
+        text,
+        values,
+    })
+}
+
+fn scalar(v: &serde_norway::Value) -> Option<String> {
+    match v {
+        serde_norway::Value::String(s) => Some(s.clone()),
+        serde_norway::Value::Bool(b) => Some(b.to_string()),
+        serde_norway::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn to_raw(v: &serde_norway::Value) -> Option<Raw> {
+    match v {
+        serde_norway::Value::Sequence(items) => items
+            .iter()
+            .map(scalar)
+            .collect::<Option<Vec<_>>>()
+            .map(Raw::Many),
+        serde_norway::Value::Null => Some(Raw::Many(Vec::new())),
+        other => scalar(other).map(Raw::One),
+    }
+}
+
+/// The line where a top-level key is defined (keys at column 0).
+fn key_line(text: &str, key: &str) -> Option<usize> {
+    text.lines()
+        .position(|l| {
+            let l = l.trim_end();
+            l.strip_prefix(key)
+                .or_else(|| l.strip_prefix(&format!("\"{key}\"")))
+                .or_else(|| l.strip_prefix(&format!("'{key}'")))
+                .is_some_and(|rest| rest.trim_start().starts_with(':'))
+        })
+        .map(|i| i + 1)
+}
+
+/// Close enough to suggest: same letters but for `-`/`_`, or one edit apart.
+fn strsim(a: &str, b: &str) -> bool {
+    let norm = |s: &str| s.replace('-', "_").to_lowercase();
+    if norm(a) == norm(b) || norm(a).trim_end_matches('s') == norm(b).trim_end_matches('s') {
+        return true;
+    }
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != cb);
+            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()] <= 2
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KNOWN: &[&str] = &["target", "side_targets", "blue_green", "scale"];
+
+    #[test]
+    fn parses_scalars_and_lists_with_lines() {
+        let f = parse(
+            Path::new("docker-flow.yml"),
+            "target: app\n\nside_targets:\n  - db\n  - cache\nblue_green: true\nscale: 3\n".into(),
+            KNOWN,
+        )
+        .unwrap();
+        assert_eq!(f.values["target"], (Raw::One("app".into()), 1));
+        assert_eq!(
+            f.values["side_targets"],
+            (Raw::Many(vec!["db".into(), "cache".into()]), 3)
+        );
+        assert_eq!(f.values["blue_green"], (Raw::One("true".into()), 6));
+        assert_eq!(f.values["scale"], (Raw::One("3".into()), 7));
+    }
+
+    #[test]
+    fn malformed_yaml_points_at_line() {
+        let e = parse(
+            Path::new("docker-flow.yml"),
+            "target: app\nside_targets: [db\nscale: 2\n".into(),
+            KNOWN,
+        )
+        .unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.to_string().contains("not valid YAML"), "{e}");
+        match e {
+            Error::Config { span, .. } => assert!(span.is_some()),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn unknown_key_suggests() {
+        let e = parse(
+            Path::new("docker-flow.yml"),
+            "target: app\nblue-green: true\n".into(),
+            KNOWN,
+        )
+        .unwrap_err();
+        let msg = format!("{e}");
+        assert!(msg.contains("unknown setting `blue-green`"), "{msg}");
+        match e {
+            Error::Config { help, span, .. } => {
+                assert!(help.unwrap().contains("blue_green"));
+                assert_eq!(span.unwrap().offset(), 12);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn empty_file_is_fine() {
+        assert!(parse(Path::new("x"), "".into(), KNOWN)
+            .unwrap()
+            .values
+            .is_empty());
+        assert!(parse(Path::new("x"), "# nothing\n".into(), KNOWN)
+            .unwrap()
+            .values
+            .is_empty());
+    }
+}

@@ -1,0 +1,456 @@
+//! Parsers for single setting values. Each returns the typed value or (problem, fix).
+//!
+//! Values that end up on a command line or in a proxy route are held to a strict character set
+//! here, so nothing a user types can change the meaning of what is sent further on.
+
+use std::time::Duration;
+
+type Parsed<T> = Result<T, (String, String)>;
+
+fn bad<T>(problem: impl Into<String>, fix: impl Into<String>) -> Parsed<T> {
+    Err((problem.into(), fix.into()))
+}
+
+pub fn parse_bool(v: &str) -> Option<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => None,
+    }
+}
+
+pub fn parse_port(v: &str) -> Option<u16> {
+    let v = v.trim();
+    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    v.parse::<u16>().ok().filter(|p| *p > 0)
+}
+
+pub fn parse_duration(v: &str) -> Option<Duration> {
+    let v = v.trim();
+    if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
+        return v.parse::<u64>().ok().map(Duration::from_secs);
+    }
+    humantime::parse_duration(v).ok()
+}
+
+/// A flow step of the seed's `--flow`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Deploy,
+    Scale,
+    StopOld,
+    Proxy,
+}
+
+impl Step {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::Deploy => "deploy",
+            Step::Scale => "scale",
+            Step::StopOld => "stop-old",
+            Step::Proxy => "proxy",
+        }
+    }
+}
+
+pub fn parse_step(v: &str) -> Parsed<Step> {
+    match v {
+        "deploy" => Ok(Step::Deploy),
+        "scale" => Ok(Step::Scale),
+        "stop-old" => Ok(Step::StopOld),
+        "proxy" => Ok(Step::Proxy),
+        other => bad(
+            format!("`{other}` is not a flow step"),
+            "the steps are deploy, scale, stop-old and proxy",
+        ),
+    }
+}
+
+/// `--scale`: N, +N or -N.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScaleSpec {
+    Absolute(u32),
+    Relative(i64),
+}
+
+/// More instances than this on one engine is a typo, not a plan.
+pub const MAX_SCALE: u32 = 1000;
+
+impl ScaleSpec {
+    /// The seed's rules: relative to `current`, and never below 1 (the bool says it was raised).
+    pub fn apply(self, current: u32) -> (u32, bool) {
+        let n = match self {
+            ScaleSpec::Absolute(n) => i64::from(n),
+            ScaleSpec::Relative(d) => i64::from(current) + d,
+        };
+        if n < 1 {
+            (1, true)
+        } else {
+            (n.min(i64::from(MAX_SCALE)) as u32, false)
+        }
+    }
+}
+
+pub fn parse_scale(v: &str) -> Parsed<ScaleSpec> {
+    let fix = format!("use a whole number N, +N or -N, at most {MAX_SCALE} (e.g. 3, +2, -1)");
+    let (sign, digits) = match v.as_bytes().first() {
+        Some(b'+') => (Some(1i64), &v[1..]),
+        Some(b'-') => (Some(-1i64), &v[1..]),
+        _ => (None, v),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return bad(format!("`{v}` is not a scale"), fix);
+    }
+    let n: u32 = match digits.parse() {
+        Ok(n) if n <= MAX_SCALE => n,
+        _ => return bad(format!("`{v}` is too many instances"), fix),
+    };
+    Ok(match sign {
+        Some(s) => ScaleSpec::Relative(s * i64::from(n)),
+        None => ScaleSpec::Absolute(n),
+    })
+}
+
+/// A Compose service name.
+pub fn parse_service_name(v: &str) -> Parsed<String> {
+    if !v.is_empty()
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        && v.as_bytes()[0].is_ascii_alphanumeric()
+    {
+        Ok(v.to_string())
+    } else {
+        bad(
+            format!("`{v}` is not a Compose service name"),
+            "use the service's name as written under `services:` (letters, digits, `.`, `_`, `-`)",
+        )
+    }
+}
+
+/// A Compose project name: lower-case letters, digits, `-` and `_`, starting with a letter or digit.
+pub fn parse_project(v: &str) -> Parsed<String> {
+    if !v.is_empty()
+        && v.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_-".contains(&b))
+        && (v.as_bytes()[0].is_ascii_lowercase() || v.as_bytes()[0].is_ascii_digit())
+    {
+        Ok(v.to_string())
+    } else {
+        bad(
+            format!("`{v}` is not a Compose project name"),
+            "use lower-case letters, digits, `-` and `_`, starting with a letter or digit",
+        )
+    }
+}
+
+/// `--service-path`: an absolute URL path prefix with no characters that need quoting.
+pub fn parse_service_path(v: &str) -> Parsed<String> {
+    let fix = "use an absolute path such as /api/v1 (letters, digits and - . _ ~ / only)";
+    if !v.starts_with('/') {
+        return bad(format!("`{v}` does not start with `/`"), fix);
+    }
+    if let Some(c) = v
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "-._~/".contains(*c)))
+    {
+        return bad(
+            format!(
+                "`{}` contains {:?}, which a path prefix may not",
+                v.escape_debug(),
+                c
+            ),
+            fix,
+        );
+    }
+    if v.contains("//") {
+        return bad(format!("`{v}` contains an empty segment"), fix);
+    }
+    Ok(v.to_string())
+}
+
+/// `--service-domain`: a host name, optionally with a leading `*.` wildcard.
+pub fn parse_domain(v: &str) -> Parsed<String> {
+    let fix = "use a host name such as app.example.com or *.example.com";
+    let name = v.strip_prefix("*.").unwrap_or(v);
+    let ok = !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        });
+    if ok {
+        Ok(v.to_ascii_lowercase())
+    } else {
+        bad(format!("`{}` is not a valid domain", v.escape_debug()), fix)
+    }
+}
+
+pub fn parse_http_url(v: &str) -> Parsed<String> {
+    match url::Url::parse(v) {
+        Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.host_str().is_some() => {
+            Ok(v.to_string())
+        }
+        _ => bad(
+            format!("`{v}` is not an http(s) URL"),
+            "use an address such as http://consul:8500",
+        ),
+    }
+}
+
+/// A docker host as `-H` takes it (unix://, tcp://, ssh://, npipe://, fd://).
+pub fn parse_docker_host(v: &str) -> Parsed<String> {
+    let ok = ["unix://", "tcp://", "ssh://", "npipe://", "fd://"]
+        .iter()
+        .any(|p| v.starts_with(p))
+        && !v.chars().any(|c| c.is_whitespace() || c.is_control());
+    if ok {
+        Ok(v.to_string())
+    } else {
+        bad(
+            format!("`{v}` is not a docker host"),
+            "use unix:///var/run/docker.sock, tcp://HOST:2376 or ssh://USER@HOST",
+        )
+    }
+}
+
+/// A host name or IP address (no scheme, no port).
+pub fn parse_host(v: &str) -> Parsed<String> {
+    let bare = v.trim_start_matches('[').trim_end_matches(']');
+    if bare.parse::<std::net::IpAddr>().is_ok() || parse_domain(v).is_ok() {
+        Ok(bare.to_string())
+    } else {
+        bad(
+            format!("`{v}` is not a host name or IP address"),
+            "give the host only, e.g. 127.0.0.1 (the port is --proxy-reconf-port)",
+        )
+    }
+}
+
+pub fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// A container or image-like name docker accepts, with no characters that need quoting.
+pub fn parse_name(v: &str) -> Parsed<String> {
+    if !v.is_empty()
+        && v.as_bytes()[0].is_ascii_alphanumeric()
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+    {
+        Ok(v.to_string())
+    } else {
+        bad(
+            format!("`{v}` is not a container name"),
+            "use letters, digits, `_`, `.` and `-`",
+        )
+    }
+}
+
+pub fn parse_image(v: &str) -> Parsed<String> {
+    if !v.is_empty()
+        && v.as_bytes()[0].is_ascii_alphanumeric()
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.-/:@".contains(&b))
+    {
+        Ok(v.to_string())
+    } else {
+        bad(
+            format!("`{v}` is not an image reference"),
+            "use NAME[:TAG] or NAME@DIGEST, e.g. caddy:2",
+        )
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProxyDriver {
+    Caddy,
+    DockerFlowProxy,
+    None,
+}
+
+impl ProxyDriver {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProxyDriver::Caddy => "caddy",
+            ProxyDriver::DockerFlowProxy => "docker-flow-proxy",
+            ProxyDriver::None => "none",
+        }
+    }
+}
+
+pub fn parse_proxy_driver(v: &str) -> Parsed<ProxyDriver> {
+    match v {
+        "caddy" => Ok(ProxyDriver::Caddy),
+        "docker-flow-proxy" => Ok(ProxyDriver::DockerFlowProxy),
+        "none" => Ok(ProxyDriver::None),
+        other => bad(
+            format!("`{other}` is not a proxy driver"),
+            "use caddy, docker-flow-proxy or none",
+        ),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PullPolicy {
+    Always,
+    Missing,
+    Never,
+}
+
+impl PullPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PullPolicy::Always => "always",
+            PullPolicy::Missing => "missing",
+            PullPolicy::Never => "never",
+        }
+    }
+}
+
+pub fn parse_pull(v: &str) -> Parsed<PullPolicy> {
+    match v {
+        "always" => Ok(PullPolicy::Always),
+        "missing" => Ok(PullPolicy::Missing),
+        "never" => Ok(PullPolicy::Never),
+        other => bad(
+            format!("`{other}` is not a pull policy"),
+            "use always, missing or never",
+        ),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+pub fn parse_format(v: &str) -> Parsed<Format> {
+    match v {
+        "text" => Ok(Format::Text),
+        "json" => Ok(Format::Json),
+        other => bad(
+            format!("`{other}` is not an output format"),
+            "use text or json",
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scale_specs() {
+        assert_eq!(parse_scale("3"), Ok(ScaleSpec::Absolute(3)));
+        assert_eq!(parse_scale("+2"), Ok(ScaleSpec::Relative(2)));
+        assert_eq!(parse_scale("-1"), Ok(ScaleSpec::Relative(-1)));
+        for bad in [
+            "abc",
+            "+",
+            "-",
+            "+-1",
+            "0x5",
+            "99999999999999999999",
+            "1001",
+            "",
+            " 1",
+            "1.5",
+        ] {
+            assert!(parse_scale(bad).is_err(), "{bad:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn scale_rules_of_the_seed() {
+        assert_eq!(ScaleSpec::Relative(2).apply(1), (3, false));
+        assert_eq!(ScaleSpec::Relative(-1).apply(3), (2, false));
+        assert_eq!(ScaleSpec::Relative(-5).apply(2), (1, true));
+        assert_eq!(ScaleSpec::Absolute(0).apply(4), (1, true));
+        assert_eq!(ScaleSpec::Absolute(5).apply(1), (5, false));
+    }
+
+    #[test]
+    fn service_paths() {
+        assert!(parse_service_path("/demo").is_ok());
+        assert!(parse_service_path("/api/v1.2/x_y-z~").is_ok());
+        for bad in [
+            "demo",
+            "/a b",
+            "/a\"b",
+            "/a'b",
+            "/{x}",
+            "/a\nb",
+            "/a;rm -rf",
+            "/$(id)",
+            "/a`b`",
+            "/a|b",
+            "/a,b",
+            "//a",
+            "/a&b",
+        ] {
+            assert!(
+                parse_service_path(bad).is_err(),
+                "{bad:?} should be rejected"
+            );
+        }
+    }
+
+    #[test]
+    fn domains() {
+        assert_eq!(
+            parse_domain("App.Example.com"),
+            Ok("app.example.com".into())
+        );
+        assert!(parse_domain("*.example.com").is_ok());
+        for bad in [
+            "",
+            "exa mple.com",
+            "-a.com",
+            "a..com",
+            "a.com;",
+            "http://a.com",
+            "a_b.com",
+        ] {
+            assert!(parse_domain(bad).is_err(), "{bad:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn bools_ports_durations() {
+        assert_eq!(parse_bool("true"), Some(true));
+        assert_eq!(parse_bool("FALSE"), Some(false));
+        assert_eq!(parse_bool("yes please"), None);
+        assert_eq!(parse_port("8080"), Some(8080));
+        for bad in ["0", "65536", "-1", "80a", ""] {
+            assert_eq!(parse_port(bad), None, "{bad:?}");
+        }
+        assert_eq!(parse_duration("60"), Some(Duration::from_secs(60)));
+        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
+        assert_eq!(parse_duration("soon"), None);
+    }
+
+    #[test]
+    fn hosts_and_urls() {
+        assert!(parse_http_url("http://consul:8500").is_ok());
+        assert!(parse_http_url("consul:8500").is_err());
+        assert!(parse_http_url("ftp://consul").is_err());
+        assert!(parse_docker_host("unix:///var/run/docker.sock").is_ok());
+        assert!(parse_docker_host("/var/run/docker.sock").is_err());
+        assert!(is_loopback("127.0.0.1") && is_loopback("::1") && is_loopback("localhost"));
+        assert!(!is_loopback("0.0.0.0") && !is_loopback("10.0.0.1"));
+        assert_eq!(parse_host("[::1]"), Ok("::1".into()));
+        assert!(parse_host("http://x").is_err());
+    }
+}

@@ -1,0 +1,638 @@
+//! The foundation through the real binary: plugin protocol, settings and their sources, the seed's
+//! `--flow`, and usage errors. Settings tests need no engine; plugin tests use the installed plugin.
+
+mod support;
+
+use serde_json::{json, Value};
+use support::{Bed, Run};
+
+fn config(bed: &Bed, args: &[&str], env: &[(&str, &str)]) -> Value {
+    let mut a = vec!["config", "--format", "json"];
+    a.extend(args);
+    let r = bed.flow_env(&a, env);
+    r.ok();
+    r.json()
+}
+
+/// (key, file YAML value, env var, env value, flag args, expected for file, env, flag)
+struct Row {
+    key: &'static str,
+    file: &'static str,
+    env_var: &'static str,
+    env: &'static str,
+    flag: &'static [&'static str],
+    want: [Value; 3],
+}
+
+fn rows() -> Vec<Row> {
+    let r = |key, file, env_var, env, flag, want| Row {
+        key,
+        file,
+        env_var,
+        env,
+        flag,
+        want,
+    };
+    vec![
+        r(
+            "blue_green",
+            "true",
+            "FLOW_BLUE_GREEN",
+            "false",
+            &["--blue-green"],
+            [json!(true), json!(false), json!(true)],
+        ),
+        r(
+            "cert_path",
+            "/f",
+            "FLOW_CERT_PATH",
+            "/e",
+            &["--cert-path", "/c"],
+            [json!("/f"), json!("/e"), json!("/c")],
+        ),
+        r(
+            "compose_path",
+            "[a.yml]",
+            "FLOW_COMPOSE_PATH",
+            "b.yml, c.yml",
+            &["-f", "d.yml", "-f", "e.yml"],
+            [
+                json!(["a.yml"]),
+                json!(["b.yml", "c.yml"]),
+                json!(["d.yml", "e.yml"]),
+            ],
+        ),
+        r(
+            "consul_address",
+            "http://f:8500",
+            "FLOW_CONSUL_ADDRESS",
+            "http://e:8500",
+            &["-c", "https://c:8500"],
+            [
+                json!("http://f:8500"),
+                json!("http://e:8500"),
+                json!("https://c:8500"),
+            ],
+        ),
+        r(
+            "consul_template_be_path",
+            "f.tmpl",
+            "FLOW_CONSUL_TEMPLATE_BE_PATH",
+            "e.tmpl",
+            &["--consul-template-be-path", "c.tmpl"],
+            [json!("f.tmpl"), json!("e.tmpl"), json!("c.tmpl")],
+        ),
+        r(
+            "consul_template_fe_path",
+            "f.tmpl",
+            "FLOW_CONSUL_TEMPLATE_FE_PATH",
+            "e.tmpl",
+            &["--consul-template-fe-path", "c.tmpl"],
+            [json!("f.tmpl"), json!("e.tmpl"), json!("c.tmpl")],
+        ),
+        r(
+            "flow",
+            "[deploy]",
+            "FLOW",
+            "deploy, proxy",
+            &["-F", "scale", "--flow=proxy"],
+            [
+                json!(["deploy"]),
+                json!(["deploy", "proxy"]),
+                json!(["scale", "proxy"]),
+            ],
+        ),
+        r(
+            "host",
+            "unix:///f.sock",
+            "FLOW_HOST",
+            "tcp://e:2376",
+            &["-H", "ssh://c"],
+            [
+                json!("unix:///f.sock"),
+                json!("tcp://e:2376"),
+                json!("ssh://c"),
+            ],
+        ),
+        r(
+            "project",
+            "pf",
+            "FLOW_PROJECT",
+            "pe",
+            &["-p", "pc"],
+            [json!("pf"), json!("pe"), json!("pc")],
+        ),
+        r(
+            "proxy_docker_cert_path",
+            "/f",
+            "FLOW_PROXY_DOCKER_CERT_PATH",
+            "/e",
+            &["--proxy-docker-cert-path", "/c"],
+            [json!("/f"), json!("/e"), json!("/c")],
+        ),
+        r(
+            "proxy_docker_host",
+            "unix:///f",
+            "FLOW_PROXY_DOCKER_HOST",
+            "tcp://e:1",
+            &["--proxy-docker-host", "tcp://c:2"],
+            [json!("unix:///f"), json!("tcp://e:1"), json!("tcp://c:2")],
+        ),
+        r(
+            "proxy_host",
+            "127.0.0.2",
+            "FLOW_PROXY_HOST",
+            "localhost",
+            &["--proxy-host", "::1"],
+            [json!("127.0.0.2"), json!("localhost"), json!("::1")],
+        ),
+        r(
+            "proxy_reconf_port",
+            "3000",
+            "FLOW_PROXY_RECONF_PORT",
+            "3001",
+            &["--proxy-reconf-port", "3002"],
+            [json!(3000), json!(3001), json!(3002)],
+        ),
+        r(
+            "pull_side_targets",
+            "true",
+            "FLOW_PULL_SIDE_TARGETS",
+            "false",
+            &["-S"],
+            [json!(true), json!(false), json!(true)],
+        ),
+        r(
+            "scale",
+            "2",
+            "FLOW_SCALE",
+            "+1",
+            &["--scale", "-1"],
+            [json!("2"), json!("+1"), json!("-1")],
+        ),
+        r(
+            "service_path",
+            "[/f]",
+            "FLOW_SERVICE_PATH",
+            "/e1, /e2",
+            &["--service-path", "/c"],
+            [json!(["/f"]), json!(["/e1", "/e2"]), json!(["/c"])],
+        ),
+        r(
+            "side_targets",
+            "[db]",
+            "FLOW_SIDE_TARGETS",
+            "cache, queue",
+            &["-T", "x", "--side-target", "y"],
+            [json!(["db"]), json!(["cache", "queue"]), json!(["x", "y"])],
+        ),
+        r(
+            "target",
+            "tf",
+            "FLOW_TARGET",
+            "te",
+            &["-t", "tc"],
+            [json!("tf"), json!("te"), json!("tc")],
+        ),
+        r(
+            "service_port",
+            "8080",
+            "FLOW_SERVICE_PORT",
+            "8081",
+            &["--service-port", "8082"],
+            [json!(8080), json!(8081), json!(8082)],
+        ),
+        r(
+            "service_domain",
+            "[f.example.com]",
+            "FLOW_SERVICE_DOMAIN",
+            "e.example.com",
+            &["--service-domain", "c.example.com"],
+            [
+                json!(["f.example.com"]),
+                json!(["e.example.com"]),
+                json!(["c.example.com"]),
+            ],
+        ),
+        r(
+            "proxy_driver",
+            "none",
+            "FLOW_PROXY_DRIVER",
+            "docker-flow-proxy",
+            &["--proxy-driver", "caddy"],
+            [json!("none"), json!("docker-flow-proxy"), json!("caddy")],
+        ),
+        r(
+            "proxy_image",
+            "f:1",
+            "FLOW_PROXY_IMAGE",
+            "e:2",
+            &["--proxy-image", "c:3"],
+            [json!("f:1"), json!("e:2"), json!("c:3")],
+        ),
+        r(
+            "proxy_name",
+            "pf",
+            "FLOW_PROXY_NAME",
+            "pe",
+            &["--proxy-name", "pc"],
+            [json!("pf"), json!("pe"), json!("pc")],
+        ),
+        r(
+            "proxy_http_port",
+            "81",
+            "FLOW_PROXY_HTTP_PORT",
+            "82",
+            &["--proxy-http-port", "83"],
+            [json!(81), json!(82), json!(83)],
+        ),
+        r(
+            "proxy_allow_remote_admin",
+            "true",
+            "FLOW_PROXY_ALLOW_REMOTE_ADMIN",
+            "false",
+            &["--proxy-allow-remote-admin"],
+            [json!(true), json!(false), json!(true)],
+        ),
+        r(
+            "pull",
+            "missing",
+            "FLOW_PULL",
+            "never",
+            &["--pull", "always"],
+            [json!("missing"), json!("never"), json!("always")],
+        ),
+        r(
+            "health_timeout",
+            "10s",
+            "FLOW_HEALTH_TIMEOUT",
+            "20",
+            &["--health-timeout", "1m"],
+            [json!("10s"), json!("20"), json!("1m")],
+        ),
+        r(
+            "drain_timeout",
+            "1s",
+            "FLOW_DRAIN_TIMEOUT",
+            "2s",
+            &["--drain-timeout", "3s"],
+            [json!("1s"), json!("2s"), json!("3s")],
+        ),
+        r(
+            "lock_wait",
+            "1m",
+            "FLOW_LOCK_WAIT",
+            "2m",
+            &["--lock-wait", "3m"],
+            [json!("1m"), json!("2m"), json!("3m")],
+        ),
+        r(
+            "dry_run",
+            "true",
+            "FLOW_DRY_RUN",
+            "false",
+            &["--dry-run"],
+            [json!(true), json!(false), json!(true)],
+        ),
+    ]
+}
+
+#[test]
+fn every_setting_follows_default_file_env_flag_precedence() {
+    let rows = rows();
+    let bed = Bed::new("prec");
+    let defaults = config(&bed, &[], &[]);
+    let keys: Vec<&String> = defaults.as_object().unwrap().keys().collect();
+    for row in &rows {
+        assert!(
+            keys.iter().any(|k| *k == row.key),
+            "{} is not a setting",
+            row.key
+        );
+    }
+    // Every setting but `format` (the test's own output switch, checked below) has a row.
+    assert_eq!(
+        rows.len() + 1,
+        keys.len(),
+        "a setting lacks a precedence row"
+    );
+    for row in &rows {
+        let k = row.key;
+        assert_eq!(defaults[k]["source"], "default", "{k}");
+        bed.write("docker-flow.yml", &format!("{k}: {}\n", row.file));
+        let f = config(&bed, &[], &[]);
+        assert_eq!(
+            (&f[k]["value"], &f[k]["source"]),
+            (&row.want[0], &json!("file")),
+            "{k} from the file"
+        );
+        let e = config(&bed, &[], &[(row.env_var, row.env)]);
+        assert_eq!(
+            (&e[k]["value"], &e[k]["source"]),
+            (&row.want[1], &json!("env")),
+            "{k} from env"
+        );
+        let c = config(&bed, row.flag, &[(row.env_var, row.env)]);
+        assert_eq!(
+            (&c[k]["value"], &c[k]["source"]),
+            (&row.want[2], &json!("flag")),
+            "{k} from a flag"
+        );
+    }
+}
+
+#[test]
+fn defaults_are_the_documented_ones() {
+    let bed = Bed::new("defaults");
+    let d = config(&bed, &[], &[]);
+    for (k, v) in [
+        ("blue_green", json!(false)),
+        ("proxy_driver", json!("caddy")),
+        ("proxy_image", json!("caddy:2")),
+        ("proxy_name", json!("docker-flow-proxy")),
+        ("proxy_http_port", json!(80)),
+        ("proxy_reconf_port", json!(2019)),
+        ("pull", json!("always")),
+        ("health_timeout", json!("60s")),
+        ("drain_timeout", json!("30s")),
+        ("target", Value::Null),
+        ("side_targets", json!([])),
+    ] {
+        assert_eq!(d[k]["value"], v, "{k}");
+        assert_eq!(d[k]["source"], "default", "{k}");
+    }
+}
+
+#[test]
+fn format_and_the_seeds_fallback_variables() {
+    let bed = Bed::new("fmt");
+    bed.write("docker-flow.yml", "format: json\n");
+    let r = bed.flow(&["config"]);
+    r.ok();
+    assert_eq!(r.json()["format"]["source"], "file");
+    let r = bed.flow_env(&["config"], &[("FLOW_FORMAT", "text")]);
+    assert!(
+        r.stdout.contains("format") && r.stdout.contains("(FLOW_FORMAT)"),
+        "{}",
+        r.stdout
+    );
+    bed.write("docker-flow.yml", "");
+    let v = config(
+        &bed,
+        &[],
+        &[
+            ("SCALE", "+3"),
+            ("DOCKER_HOST", "unix:///x.sock"),
+            ("CONSUL_ADDRESS", "http://c:8500"),
+        ],
+    );
+    assert_eq!(v["scale"], json!({"value": "+3", "source": "env"}));
+    assert_eq!(
+        v["host"],
+        json!({"value": "unix:///x.sock", "source": "env"})
+    );
+    assert_eq!(
+        v["consul_address"],
+        json!({"value": "http://c:8500", "source": "env"})
+    );
+    let v = config(&bed, &[], &[("SCALE", "+3"), ("FLOW_SCALE", "4")]);
+    assert_eq!(v["scale"]["value"], "4");
+}
+
+#[test]
+fn a_false_flag_overrides_a_true_file() {
+    let bed = Bed::new("boolf");
+    bed.write("docker-flow.yml", "blue_green: true\n");
+    let v = config(&bed, &["--blue-green=false"], &[]);
+    assert_eq!(v["blue_green"], json!({"value": false, "source": "flag"}));
+}
+
+#[test]
+fn text_config_names_each_source() {
+    let bed = Bed::new("text");
+    bed.write("docker-flow.yml", "# settings\ntarget: app\n");
+    let r = bed.flow_env(&["config", "--scale", "+2"], &[("FLOW_BLUE_GREEN", "true")]);
+    r.ok();
+    let line = |k: &str| {
+        r.stdout
+            .lines()
+            .find(|l| l.starts_with(k))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(
+        line("target ").contains("docker-flow.yml line 2"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        line("blue_green ").contains("FLOW_BLUE_GREEN"),
+        "{}",
+        r.stdout
+    );
+    assert!(line("scale ").contains("--scale"), "{}", r.stdout);
+    assert!(line("pull ").contains("(default)"), "{}", r.stdout);
+}
+
+#[test]
+fn metadata_is_served_without_the_daemon() {
+    let bed = Bed::new("meta");
+    let r = bed.flow_env(
+        &["docker-cli-plugin-metadata"],
+        &[("DOCKER_HOST", "tcp://127.0.0.1:1")],
+    );
+    r.ok();
+    let v = r.json();
+    assert_eq!(v["SchemaVersion"], "0.1.0");
+    assert_eq!(v["Version"], env!("CARGO_PKG_VERSION"));
+    assert!(v["Vendor"].is_string() && v["ShortDescription"].is_string() && v["URL"].is_string());
+}
+
+fn usage_error(bed: &Bed, args: &[&str], env: &[(&str, &str)], fragment: &str) -> Run {
+    let r = bed.flow_env(args, env);
+    r.fails(2, fragment);
+    r
+}
+
+#[test]
+fn flow_steps_and_subcommands() {
+    let bed = Bed::new("steps");
+    usage_error(
+        &bed,
+        &["deploy", "--flow=deploy"],
+        &[],
+        "--flow cannot be combined with a subcommand",
+    );
+    usage_error(
+        &bed,
+        &["--flow=deploy", "--flow=test"],
+        &[],
+        "`test` is not a flow step",
+    );
+    usage_error(
+        &bed,
+        &[],
+        &[("FLOW", "deploy,nope")],
+        "`nope` is not a flow step",
+    );
+    usage_error(&bed, &[], &[], "nothing to do");
+    // Help exits 0 (the seed's exited 1).
+    let r = bed.flow(&["--help"]);
+    r.ok();
+    assert!(r.stdout.contains("deploy") && r.stdout.contains("--blue-green"));
+    bed.flow(&["help"]).ok();
+}
+
+#[test]
+fn bad_values_name_the_problem_and_the_fix() {
+    let bed = Bed::new("bad");
+    usage_error(
+        &bed,
+        &["config"],
+        &[("FLOW_BLUE_GREEN", "yes please")],
+        "invalid blue_green from FLOW_BLUE_GREEN: `yes please` is not a boolean",
+    );
+    for bad in ["abc", "+", "+-1", "0x5"] {
+        usage_error(
+            &bed,
+            &["config", &format!("--scale={bad}")],
+            &[],
+            &format!("`{bad}` is not a scale"),
+        );
+    }
+    usage_error(
+        &bed,
+        &["config", "--scale=99999999999"],
+        &[],
+        "is too many instances",
+    );
+    usage_error(&bed, &["scale", "abc"], &[], "not a scale");
+    usage_error(
+        &bed,
+        &["config", "--service-path", "demo"],
+        &[],
+        "does not start with `/`",
+    );
+    usage_error(
+        &bed,
+        &["config", "--service-path", "/a;id"],
+        &[],
+        "which a path prefix may not",
+    );
+    usage_error(
+        &bed,
+        &["config", "--service-domain", "a b.com"],
+        &[],
+        "is not a valid domain",
+    );
+    usage_error(
+        &bed,
+        &["config", "--proxy-http-port", "70000"],
+        &[],
+        "is not a port",
+    );
+    usage_error(
+        &bed,
+        &["config", "-c", "consul:8500"],
+        &[],
+        "is not an http(s) URL",
+    );
+    usage_error(
+        &bed,
+        &["config", "--proxy-driver", "nginx"],
+        &[],
+        "is not a proxy driver",
+    );
+    usage_error(
+        &bed,
+        &["config", "--proxy-host", "10.1.2.3"],
+        &[],
+        "not a loopback address",
+    );
+    usage_error(
+        &bed,
+        &["config", "--health-timeout", "soon"],
+        &[],
+        "is not a duration",
+    );
+    usage_error(
+        &bed,
+        &["--bogus", "flow", "config"],
+        &[],
+        "unknown docker global flag `--bogus`",
+    );
+    usage_error(&bed, &["config", "--bogus"], &[], "--bogus");
+    bed.write("docker-flow.yml", "target: app\nscale: [1\n");
+    let r = usage_error(&bed, &["config"], &[], "not valid YAML");
+    assert!(r.stderr.contains("docker-flow.yml"), "{}", r.stderr);
+    bed.write("docker-flow.yml", "target: app\nblue-green: true\n");
+    let r = usage_error(&bed, &["config"], &[], "unknown setting `blue-green`");
+    assert!(
+        r.stderr.contains("blue_green") && r.stderr.contains("2 │"),
+        "{}",
+        r.stderr
+    );
+    bed.write("docker-flow.yml", "target: app\nproxy_http_port: 99999\n");
+    let r = usage_error(
+        &bed,
+        &["config"],
+        &[],
+        "invalid `proxy_http_port` in docker-flow.yml",
+    );
+    assert!(
+        r.stderr.contains("2 │ proxy_http_port: 99999"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// The plugin through the real docker CLI (installed by `make install`).
+#[test]
+fn the_installed_plugin_works_through_docker() {
+    if !support::engine_available() {
+        return;
+    }
+    let bed = Bed::new("plugin");
+    let help = bed.docker(&["--help"]);
+    help.ok();
+    assert!(
+        help.stdout
+            .lines()
+            .any(|l| l.trim_start().starts_with("flow")),
+        "docker --help does not list flow:\n{}",
+        help.stdout
+    );
+    let r = bed.docker(&["flow", "--help"]);
+    r.ok();
+    assert!(
+        r.stdout.contains("docker flow") && r.stdout.contains("rollback"),
+        "{}",
+        r.stdout
+    );
+    // docker's global flags reach every docker call we make.
+    bed.write("docker-flow.yml", "target: app\n");
+    let r = bed.docker(&[
+        "-H",
+        "unix:///var/run/docker.sock",
+        "flow",
+        "config",
+        "--format",
+        "json",
+    ]);
+    r.ok();
+    assert_eq!(r.json()["target"]["value"], "app");
+    let r = bed.docker(&[
+        "-H",
+        "unix:///nonexistent/docker.sock",
+        "flow",
+        "status",
+        "--proxy-driver",
+        "none",
+    ]);
+    r.fails(3, "the Docker daemon is unreachable");
+    assert!(
+        r.stderr.contains("nonexistent"),
+        "the -H value did not reach docker:\n{}",
+        r.stderr
+    );
+}

@@ -1,0 +1,175 @@
+//! A bounded load generator on loopback: N clients, a fresh connection per request, recording
+//! each request's outcome, latency, answer and time. Used by the zero-downtime tests and `make bench`.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// One request: when it started (since the load began), how long it took, and what came back.
+#[derive(Debug, Clone)]
+pub struct Sample {
+    pub at: Duration,
+    pub latency: Duration,
+    /// HTTP status, or None when the request failed outright.
+    pub status: Option<u16>,
+    pub body: String,
+}
+
+impl Sample {
+    pub fn ok(&self) -> bool {
+        self.status == Some(200)
+    }
+
+    /// The first word of the body: the demo service's VERSION.
+    pub fn version(&self) -> &str {
+        self.body.split_whitespace().next().unwrap_or("")
+    }
+}
+
+/// GET `path` on `addr` with a fresh connection; None on a connection error or timeout.
+pub fn get(addr: impl ToSocketAddrs, path: &str) -> Option<(u16, String)> {
+    let addr = addr.to_socket_addrs().ok()?.next()?;
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    s.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .ok()?;
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).ok()?;
+    let text = String::from_utf8_lossy(&buf);
+    let status = text.split_whitespace().nth(1)?.parse().ok()?;
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    Some((status, body))
+}
+
+pub struct Load {
+    stop: Arc<AtomicBool>,
+    samples: Arc<Mutex<Vec<Sample>>>,
+    threads: Vec<JoinHandle<()>>,
+    pub started: Instant,
+}
+
+impl Load {
+    /// Starts `clients` clients against `127.0.0.1:port` + `path`; each stops by itself after
+    /// `max` (a bound, so a forgotten load never runs on).
+    pub fn start(port: u16, path: &str, clients: usize, max: Duration) -> Load {
+        let stop = Arc::new(AtomicBool::new(false));
+        let samples = Arc::new(Mutex::new(Vec::new()));
+        let started = Instant::now();
+        let threads = (0..clients)
+            .map(|_| {
+                let (stop, samples, path) = (stop.clone(), samples.clone(), path.to_string());
+                std::thread::spawn(move || {
+                    while !stop.load(Ordering::SeqCst) && started.elapsed() < max {
+                        let at = started.elapsed();
+                        let t = Instant::now();
+                        let r = get(("127.0.0.1", port), &path);
+                        let sample = Sample {
+                            at,
+                            latency: t.elapsed(),
+                            status: r.as_ref().map(|(s, _)| *s),
+                            body: r.map(|(_, b)| b).unwrap_or_default(),
+                        };
+                        samples.lock().unwrap().push(sample);
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                })
+            })
+            .collect();
+        Load {
+            stop,
+            samples,
+            threads,
+            started,
+        }
+    }
+
+    pub fn stop(self) -> Stats {
+        self.stop.store(true, Ordering::SeqCst);
+        for t in self.threads {
+            let _ = t.join();
+        }
+        let mut samples = self.samples.lock().unwrap().clone();
+        samples.sort_by_key(|s| s.at);
+        Stats { samples }
+    }
+}
+
+pub struct Stats {
+    pub samples: Vec<Sample>,
+}
+
+impl Stats {
+    pub fn total(&self) -> usize {
+        self.samples.len()
+    }
+
+    pub fn failed(&self) -> Vec<&Sample> {
+        self.samples.iter().filter(|s| !s.ok()).collect()
+    }
+
+    pub fn max_latency(&self) -> Duration {
+        self.samples
+            .iter()
+            .map(|s| s.latency)
+            .max()
+            .unwrap_or_default()
+    }
+
+    pub fn percentile(&self, p: f64) -> Duration {
+        let mut l: Vec<Duration> = self.samples.iter().map(|s| s.latency).collect();
+        l.sort_unstable();
+        if l.is_empty() {
+            return Duration::ZERO;
+        }
+        l[((l.len() - 1) as f64 * p).round() as usize]
+    }
+
+    /// When the first response of `version` started, and when the last response of another did.
+    pub fn first_of(&self, version: &str) -> Option<Duration> {
+        self.samples
+            .iter()
+            .filter(|s| s.ok() && s.version() == version)
+            .map(|s| s.at)
+            .min()
+    }
+
+    pub fn last_not(&self, version: &str) -> Option<Duration> {
+        self.samples
+            .iter()
+            .filter(|s| s.ok() && s.version() != version)
+            .map(|s| s.at + s.latency)
+            .max()
+    }
+
+    /// Responses of versions other than `version` that started after `after`.
+    pub fn stale_after(&self, version: &str, after: Duration) -> usize {
+        self.samples
+            .iter()
+            .filter(|s| s.at > after && s.ok() && s.version() != version)
+            .count()
+    }
+
+    pub fn summary(&self) -> String {
+        let f = self.failed();
+        format!(
+            "{} requests, {} failed{}, p50 {:?}, p99 {:?}, max {:?}",
+            self.total(),
+            f.len(),
+            f.first()
+                .map(|s| format!(" (first: {:?} at {:?} {:?})", s.status, s.at, s.body.trim()))
+                .unwrap_or_default(),
+            self.percentile(0.5),
+            self.percentile(0.99),
+            self.max_latency()
+        )
+    }
+}

@@ -1,0 +1,278 @@
+//! The test bed: runs the real `docker-flow` binary (standalone or as the installed plugin through
+//! the real `docker` CLI) in a temporary project directory, against the real engine.
+#![allow(dead_code)]
+
+pub mod load;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+pub const CADDY_IMAGE: &str = "docker-flow-caddy:2.11.7";
+
+/// What one run printed.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+
+    #[track_caller]
+    pub fn ok(&self) -> &Run {
+        assert_eq!(
+            self.code, 0,
+            "expected success\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn fails(&self, code: i32, fragment: &str) -> &Run {
+        assert_eq!(
+            self.code, code,
+            "expected exit {code}\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        assert!(
+            self.stderr.contains(fragment),
+            "expected `{fragment}` in stderr:\n{}",
+            self.stderr
+        );
+        assert!(!self.stderr.contains("panicked"), "panic:\n{}", self.stderr);
+        self
+    }
+}
+
+/// Whether the end-to-end tests can run; with DOCKER_FLOW_E2E=1 a missing engine is a failure.
+pub fn engine_available() -> bool {
+    let ok = Command::new("docker")
+        .args(["info", "--format", "{{.ServerVersion}}"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok && std::env::var("DOCKER_FLOW_E2E").as_deref() == Ok("1") {
+        panic!("DOCKER_FLOW_E2E=1 but the Docker engine does not answer `docker info`: run `make testbed`");
+    }
+    if !ok {
+        eprintln!("skipping: no Docker engine (set DOCKER_FLOW_E2E=1 to make this a failure)");
+    }
+    ok
+}
+
+/// A free TCP port on the loopback.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+static SEQ: AtomicU32 = AtomicU32::new(0);
+
+/// A unique name for this test run: project names, proxy names.
+pub fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}{}x{}",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+/// A project directory with its own proxy, cleaned up when dropped.
+pub struct Bed {
+    pub dir: tempfile::TempDir,
+    pub project: String,
+    pub proxy_name: String,
+    pub http_port: u16,
+    pub admin_port: u16,
+    env: Vec<(String, String)>,
+}
+
+impl Bed {
+    pub fn new(prefix: &str) -> Bed {
+        let project = unique(prefix);
+        Bed {
+            dir: tempfile::Builder::new()
+                .prefix("docker-flow-test-")
+                .tempdir()
+                .unwrap(),
+            proxy_name: format!("{project}-proxy"),
+            project,
+            http_port: free_port(),
+            admin_port: free_port(),
+            env: Vec::new(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn write(&self, name: &str, content: &str) -> &Bed {
+        let p = self.dir.path().join(name);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(p, content).unwrap();
+        self
+    }
+
+    pub fn env(&mut self, k: &str, v: &str) -> &mut Bed {
+        self.env.push((k.into(), v.into()));
+        self
+    }
+
+    /// The standard demo project: `app` (demo-service) and a side target `db`.
+    pub fn demo(prefix: &str, delay_ms: u32) -> Bed {
+        let bed = Bed::new(prefix);
+        bed.write(
+            "compose.yaml",
+            &format!(
+                "name: {}\nservices:\n  app:\n    image: demo-service:${{V:-v1}}\n    environment:\n      STARTUP_DELAY_MS: \"{delay_ms}\"\n      HEALTH: ${{HEALTH:-ok}}\n    expose: [\"8080\"]\n  db:\n    image: demo-service:v1\n    environment:\n      VERSION: db\n",
+                bed.project
+            ),
+        );
+        bed.write(
+            "docker-flow.yml",
+            &format!(
+                "target: app\nside_targets: [db]\nblue_green: true\nservice_path: [/demo]\npull: missing\nproxy_image: {CADDY_IMAGE}\nproxy_name: {}\nproxy_http_port: {}\nproxy_reconf_port: {}\nhealth_timeout: 30s\ndrain_timeout: 10s\n",
+                bed.proxy_name, bed.http_port, bed.admin_port
+            ),
+        );
+        bed
+    }
+
+    fn command(&self, program: &Path, args: &[&str]) -> Command {
+        let mut c = Command::new(program);
+        c.args(args).current_dir(self.dir.path());
+        for (k, _) in std::env::vars() {
+            if k.starts_with("FLOW") || k == "SCALE" || k.starts_with("COMPOSE_") {
+                c.env_remove(k);
+            }
+        }
+        for (k, v) in &self.env {
+            c.env(k, v);
+        }
+        c
+    }
+
+    /// Runs `docker-flow ARGS` (standalone).
+    pub fn flow(&self, args: &[&str]) -> Run {
+        run(self.command(Path::new(env!("CARGO_BIN_EXE_docker-flow")), args))
+    }
+
+    /// Runs `docker-flow ARGS` with extra environment.
+    pub fn flow_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut c = self.command(Path::new(env!("CARGO_BIN_EXE_docker-flow")), args);
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        run(c)
+    }
+
+    /// Runs `docker ARGS` in the project directory (for `docker flow …` through the CLI).
+    pub fn docker(&self, args: &[&str]) -> Run {
+        run(self.command(Path::new("docker"), args))
+    }
+
+    /// GET the proxy's path, with a fresh connection.
+    pub fn get(&self, path: &str) -> Option<(u16, String)> {
+        load::get(("127.0.0.1", self.http_port), path)
+    }
+
+    /// Containers, networks and volumes of this project (and its proxy), for before/after checks.
+    pub fn engine_snapshot(&self) -> String {
+        let mut out = String::new();
+        for args in [
+            vec!["ps", "-a", "--format", "{{.Names}} {{.Image}} {{.State}}"],
+            vec!["network", "ls", "--format", "{{.Name}}"],
+            vec!["volume", "ls", "--format", "{{.Name}}"],
+        ] {
+            let o = Command::new("docker").args(&args).output().unwrap();
+            let text = String::from_utf8_lossy(&o.stdout);
+            let mut lines: Vec<&str> = text.lines().filter(|l| l.contains(&self.project)).collect();
+            lines.sort_unstable();
+            out.push_str(&lines.join("\n"));
+            out.push('\n');
+        }
+        out
+    }
+}
+
+impl Drop for Bed {
+    fn drop(&mut self) {
+        let ids = Command::new("docker")
+            .args([
+                "ps",
+                "-aq",
+                "--filter",
+                &format!("label=com.docker.compose.project={}", self.project),
+            ])
+            .output()
+            .map(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .split_whitespace()
+                    .map(String::from)
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        let mut rm = vec![
+            "rm".to_string(),
+            "-f".into(),
+            "-v".into(),
+            self.proxy_name.clone(),
+        ];
+        rm.extend(ids);
+        let _ = Command::new("docker").args(&rm).output();
+        let nets = Command::new("docker")
+            .args([
+                "network",
+                "ls",
+                "-q",
+                "--filter",
+                &format!("name={}", self.project),
+            ])
+            .output()
+            .map(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .split_whitespace()
+                    .map(String::from)
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        for n in nets {
+            let _ = Command::new("docker").args(["network", "rm", &n]).output();
+        }
+        let _ = Command::new("docker")
+            .args(["volume", "rm", "-f", &format!("{}-data", self.proxy_name)])
+            .output();
+    }
+}
+
+pub fn run(mut c: Command) -> Run {
+    let o = c
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {c:?}: {e}"));
+    Run {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
+/// The repository root (for fixtures).
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
