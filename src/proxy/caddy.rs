@@ -152,6 +152,10 @@ impl<'a> Caddy<'a> {
                     &format!("{}:{}:2019", publish_host(&s.host), s.reconf_port),
                     "-v",
                     &format!("{name}-data:/config"),
+                    // Caddy binds a new SO_REUSEPORT socket on every config change and closes the
+                    // old one; without this, connections queued on the old socket are reset.
+                    "--sysctl",
+                    "net.ipv4.tcp_migrate_req=1",
                     "-e",
                     "CADDY_ADMIN=0.0.0.0:2019",
                     "-e",

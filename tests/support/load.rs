@@ -32,22 +32,42 @@ impl Sample {
 
 /// GET `path` on `addr` with a fresh connection; None on a connection error or timeout.
 pub fn get(addr: impl ToSocketAddrs, path: &str) -> Option<(u16, String)> {
-    let addr = addr.to_socket_addrs().ok()?.next()?;
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    try_get(addr, path).ok()
+}
+
+/// GET `path` on `addr` with a fresh connection; the error says what failed.
+pub fn try_get(addr: impl ToSocketAddrs, path: &str) -> Result<(u16, String), String> {
+    let addr = addr
+        .to_socket_addrs()
+        .map_err(|e| e.to_string())?
+        .next()
+        .ok_or("no address")?;
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+        .map_err(|e| format!("connect: {e}"))?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .map_err(|e| e.to_string())?;
     s.write_all(
         format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes(),
     )
-    .ok()?;
+    .map_err(|e| format!("write: {e}"))?;
     let mut buf = Vec::new();
-    s.read_to_end(&mut buf).ok()?;
+    s.read_to_end(&mut buf).map_err(|e| format!("read: {e}"))?;
     let text = String::from_utf8_lossy(&buf);
-    let status = text.split_whitespace().nth(1)?.parse().ok()?;
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| {
+            format!(
+                "no HTTP status in {:?}",
+                text.chars().take(80).collect::<String>()
+            )
+        })?;
     let body = text
         .split_once("\r\n\r\n")
         .map(|(_, b)| b.to_string())
         .unwrap_or_default();
-    Some((status, body))
+    Ok((status, body))
 }
 
 pub struct Load {
@@ -71,12 +91,12 @@ impl Load {
                     while !stop.load(Ordering::SeqCst) && started.elapsed() < max {
                         let at = started.elapsed();
                         let t = Instant::now();
-                        let r = get(("127.0.0.1", port), &path);
+                        let r = try_get(("127.0.0.1", port), &path);
                         let sample = Sample {
                             at,
                             latency: t.elapsed(),
-                            status: r.as_ref().map(|(s, _)| *s),
-                            body: r.map(|(_, b)| b).unwrap_or_default(),
+                            status: r.as_ref().ok().map(|(s, _)| *s),
+                            body: r.map(|(_, b)| b).unwrap_or_else(|e| e),
                         };
                         samples.lock().unwrap().push(sample);
                         std::thread::sleep(Duration::from_millis(5));
@@ -114,6 +134,20 @@ impl Stats {
 
     pub fn failed(&self) -> Vec<&Sample> {
         self.samples.iter().filter(|s| !s.ok()).collect()
+    }
+
+    /// Requests answered with an HTTP error (a 502 from a dead upstream, a 503 from a starting one).
+    pub fn http_errors(&self) -> Vec<&Sample> {
+        self.samples
+            .iter()
+            .filter(|s| s.status.is_some_and(|c| c != 200))
+            .collect()
+    }
+
+    /// Connections the proxy closed or reset without any answer, and requests that got nothing
+    /// (timeouts count here too).
+    pub fn unanswered(&self) -> Vec<&Sample> {
+        self.samples.iter().filter(|s| s.status.is_none()).collect()
     }
 
     pub fn max_latency(&self) -> Duration {

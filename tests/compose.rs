@@ -1,0 +1,341 @@
+//! The Compose model against real Compose: the project loads as `docker compose config` shows it,
+//! the derived model is handed over unchanged but for the target, and every rejection points at
+//! the user's file and line and leaves the engine as it was.
+
+mod support;
+
+use serde_json::Value;
+use support::Bed;
+
+/// `docker compose config --format json` in the bed, as Compose itself sees the project.
+fn compose_config(bed: &Bed, extra: &[&str]) -> Value {
+    let mut a = vec!["compose"];
+    a.extend(extra);
+    a.extend(["config", "--format", "json"]);
+    let r = bed.docker(&a);
+    r.ok();
+    r.json()
+}
+
+fn dry_run_model(bed: &Bed, args: &[&str]) -> Value {
+    let mut a = vec![
+        "deploy",
+        "--dry-run",
+        "--format",
+        "json",
+        "--proxy-driver",
+        "none",
+    ];
+    a.extend(args);
+    let r = bed.flow(&a);
+    r.ok();
+    r.json()["model"].clone()
+}
+
+#[test]
+fn loads_the_project_the_way_compose_does() {
+    if !support::engine_available() {
+        return;
+    }
+    let mut bed = Bed::new("model");
+    bed.write(".env", "WEB_TAG=v2\nGREETING=hello from .env\n");
+    bed.write(
+        "base.yaml",
+        "services:\n  base:\n    environment:\n      FROM_BASE: \"yes\"\n    labels:\n      tier: web\n",
+    );
+    bed.write(
+        "compose.yaml",
+        &format!(
+            r#"name: {}
+x-common: &common
+  restart: unless-stopped
+  environment:
+    ANCHOR: "from anchor"
+services:
+  web:
+    <<: *common
+    extends:
+      file: base.yaml
+      service: base
+    image: demo-service:${{WEB_TAG}}
+    expose: ["8080"]
+    environment:
+      GREETING: ${{GREETING}}
+  db:
+    <<: *common
+    image: demo-service:v1
+  debug:
+    image: demo-service:v3
+    profiles: [debug]
+  worker:
+    image: demo-service:v1
+    depends_on: [web]
+"#,
+            bed.project
+        ),
+    );
+    bed.write(
+        "compose.override.yaml",
+        "services:\n  web:\n    environment:\n      OVERRIDDEN: \"yes\"\n",
+    );
+    bed.env("COMPOSE_PROFILES", "debug");
+    let compose = compose_config(&bed, &[]);
+    let ours = dry_run_model(&bed, &["-t", "web", "--blue-green"]);
+    assert_eq!(ours["name"], compose["name"]);
+    let theirs = compose["services"].as_object().unwrap();
+    let mine = ours["services"].as_object().unwrap();
+    // Every other service is handed back exactly as Compose resolved it (worker's reference to
+    // the target aside).
+    for (name, svc) in theirs {
+        if name == "web" || name == "worker" {
+            continue;
+        }
+        assert_eq!(
+            &mine[name], svc,
+            "service {name} differs from `docker compose config`"
+        );
+    }
+    assert!(
+        mine.contains_key("debug"),
+        "the profile's service is missing"
+    );
+    // The target becomes two colours, identical to Compose's view but for docker flow's labels.
+    for color in ["blue", "green"] {
+        let mut svc = mine[&format!("web-{color}")].clone();
+        let labels = svc["labels"].as_object_mut().unwrap();
+        assert_eq!(labels.remove("io.docker-flow.target").unwrap(), "web");
+        assert_eq!(labels.remove("io.docker-flow.color").unwrap(), color);
+        assert_eq!(labels.remove("io.docker-flow.port").unwrap(), "8080");
+        labels.remove("io.docker-flow.release");
+        labels.remove("io.docker-flow.released-at");
+        assert_eq!(
+            &svc, &theirs["web"],
+            "web-{color} differs from Compose's web"
+        );
+    }
+    let web = &theirs["web"];
+    assert_eq!(web["image"], "demo-service:v2", ".env interpolation");
+    assert_eq!(web["environment"]["GREETING"], "hello from .env");
+    assert_eq!(
+        web["restart"], "unless-stopped",
+        "YAML anchor and merge key"
+    );
+    assert_eq!(theirs["db"]["environment"]["ANCHOR"], "from anchor");
+    assert_eq!(web["environment"]["FROM_BASE"], "yes", "extends");
+    assert_eq!(web["environment"]["OVERRIDDEN"], "yes", "override file");
+    // The first deploy is blue; references to the target follow it.
+    assert!(
+        mine["worker"]["depends_on"].get("web-blue").is_some(),
+        "{}",
+        mine["worker"]
+    );
+    assert!(mine["web-blue"]["labels"]
+        .get("io.docker-flow.release")
+        .is_some());
+    assert!(mine["web-green"]["labels"]
+        .get("io.docker-flow.release")
+        .is_none());
+}
+
+#[test]
+fn explicit_files_and_project_name_are_passed_to_compose() {
+    if !support::engine_available() {
+        return;
+    }
+    let bed = Bed::new("files");
+    bed.write(
+        "deploy/one.yml",
+        "services:\n  app:\n    image: demo-service:v1\n    expose: [\"8080\"]\n",
+    );
+    bed.write(
+        "deploy/two.yml",
+        "services:\n  app:\n    environment:\n      TWO: \"2\"\n",
+    );
+    let name = format!("{}-named", bed.project);
+    let ours = dry_run_model(
+        &bed,
+        &[
+            "-t",
+            "app",
+            "-f",
+            "deploy/one.yml",
+            "-f",
+            "deploy/two.yml",
+            "-p",
+            &name,
+        ],
+    );
+    assert_eq!(ours["name"], name.as_str());
+    assert_eq!(ours["services"]["app"]["environment"]["TWO"], "2");
+    assert_eq!(
+        ours["services"]["app"]["labels"]["io.docker-flow.target"],
+        "app"
+    );
+}
+
+/// Runs a bad deploy and checks: exit 2, the message, the file and line, nothing changed.
+fn rejected(bed: &Bed, args: &[&str], fragment: &str, line: Option<&str>) {
+    let before = bed.engine_snapshot();
+    let mut a = vec!["deploy"];
+    a.extend(args);
+    let r = bed.flow(&a);
+    r.fails(2, fragment);
+    if let Some(line) = line {
+        assert!(
+            r.stderr.contains("compose.yaml"),
+            "no file named:\n{}",
+            r.stderr
+        );
+        assert!(
+            r.stderr.contains(line),
+            "the line `{line}` is not shown:\n{}",
+            r.stderr
+        );
+    }
+    assert_eq!(before, bed.engine_snapshot(), "the engine changed");
+}
+
+#[test]
+fn rejections_point_at_the_file_and_change_nothing() {
+    if !support::engine_available() {
+        return;
+    }
+    let bed = Bed::new("reject");
+    let compose = |app: &str| {
+        format!("name: {}\nservices:\n  db:\n    image: demo-service:v1\n  app:\n    image: demo-service:v1\n{app}", bed.project)
+    };
+    let flags = [
+        "-t",
+        "app",
+        "--service-path",
+        "/x",
+        "--proxy-driver",
+        "caddy",
+    ];
+    bed.write(
+        "compose.yaml",
+        &compose("    container_name: fixed\n    expose: [\"8080\"]\n"),
+    );
+    rejected(
+        &bed,
+        &flags,
+        "sets container_name `fixed`",
+        Some("7 │     container_name: fixed"),
+    );
+    bed.write(
+        "compose.yaml",
+        &compose("    ports:\n      - \"8080:8080\"\n"),
+    );
+    rejected(
+        &bed,
+        &flags,
+        "publishes fixed host port 8080",
+        Some("7 │     ports:"),
+    );
+    bed.write("compose.yaml", &compose(""));
+    rejected(
+        &bed,
+        &flags,
+        "cannot tell which port of `app`",
+        Some("5 │   app:"),
+    );
+    bed.write(
+        "compose.yaml",
+        &compose("    expose: [\"8080\", \"9090\"]\n"),
+    );
+    rejected(&bed, &flags, "it declares 8080, 9090", Some("expose"));
+    rejected(
+        &bed,
+        &["-t", "nope", "--proxy-driver", "none"],
+        "the target `nope` is not a service",
+        None,
+    );
+    let r = bed.flow(&["deploy", "-t", "nope", "--proxy-driver", "none"]);
+    assert!(
+        r.stderr.contains("the services are: app, db"),
+        "{}",
+        r.stderr
+    );
+    rejected(
+        &bed,
+        &["-t", "app", "-T", "cache", "--proxy-driver", "none"],
+        "the side target `cache` is not a service",
+        None,
+    );
+    bed.write("compose.yaml", "services:\n  app:\n    image: [unclosed\n");
+    rejected(
+        &bed,
+        &["-t", "app", "--proxy-driver", "none"],
+        "Compose cannot load the project",
+        None,
+    );
+    bed.write("compose.yaml", "");
+    rejected(
+        &bed,
+        &["-t", "app", "--proxy-driver", "none"],
+        "Compose cannot load the project",
+        None,
+    );
+    std::fs::remove_file(bed.path().join("compose.yaml")).unwrap();
+    rejected(
+        &bed,
+        &["-t", "app", "--proxy-driver", "none"],
+        "Compose cannot load the project",
+        None,
+    );
+    // With the proxy, a route is required.
+    bed.write("compose.yaml", &compose("    expose: [\"8080\"]\n"));
+    rejected(&bed, &["-t", "app"], "the proxy needs a route", None);
+}
+
+#[test]
+fn a_dry_run_changes_nothing() {
+    if !support::engine_available() {
+        return;
+    }
+    let bed = Bed::demo("dry", 0);
+    let before = bed.engine_snapshot();
+    let r = bed.flow(&["deploy", "--dry-run"]);
+    r.ok();
+    assert!(r.stdout.contains("Plan (dry run"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("up -d --no-deps --pull missing --scale app-blue=1 app-blue"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("PATCH http://127.0.0.1:"), "{}", r.stdout);
+    assert_eq!(before, bed.engine_snapshot());
+    let out = std::process::Command::new("docker")
+        .args([
+            "ps",
+            "-a",
+            "--filter",
+            &format!("name={}", bed.proxy_name),
+            "-q",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.stdout.is_empty(), "a dry run started the proxy");
+}
+
+#[test]
+fn missing_compose_v2_is_an_environment_error() {
+    if !support::engine_available() {
+        return;
+    }
+    let bed = Bed::demo("nocompose", 0);
+    let empty = tempfile::tempdir().unwrap();
+    let before = bed.engine_snapshot();
+    let r = bed.flow_env(
+        &["deploy"],
+        &[("DOCKER_CONFIG", empty.path().to_str().unwrap())],
+    );
+    r.fails(3, "Docker Compose v2 is not installed");
+    assert!(
+        r.stderr.contains("cli-plugins"),
+        "no install help:\n{}",
+        r.stderr
+    );
+    assert_eq!(before, bed.engine_snapshot());
+}
