@@ -118,6 +118,41 @@ impl<'a> Caddy<'a> {
             .is_ok_and(|r| r.status == 200)
     }
 
+    /// `docker run` of the proxy container.
+    fn run_args(&self, migrate_requests: bool) -> Vec<String> {
+        let s = &self.settings;
+        let mut a = args(&[
+            "run",
+            "-d",
+            "--name",
+            &s.name,
+            "--restart",
+            "unless-stopped",
+            "--label",
+            "io.docker-flow.proxy=caddy",
+            "-p",
+            &format!("{}:80", s.http_port),
+            "-p",
+            &format!("{}:{}:2019", publish_host(&s.host), s.reconf_port),
+            "-v",
+            &format!("{}-data:/config", s.name),
+            "-e",
+            "CADDY_ADMIN=0.0.0.0:2019",
+            "-e",
+            "XDG_CONFIG_HOME=/config",
+            "-e",
+            "XDG_DATA_HOME=/data",
+        ]);
+        if migrate_requests {
+            // Caddy binds a new SO_REUSEPORT socket on every config change and closes the old
+            // one; with this, connections queued on the old socket move to the new one instead
+            // of being reset.
+            a.extend(args(&["--sysctl", "net.ipv4.tcp_migrate_req=1"]));
+        }
+        a.extend(args(&[&s.image, "caddy", "run", "--resume"]));
+        a
+    }
+
     /// Starts the proxy container when it is absent or stopped.
     fn provision(&self) -> Result<()> {
         let name = &self.settings.name;
@@ -135,40 +170,13 @@ impl<'a> Caddy<'a> {
         let changed = if out.ok() {
             self.engine.change(&args(&["start", name]), None)?
         } else {
-            let s = &self.settings;
-            self.engine.change(
-                &args(&[
-                    "run",
-                    "-d",
-                    "--name",
-                    name,
-                    "--restart",
-                    "unless-stopped",
-                    "--label",
-                    "io.docker-flow.proxy=caddy",
-                    "-p",
-                    &format!("{}:80", s.http_port),
-                    "-p",
-                    &format!("{}:{}:2019", publish_host(&s.host), s.reconf_port),
-                    "-v",
-                    &format!("{name}-data:/config"),
-                    // Caddy binds a new SO_REUSEPORT socket on every config change and closes the
-                    // old one; without this, connections queued on the old socket are reset.
-                    "--sysctl",
-                    "net.ipv4.tcp_migrate_req=1",
-                    "-e",
-                    "CADDY_ADMIN=0.0.0.0:2019",
-                    "-e",
-                    "XDG_CONFIG_HOME=/config",
-                    "-e",
-                    "XDG_DATA_HOME=/data",
-                    &s.image,
-                    "caddy",
-                    "run",
-                    "--resume",
-                ]),
-                None,
-            )?
+            let first = self.engine.change(&self.run_args(true), None)?;
+            if !first.ok() && first.stderr.contains("tcp_migrate_req") {
+                // Kernels before 5.14 lack the sysctl; Caddy still works, with the reload race.
+                self.engine.change(&self.run_args(false), None)?
+            } else {
+                first
+            }
         };
         if !changed.ok() {
             return Err(Error::environment(

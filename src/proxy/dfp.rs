@@ -101,19 +101,13 @@ impl<'a> DockerFlowProxy<'a> {
                 )
             })?;
         let name = &self.settings.name;
-        let mkdir = self.docker().change(
-            &args(&["exec", name, "mkdir", "-p", "/consul_templates"]),
-            None,
-        )?;
-        if !mkdir.ok() {
-            return Err(Error::environment(
-                format!(
-                    "cannot prepare /consul_templates in the proxy `{name}`: {}",
-                    mkdir.stderr.trim()
-                ),
-                "check that the proxy container runs",
-            ));
-        }
+        let staged = dir.path().join("consul_templates");
+        std::fs::create_dir(&staged).map_err(|e| {
+            Error::environment(
+                format!("cannot write {}: {e}", staged.display()),
+                "check TMPDIR",
+            )
+        })?;
         let mut dests = Vec::new();
         for (src, kind) in [(fe, "fe"), (be, "be")] {
             let text = std::fs::read_to_string(src).map_err(|e| {
@@ -123,32 +117,34 @@ impl<'a> DockerFlowProxy<'a> {
                     None,
                 )
             })?;
-            let local = dir.path().join(format!("{svc}-{kind}.tmpl"));
-            std::fs::write(&local, text.replace("SERVICE_NAME", &replacement)).map_err(|e| {
-                Error::environment(
-                    format!("cannot write {}: {e}", local.display()),
-                    "check TMPDIR",
-                )
+            let file = format!("{svc}-{kind}.tmpl");
+            std::fs::write(
+                staged.join(&file),
+                text.replace("SERVICE_NAME", &replacement),
+            )
+            .map_err(|e| {
+                Error::environment(format!("cannot write a template copy: {e}"), "check TMPDIR")
             })?;
-            let dest = format!("/consul_templates/{svc}-{kind}.tmpl");
-            let cp = self.docker().change(
-                &args(&[
-                    "cp",
-                    &local.display().to_string(),
-                    &format!("{name}:{dest}"),
-                ]),
-                None,
-            )?;
-            if !cp.ok() {
-                return Err(Error::environment(
-                    format!(
-                        "cannot copy the template into the proxy `{name}`: {}",
-                        cp.stderr.trim()
-                    ),
-                    "check that the proxy container runs",
-                ));
-            }
-            dests.push(dest);
+            dests.push(format!("/consul_templates/{file}"));
+        }
+        // `docker cp DIR/. C:/consul_templates` creates the directory if needed and needs no
+        // shell or mkdir inside the proxy's image.
+        let cp = self.docker().change(
+            &args(&[
+                "cp",
+                &format!("{}/.", staged.display()),
+                &format!("{name}:/consul_templates"),
+            ]),
+            None,
+        )?;
+        if !cp.ok() {
+            return Err(Error::environment(
+                format!(
+                    "cannot copy the templates into the proxy `{name}`: {}",
+                    cp.stderr.trim()
+                ),
+                "check that the proxy container exists",
+            ));
         }
         Ok(Some((dests[0].clone(), dests[1].clone())))
     }
