@@ -1,8 +1,9 @@
 //! The deploy lock: one changing run per project, across processes and machines sharing the engine.
 //!
-//! The lock is a config-only Docker network named after the project: creating a network whose
-//! name exists fails, so creation is the atomic test-and-set, and it allocates no bridge or subnet.
-//! Its labels say who holds it. A lock whose holder is provably gone (same host, dead pid) or
+//! The lock is a container named after the project, created (never started) from an empty image
+//! docker flow imports once: the daemon reserves container names atomically, so creation is the
+//! test-and-set. (Network names are not reserved atomically on every engine version.) Its labels
+//! say who holds it. A lock whose holder is provably gone (same host, dead pid) or
 //! that is older than a bound is taken over, with a message; removal is by id, so a run that
 //! recovers a stale lock can never remove a fresh one.
 
@@ -15,6 +16,8 @@ use crate::error::{Error, Result};
 use crate::progress::Progress;
 
 const LABEL_LOCK: &str = "io.docker-flow.lock";
+/// An image with no files at all, imported from an empty tar: a lock container never runs.
+const LOCK_IMAGE: &str = "docker-flow-lock:1";
 
 pub struct Lock<'a> {
     engine: &'a Engine,
@@ -69,11 +72,11 @@ impl<'a> Lock<'a> {
         let name = lock_name(project);
         let started = Instant::now();
         let me = hostname();
+        ensure_image(engine)?;
         loop {
             let out = engine.read(&args(&[
-                "network",
+                "container",
                 "create",
-                "--config-only",
                 "--label",
                 &format!("{LABEL_LOCK}=true"),
                 "--label",
@@ -84,7 +87,10 @@ impl<'a> Lock<'a> {
                 &format!("io.docker-flow.lock.command={command}"),
                 "--label",
                 &format!("io.docker-flow.lock.since={}", now()),
+                "--name",
                 &name,
+                LOCK_IMAGE,
+                "lock",
             ]))?;
             if out.ok() {
                 return Ok(Lock {
@@ -93,12 +99,12 @@ impl<'a> Lock<'a> {
                 });
             }
             let Some(holder) = read_holder(engine, &name)? else {
-                if out.stderr.contains("already exists") {
+                if out.stderr.contains("already in use") {
                     continue; // released between our attempt and the read: try again
                 }
                 return Err(Error::environment(
                     format!("cannot create the deploy lock: {}", out.stderr.trim()),
-                    "check that the Docker daemon is running and that you may create networks",
+                    "check that the Docker daemon is running and that you may create containers",
                 ));
             };
             let age = now().saturating_sub(holder.since);
@@ -117,7 +123,7 @@ impl<'a> Lock<'a> {
                     "taking over the deploy lock of `{project}` left by `{}`: {why}",
                     holder.command
                 ));
-                let _ = engine.read(&args(&["network", "rm", &holder.id]));
+                let _ = engine.read(&args(&["rm", "-f", &holder.id]));
                 continue;
             }
             if started.elapsed() >= wait {
@@ -127,7 +133,7 @@ impl<'a> Lock<'a> {
                         holder.command, holder.pid, holder.host, age
                     ),
                     format!(
-                        "wait for it to finish, or pass --lock-wait=5m to wait; if that run is dead on another machine, remove the lock with `docker network rm {name}`"
+                        "wait for it to finish, or pass --lock-wait=5m to wait; if that run is dead on another machine, remove the lock with `docker rm {name}`"
                     ),
                 ));
             }
@@ -142,7 +148,7 @@ impl<'a> Lock<'a> {
 
     fn release_inner(&mut self) {
         if let Some(id) = self.id.take() {
-            let _ = self.engine.read(&args(&["network", "rm", &id]));
+            let _ = self.engine.read(&args(&["rm", "-f", &id]));
         }
     }
 }
@@ -153,15 +159,42 @@ impl Drop for Lock<'_> {
     }
 }
 
+fn ensure_image(engine: &Engine) -> Result<()> {
+    if engine.read(&args(&["image", "inspect", LOCK_IMAGE]))?.ok() {
+        return Ok(());
+    }
+    // Two empty 512-byte blocks: the smallest valid tar archive.
+    let out = engine.read_with_input(
+        &args(&[
+            "import",
+            "--message",
+            "docker flow deploy lock",
+            "-",
+            LOCK_IMAGE,
+        ]),
+        &[0u8; 1024],
+    )?;
+    if !out.ok() {
+        return Err(Error::environment(
+            format!(
+                "cannot create the deploy lock's image: {}",
+                out.stderr.trim()
+            ),
+            "check that the Docker daemon is running and that you may import images",
+        ));
+    }
+    Ok(())
+}
+
 fn read_holder(engine: &Engine, name: &str) -> Result<Option<Holder>> {
-    let out = engine.read(&args(&["network", "inspect", name]))?;
+    let out = engine.read(&args(&["container", "inspect", name]))?;
     if !out.ok() {
         return Ok(None);
     }
     let v: Value = serde_json::from_str(&out.stdout).unwrap_or(Value::Null);
     let Some(n) = v.get(0) else { return Ok(None) };
     let label = |k: &str| {
-        n.pointer("/Labels")
+        n.pointer("/Config/Labels")
             .and_then(|l| l.get(format!("io.docker-flow.lock.{k}")))
             .and_then(Value::as_str)
             .unwrap_or_default()

@@ -382,7 +382,7 @@ fn the_deploy_lock_admits_one_run_and_recovers_from_a_killed_holder() {
     let lock = format!("docker-flow-lock-{}", bed.project);
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while std::process::Command::new("docker")
-        .args(["network", "inspect", &lock])
+        .args(["container", "inspect", &lock])
         .output()
         .map(|o| !o.status.success())
         .unwrap()
