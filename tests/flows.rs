@@ -343,6 +343,25 @@ fn a_plain_deploy_replaces_the_containers_without_dropping_a_request() {
     );
 }
 
+/// Waits until some run holds the project's deploy lock.
+fn wait_for_lock(bed: &Bed) {
+    let lock = format!("docker-flow-lock-{}", bed.project);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !std::process::Command::new("docker")
+        .args(["container", "inspect", &lock])
+        .output()
+        .unwrap()
+        .status
+        .success()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the lock never appeared"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 #[test]
 fn the_deploy_lock_admits_one_run_and_recovers_from_a_killed_holder() {
     if !support::engine_available() {
@@ -379,20 +398,7 @@ fn the_deploy_lock_admits_one_run_and_recovers_from_a_killed_holder() {
 
     // A holder killed with SIGKILL leaves the lock; the next run takes it over.
     let mut victim = spawn();
-    let lock = format!("docker-flow-lock-{}", bed.project);
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while std::process::Command::new("docker")
-        .args(["container", "inspect", &lock])
-        .output()
-        .map(|o| !o.status.success())
-        .unwrap()
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the lock never appeared"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_lock(&bed);
     victim.kill().unwrap();
     victim.wait().unwrap();
     let r = bed.flow(&["deploy"]);
@@ -404,7 +410,7 @@ fn the_deploy_lock_admits_one_run_and_recovers_from_a_killed_holder() {
     );
     // A --lock-wait run waits for the holder instead of failing.
     let holder = spawn();
-    std::thread::sleep(Duration::from_millis(300));
+    wait_for_lock(&bed);
     let r = bed.flow(&["deploy", "--lock-wait", "60s"]);
     let holder = holder.wait_with_output().unwrap();
     assert_eq!(
