@@ -28,6 +28,10 @@ pub fn wait_healthy(
     let started = Instant::now();
     let mut last = String::new();
     loop {
+        if let Err(e) = crate::cancel::check() {
+            progress.end_waiting();
+            return Err(e);
+        }
         let list = inspect(engine, ids)?;
         let mut ready = 0;
         let mut states = Vec::new();

@@ -8,6 +8,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod argv;
+pub mod cancel;
 pub mod cli;
 pub mod compose;
 pub mod engine;
@@ -117,6 +118,7 @@ fn run_with(args: &[String]) -> Result<()> {
         }
         return Ok(());
     }
+    cancel::install();
     let engine = engine::Engine::new(&split.docker_globals, &settings)?;
     flows::run(&engine, &settings, &action, &cwd)
 }
@@ -152,6 +154,12 @@ pub fn action(cli: &Cli, settings: &mut settings::Settings) -> Result<Action> {
                     help: Some(h),
                 })?;
                 settings.scale = Some(spec);
+            }
+            if settings.scale.is_none() {
+                return Err(Error::usage(
+                    "scale needs a count",
+                    "pass N, +N or -N: `docker flow scale +2`, or set --scale",
+                ));
             }
             Action::Steps(vec![Step::Scale, Step::Proxy])
         }

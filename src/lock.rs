@@ -126,6 +126,7 @@ impl<'a> Lock<'a> {
                 let _ = engine.read(&args(&["rm", "-f", &holder.id]));
                 continue;
             }
+            crate::cancel::check()?;
             if started.elapsed() >= wait {
                 return Err(Error::flow(
                     format!(

@@ -105,6 +105,10 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
         return Err(e);
     }
     let new = ctx.release_ids(&release.id)?;
+    if let Err(e) = crate::cancel::check() {
+        ctx.remove(&new)?;
+        return Err(e);
+    }
     if new.len() as u32 != n && !ctx.engine.dry_run() {
         ctx.remove(&new)?;
         return Err(Error::flow(

@@ -128,6 +128,7 @@ pub fn run(engine: &Engine, settings: &Settings, action: &Action, cwd: &Path) ->
 
 fn run_steps(ctx: &mut Ctx, steps: &[Step]) -> Result<()> {
     for step in steps {
+        crate::cancel::check()?;
         let started = std::time::Instant::now();
         match step {
             Step::Deploy => deploy::run(ctx)?,

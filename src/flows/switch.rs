@@ -42,6 +42,7 @@ pub fn route_to(ctx: &mut Ctx, new: &[Instance], service: &str, count: u32) -> R
         &ctx.progress,
     )?;
     ctx.proxy.ensure(&ctx.networks())?;
+    crate::cancel::check()?;
     let upstreams = ctx.dials(new, service, count);
     let before = ctx.proxy.current()?.unwrap_or_default();
     let color = new

@@ -1,0 +1,266 @@
+//! Failure injection: interrupted and killed deploys, an unreachable proxy or daemon. In every
+//! case the live release keeps serving and running the command again converges.
+
+mod support;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::load::Load;
+use support::Bed;
+
+/// A demo bed whose v2 stays "starting" for 20 s, so a deploy of it sits in the health wait.
+fn slow_bed(prefix: &str) -> Bed {
+    let bed = Bed::demo(prefix, 0);
+    bed.write(
+        "compose.yaml",
+        &format!(
+            "name: {}\nservices:\n  app:\n    image: demo-service:${{V:-v1}}\n    environment:\n      STARTUP_DELAY_MS: ${{DELAY:-0}}\n    expose: [\"8080\"]\n    healthcheck:\n      test: [\"CMD\", \"/demo-service\", \"healthcheck\"]\n      interval: 1s\n      start_period: 60s\n  db:\n    image: demo-service:v1\n",
+            bed.project
+        ),
+    );
+    bed
+}
+
+fn spawn(bed: &Bed, args: &[&str], env: &[(&str, &str)]) -> Child {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_docker-flow"));
+    c.args(args)
+        .current_dir(bed.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.spawn().unwrap()
+}
+
+fn containers(filter: &str) -> Vec<String> {
+    let o = Command::new("docker")
+        .args([
+            "ps",
+            "-a",
+            "--format",
+            "{{.Names}} {{.State}}",
+            "--filter",
+            &format!("name={filter}"),
+        ])
+        .output()
+        .unwrap();
+    let mut v: Vec<String> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(String::from)
+        .collect();
+    v.sort();
+    v
+}
+
+fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn signal(child: &Child, sig: &str) {
+    assert!(Command::new("kill")
+        .args([sig, &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+}
+
+fn status(bed: &Bed) -> Value {
+    let r = bed.flow(&["status", "--format", "json"]);
+    r.ok();
+    r.json()
+}
+
+fn version(bed: &Bed) -> String {
+    let (_, body) = bed.get("/demo").expect("the proxy answers");
+    body.split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// After an interrupted deploy of v2: v1 serves, no green container, no lock.
+#[track_caller]
+fn cleanly_stopped(bed: &Bed, out: std::process::Output) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("interrupted"), "{err}");
+    assert!(
+        containers(&format!("{}-app-green", bed.project)).is_empty(),
+        "the new release was left behind"
+    );
+    assert!(
+        containers(&format!("docker-flow-lock-{}", bed.project)).is_empty(),
+        "the lock was left behind"
+    );
+    let s = status(bed);
+    assert_eq!(s["live_color"], "blue");
+    assert_eq!(version(bed), "v1");
+}
+
+#[test]
+fn ctrl_c_sigterm_and_the_plugin_cancel_stop_a_deploy_cleanly() {
+    if !support::engine_available() {
+        return;
+    }
+    let bed = slow_bed("sig");
+    bed.flow(&["deploy"]).ok();
+    let load = Load::start(bed.http_port, "/demo", 4, Duration::from_secs(120));
+    let green = format!("{}-app-green", bed.project);
+    for sig in ["-INT", "-TERM"] {
+        let child = spawn(&bed, &["deploy"], &[("V", "v2"), ("DELAY", "20000")]);
+        wait_until("the new release", || !containers(&green).is_empty());
+        std::thread::sleep(Duration::from_millis(300));
+        signal(&child, sig);
+        cleanly_stopped(&bed, child.wait_with_output().unwrap());
+    }
+    // The docker CLI's cancel: it closes the socket named in DOCKER_CLI_PLUGIN_SOCKET.
+    use std::os::linux::net::SocketAddrExt;
+    let name = support::unique("docker-flow-test-socket");
+    let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
+    let listener = std::os::unix::net::UnixListener::bind_addr(&addr).unwrap();
+    let child = spawn(
+        &bed,
+        &["deploy"],
+        &[
+            ("V", "v2"),
+            ("DELAY", "20000"),
+            ("DOCKER_CLI_PLUGIN_SOCKET", &name),
+        ],
+    );
+    let (conn, _) = listener.accept().unwrap();
+    wait_until("the new release", || !containers(&green).is_empty());
+    std::thread::sleep(Duration::from_millis(300));
+    drop(conn);
+    cleanly_stopped(&bed, child.wait_with_output().unwrap());
+    let stats = load.stop();
+    assert!(
+        stats.failed().is_empty(),
+        "the live release did not keep serving: {}",
+        stats.summary()
+    );
+}
+
+#[test]
+fn a_deploy_killed_at_any_point_converges_when_run_again() {
+    if !support::engine_available() {
+        return;
+    }
+    let bed = slow_bed("kill");
+    bed.flow(&["deploy"]).ok();
+    let load = Load::start(bed.http_port, "/demo", 4, Duration::from_secs(180));
+    let green = format!("{}-app-green", bed.project);
+
+    // 1. While waiting for health: the unpromoted release and the lock stay behind.
+    let mut child = spawn(&bed, &["deploy"], &[("V", "v2"), ("DELAY", "20000")]);
+    wait_until("the new release", || !containers(&green).is_empty());
+    std::thread::sleep(Duration::from_millis(300));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(version(&bed), "v1");
+    let r = bed.flow_env(&["deploy"], &[("V", "v2")]);
+    r.ok();
+    assert!(
+        r.stderr.contains("taking over the deploy lock"),
+        "{}",
+        r.stderr
+    );
+    let s = status(&bed);
+    assert_eq!(s["live_color"], "green");
+    assert_eq!(version(&bed), "v2");
+    assert!(!containers(&format!("{}-app-blue", bed.project))
+        .iter()
+        .any(|c| c.ends_with("running")));
+
+    // 2. Right after the proxy switch (v3 to blue), before the old release is stopped.
+    let admin = format!(
+        "http://127.0.0.1:{}/id/docker-flow.{}.app",
+        bed.admin_port, bed.project
+    );
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut child = spawn(&bed, &["deploy", "--drain-timeout", "5s"], &[("V", "v3")]);
+    wait_until("the switch to blue", || {
+        agent
+            .get(&admin)
+            .call()
+            .ok()
+            .and_then(|mut r| r.body_mut().read_to_string().ok())
+            .is_some_and(|b| b.contains("-app-blue-"))
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(version(&bed), "v3");
+    bed.flow_env(&["deploy"], &[("V", "v3")]).ok();
+    let s = status(&bed);
+    let live = s["live_color"].as_str().unwrap().to_string();
+    let other = if live == "blue" { "green" } else { "blue" };
+    assert_eq!(version(&bed), "v3");
+    let running = |c: &str| {
+        s["colors"][c]["instances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i["state"] == "running")
+            .count()
+    };
+    assert_eq!((running(&live), running(other)), (1, 0), "{s}");
+
+    let stats = load.stop();
+    assert!(stats.http_errors().is_empty(), "{}", stats.summary());
+    // Four switches in all; each may cost one connection to Caddy's reload race.
+    assert!(stats.unanswered().len() <= 4, "{}", stats.summary());
+}
+
+#[test]
+fn an_unreachable_proxy_admin_api_aborts_before_anything_changes() {
+    if !support::engine_available() {
+        return;
+    }
+    let bed = Bed::demo("noadmin", 0);
+    bed.flow(&["deploy"]).ok();
+    let before = bed.engine_snapshot();
+    let wrong = support::free_port().to_string();
+    let r = bed.flow_env(&["deploy", "--proxy-reconf-port", &wrong], &[("V", "v2")]);
+    r.fails(3, "admin API");
+    assert_eq!(
+        before,
+        bed.engine_snapshot(),
+        "a deploy changed the engine although the proxy was unreachable"
+    );
+    assert_eq!(version(&bed), "v1");
+    // The proxy killed between deploys: the next deploy starts it again and works.
+    assert!(Command::new("docker")
+        .args(["kill", &bed.proxy_name])
+        .status()
+        .unwrap()
+        .success());
+    bed.flow_env(&["deploy"], &[("V", "v2")]).ok();
+    assert_eq!(version(&bed), "v2");
+}
+
+#[test]
+fn every_command_exits_3_without_a_daemon() {
+    let bed = Bed::demo("nodaemon", 0);
+    for cmd in [
+        vec!["deploy"],
+        vec!["scale", "+1"],
+        vec!["proxy"],
+        vec!["stop-old"],
+        vec!["rollback"],
+        vec!["status"],
+        vec!["--flow=deploy"],
+    ] {
+        let mut a = cmd.clone();
+        a.extend(["-H", "unix:///nonexistent/docker.sock"]);
+        bed.flow(&a).fails(3, "the Docker daemon is unreachable");
+    }
+}
