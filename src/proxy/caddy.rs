@@ -64,7 +64,29 @@ impl<'a> Caddy<'a> {
         )
     }
 
+    /// One admin API request. Caddy restarts its admin endpoint on every config change, so a
+    /// request that finds the connection refused or dropped is tried again for up to 2 s; every
+    /// request we make is safe to repeat (GETs, a whole `/load`, and `If-Match`-guarded changes).
     fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+        if_match: Option<&str>,
+    ) -> Result<Reply> {
+        let started = Instant::now();
+        loop {
+            match self.request_once(method, path, body, if_match) {
+                Err(e) if started.elapsed() < Duration::from_secs(2) => {
+                    drop(e);
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn request_once(
         &self,
         method: &str,
         path: &str,
@@ -114,7 +136,7 @@ impl<'a> Caddy<'a> {
     }
 
     fn admin_answers(&self) -> bool {
-        self.request("GET", "/config/", None, None)
+        self.request_once("GET", "/config/", None, None)
             .is_ok_and(|r| r.status == 200)
     }
 
