@@ -71,6 +71,7 @@ pub fn run(engine: &Engine, settings: &Settings, action: &Action, cwd: &Path) ->
             "pass --service-path=/PATH or --service-domain=HOST (or use --proxy-driver=none)",
         ));
     }
+    check_templates(settings)?;
     engine.check_daemon()?;
     engine.check_compose()?;
     let project = compose::load(engine, settings, cwd)?;
@@ -124,6 +125,32 @@ pub fn run(engine: &Engine, settings: &Settings, action: &Action, cwd: &Path) ->
     lock.release();
     result?;
     finish(&ctx, &command)
+}
+
+/// Consul templates are read at switch time; check them before anything changes.
+fn check_templates(settings: &Settings) -> Result<()> {
+    match (
+        &settings.consul_template_fe_path,
+        &settings.consul_template_be_path,
+    ) {
+        (None, None) => Ok(()),
+        (Some(fe), Some(be)) => {
+            for path in [fe, be] {
+                std::fs::read_to_string(path).map_err(|e| {
+                    Error::config(
+                        format!("cannot read the Consul template {}: {e}", path.display()),
+                        "fix --consul-template-fe-path / --consul-template-be-path",
+                        None,
+                    )
+                })?;
+            }
+            Ok(())
+        }
+        _ => Err(Error::usage(
+            "--consul-template-fe-path and --consul-template-be-path go together",
+            "give both templates, or neither",
+        )),
+    }
 }
 
 fn run_steps(ctx: &mut Ctx, steps: &[Step]) -> Result<()> {
