@@ -7,6 +7,7 @@ use std::time::Instant;
 pub struct Progress {
     tty: bool,
     quiet: bool,
+    started: Instant,
 }
 
 impl Progress {
@@ -14,6 +15,7 @@ impl Progress {
         Progress {
             tty: std::io::stderr().is_terminal(),
             quiet,
+            started: Instant::now(),
         }
     }
 
@@ -41,12 +43,12 @@ impl Progress {
 
     /// A status line while waiting: redrawn in place on a terminal, printed when it changes otherwise.
     pub fn waiting(&self, line: &str, last: &mut String) {
-        if self.quiet || line == last {
+        if self.quiet || (!self.tty && line == last) {
             return;
         }
         if self.tty {
             let spin =
-                ['|', '/', '-', '\\'][(Instant::now().elapsed().as_millis() as usize / 100) % 4];
+                ['|', '/', '-', '\\'][(self.started.elapsed().as_millis() as usize / 250) % 4];
             eprint!("\r\x1b[2K    {spin} {line}");
             let _ = std::io::stderr().flush();
         } else {

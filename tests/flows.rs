@@ -408,6 +408,12 @@ fn the_deploy_lock_admits_one_run_and_recovers_from_a_killed_holder() {
         "{}",
         r.stderr
     );
+    // A scale while a deploy runs is refused the same way.
+    let holder = spawn();
+    wait_for_lock(&bed);
+    let r = bed.flow(&["scale", "+1"]);
+    r.fails(1, "is locked by `deploy,proxy,stop-old`");
+    assert_eq!(holder.wait_with_output().unwrap().status.code(), Some(0));
     // A --lock-wait run waits for the holder instead of failing.
     let holder = spawn();
     wait_for_lock(&bed);
