@@ -137,8 +137,8 @@ fn the_admin_api_answers_on_loopback_only() {
     let sh = |a: &[&str]| Command::new("ip").args(a).status().unwrap().success();
     assert!(sh(&["netns", "add", &ns]));
     let cleanup = || {
-        let _ = Command::new("ip").args(["netns", "del", &ns]).status();
-        let _ = Command::new("ip").args(["link", "del", &host_if]).status();
+        let _ = Command::new("ip").args(["netns", "del", &ns]).output();
+        let _ = Command::new("ip").args(["link", "del", &host_if]).output();
     };
     let octet = 10 + (std::process::id() % 200) as u8;
     let (host_ip, ns_ip) = (format!("198.18.{octet}.1"), format!("198.18.{octet}.2"));
