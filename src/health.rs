@@ -96,7 +96,8 @@ pub fn wait_healthy(
     }
 }
 
-/// Whether the instance's port answers an HTTP request (any status) on its network address.
+/// Whether the instance's port answers an HTTP request on its network address with a status
+/// below 500 (a 503 says "not ready yet").
 fn answers(i: &Instance, port: u16) -> bool {
     i.networks
         .iter()
@@ -114,8 +115,12 @@ fn answers(i: &Instance, port: u16) -> bool {
             {
                 return false;
             }
-            let mut buf = [0u8; 5];
-            s.read_exact(&mut buf).is_ok() && &buf == b"HTTP/"
+            let mut buf = [0u8; 12];
+            if s.read_exact(&mut buf).is_err() || !buf.starts_with(b"HTTP/") {
+                return false;
+            }
+            // "HTTP/1.1 200": the status starts at byte 9.
+            buf[9] != b'5'
         })
 }
 

@@ -18,6 +18,10 @@ pub const LABEL_COLOR: &str = "io.docker-flow.color";
 pub const LABEL_RELEASE: &str = "io.docker-flow.release";
 pub const LABEL_RELEASED_AT: &str = "io.docker-flow.released-at";
 pub const LABEL_PORT: &str = "io.docker-flow.port";
+/// On a release: the image and release it replaced, so a rollback can recreate them.
+pub const LABEL_PREVIOUS_IMAGE: &str = "io.docker-flow.previous-image";
+pub const LABEL_PREVIOUS_RELEASE: &str = "io.docker-flow.previous-release";
+pub const LABEL_PREVIOUS_RELEASED_AT: &str = "io.docker-flow.previous-released-at";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Color {
@@ -173,6 +177,8 @@ pub struct Derivation<'a> {
     /// The colour that references to the target resolve to.
     pub refer_to: Color,
     pub port: Option<u16>,
+    /// More labels for the released colour only (what it replaced).
+    pub extra_labels: &'a [(String, String)],
 }
 
 /// Derives the model Compose is handed.
@@ -198,6 +204,9 @@ pub fn derive(model: &ComposeFile, d: &Derivation) -> Result<ComposeFile> {
             if rc == color {
                 svc.labels.insert(LABEL_RELEASE.into(), r.id.clone());
                 svc.labels.insert(LABEL_RELEASED_AT.into(), r.at.clone());
+                for (k, v) in d.extra_labels {
+                    svc.labels.insert(k.clone(), v.clone());
+                }
             }
         }
         svc
@@ -298,6 +307,7 @@ mod tests {
             release: Some((Some(Color::Green), &release)),
             refer_to: Color::Blue,
             port: Some(8080),
+            extra_labels: &[],
         };
         let out = derive(&model(), &d).unwrap();
         insta::assert_json_snapshot!(out);
@@ -317,6 +327,7 @@ mod tests {
             release: Some((None, &release)),
             refer_to: Color::Blue,
             port: Some(8080),
+            extra_labels: &[],
         };
         let out = derive(&model(), &d).unwrap();
         let app = &out.services["app"];

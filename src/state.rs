@@ -8,7 +8,8 @@ use serde_json::Value;
 use crate::engine::{args, Engine};
 use crate::error::{Error, Result};
 use crate::model::{
-    Color, LABEL_COLOR, LABEL_PORT, LABEL_RELEASE, LABEL_RELEASED_AT, LABEL_TARGET,
+    Color, LABEL_COLOR, LABEL_PORT, LABEL_PREVIOUS_IMAGE, LABEL_PREVIOUS_RELEASE,
+    LABEL_PREVIOUS_RELEASED_AT, LABEL_RELEASE, LABEL_RELEASED_AT, LABEL_TARGET,
 };
 
 /// One container of the target.
@@ -28,6 +29,10 @@ pub struct Instance {
     pub released_at: String,
     pub port: Option<u16>,
     pub exit_code: i64,
+    /// The image and release this one replaced (empty for a first release).
+    pub previous_image: String,
+    pub previous_release: String,
+    pub previous_released_at: String,
     pub networks: Vec<(String, String)>,
 }
 
@@ -93,6 +98,9 @@ impl Instance {
                 .pointer("/State/ExitCode")
                 .and_then(Value::as_i64)
                 .unwrap_or(0),
+            previous_image: label(LABEL_PREVIOUS_IMAGE),
+            previous_release: label(LABEL_PREVIOUS_RELEASE),
+            previous_released_at: label(LABEL_PREVIOUS_RELEASED_AT),
             networks,
         }
     }

@@ -154,6 +154,20 @@ fn blue_green_deploy_switches_without_dropping_a_request() {
     let (run, stats, switched) = under_load(&bed, || bed.flow(&["rollback", "--format", "json"]));
     run.ok();
     no_drop(&stats, switched, "v1", 1);
+    let summary = run.json();
+    assert_eq!(summary["command"], "rollback");
+    assert!(
+        summary["durations"]["rollback"].as_f64().is_some(),
+        "{summary}"
+    );
+    assert!(
+        summary["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c.as_str().unwrap().contains("rolled back to blue")),
+        "{summary}"
+    );
     eprintln!(
         "rollback under load: {} ({})",
         stats.summary(),
@@ -202,13 +216,20 @@ fn scaling_is_relative_and_never_drops_a_request() {
         run.stderr
     );
     assert_eq!(running(&status(&bed), "blue"), 1);
-    bed.flow(&["scale", "3"]).ok();
-    assert_eq!(running(&status(&bed), "blue"), 3);
+    bed.flow(&["scale", "5"]).ok();
+    let s = status(&bed);
+    assert_eq!(running(&s, "blue"), 5);
+    assert!(
+        instances(&s, "blue")
+            .iter()
+            .all(|i| i["image"] == "demo-service:v1"),
+        "{s}"
+    );
     // The next deploy inherits the live scale.
     bed.env("V", "v2");
     bed.flow(&["deploy"]).ok();
     let s = status(&bed);
-    assert_eq!((running(&s, "green"), running(&s, "blue")), (3, 0));
+    assert_eq!((running(&s, "green"), running(&s, "blue")), (5, 0));
     assert_eq!(version(&bed), "v2");
 }
 
@@ -426,4 +447,50 @@ fn the_deploy_lock_admits_one_run_and_recovers_from_a_killed_holder() {
         String::from_utf8_lossy(&holder.stderr)
     );
     r.ok();
+}
+
+#[test]
+fn health_without_a_healthcheck_and_rollback_without_containers() {
+    if !support::engine_available() {
+        return;
+    }
+    let mut bed = Bed::demo("nohc", 0);
+    // No Docker healthcheck: the port must answer (below 500) before the proxy sends traffic.
+    bed.write(
+        "compose.yaml",
+        &format!(
+            "name: {}\nservices:\n  app:\n    image: demo-service:${{V:-v1}}\n    environment:\n      STARTUP_DELAY_MS: \"1500\"\n    expose: [\"8080\"]\n    healthcheck:\n      disable: true\n  db:\n    image: demo-service:v1\n",
+            bed.project
+        ),
+    );
+    bed.flow(&["deploy"]).ok();
+    let s = status(&bed);
+    assert_eq!(instances(&s, "blue")[0]["health"], "none");
+    bed.env("V", "v2");
+    let (run, stats, switched) = under_load(&bed, || bed.flow(&["deploy", "--format", "json"]));
+    run.ok();
+    no_drop(&stats, switched, "v2", 1);
+    let summary = run.json();
+    assert!(
+        summary["durations"]["deploy"].as_f64().is_some()
+            && summary["changes"].as_array().unwrap().len() >= 2,
+        "{summary}"
+    );
+    // The previous release's containers removed by hand: rollback recreates it from its image.
+    let blue = instances(&status(&bed), "blue");
+    let names: Vec<&str> = blue.iter().map(|i| i["name"].as_str().unwrap()).collect();
+    let mut rm = vec!["rm", "-f"];
+    rm.extend(&names);
+    assert!(std::process::Command::new("docker")
+        .args(&rm)
+        .status()
+        .unwrap()
+        .success());
+    let (run, stats, switched) = under_load(&bed, || bed.flow(&["rollback"]));
+    run.ok();
+    no_drop(&stats, switched, "v1", 1);
+    assert!(run.stderr.contains("from its image"), "{}", run.stderr);
+    let s = status(&bed);
+    assert_eq!(s["live_color"], "blue");
+    assert_eq!(version(&bed), "v1");
 }

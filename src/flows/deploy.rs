@@ -6,7 +6,9 @@
 use super::{new_release, Ctx, Deployed};
 use crate::error::{Error, Result};
 use crate::health;
-use crate::model::{service_name, Color};
+use crate::model::{
+    service_name, Color, LABEL_PREVIOUS_IMAGE, LABEL_PREVIOUS_RELEASE, LABEL_PREVIOUS_RELEASED_AT,
+};
 use crate::settings::PullPolicy;
 
 pub fn run(ctx: &mut Ctx) -> Result<()> {
@@ -48,7 +50,25 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
             old.len()
         ),
     });
-    let derived = ctx.derive(Some((next, &release)), live.or(next).unwrap_or(Color::Blue))?;
+    // What this release replaces, so that a rollback can recreate it if its containers are gone.
+    let previous: Vec<(String, String)> = old
+        .first()
+        .map(|o| {
+            vec![
+                (LABEL_PREVIOUS_IMAGE.to_string(), o.image_id.clone()),
+                (LABEL_PREVIOUS_RELEASE.to_string(), o.release.clone()),
+                (
+                    LABEL_PREVIOUS_RELEASED_AT.to_string(),
+                    o.released_at.clone(),
+                ),
+            ]
+        })
+        .unwrap_or_default();
+    let derived = ctx.derive(
+        Some((next, &release)),
+        live.or(next).unwrap_or(Color::Blue),
+        &previous,
+    )?;
 
     // Images first, so a missing image fails before anything changes.
     let svc_def = &ctx.project.model.services[&ctx.target];

@@ -119,7 +119,13 @@ pub fn run(engine: &Engine, settings: &Settings, action: &Action, cwd: &Path) ->
     )?;
     let result = match action {
         Action::Steps(steps) => run_steps(&mut ctx, steps),
-        Action::Rollback => rollback::run(&mut ctx),
+        Action::Rollback => {
+            let started = std::time::Instant::now();
+            let r = rollback::run(&mut ctx);
+            ctx.durations
+                .push(("rollback".into(), started.elapsed().as_secs_f64()));
+            r
+        }
         _ => Ok(()),
     };
     lock.release();
@@ -260,6 +266,7 @@ impl Ctx<'_> {
         &mut self,
         release: Option<(Option<Color>, &Release)>,
         refer_to: Color,
+        extra_labels: &[(String, String)],
     ) -> Result<Vec<u8>> {
         let d = Derivation {
             target: &self.target,
@@ -267,6 +274,7 @@ impl Ctx<'_> {
             release,
             refer_to,
             port: self.port,
+            extra_labels,
         };
         let out = model::derive(&self.project.model, &d)?;
         self.derived = serde_json::to_value(&out).ok();

@@ -95,8 +95,23 @@ pub fn add_instances(
     };
     let refer_to = like.color.unwrap_or(Color::Blue);
     let mut model = ctx.project.model.clone();
+    // The live release's own image: by name while the name still points at it, else by id.
+    let by_name = ctx
+        .engine
+        .read(&crate::engine::args(&[
+            "image",
+            "inspect",
+            "--format",
+            "{{.Id}}",
+            &like.image,
+        ]))
+        .is_ok_and(|o| o.ok() && o.stdout.trim() == like.image_id);
     if let Some(svc) = model.services.get_mut(&ctx.target) {
-        svc.image = Some(like.image_id.clone());
+        svc.image = Some(if by_name {
+            like.image.clone()
+        } else {
+            like.image_id.clone()
+        });
         svc.build = None;
     }
     let derived = {
@@ -106,6 +121,7 @@ pub fn add_instances(
             release: Some((like.color, &release)),
             refer_to,
             port: ctx.port,
+            extra_labels: &[],
         };
         let out = crate::model::derive(&model, &d)?;
         serde_json::to_vec(&out).map_err(|e| Error::flow(e.to_string(), "please report this"))?
