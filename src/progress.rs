@@ -7,7 +7,8 @@ use std::time::Instant;
 pub struct Progress {
     tty: bool,
     quiet: bool,
-    started: Instant,
+    /// Redraws of the waiting line, to turn the spinner.
+    frame: std::cell::Cell<usize>,
 }
 
 impl Progress {
@@ -15,7 +16,7 @@ impl Progress {
         Progress {
             tty: std::io::stderr().is_terminal(),
             quiet,
-            started: Instant::now(),
+            frame: std::cell::Cell::new(0),
         }
     }
 
@@ -47,8 +48,8 @@ impl Progress {
             return;
         }
         if self.tty {
-            let spin =
-                ['|', '/', '-', '\\'][(self.started.elapsed().as_millis() as usize / 250) % 4];
+            self.frame.set(self.frame.get() + 1);
+            let spin = ['|', '/', '-', '\\'][self.frame.get() % 4];
             eprint!("\r\x1b[2K    {spin} {line}");
             let _ = std::io::stderr().flush();
         } else {
