@@ -122,15 +122,8 @@ impl Engine {
     /// Runs a command that changes the engine; in dry-run mode it is only added to the plan.
     pub fn change(&self, args: &[String], stdin: Option<&[u8]>) -> Result<Output> {
         let argv = self.argv(args);
-        if self.dry_run {
-            self.plan
-                .borrow_mut()
-                .push(self.render(&argv, stdin.is_some()));
-            return Ok(Output {
-                status: 0,
-                stdout: String::new(),
-                stderr: String::new(),
-            });
+        if let Some(planned) = self.plan_instead(&argv, stdin) {
+            return Ok(planned);
         }
         self.capture(&argv, stdin)
     }
@@ -139,15 +132,8 @@ impl Engine {
     /// progress appears under the step that ran it).
     pub fn change_streamed(&self, args: &[String], stdin: Option<&[u8]>) -> Result<Output> {
         let argv = self.argv(args);
-        if self.dry_run {
-            self.plan
-                .borrow_mut()
-                .push(self.render(&argv, stdin.is_some()));
-            return Ok(Output {
-                status: 0,
-                stdout: String::new(),
-                stderr: String::new(),
-            });
+        if let Some(planned) = self.plan_instead(&argv, stdin) {
+            return Ok(planned);
         }
         let out = self
             .expression(&argv, stdin)
@@ -159,6 +145,33 @@ impl Engine {
             stdout: String::new(),
             stderr: String::new(),
         })
+    }
+
+    /// In dry-run mode, records the command in the plan and answers for it as a success.
+    fn plan_instead(&self, argv: &[String], stdin: Option<&[u8]>) -> Option<Output> {
+        if !self.dry_run {
+            return None;
+        }
+        self.plan
+            .borrow_mut()
+            .push(self.render(argv, stdin.is_some()));
+        Some(Output {
+            status: 0,
+            stdout: String::new(),
+            stderr: String::new(),
+        })
+    }
+
+    /// The state of a container (`running`, `exited`, …), None when there is no such container.
+    pub fn container_status(&self, name: &str) -> Result<Option<String>> {
+        let out = self.read(&args(&[
+            "container",
+            "inspect",
+            "--format",
+            "{{.State.Status}}",
+            name,
+        ]))?;
+        Ok(out.ok().then(|| out.stdout.trim().to_string()))
     }
 
     /// Records a non-docker change (a proxy request) in the plan. Returns true in dry-run mode,

@@ -125,14 +125,11 @@ impl<'a> Caddy<'a> {
     }
 
     fn running(&self) -> Result<bool> {
-        let out = self.engine.read(&args(&[
-            "container",
-            "inspect",
-            "--format",
-            "{{.State.Status}}",
-            &self.settings.name,
-        ]))?;
-        Ok(out.ok() && out.stdout.trim() == "running")
+        Ok(self
+            .engine
+            .container_status(&self.settings.name)?
+            .as_deref()
+            == Some("running"))
     }
 
     fn admin_answers(&self) -> bool {
@@ -178,18 +175,11 @@ impl<'a> Caddy<'a> {
     /// Starts the proxy container when it is absent or stopped.
     fn provision(&self) -> Result<()> {
         let name = &self.settings.name;
-        let out = self.engine.read(&args(&[
-            "container",
-            "inspect",
-            "--format",
-            "{{.State.Status}}",
-            name,
-        ]))?;
-        let status = out.stdout.trim().to_string();
-        if out.ok() && status == "running" {
+        let status = self.engine.container_status(name)?;
+        if status.as_deref() == Some("running") {
             return Ok(());
         }
-        let changed = if out.ok() {
+        let changed = if status.is_some() {
             self.engine.change(&args(&["start", name]), None)?
         } else {
             let first = self.engine.change(&self.run_args(true), None)?;

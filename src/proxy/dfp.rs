@@ -157,15 +157,9 @@ impl Proxy for DockerFlowProxy<'_> {
 
     fn ensure(&self, _networks: &[String]) -> Result<()> {
         let name = &self.settings.name;
-        let out = self.docker().read(&args(&[
-            "container",
-            "inspect",
-            "--format",
-            "{{.State.Status}}",
-            name,
-        ]))?;
-        let r = if out.ok() {
-            if out.stdout.trim() == "running" {
+        let status = self.docker().container_status(name)?;
+        let r = if let Some(status) = status {
+            if status == "running" {
                 return Ok(());
             }
             self.docker().change(&args(&["start", name]), None)?
