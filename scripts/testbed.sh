@@ -58,7 +58,10 @@ if ! docker image inspect "$CADDY_IMAGE" >/dev/null 2>&1; then
   rm -rf "$d"
 fi
 
-if ! docker image inspect demo-service:v3 >/dev/null 2>&1 || [ "${REBUILD_DEMO:-}" = 1 ]; then
+# Rebuilt whenever the fixture's source changes (images outlive a checkout on a kept machine).
+fixture=$(cat "$root"/fixtures/demo-service/{Cargo.toml,Dockerfile,src/main.rs} | sha256sum | cut -c1-16)
+built=$(docker image inspect -f '{{index .Config.Labels "io.docker-flow.fixture"}}' demo-service:v3 2>/dev/null || true)
+if [ "$built" != "$fixture" ] || [ "${REBUILD_DEMO:-}" = 1 ]; then
   say "building demo-service images"
   (cd "$root/fixtures/demo-service" &&
     RUSTFLAGS='-C target-feature=+crt-static' cargo build -q --release --target x86_64-unknown-linux-gnu)
@@ -66,8 +69,8 @@ if ! docker image inspect demo-service:v3 >/dev/null 2>&1 || [ "${REBUILD_DEMO:-
   cp "$root/fixtures/demo-service/Dockerfile" "$d/"
   cp "$root/fixtures/demo-service/target/x86_64-unknown-linux-gnu/release/demo-service" "$d/"
   for v in v1 v2 v3; do
-    DOCKER_BUILDKIT=0 docker build -q --build-arg "VERSION=$v" -t "demo-service:$v" "$d" >/dev/null 2>&1 ||
-      DOCKER_BUILDKIT=0 docker build --build-arg "VERSION=$v" -t "demo-service:$v" "$d"
+    DOCKER_BUILDKIT=0 docker build -q --label "io.docker-flow.fixture=$fixture" --build-arg "VERSION=$v" -t "demo-service:$v" "$d" >/dev/null 2>&1 ||
+      DOCKER_BUILDKIT=0 docker build --label "io.docker-flow.fixture=$fixture" --build-arg "VERSION=$v" -t "demo-service:$v" "$d"
   done
   rm -rf "$d"
 fi

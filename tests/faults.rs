@@ -221,6 +221,69 @@ fn a_deploy_killed_at_any_point_converges_when_run_again() {
 }
 
 #[test]
+fn a_deploy_killed_while_draining_converges_when_run_again() {
+    if !support::engine_available() {
+        return;
+    }
+    let mut bed = Bed::demo("drain", 0);
+    // v1 answers slowly, so a request in flight holds the drain open.
+    bed.write(
+        "compose.yaml",
+        &format!(
+            "name: {}\nservices:\n  app:\n    image: demo-service:${{V:-v1}}\n    environment:\n      RESPONSE_DELAY_MS: ${{SLOW:-0}}\n    expose: [\"8080\"]\n  db:\n    image: demo-service:v1\n",
+            bed.project
+        ),
+    );
+    bed.flow_env(&["deploy"], &[("SLOW", "4000")]).ok();
+    let port = bed.http_port;
+    let slow = std::thread::spawn(move || support::load::get(("127.0.0.1", port), "/demo"));
+    std::thread::sleep(Duration::from_millis(300));
+    let admin = format!(
+        "http://127.0.0.1:{}/id/docker-flow.{}.app",
+        bed.admin_port, bed.project
+    );
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut child = spawn(&bed, &["deploy", "--drain-timeout", "30s"], &[("V", "v2")]);
+    wait_until("the switch to green", || {
+        agent
+            .get(&admin)
+            .call()
+            .ok()
+            .and_then(|mut r| r.body_mut().read_to_string().ok())
+            .is_some_and(|b| b.contains("-app-green-"))
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the deploy did not wait for the request in flight"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The request in flight to the old release still finishes.
+    let (code, body) = slow.join().unwrap().expect("the slow request was dropped");
+    assert_eq!((code, body.split_whitespace().next()), (200, Some("v1")));
+    assert_eq!(version(&bed), "v2");
+    bed.env("V", "v2");
+    bed.flow(&["deploy"]).ok();
+    assert_eq!(version(&bed), "v2");
+    let s = status(&bed);
+    let live = s["live_color"].as_str().unwrap().to_string();
+    let other = if live == "blue" { "green" } else { "blue" };
+    let running = |c: &str| {
+        s["colors"][c]["instances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i["state"] == "running")
+            .count()
+    };
+    assert_eq!((running(&live), running(other)), (1, 0), "{s}");
+}
+
+#[test]
 fn an_unreachable_proxy_admin_api_aborts_before_anything_changes() {
     if !support::engine_available() {
         return;
