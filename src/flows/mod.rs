@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 
-use crate::compose::{self, Project};
+use crate::compose::{self, ComposeFile, Project};
 use crate::engine::{args, Engine};
 use crate::error::{Error, Result};
 use crate::lock::Lock;
@@ -268,6 +268,18 @@ impl Ctx<'_> {
         refer_to: Color,
         extra_labels: &[(String, String)],
     ) -> Result<Vec<u8>> {
+        let model = self.project.model.clone();
+        self.derive_from(&model, release, refer_to, extra_labels)
+    }
+
+    /// Like `derive`, from a model the caller changed (e.g. pinned to a release's own image).
+    pub fn derive_from(
+        &mut self,
+        model: &ComposeFile,
+        release: Option<(Option<Color>, &Release)>,
+        refer_to: Color,
+        extra_labels: &[(String, String)],
+    ) -> Result<Vec<u8>> {
         let d = Derivation {
             target: &self.target,
             blue_green: self.settings.blue_green,
@@ -276,7 +288,7 @@ impl Ctx<'_> {
             port: self.port,
             extra_labels,
         };
-        let out = model::derive(&self.project.model, &d)?;
+        let out = model::derive(model, &d)?;
         self.derived = serde_json::to_value(&out).ok();
         serde_json::to_vec(&out).map_err(|e| {
             Error::flow(

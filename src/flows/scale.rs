@@ -114,18 +114,7 @@ pub fn add_instances(
         });
         svc.build = None;
     }
-    let derived = {
-        let d = crate::model::Derivation {
-            target: &ctx.target,
-            blue_green: ctx.settings.blue_green,
-            release: Some((like.color, &release)),
-            refer_to,
-            port: ctx.port,
-            extra_labels: &[],
-        };
-        let out = crate::model::derive(&model, &d)?;
-        serde_json::to_vec(&out).map_err(|e| Error::flow(e.to_string(), "please report this"))?
-    };
+    let derived = ctx.derive_from(&model, Some((like.color, &release)), refer_to, &[])?;
     let scale = format!("{service}={total}");
     ctx.compose(
         &derived,
