@@ -63,6 +63,27 @@ fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
     }
 }
 
+/// Waits until the proxy's route for the bed's target points at `color`.
+fn wait_for_switch(bed: &Bed, color: &str) {
+    let admin = format!(
+        "http://127.0.0.1:{}/id/docker-flow.{}.app",
+        bed.admin_port, bed.project
+    );
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let needle = format!("-app-{color}-");
+    wait_until(&format!("the switch to {color}"), || {
+        agent
+            .get(&admin)
+            .call()
+            .ok()
+            .and_then(|mut r| r.body_mut().read_to_string().ok())
+            .is_some_and(|b| b.contains(&needle))
+    });
+}
+
 fn signal(child: &Child, sig: &str) {
     assert!(Command::new("kill")
         .args([sig, &child.id().to_string()])
@@ -179,23 +200,8 @@ fn a_deploy_killed_at_any_point_converges_when_run_again() {
         .any(|c| c.ends_with("running")));
 
     // 2. Right after the proxy switch (v3 to blue), before the old release is stopped.
-    let admin = format!(
-        "http://127.0.0.1:{}/id/docker-flow.{}.app",
-        bed.admin_port, bed.project
-    );
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
     let mut child = spawn(&bed, &["deploy", "--drain-timeout", "5s"], &[("V", "v3")]);
-    wait_until("the switch to blue", || {
-        agent
-            .get(&admin)
-            .call()
-            .ok()
-            .and_then(|mut r| r.body_mut().read_to_string().ok())
-            .is_some_and(|b| b.contains("-app-blue-"))
-    });
+    wait_for_switch(&bed, "blue");
     child.kill().unwrap();
     child.wait().unwrap();
     assert_eq!(version(&bed), "v3");
@@ -238,23 +244,8 @@ fn a_deploy_killed_while_draining_converges_when_run_again() {
     let port = bed.http_port;
     let slow = std::thread::spawn(move || support::load::get(("127.0.0.1", port), "/demo"));
     std::thread::sleep(Duration::from_millis(300));
-    let admin = format!(
-        "http://127.0.0.1:{}/id/docker-flow.{}.app",
-        bed.admin_port, bed.project
-    );
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
     let mut child = spawn(&bed, &["deploy", "--drain-timeout", "30s"], &[("V", "v2")]);
-    wait_until("the switch to green", || {
-        agent
-            .get(&admin)
-            .call()
-            .ok()
-            .and_then(|mut r| r.body_mut().read_to_string().ok())
-            .is_some_and(|b| b.contains("-app-green-"))
-    });
+    wait_for_switch(&bed, "green");
     std::thread::sleep(Duration::from_millis(500));
     assert!(
         child.try_wait().unwrap().is_none(),
