@@ -304,7 +304,16 @@ fn a_dry_run_changes_nothing() {
         "{}",
         r.stdout
     );
-    assert!(r.stdout.contains("PATCH http://127.0.0.1:"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("has the route docker-flow."),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("network connect --alias app."),
+        "{}",
+        r.stdout
+    );
     assert_eq!(before, bed.engine_snapshot());
     let out = std::process::Command::new("docker")
         .args([

@@ -63,24 +63,21 @@ fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
     }
 }
 
-/// Waits until the proxy's route for the bed's target points at `color`.
+/// Waits until the proxy's route for the bed's target includes `color`.
 fn wait_for_switch(bed: &Bed, color: &str) {
-    let admin = format!(
-        "http://127.0.0.1:{}/id/docker-flow.{}.app",
-        bed.admin_port, bed.project
-    );
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
+    let net = format!("dflow-{}-app", bed.project);
     let needle = format!("-app-{color}-");
     wait_until(&format!("the switch to {color}"), || {
-        agent
-            .get(&admin)
-            .call()
-            .ok()
-            .and_then(|mut r| r.body_mut().read_to_string().ok())
-            .is_some_and(|b| b.contains(&needle))
+        Command::new("docker")
+            .args([
+                "network",
+                "inspect",
+                "--format",
+                "{{range .Containers}}{{.Name}} {{end}}",
+                &net,
+            ])
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(&needle))
     });
 }
 
@@ -204,7 +201,8 @@ fn a_deploy_killed_at_any_point_converges_when_run_again() {
     wait_for_switch(&bed, "blue");
     child.kill().unwrap();
     child.wait().unwrap();
-    assert_eq!(version(&bed), "v3");
+    // Both releases are in rotation now: either answers, and nothing fails.
+    assert!(["v2", "v3"].contains(&version(&bed).as_str()));
     bed.flow_env(&["deploy"], &[("V", "v3")]).ok();
     let s = status(&bed);
     let live = s["live_color"].as_str().unwrap().to_string();
@@ -222,8 +220,7 @@ fn a_deploy_killed_at_any_point_converges_when_run_again() {
 
     let stats = load.stop();
     assert!(stats.http_errors().is_empty(), "{}", stats.summary());
-    // Four switches in all; each may cost one connection to Caddy's reload race.
-    assert!(stats.unanswered().len() <= 4, "{}", stats.summary());
+    assert!(stats.unanswered().is_empty(), "{}", stats.summary());
 }
 
 #[test]
@@ -240,13 +237,14 @@ fn a_deploy_killed_while_draining_converges_when_run_again() {
             bed.project
         ),
     );
-    bed.flow_env(&["deploy"], &[("SLOW", "4000")]).ok();
+    bed.flow_env(&["deploy"], &[("SLOW", "6000")]).ok();
     let port = bed.http_port;
     let slow = std::thread::spawn(move || support::load::get(("127.0.0.1", port), "/demo"));
     std::thread::sleep(Duration::from_millis(300));
     let mut child = spawn(&bed, &["deploy", "--drain-timeout", "30s"], &[("V", "v2")]);
     wait_for_switch(&bed, "green");
-    std::thread::sleep(Duration::from_millis(500));
+    // By now the old release is stopping and waits for the request in flight.
+    std::thread::sleep(Duration::from_millis(1500));
     assert!(
         child.try_wait().unwrap().is_none(),
         "the deploy did not wait for the request in flight"
@@ -256,7 +254,6 @@ fn a_deploy_killed_while_draining_converges_when_run_again() {
     // The request in flight to the old release still finishes.
     let (code, body) = slow.join().unwrap().expect("the slow request was dropped");
     assert_eq!((code, body.split_whitespace().next()), (200, Some("v1")));
-    assert_eq!(version(&bed), "v2");
     bed.env("V", "v2");
     bed.flow(&["deploy"]).ok();
     assert_eq!(version(&bed), "v2");

@@ -19,24 +19,18 @@ fn under_load(bed: &Bed, f: impl FnOnce() -> Run) -> (Run, Stats, Duration) {
     (run, load.stop(), switched)
 }
 
-/// No request answered with an error, none slower than 1 s, and after the command only `version`
-/// answers. A connection Caddy itself closes unanswered at the instant of a config change (a race
-/// in Caddy's reload, measured in docs/BENCHMARKS.md) is counted, at most `reloads` of them.
+/// Zero failed requests (no HTTP error, no connection closed unanswered), none slower than 1 s,
+/// and after the command only `version` answers.
 #[track_caller]
-fn no_drop(stats: &Stats, switched: Duration, version: &str, reloads: usize) {
+fn no_drop(stats: &Stats, switched: Duration, version: &str) {
     assert!(
         stats.total() > 50,
         "too little load to judge: {}",
         stats.summary()
     );
     assert!(
-        stats.http_errors().is_empty(),
+        stats.failed().is_empty(),
         "requests failed: {}",
-        stats.summary()
-    );
-    assert!(
-        stats.unanswered().len() <= reloads,
-        "connections dropped: {}",
         stats.summary()
     );
     assert!(
@@ -111,7 +105,7 @@ fn blue_green_deploy_switches_without_dropping_a_request() {
     bed.env("V", "v2");
     let (run, stats, switched) = under_load(&bed, || bed.flow(&["deploy"]));
     run.ok();
-    no_drop(&stats, switched, "v2", 1);
+    no_drop(&stats, switched, "v2");
     eprintln!("deploy blue->green under load: {}", stats.summary());
     let s = status(&bed);
     assert_eq!(s["project"], bed.project.as_str());
@@ -153,7 +147,7 @@ fn blue_green_deploy_switches_without_dropping_a_request() {
     // Rollback: the previous colour, started again, not redeployed.
     let (run, stats, switched) = under_load(&bed, || bed.flow(&["rollback", "--format", "json"]));
     run.ok();
-    no_drop(&stats, switched, "v1", 1);
+    no_drop(&stats, switched, "v1");
     let summary = run.json();
     assert_eq!(summary["command"], "rollback");
     assert!(
@@ -189,7 +183,7 @@ fn scaling_is_relative_and_never_drops_a_request() {
     bed.flow(&["deploy"]).ok();
     let (run, stats, switched) = under_load(&bed, || bed.flow(&["scale", "+2"]));
     run.ok();
-    no_drop(&stats, switched, "v1", 1);
+    no_drop(&stats, switched, "v1");
     eprintln!("scale +2 under load: {}", stats.summary());
     let s = status(&bed);
     assert_eq!(running(&s, "blue"), 3);
@@ -202,14 +196,14 @@ fn scaling_is_relative_and_never_drops_a_request() {
     );
     let (run, stats, switched) = under_load(&bed, || bed.flow(&["scale", "-1"]));
     run.ok();
-    no_drop(&stats, switched, "v1", 1);
+    no_drop(&stats, switched, "v1");
     assert_eq!(running(&status(&bed), "blue"), 2);
     // The seed's style, with --scale and the flow steps.
     let (run, stats, switched) = under_load(&bed, || {
         bed.flow(&["--scale=-5", "--flow=scale", "--flow=proxy"])
     });
     run.ok();
-    no_drop(&stats, switched, "v1", 1);
+    no_drop(&stats, switched, "v1");
     assert!(
         run.stderr.contains("warning:") && run.stderr.contains("keeping 1"),
         "{}",
@@ -286,7 +280,7 @@ fn unhealthy_or_slow_releases_abort_and_the_live_one_keeps_serving() {
         "{}",
         run.stderr
     );
-    no_drop(&stats, switched, "v1", 0);
+    no_drop(&stats, switched, "v1");
     let s = status(&bed);
     assert_eq!(
         instances(&s, "green").len(),
@@ -349,7 +343,7 @@ fn a_plain_deploy_replaces_the_containers_without_dropping_a_request() {
     bed.env("V", "v2");
     let (run, stats, switched) = under_load(&bed, || bed.flow(&["deploy"]));
     run.ok();
-    no_drop(&stats, switched, "v2", 1);
+    no_drop(&stats, switched, "v2");
     eprintln!("plain deploy under load: {}", stats.summary());
     let s = status(&bed);
     let now = instances(&s, "default");
@@ -469,7 +463,7 @@ fn health_without_a_healthcheck_and_rollback_without_containers() {
     bed.env("V", "v2");
     let (run, stats, switched) = under_load(&bed, || bed.flow(&["deploy", "--format", "json"]));
     run.ok();
-    no_drop(&stats, switched, "v2", 1);
+    no_drop(&stats, switched, "v2");
     let summary = run.json();
     assert!(
         summary["durations"]["deploy"].as_f64().is_some()
@@ -488,7 +482,7 @@ fn health_without_a_healthcheck_and_rollback_without_containers() {
         .success());
     let (run, stats, switched) = under_load(&bed, || bed.flow(&["rollback"]));
     run.ok();
-    no_drop(&stats, switched, "v1", 1);
+    no_drop(&stats, switched, "v1");
     assert!(run.stderr.contains("from its image"), "{}", run.stderr);
     let s = status(&bed);
     assert_eq!(s["live_color"], "blue");

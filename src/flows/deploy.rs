@@ -107,6 +107,9 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
         })
         .cloned()
         .collect();
+    // Some may be in the proxy's rotation (a run killed after its switch): stop those gracefully.
+    let running: Vec<_> = leftovers.iter().filter(|i| i.running()).cloned().collect();
+    ctx.stop(&running)?;
     ctx.remove(&leftovers)?;
 
     let pull = match ctx.settings.pull {

@@ -81,6 +81,7 @@ pub fn run(engine: &Engine, settings: &Settings, action: &Action, cwd: &Path) ->
         target: target.clone(),
         paths: settings.service_paths.clone(),
         domains: settings.service_domains.clone(),
+        port: port.unwrap_or(80),
     };
     let proxy = proxy::for_settings(engine, settings, route);
     let mut ctx = Ctx {
@@ -108,6 +109,7 @@ pub fn run(engine: &Engine, settings: &Settings, action: &Action, cwd: &Path) ->
             .join(","),
         _ => "rollback".to_string(),
     };
+    ctx.proxy.preflight()?;
     let stale = 2 * (settings.health_timeout + settings.drain_timeout) + Duration::from_secs(300);
     let lock = Lock::acquire(
         engine,
@@ -226,10 +228,19 @@ impl Ctx<'_> {
         state::instances(self.engine, self.project_name(), &self.target)
     }
 
-    /// The colour the proxy routes to, else the running one (newest if both run).
+    /// The colour the proxy routes to (the newest release, if it routes to two), else the
+    /// running one (the newest if both run).
     pub fn live_color(&self, instances: &[Instance]) -> Result<Option<Color>> {
         if let Some(up) = self.proxy.current()? {
-            if let Some(c) = state::color_of_upstreams(instances, &up) {
+            let routed: Vec<Instance> = instances
+                .iter()
+                .filter(|i| {
+                    up.iter()
+                        .any(|u| u.rsplit_once(':').map(|(n, _)| n) == Some(i.name.as_str()))
+                })
+                .cloned()
+                .collect();
+            if let Some(c) = state::running_color(&routed) {
                 return Ok(Some(c));
             }
         }
@@ -341,12 +352,17 @@ impl Ctx<'_> {
             .collect()
     }
 
-    /// Stops containers (they stay, for rollback).
+    /// Stops containers gracefully (they finish requests in flight, for at most
+    /// `--drain-timeout`) and takes them out of the proxy's route. They stay, for rollback.
     pub fn stop(&self, instances: &[Instance]) -> Result<()> {
         if instances.is_empty() {
             return Ok(());
         }
-        let mut a = args(&["stop"]);
+        let mut a = args(&[
+            "stop",
+            "--time",
+            &self.settings.drain_timeout.as_secs().max(1).to_string(),
+        ]);
         a.extend(instances.iter().map(|i| i.name.clone()));
         let out = self.engine.change(&a, None)?;
         if !out.ok() {
@@ -355,7 +371,7 @@ impl Ctx<'_> {
                 "stop them with `docker stop`",
             ));
         }
-        Ok(())
+        self.proxy.retire(instances)
     }
 
     /// Removes containers for good.

@@ -15,10 +15,13 @@ use crate::engine::{args, Engine};
 use crate::error::{Error, Result};
 use crate::model::Color;
 use crate::settings::ProxySettings;
+use crate::state::Instance;
 
 /// The Caddy server (in `apps.http.servers`) that holds docker flow's routes.
 pub const SERVER: &str = "docker-flow";
 const ROUTES: &str = "/config/apps/http/servers/docker-flow/routes";
+/// How often Caddy looks the route's alias up again.
+const REFRESH: &str = "200ms";
 
 pub struct Caddy<'a> {
     engine: &'a Engine,
@@ -238,7 +241,43 @@ impl<'a> Caddy<'a> {
         Ok(())
     }
 
-    fn our_route(&self, upstreams: &[String]) -> Value {
+    /// The network docker flow keeps for this route: the proxy and the instances in rotation.
+    fn route_network(&self) -> String {
+        format!("dflow-{}-{}", self.route.project, self.route.target)
+    }
+
+    /// The DNS name the route's upstreams are resolved from, on the route network.
+    fn alias(&self) -> String {
+        format!("{}.{}.dflow", self.route.target, self.route.project)
+    }
+
+    /// The running containers the alias resolves to (the proxy aside); None without the network.
+    fn members(&self) -> Result<Option<Vec<String>>> {
+        let out = self.engine.read(&args(&[
+            "network",
+            "inspect",
+            "--format",
+            "{{range .Containers}}{{.Name}}\n{{end}}",
+            &self.route_network(),
+        ]))?;
+        if !out.ok() {
+            return Ok(None);
+        }
+        Ok(Some(
+            out.stdout
+                .lines()
+                .map(str::trim)
+                .filter(|n| !n.is_empty() && *n != self.settings.name)
+                .map(String::from)
+                .collect(),
+        ))
+    }
+
+    /// The route: its upstreams are whatever the alias resolves to, looked up again every
+    /// `REFRESH`, so a switch is a `docker network connect` and never a config change (Caddy
+    /// drops requests on every config change). A dial that fails (an instance stopping) is
+    /// retried on another instance.
+    fn our_route(&self) -> Value {
         let mut matcher = serde_json::Map::new();
         if !self.route.paths.is_empty() {
             let paths: Vec<String> = self
@@ -259,17 +298,78 @@ impl<'a> Caddy<'a> {
         if !self.route.domains.is_empty() {
             matcher.insert("host".into(), json!(self.route.domains));
         }
-        let dials: Vec<Value> = upstreams.iter().map(|u| json!({"dial": u})).collect();
         json!({
             "@id": self.route_id(),
             "match": [Value::Object(matcher)],
             "handle": [{
                 "handler": "reverse_proxy",
-                "upstreams": dials,
-                "load_balancing": {"selection_policy": {"policy": "round_robin"}}
+                "dynamic_upstreams": {
+                    "source": "a",
+                    "name": self.alias(),
+                    "port": self.route.port.to_string(),
+                    "refresh": REFRESH
+                },
+                // A dial that fails (an instance stopping, or gone while Caddy still has its
+                // address for one more REFRESH) is retried at once on the next instance. No
+                // passive health marking: it could mark every instance down at once and stall.
+                "transport": {"protocol": "http", "keep_alive": {"enabled": false}, "dial_timeout": "250ms"},
+                "load_balancing": {
+                    "selection_policy": {"policy": "round_robin"},
+                    "try_duration": "5s",
+                    "try_interval": "10ms"
+                }
             }],
             "terminal": true
         })
+    }
+
+    /// Creates or updates the route when it differs from ours: the only config change, made
+    /// once per route (and again if its paths or domains change).
+    fn ensure_route(&self) -> Result<()> {
+        let ours = self.our_route();
+        for _ in 0..20 {
+            let r = self.request("GET", ROUTES, None, None)?;
+            let mut routes: Vec<Value> = serde_json::from_str(&r.body)
+                .ok()
+                .and_then(|v: Value| v.as_array().cloned())
+                .unwrap_or_default();
+            let id = self.route_id();
+            match routes
+                .iter()
+                .position(|rt| rt.get("@id").and_then(Value::as_str) == Some(id.as_str()))
+            {
+                Some(i) if routes[i] == ours => return Ok(()),
+                Some(i) => routes[i] = ours.clone(),
+                None => {
+                    let mine = specificity(&ours);
+                    let at = routes
+                        .iter()
+                        .position(|rt| specificity(rt) < mine)
+                        .unwrap_or(routes.len());
+                    routes.insert(at, ours.clone());
+                }
+            }
+            let w = self.request(
+                "PATCH",
+                ROUTES,
+                Some(&Value::Array(routes)),
+                r.etag.as_deref(),
+            )?;
+            match w.status {
+                200 => return Ok(()),
+                412 => continue, // someone else changed the config meanwhile: read it again
+                s => {
+                    return Err(Error::environment(
+                        format!("the proxy refused the route ({s}): {}", w.body.trim()),
+                        "see `docker logs` of the proxy container",
+                    ))
+                }
+            }
+        }
+        Err(Error::environment(
+            "the proxy's config kept changing under docker flow; the route was not written",
+            "run the command again",
+        ))
     }
 }
 
@@ -302,45 +402,55 @@ fn specificity(route: &Value) -> (bool, usize) {
     (has_host, longest)
 }
 
-fn dials(route: &Value) -> Vec<String> {
-    route
-        .pointer("/handle/0/upstreams")
-        .and_then(Value::as_array)
-        .map(|u| {
-            u.iter()
-                .filter_map(|d| d.get("dial").and_then(Value::as_str))
-                .map(String::from)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 impl Proxy for Caddy<'_> {
     fn driver(&self) -> &'static str {
         "caddy"
     }
 
-    fn ensure(&self, networks: &[String]) -> Result<()> {
+    fn preflight(&self) -> Result<()> {
+        if self.engine.dry_run() || !self.running()? {
+            return Ok(());
+        }
+        self.request("GET", "/config/", None, None).map(drop)
+    }
+
+    fn ensure(&self, _networks: &[String]) -> Result<()> {
         self.provision()?;
-        for net in networks {
-            let out = self.engine.change(
-                &args(&["network", "connect", net, &self.settings.name]),
-                None,
-            )?;
-            if !out.ok() && !out.stderr.contains("already exists") {
-                return Err(Error::environment(
-                    format!(
-                        "cannot connect the proxy `{}` to network `{net}`: {}",
-                        self.settings.name,
-                        out.stderr.trim()
-                    ),
-                    "check that the network exists (`docker network ls`)",
-                ));
-            }
+        let net = self.route_network();
+        let label = format!(
+            "io.docker-flow.route={}.{}",
+            self.route.project, self.route.target
+        );
+        let created = self
+            .engine
+            .change(&args(&["network", "create", "--label", &label, &net]), None)?;
+        if !created.ok() && !created.stderr.contains("already exists") {
+            return Err(Error::environment(
+                format!(
+                    "cannot create the route network `{net}`: {}",
+                    created.stderr.trim()
+                ),
+                "check `docker network ls` and the engine's address pools",
+            ));
+        }
+        let out = self.engine.change(
+            &args(&["network", "connect", &net, &self.settings.name]),
+            None,
+        )?;
+        if !out.ok() && !out.stderr.contains("already exists") {
+            return Err(Error::environment(
+                format!(
+                    "cannot connect the proxy `{}` to `{net}`: {}",
+                    self.settings.name,
+                    out.stderr.trim()
+                ),
+                "check that the proxy container exists",
+            ));
         }
         if self.engine.planned(format!(
-            "ensure Caddy at {} has docker flow's server",
-            self.base
+            "ensure Caddy at {} has the route {}",
+            self.base,
+            self.route_id()
         )) {
             return Ok(());
         }
@@ -351,27 +461,17 @@ impl Proxy for Caddy<'_> {
             }
             std::thread::sleep(Duration::from_millis(200));
         }
-        self.ensure_server()
+        self.ensure_server()?;
+        self.ensure_route()
     }
 
     fn current(&self) -> Result<Option<Vec<String>>> {
-        if self.engine.dry_run() && !self.admin_answers() {
-            return Ok(None);
-        }
-        let r = match self.request("GET", &format!("/id/{}", self.route_id()), None, None) {
-            Ok(r) => r,
-            // A proxy that is absent or stopped routes nothing; `ensure` starts it before a switch.
-            Err(e) if !self.running()? => {
-                drop(e);
-                return Ok(None);
-            }
-            Err(e) => return Err(e),
-        };
-        if r.status != 200 {
-            return Ok(None);
-        }
-        let v: Value = serde_json::from_str(&r.body).unwrap_or(Value::Null);
-        Ok(Some(dials(&v)))
+        Ok(self.members()?.map(|names| {
+            names
+                .iter()
+                .map(|n| format!("{n}:{}", self.route.port))
+                .collect()
+        }))
     }
 
     fn switch(&self, upstreams: &[String], _: Option<Color>) -> Result<()> {
@@ -381,96 +481,64 @@ impl Proxy for Caddy<'_> {
                 "this is a bug in docker flow: please report it",
             ));
         }
-        let ours = self.our_route(upstreams);
-        if self.engine.planned(format!(
-            "PATCH {}{ROUTES} (route {} -> {})",
-            self.base,
-            self.route_id(),
-            upstreams.join(", ")
-        )) {
-            return Ok(());
-        }
-        for _ in 0..20 {
-            let r = self.request("GET", ROUTES, None, None)?;
-            let mut routes: Vec<Value> = serde_json::from_str(&r.body)
-                .ok()
-                .and_then(|v: Value| v.as_array().cloned())
-                .unwrap_or_default();
-            let id = self.route_id();
-            match routes
-                .iter()
-                .position(|rt| rt.get("@id").and_then(Value::as_str) == Some(id.as_str()))
-            {
-                Some(i) => routes[i] = ours.clone(),
-                None => {
-                    let mine = specificity(&ours);
-                    let at = routes
-                        .iter()
-                        .position(|rt| specificity(rt) < mine)
-                        .unwrap_or(routes.len());
-                    routes.insert(at, ours.clone());
-                }
-            }
-            let w = self.request(
-                "PATCH",
-                ROUTES,
-                Some(&Value::Array(routes)),
-                r.etag.as_deref(),
+        let net = self.route_network();
+        let alias = self.alias();
+        for up in upstreams {
+            let name = up.rsplit_once(':').map_or(up.as_str(), |(n, _)| n);
+            let out = self.engine.change(
+                &args(&["network", "connect", "--alias", &alias, &net, name]),
+                None,
             )?;
-            match w.status {
-                200 => return Ok(()),
-                412 => continue, // someone else changed the config meanwhile: read it again
-                s => {
-                    return Err(Error::environment(
-                        format!(
-                            "the proxy refused the route change ({s}): {}",
-                            w.body.trim()
-                        ),
-                        "see `docker logs` of the proxy container",
-                    ))
-                }
+            if !out.ok() && !out.stderr.contains("already exists") {
+                return Err(Error::environment(
+                    format!(
+                        "cannot put `{name}` behind the proxy: {}",
+                        out.stderr.trim()
+                    ),
+                    format!("check the route network `{net}` (`docker network inspect {net}`)"),
+                ));
             }
         }
-        Err(Error::environment(
-            "the proxy's config kept changing under docker flow; the route was not switched",
-            "run the command again",
-        ))
+        Ok(())
     }
 
-    fn drain(&self, old: &[String], timeout: Duration) -> Result<()> {
-        if old.is_empty()
-            || self.engine.planned(format!(
-                "wait until {} has no request in flight (at most {}s)",
-                old.join(", "),
-                timeout.as_secs()
-            ))
+    fn drain(&self, old: &[String], _timeout: Duration) -> Result<()> {
+        // New instances are in rotation once Caddy looked the alias up again; the old ones
+        // drain while they stop (see `retire`), their new dials refused and retried elsewhere.
+        if !old.is_empty()
+            && !self
+                .engine
+                .planned(format!("wait for Caddy to resolve {} again", self.alias()))
         {
-            return Ok(());
+            std::thread::sleep(
+                2 * humantime::parse_duration(REFRESH).unwrap_or(Duration::from_millis(200)),
+            );
         }
-        // A request the old route accepted just before the switch may not have been counted yet.
-        std::thread::sleep(Duration::from_millis(200));
-        let started = Instant::now();
-        loop {
-            let r = self.request("GET", "/reverse_proxy/upstreams", None, None)?;
-            let list: Value = serde_json::from_str(&r.body).unwrap_or(Value::Null);
-            let in_flight: i64 = list
-                .as_array()
-                .map(|l| {
-                    l.iter()
-                        .filter(|u| {
-                            u.get("address")
-                                .and_then(Value::as_str)
-                                .is_some_and(|a| old.iter().any(|o| o == a))
-                        })
-                        .filter_map(|u| u.get("num_requests").and_then(Value::as_i64))
-                        .sum()
-                })
-                .unwrap_or(0);
-            if in_flight == 0 || started.elapsed() >= timeout {
-                return Ok(());
+        Ok(())
+    }
+
+    fn retire(&self, stopped: &[Instance]) -> Result<()> {
+        let net = self.route_network();
+        for i in stopped {
+            let out = self.engine.change(
+                &args(&["network", "disconnect", "--force", &net, &i.name]),
+                None,
+            )?;
+            if !out.ok()
+                && !out.stderr.contains("is not connected")
+                && !out.stderr.contains("No such")
+            {
+                return Err(Error::environment(
+                    format!(
+                        "cannot take `{}` off the route: {}",
+                        i.name,
+                        out.stderr.trim()
+                    ),
+                    format!("run `docker network disconnect {net} {}`", i.name),
+                ));
             }
-            std::thread::sleep(Duration::from_millis(100));
         }
+        Ok(())
     }
 
     fn routes(&self) -> Result<Vec<RouteView>> {
@@ -482,14 +550,11 @@ impl Proxy for Caddy<'_> {
             .ok()
             .and_then(|v: Value| v.as_array().cloned())
             .unwrap_or_default();
-        let prefix = format!("docker-flow.{}.", self.route.project);
+        let id = self.route_id();
+        let upstreams = self.current()?.unwrap_or_default();
         Ok(routes
             .iter()
-            .filter(|rt| {
-                rt.get("@id")
-                    .and_then(Value::as_str)
-                    .is_some_and(|id| id.starts_with(&prefix))
-            })
+            .filter(|rt| rt.get("@id").and_then(Value::as_str) == Some(id.as_str()))
             .map(|rt| {
                 let strs = |p: &str| -> Vec<String> {
                     rt.pointer(p)
@@ -508,7 +573,7 @@ impl Proxy for Caddy<'_> {
                         .filter(|p| !p.ends_with("/*") || p == "/*")
                         .collect(),
                     domains: strs("/match/0/host"),
-                    upstreams: dials(rt),
+                    upstreams: upstreams.clone(),
                 }
             })
             .collect())

@@ -29,10 +29,16 @@ pub struct RouteSpec {
     pub target: String,
     pub paths: Vec<String>,
     pub domains: Vec<String>,
+    /// The container port the route forwards to.
+    pub port: u16,
 }
 
 pub trait Proxy {
     fn driver(&self) -> &'static str;
+    /// Before anything changes: a proxy that runs must be reachable (exit 3 otherwise).
+    fn preflight(&self) -> Result<()> {
+        Ok(())
+    }
     /// Makes sure the proxy runs and can reach the target on `networks`.
     fn ensure(&self, networks: &[String]) -> Result<()>;
     /// The upstreams the route sends traffic to now; None when the proxy has no such route or
@@ -42,6 +48,11 @@ pub trait Proxy {
     fn switch(&self, upstreams: &[String], color: Option<Color>) -> Result<()>;
     /// Waits until no request is in flight to `old`, at most `timeout`.
     fn drain(&self, old: &[String], timeout: Duration) -> Result<()>;
+    /// Takes instances that were stopped out of the route for good (a later `docker start`,
+    /// say for a rollback, must not put them back in rotation before they are healthy).
+    fn retire(&self, _stopped: &[crate::state::Instance]) -> Result<()> {
+        Ok(())
+    }
     /// The routes of this project, read back from the proxy.
     fn routes(&self) -> Result<Vec<RouteView>>;
 }
