@@ -24,7 +24,7 @@ demo: testbed install
 
 # Unit tests, then the end-to-end suite against the real engine (a missing engine fails it).
 test: testbed install
-	DOCKER_FLOW_E2E=1 $(CARGO) test --locked -- --test-threads=4
+	DOCKER_FLOW_E2E=1 $(CARGO) test --locked -- --test-threads=2
 
 # The zero-downtime benchmark against a plain `docker compose up -d`, into docs/BENCHMARKS.md.
 bench: testbed install

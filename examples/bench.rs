@@ -263,12 +263,9 @@ fn main() {
         ));
     }
     md.push_str(
-        "\nA connection counted as unanswered in a docker flow row is Caddy's, not docker flow's: Caddy \
-         rebuilds its HTTP server on every admin-API change, and a request its old server has just read \
-         when the change lands can be dropped without an answer (seen with a plain static response too, \
-         so it is the reload, not the proxying; a few per hundred config changes under this load, with \
-         `net.ipv4.tcp_migrate_req=1`, which docker flow sets on the proxy container and which removes the \
-         resets of connections queued on the old listening socket). docker flow makes one change per switch.\n",
+        "\ndocker flow switches by connecting the new release under the route's DNS alias and stopping the \
+         old one gracefully, never by changing Caddy's config (Caddy drops requests on config changes), so \
+         its rows should show no failed request at all.\n",
     );
     std::fs::create_dir_all(root.join("docs")).unwrap();
     std::fs::write(root.join("docs/BENCHMARKS.md"), &md).unwrap();

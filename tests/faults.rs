@@ -237,7 +237,7 @@ fn a_deploy_killed_while_draining_converges_when_run_again() {
             bed.project
         ),
     );
-    bed.flow_env(&["deploy"], &[("SLOW", "6000")]).ok();
+    bed.flow_env(&["deploy"], &[("SLOW", "9000")]).ok();
     let port = bed.http_port;
     let slow = std::thread::spawn(move || support::load::get(("127.0.0.1", port), "/demo"));
     std::thread::sleep(Duration::from_millis(300));

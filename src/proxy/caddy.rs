@@ -307,17 +307,21 @@ impl<'a> Caddy<'a> {
                     "source": "a",
                     "name": self.alias(),
                     "port": self.route.port.to_string(),
-                    "refresh": REFRESH
+                    "refresh": REFRESH,
+                    // Only A records: Docker's DNS answers those itself, while an AAAA query
+                    // for a container name can be forwarded to the host's resolver and be slow.
+                    "versions": {"ipv4": true}
                 },
                 // A dial that fails (an instance stopping, or gone while Caddy still has its
-                // address for one more REFRESH) is retried at once on the next instance. No
-                // passive health marking: it could mark every instance down at once and stall.
+                // address for one more REFRESH) is retried at once on another instance, and
+                // that address is skipped for a moment so no request tries it twice.
                 "transport": {"protocol": "http", "keep_alive": {"enabled": false}, "dial_timeout": "250ms"},
                 "load_balancing": {
                     "selection_policy": {"policy": "round_robin"},
                     "try_duration": "5s",
                     "try_interval": "10ms"
-                }
+                },
+                "health_checks": {"passive": {"fail_duration": "500ms", "max_fails": 1}}
             }],
             "terminal": true
         })
