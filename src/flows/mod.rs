@@ -309,35 +309,6 @@ impl Ctx<'_> {
         })
     }
 
-    /// The Compose networks the target is on, by their engine names.
-    pub fn networks(&self) -> Vec<String> {
-        let Some(svc) = self.project.model.services.get(&self.target) else {
-            return Vec::new();
-        };
-        let keys: Vec<String> = match svc.rest.get("networks") {
-            Some(Value::Object(m)) => m.keys().cloned().collect(),
-            Some(Value::Array(a)) => a
-                .iter()
-                .filter_map(Value::as_str)
-                .map(String::from)
-                .collect(),
-            _ => vec!["default".into()],
-        };
-        keys.iter()
-            .map(|k| {
-                self.project
-                    .model
-                    .rest
-                    .get("networks")
-                    .and_then(|n| n.get(k))
-                    .and_then(|n| n.get("name"))
-                    .and_then(Value::as_str)
-                    .map(String::from)
-                    .unwrap_or_else(|| format!("{}_{k}", self.project_name()))
-            })
-            .collect()
-    }
-
     /// Upstream dial addresses of instances (placeholders in a dry run, where none were made).
     pub fn dials(&self, instances: &[Instance], service: &str, count: u32) -> Vec<String> {
         let port = self.port.unwrap_or(80);

@@ -41,7 +41,7 @@ pub fn route_to(ctx: &mut Ctx, new: &[Instance], service: &str, count: u32) -> R
         ctx.settings.health_timeout,
         &ctx.progress,
     )?;
-    ctx.proxy.ensure(&ctx.networks())?;
+    ctx.proxy.ensure()?;
     crate::cancel::check()?;
     let upstreams = ctx.dials(new, service, count);
     let before = ctx.proxy.current()?.unwrap_or_default();

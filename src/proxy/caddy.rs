@@ -418,7 +418,7 @@ impl Proxy for Caddy<'_> {
         self.request("GET", "/config/", None, None).map(drop)
     }
 
-    fn ensure(&self, _networks: &[String]) -> Result<()> {
+    fn ensure(&self) -> Result<()> {
         self.provision()?;
         let net = self.route_network();
         let label = format!(

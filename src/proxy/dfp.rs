@@ -155,7 +155,7 @@ impl Proxy for DockerFlowProxy<'_> {
         "docker-flow-proxy"
     }
 
-    fn ensure(&self, _networks: &[String]) -> Result<()> {
+    fn ensure(&self) -> Result<()> {
         let name = &self.settings.name;
         let status = self.docker().container_status(name)?;
         let r = if let Some(status) = status {

@@ -39,8 +39,8 @@ pub trait Proxy {
     fn preflight(&self) -> Result<()> {
         Ok(())
     }
-    /// Makes sure the proxy runs and can reach the target on `networks`.
-    fn ensure(&self, networks: &[String]) -> Result<()>;
+    /// Makes sure the proxy runs and has this route.
+    fn ensure(&self) -> Result<()>;
     /// The upstreams the route sends traffic to now; None when the proxy has no such route or
     /// cannot say.
     fn current(&self) -> Result<Option<Vec<String>>>;
@@ -64,7 +64,7 @@ impl Proxy for NoProxy {
     fn driver(&self) -> &'static str {
         "none"
     }
-    fn ensure(&self, _: &[String]) -> Result<()> {
+    fn ensure(&self) -> Result<()> {
         Ok(())
     }
     fn current(&self) -> Result<Option<Vec<String>>> {
