@@ -1,10 +1,12 @@
-//! The Caddy driver: a Caddy container docker flow provisions and reconfigures through the admin API.
+//! The Caddy driver: a Caddy container docker flow provisions and configures through the admin API.
 //!
 //! The admin API has no authentication, so it is published on the host's loopback only. Config
 //! is autosaved on a named volume and Caddy runs with `--resume`, so a restarted proxy keeps its
-//! routes. Each (project, target) owns one route tagged `@id`; a switch rewrites the server's
-//! route list in one request guarded by `If-Match`, so no moment has an empty upstream list and a
-//! concurrent change by another project is detected and retried rather than overwritten.
+//! routes. Each (project, target) owns one route tagged `@id`, written once (in one request
+//! guarded by `If-Match`, so a concurrent change by another project is retried, not overwritten).
+//! Caddy drops requests whenever its config changes, so switching never changes it: the route
+//! resolves its upstreams from a DNS alias on the route's own network, and a switch connects the
+//! new instances under that alias; the old ones leave by stopping gracefully (`retire`).
 
 use std::time::{Duration, Instant};
 
