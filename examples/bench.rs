@@ -215,6 +215,7 @@ fn main() {
             "rm",
             &format!("{flow_project}_default"),
             &format!("{plain_project}_default"),
+            &format!("dflow-{flow_project}-app"),
         ],
         &[],
     );

@@ -253,6 +253,28 @@ impl Drop for Bed {
             })
             .unwrap_or_default();
         for n in nets {
+            // A proxy shared with another bed may still be attached: detach everything first.
+            let attached = Command::new("docker")
+                .args([
+                    "network",
+                    "inspect",
+                    "--format",
+                    "{{range .Containers}}{{.Name}} {{end}}",
+                    &n,
+                ])
+                .output()
+                .map(|o| {
+                    String::from_utf8_lossy(&o.stdout)
+                        .split_whitespace()
+                        .map(String::from)
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default();
+            for c in attached {
+                let _ = Command::new("docker")
+                    .args(["network", "disconnect", "-f", &n, &c])
+                    .output();
+            }
             let _ = Command::new("docker").args(["network", "rm", &n]).output();
         }
         let _ = Command::new("docker")
