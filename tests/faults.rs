@@ -35,6 +35,18 @@ fn spawn(bed: &Bed, args: &[&str], env: &[(&str, &str)]) -> Child {
     c.spawn().unwrap()
 }
 
+/// Starts `docker-flow deploy` of a v2 that stays "starting" and returns once its new
+/// instances exist, so the deploy sits in its health wait.
+fn deploy_into_health_wait(bed: &Bed, extra: &[(&str, &str)]) -> Child {
+    let mut env = vec![("V", "v2"), ("DELAY", "20000")];
+    env.extend_from_slice(extra);
+    let child = spawn(bed, &["deploy"], &env);
+    let green = format!("{}-app-green", bed.project);
+    wait_until("the new release", || !containers(&green).is_empty());
+    std::thread::sleep(Duration::from_millis(300));
+    child
+}
+
 fn containers(filter: &str) -> Vec<String> {
     let o = Command::new("docker")
         .args([
@@ -130,11 +142,8 @@ fn ctrl_c_sigterm_and_the_plugin_cancel_stop_a_deploy_cleanly() {
     let bed = slow_bed("sig");
     bed.flow(&["deploy"]).ok();
     let load = Load::start(bed.http_port, "/demo", 4, Duration::from_secs(120));
-    let green = format!("{}-app-green", bed.project);
     for sig in ["-INT", "-TERM"] {
-        let child = spawn(&bed, &["deploy"], &[("V", "v2"), ("DELAY", "20000")]);
-        wait_until("the new release", || !containers(&green).is_empty());
-        std::thread::sleep(Duration::from_millis(300));
+        let child = deploy_into_health_wait(&bed, &[]);
         signal(&child, sig);
         cleanly_stopped(&bed, child.wait_with_output().unwrap());
     }
@@ -143,18 +152,10 @@ fn ctrl_c_sigterm_and_the_plugin_cancel_stop_a_deploy_cleanly() {
     let name = support::unique("docker-flow-test-socket");
     let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
     let listener = std::os::unix::net::UnixListener::bind_addr(&addr).unwrap();
-    let child = spawn(
-        &bed,
-        &["deploy"],
-        &[
-            ("V", "v2"),
-            ("DELAY", "20000"),
-            ("DOCKER_CLI_PLUGIN_SOCKET", &name),
-        ],
-    );
-    let (conn, _) = listener.accept().unwrap();
-    wait_until("the new release", || !containers(&green).is_empty());
-    std::thread::sleep(Duration::from_millis(300));
+    // The CLI-side socket is accepted before the deploy reaches its health wait.
+    let accept = std::thread::spawn(move || listener.accept().unwrap().0);
+    let child = deploy_into_health_wait(&bed, &[("DOCKER_CLI_PLUGIN_SOCKET", &name)]);
+    let conn = accept.join().unwrap();
     drop(conn);
     cleanly_stopped(&bed, child.wait_with_output().unwrap());
     let stats = load.stop();
@@ -173,12 +174,9 @@ fn a_deploy_killed_at_any_point_converges_when_run_again() {
     let bed = slow_bed("kill");
     bed.flow(&["deploy"]).ok();
     let load = Load::start(bed.http_port, "/demo", 4, Duration::from_secs(180));
-    let green = format!("{}-app-green", bed.project);
 
     // 1. While waiting for health: the unpromoted release and the lock stay behind.
-    let mut child = spawn(&bed, &["deploy"], &[("V", "v2"), ("DELAY", "20000")]);
-    wait_until("the new release", || !containers(&green).is_empty());
-    std::thread::sleep(Duration::from_millis(300));
+    let mut child = deploy_into_health_wait(&bed, &[]);
     child.kill().unwrap();
     child.wait().unwrap();
     assert_eq!(version(&bed), "v1");

@@ -213,21 +213,12 @@ impl Bed {
 
 impl Drop for Bed {
     fn drop(&mut self) {
-        let ids = Command::new("docker")
-            .args([
-                "ps",
-                "-aq",
-                "--filter",
-                &format!("label=com.docker.compose.project={}", self.project),
-            ])
-            .output()
-            .map(|o| {
-                String::from_utf8_lossy(&o.stdout)
-                    .split_whitespace()
-                    .map(String::from)
-                    .collect::<Vec<_>>()
-            })
-            .unwrap_or_default();
+        let ids = docker_words(&[
+            "ps",
+            "-aq",
+            "--filter",
+            &format!("label=com.docker.compose.project={}", self.project),
+        ]);
         let mut rm = vec![
             "rm".to_string(),
             "-f".into(),
@@ -236,40 +227,22 @@ impl Drop for Bed {
         ];
         rm.extend(ids);
         let _ = Command::new("docker").args(&rm).output();
-        let nets = Command::new("docker")
-            .args([
-                "network",
-                "ls",
-                "-q",
-                "--filter",
-                &format!("name={}", self.project),
-            ])
-            .output()
-            .map(|o| {
-                String::from_utf8_lossy(&o.stdout)
-                    .split_whitespace()
-                    .map(String::from)
-                    .collect::<Vec<_>>()
-            })
-            .unwrap_or_default();
+        let nets = docker_words(&[
+            "network",
+            "ls",
+            "-q",
+            "--filter",
+            &format!("name={}", self.project),
+        ]);
         for n in nets {
             // A proxy shared with another bed may still be attached: detach everything first.
-            let attached = Command::new("docker")
-                .args([
-                    "network",
-                    "inspect",
-                    "--format",
-                    "{{range .Containers}}{{.Name}} {{end}}",
-                    &n,
-                ])
-                .output()
-                .map(|o| {
-                    String::from_utf8_lossy(&o.stdout)
-                        .split_whitespace()
-                        .map(String::from)
-                        .collect::<Vec<_>>()
-                })
-                .unwrap_or_default();
+            let attached = docker_words(&[
+                "network",
+                "inspect",
+                "--format",
+                "{{range .Containers}}{{.Name}} {{end}}",
+                &n,
+            ]);
             for c in attached {
                 let _ = Command::new("docker")
                     .args(["network", "disconnect", "-f", &n, &c])
@@ -281,6 +254,20 @@ impl Drop for Bed {
             .args(["volume", "rm", "-f", &format!("{}-data", self.proxy_name)])
             .output();
     }
+}
+
+/// The whitespace-separated words `docker ARGS` prints (names, ids); none on failure.
+pub fn docker_words(args: &[&str]) -> Vec<String> {
+    Command::new("docker")
+        .args(args)
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .split_whitespace()
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 pub fn run(mut c: Command) -> Run {
