@@ -174,6 +174,33 @@ impl Engine {
         Ok(out.ok().then(|| out.stdout.trim().to_string()))
     }
 
+    /// Makes sure the engine has `tag`, importing it from `tar` (with Dockerfile `changes`) when
+    /// it does not: docker flow's own helper images are made this way, never pulled.
+    pub fn ensure_imported(
+        &self,
+        tag: &str,
+        what: &str,
+        changes: &[&str],
+        tar: impl FnOnce() -> Result<Vec<u8>>,
+    ) -> Result<()> {
+        if self.read(&args(&["image", "inspect", tag]))?.ok() {
+            return Ok(());
+        }
+        let mut a = args(&["import", "--message", what]);
+        for c in changes {
+            a.extend(args(&["--change", c]));
+        }
+        a.extend(args(&["-", tag]));
+        let out = self.read_with_input(&a, &tar()?)?;
+        if !out.ok() {
+            return Err(Error::environment(
+                format!("cannot create the {what} image: {}", out.stderr.trim()),
+                "check that the Docker daemon is running and that you may import images",
+            ));
+        }
+        Ok(())
+    }
+
     /// Records a non-docker change (a proxy request) in the plan. Returns true in dry-run mode,
     /// when the caller must not make the change.
     pub fn planned(&self, what: String) -> bool {

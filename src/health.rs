@@ -1,18 +1,22 @@
 //! Health gates: new instances get traffic only once docker flow has seen them healthy.
 //!
 //! An instance with a Docker healthcheck is healthy when Docker says so. One without is healthy
-//! when its service port accepts a connection and answers an HTTP request, checked at the
-//! container's address on the project network. An instance that exits or turns unhealthy fails
-//! at once; the whole wait is bounded by `--health-timeout`.
+//! when its service port accepts a connection and answers an HTTP request with a status below
+//! 500, checked from inside the instance's network by the probe (see `probe`), so it works the
+//! same on a remote engine. An instance that exits or turns unhealthy fails at once; the whole
+//! wait is bounded by `--health-timeout`.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use crate::engine::{args, Engine};
 use crate::error::{Error, Result};
+use crate::probe;
 use crate::progress::Progress;
 use crate::state::{inspect, Instance};
+
+/// How long one probe run keeps retrying: short, so exits and cancels are noticed quickly.
+const PROBE_ROUND: Duration = Duration::from_secs(2);
 
 /// Waits until every instance in `ids` is healthy.
 pub fn wait_healthy(
@@ -27,6 +31,9 @@ pub fn wait_healthy(
     }
     let started = Instant::now();
     let mut last = String::new();
+    // Instances without a healthcheck that the probe has seen answer, and why the others not.
+    let mut answered: HashSet<String> = HashSet::new();
+    let mut reasons: HashMap<String, String> = HashMap::new();
     loop {
         if let Err(e) = crate::cancel::check() {
             progress.end_waiting();
@@ -35,6 +42,7 @@ pub fn wait_healthy(
         let list = inspect(engine, ids)?;
         let mut ready = 0;
         let mut states = Vec::new();
+        let mut to_probe: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
         for i in &list {
             if matches!(i.state.as_str(), "exited" | "dead") {
                 progress.end_waiting();
@@ -42,23 +50,34 @@ pub fn wait_healthy(
                     engine,
                     i,
                     &format!("exited with code {}", i.exit_code),
+                    None,
                 ));
             }
             let ok = match i.health.as_str() {
                 "healthy" => true,
                 "unhealthy" => {
                     progress.end_waiting();
-                    return Err(failure(engine, i, "is unhealthy"));
+                    return Err(failure(engine, i, "is unhealthy", None));
                 }
-                "none" => i.running() && port.is_some_and(|p| answers(i, p)),
+                "none" if answered.contains(&i.id) => true,
+                "none" if i.running() => {
+                    let (network, addr) = probe_address(i, port)?;
+                    to_probe
+                        .entry(network)
+                        .or_default()
+                        .push((addr, i.id.clone()));
+                    false
+                }
                 _ => false,
             };
             ready += usize::from(ok);
-            states.push(format!(
-                "{} {}",
-                i.name,
-                if ok { "healthy" } else { i.health.as_str() }
-            ));
+            let state = match (ok, reasons.get(&i.id)) {
+                (true, _) => "healthy".to_string(),
+                (false, Some(why)) => format!("not answering: {why}"),
+                (false, None) if i.health == "none" => "probing".to_string(),
+                (false, None) => i.health.clone(),
+            };
+            states.push(format!("{} {state}", i.name));
         }
         if list.len() < ids.len() {
             progress.end_waiting();
@@ -75,12 +94,13 @@ pub fn wait_healthy(
             progress.end_waiting();
             let slow = list
                 .iter()
-                .find(|i| i.health != "healthy")
+                .find(|i| i.health != "healthy" && !answered.contains(&i.id))
                 .unwrap_or(&list[0]);
             return Err(failure(
                 engine,
                 slow,
                 &format!("did not become healthy within {}s", timeout.as_secs()),
+                reasons.get(&slow.id).map(String::as_str),
             ));
         }
         progress.waiting(
@@ -92,41 +112,60 @@ pub fn wait_healthy(
             ),
             &mut last,
         );
-        std::thread::sleep(Duration::from_millis(250));
+        if to_probe.is_empty() {
+            std::thread::sleep(Duration::from_millis(250));
+            continue;
+        }
+        // The probe retries within its round, so no extra sleep between rounds.
+        let round = PROBE_ROUND.min(timeout.saturating_sub(started.elapsed()));
+        for (network, targets) in &to_probe {
+            let addrs: Vec<String> = targets.iter().map(|(a, _)| a.clone()).collect();
+            let found = probe::run(engine, network, &addrs, round).inspect_err(|_| {
+                progress.end_waiting();
+            })?;
+            for (addr, id) in targets {
+                if found.answered.contains(addr) {
+                    answered.insert(id.clone());
+                    reasons.remove(id);
+                } else if let Some((_, why)) = found.waiting.iter().find(|(a, _)| a == addr) {
+                    reasons.insert(id.clone(), why.clone());
+                }
+            }
+        }
     }
 }
 
-/// Whether the instance's port answers an HTTP request on its network address with a status
-/// below 500 (a 503 says "not ready yet").
-fn answers(i: &Instance, port: u16) -> bool {
-    i.networks
-        .iter()
-        .filter(|(_, ip)| !ip.is_empty())
-        .any(|(_, ip)| {
-            let Ok(addr) = format!("{ip}:{port}").parse::<SocketAddr>() else {
-                return false;
-            };
-            let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_secs(1)) else {
-                return false;
-            };
-            let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-            if s.write_all(b"GET / HTTP/1.0\r\nHost: docker-flow-health\r\n\r\n")
-                .is_err()
-            {
-                return false;
-            }
-            let mut buf = [0u8; 12];
-            if s.read_exact(&mut buf).is_err() || !buf.starts_with(b"HTTP/") {
-                return false;
-            }
-            // "HTTP/1.1 200": the status starts at byte 9.
-            buf[9] != b'5'
-        })
+/// Where the probe checks an instance: its first network with an address, and `ip:port` there.
+fn probe_address(i: &Instance, port: Option<u16>) -> Result<(String, String)> {
+    let help = "give the service a Docker healthcheck (Compose `healthcheck:`), or name its port with --service-port";
+    let Some(port) = port else {
+        return Err(Error::flow(
+            format!(
+                "new instance {} has no Docker healthcheck and docker flow does not know which port to check",
+                i.name
+            ),
+            help,
+        ));
+    };
+    let Some((network, ip)) = i.networks.iter().find(|(_, ip)| !ip.is_empty()) else {
+        return Err(Error::flow(
+            format!(
+                "new instance {} has no Docker healthcheck and no network address to check it at",
+                i.name
+            ),
+            "give the service a Docker healthcheck (Compose `healthcheck:`)",
+        ));
+    };
+    let addr = match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) => format!("[{v6}]:{port}"),
+        _ => format!("{ip}:{port}"),
+    };
+    Ok((network.clone(), addr))
 }
 
 /// A flow error that shows the instance's last health output and log lines.
-fn failure(engine: &Engine, i: &Instance, what: &str) -> Error {
-    let health = engine
+fn failure(engine: &Engine, i: &Instance, what: &str, probe: Option<&str>) -> Error {
+    let mut health = engine
         .read(&args(&[
             "container",
             "inspect",
@@ -147,6 +186,9 @@ fn failure(engine: &Engine, i: &Instance, what: &str) -> Error {
                 .join("\n")
         })
         .unwrap_or_default();
+    if let Some(why) = probe.filter(|_| health.is_empty()) {
+        health = format!("docker flow's probe: {why}");
+    }
     let logs = engine
         .read(&args(&["logs", "--tail", "10", &i.id]))
         .map(|o| format!("{}{}", o.stdout, o.stderr).trim().to_string())

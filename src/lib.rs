@@ -18,6 +18,7 @@ pub mod health;
 pub mod lock;
 pub mod metadata;
 pub mod model;
+pub mod probe;
 pub mod progress;
 pub mod proxy;
 pub mod settings;

@@ -161,30 +161,10 @@ impl Drop for Lock<'_> {
 }
 
 fn ensure_image(engine: &Engine) -> Result<()> {
-    if engine.read(&args(&["image", "inspect", LOCK_IMAGE]))?.ok() {
-        return Ok(());
-    }
     // Two empty 512-byte blocks: the smallest valid tar archive.
-    let out = engine.read_with_input(
-        &args(&[
-            "import",
-            "--message",
-            "docker flow deploy lock",
-            "-",
-            LOCK_IMAGE,
-        ]),
-        &[0u8; 1024],
-    )?;
-    if !out.ok() {
-        return Err(Error::environment(
-            format!(
-                "cannot create the deploy lock's image: {}",
-                out.stderr.trim()
-            ),
-            "check that the Docker daemon is running and that you may import images",
-        ));
-    }
-    Ok(())
+    engine.ensure_imported(LOCK_IMAGE, "docker flow deploy lock", &[], || {
+        Ok(vec![0u8; 1024])
+    })
 }
 
 fn read_holder(engine: &Engine, name: &str) -> Result<Option<Holder>> {

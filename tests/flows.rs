@@ -443,6 +443,78 @@ fn the_deploy_lock_admits_one_run_and_recovers_from_a_killed_holder() {
     r.ok();
 }
 
+/// Whether `ip:port` accepts a TCP connection from a fresh network namespace (bash's /dev/tcp;
+/// the test's own fixed script).
+fn reachable_from_elsewhere(addr: &str) -> bool {
+    let (ip, port) = addr.rsplit_once(':').unwrap();
+    let script = format!("exec 3<>/dev/tcp/{ip}/{port}");
+    std::process::Command::new("unshare")
+        .args(["--net", "timeout", "3", "bash", "-c", &script])
+        .output()
+        .unwrap()
+        .status
+        .success()
+}
+
+#[test]
+fn without_a_healthcheck_the_probe_checks_from_inside_the_network() {
+    if !support::engine_available() {
+        return;
+    }
+    // docker flow runs in its own network namespace: like a client of a remote engine, it
+    // reaches the daemon (here through its socket) but no container address.
+    let bed = Bed::new("inside");
+    bed.write(
+        "compose.yaml",
+        &format!(
+            "name: {}\nservices:\n  app:\n    image: demo-service:${{V:-v1}}\n    environment:\n      STARTUP_DELAY_MS: \"1500\"\n      HEALTH: ${{HEALTH:-ok}}\n    expose: [\"8080\"]\n    healthcheck:\n      disable: true\n",
+            bed.project
+        ),
+    );
+    bed.write(
+        "docker-flow.yml",
+        "target: app\nblue_green: true\npull: missing\nproxy_driver: none\nhealth_timeout: 8s\n",
+    );
+    let elsewhere = |args: &[&str], env: &[(&str, &str)]| {
+        let mut c = std::process::Command::new("unshare");
+        c.arg("--net")
+            .arg(env!("CARGO_BIN_EXE_docker-flow"))
+            .args(args)
+            .current_dir(bed.path());
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        support::run(c)
+    };
+    elsewhere(&["deploy"], &[]).ok();
+    let s = status(&bed);
+    let blue = instances(&s, "blue");
+    assert_eq!(blue[0]["health"], "none");
+    assert_eq!(blue[0]["state"], "running");
+    let ip = support::docker_words(&[
+        "inspect",
+        "--format",
+        "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}",
+        blue[0]["name"].as_str().unwrap(),
+    ]);
+    let addr = format!("{}:8080", ip[0]);
+    assert!(
+        !reachable_from_elsewhere(&addr),
+        "{addr} is reachable from another namespace, so the test proves nothing"
+    );
+    // A release that never answers below 500 is refused with the probe's reason.
+    let r = elsewhere(&["deploy"], &[("V", "v2"), ("HEALTH", "fail")]);
+    r.fails(1, "did not become healthy");
+    assert!(r.stderr.contains("answered 503"), "{}", r.stderr);
+    let s = status(&bed);
+    assert_eq!(s["live_color"], "blue");
+    assert!(instances(&s, "green").is_empty(), "{s}");
+    // The probe leaves no container behind.
+    let label = format!("label=io.docker-flow.probe={}_default", bed.project);
+    let left = support::docker_words(&["ps", "-aq", "--filter", &label]);
+    assert!(left.is_empty(), "probe containers left: {left:?}");
+}
+
 #[test]
 fn health_without_a_healthcheck_and_rollback_without_containers() {
     if !support::engine_available() {
