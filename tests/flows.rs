@@ -560,3 +560,46 @@ fn health_without_a_healthcheck_and_rollback_without_containers() {
     assert_eq!(s["live_color"], "blue");
     assert_eq!(version(&bed), "v1");
 }
+
+#[test]
+fn an_old_release_that_exits_at_once_or_ignores_sigterm_drops_no_get_request() {
+    if !support::engine_available() {
+        return;
+    }
+    // Real services often lack a graceful shutdown: some exit at once on SIGTERM, cutting the
+    // requests they are serving; some ignore it and are killed at --drain-timeout. Every answer
+    // takes 300 ms here, so requests are always in flight when the old release goes.
+    for mode in ["exit", "ignore"] {
+        let mut bed = Bed::demo(&format!("sig{mode}"), 1000);
+        let compose = std::fs::read_to_string(bed.path().join("compose.yaml")).unwrap();
+        bed.write(
+            "compose.yaml",
+            &compose.replace(
+                "      HEALTH: ${HEALTH:-ok}\n",
+                &format!("      HEALTH: ${{HEALTH:-ok}}\n      ON_SIGTERM: {mode}\n      RESPONSE_DELAY_MS: \"300\"\n"),
+            ),
+        );
+        let settings = std::fs::read_to_string(bed.path().join("docker-flow.yml")).unwrap();
+        bed.write(
+            "docker-flow.yml",
+            &settings.replace("drain_timeout: 10s", "drain_timeout: 3s"),
+        );
+        bed.flow(&["deploy"]).ok();
+        bed.env("V", "v2");
+        let (run, stats, switched) = under_load(&bed, || bed.flow(&["deploy"]));
+        run.ok();
+        eprintln!("ON_SIGTERM={mode}: {}", stats.summary());
+        assert!(stats.total() > 20, "too little load: {}", stats.summary());
+        assert!(
+            stats.failed().is_empty(),
+            "ON_SIGTERM={mode}: requests failed: {}",
+            stats.summary()
+        );
+        assert!(
+            stats.max_latency() < Duration::from_secs(1),
+            "ON_SIGTERM={mode}: a request stalled: {}",
+            stats.summary()
+        );
+        assert_eq!(stats.stale_after("v2", switched), 0, "{}", stats.summary());
+    }
+}
