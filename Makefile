@@ -32,8 +32,10 @@ bench: testbed install
 
 lint:
 	$(CARGO) fmt --check
+	rustfmt --edition 2021 --check build.rs src/helper/main.rs
 	$(CARGO) clippy --all-targets --locked -- -D warnings
 
 clean-demo:
 	cd fixtures/example && docker compose down -v --remove-orphans || true
-	docker rm -f docker-flow-proxy >/dev/null 2>&1 || true
+	docker rm -f docker-flow-proxy docker-flow-proxy-dns >/dev/null 2>&1 || true
+	docker volume rm docker-flow-proxy-data docker-flow-proxy-dns >/dev/null 2>&1 || true

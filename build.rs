@@ -1,39 +1,39 @@
-//! Builds the in-network health probe (`src/probe/main.rs`) as a static Linux binary that
-//! docker flow embeds and imports as a one-file image when it first needs it.
+//! Builds docker flow's helper (`src/helper/`: the in-network health probe and the rotation's
+//! DNS responder) as a static Linux binary that docker flow embeds and imports as a one-file
+//! image when it first needs it.
 //!
-//! The probe only runs in Linux containers, so it is built for Linux targets only, for the same
+//! The helper only runs in Linux containers, so it is built for Linux targets only, for the same
 //! architecture as docker flow. When it cannot be built (not Linux, or no static C library), the
-//! embedded probe is empty and docker flow says so when an instance without a Docker healthcheck
-//! has to be checked; nothing else depends on it.
+//! embedded helper is empty and docker flow says so when it needs it.
 
 use std::path::PathBuf;
 use std::process::Command;
 
 fn main() {
-    println!("cargo:rerun-if-changed=src/probe/main.rs");
+    println!("cargo:rerun-if-changed=src/helper");
     println!("cargo:rerun-if-changed=build.rs");
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
-    let probe = out.join("probe");
+    let helper = out.join("helper");
     let target = std::env::var("TARGET").unwrap_or_default();
     let built =
-        std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") && build(&target, &probe);
+        std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") && build(&target, &helper);
     if !built {
         println!(
-            "cargo:warning=the in-network health probe was not built for `{target}`; \
-             targets without a Docker healthcheck will need one (on Debian: apt-get install libc6-dev)"
+            "cargo:warning=docker flow's helper was not built for `{target}`; \
+             the Caddy driver and targets without a Docker healthcheck need it (on Debian: apt-get install libc6-dev)"
         );
-        std::fs::write(&probe, b"").expect("OUT_DIR is writable");
+        std::fs::write(&helper, b"").expect("OUT_DIR is writable");
     }
 }
 
-fn build(target: &str, probe: &std::path::Path) -> bool {
+fn build(target: &str, helper: &std::path::Path) -> bool {
     let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
     let mut cmd = Command::new(rustc);
     cmd.args([
         "--edition",
         "2021",
         "--crate-name",
-        "probe",
+        "helper",
         "-C",
         "opt-level=s",
         "-C",
@@ -44,10 +44,10 @@ fn build(target: &str, probe: &std::path::Path) -> bool {
         "target-feature=+crt-static",
         "--target",
         target,
-        "src/probe/main.rs",
+        "src/helper/main.rs",
         "-o",
     ])
-    .arg(probe);
+    .arg(helper);
     if let Some(linker) = std::env::var_os("RUSTC_LINKER") {
         cmd.arg("-C")
             .arg(format!("linker={}", linker.to_string_lossy()));
@@ -56,12 +56,12 @@ fn build(target: &str, probe: &std::path::Path) -> bool {
         Ok(o) if o.status.success() => true,
         Ok(o) => {
             for line in String::from_utf8_lossy(&o.stderr).lines().take(5) {
-                println!("cargo:warning=probe: {line}");
+                println!("cargo:warning=helper: {line}");
             }
             false
         }
         Err(e) => {
-            println!("cargo:warning=probe: cannot run rustc: {e}");
+            println!("cargo:warning=helper: cannot run rustc: {e}");
             false
         }
     }

@@ -200,11 +200,12 @@ fn main() {
     for id in ids.split_whitespace() {
         let _ = run(&flow_dir, "docker", &["rm", "-f", id], &[]);
     }
-    let _ = run(&flow_dir, "docker", &["rm", "-f", &proxy], &[]);
+    let rotation = format!("{proxy}-dns");
+    let _ = run(&flow_dir, "docker", &["rm", "-f", &proxy, &rotation], &[]);
     let _ = run(
         &flow_dir,
         "docker",
-        &["volume", "rm", &format!("{proxy}-data")],
+        &["volume", "rm", &format!("{proxy}-data"), &rotation],
         &[],
     );
     let _ = run(

@@ -183,7 +183,9 @@ impl Engine {
         changes: &[&str],
         tar: impl FnOnce() -> Result<Vec<u8>>,
     ) -> Result<()> {
-        if self.read(&args(&["image", "inspect", tag]))?.ok() {
+        if self.read(&args(&["image", "inspect", tag]))?.ok()
+            || self.planned(format!("import the {what} image {tag}"))
+        {
             return Ok(());
         }
         let mut a = args(&["import", "--message", what]);

@@ -309,11 +309,11 @@ fn a_dry_run_changes_nothing() {
         "{}",
         r.stdout
     );
-    assert!(
-        r.stdout.contains("network connect --alias app."),
-        "{}",
-        r.stdout
+    let record = format!(
+        "exec {}-dns /helper set /routes app.{}.dflow '{}-app-blue-1@<address>'",
+        bed.proxy_name, bed.project, bed.project
     );
+    assert!(r.stdout.contains(&record), "{}", r.stdout);
     assert_eq!(before, bed.engine_snapshot());
     let out = std::process::Command::new("docker")
         .args([

@@ -241,7 +241,8 @@ fn a_deploy_killed_while_draining_converges_when_run_again() {
     std::thread::sleep(Duration::from_millis(300));
     let mut child = spawn(&bed, &["deploy", "--drain-timeout", "30s"], &[("V", "v2")]);
     wait_for_switch(&bed, "green");
-    // By now the old release is stopping and waits for the request in flight.
+    // By now the old release is out of rotation and docker flow waits for the request in
+    // flight to it before stopping it.
     std::thread::sleep(Duration::from_millis(1500));
     assert!(
         child.try_wait().unwrap().is_none(),

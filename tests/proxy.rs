@@ -80,6 +80,17 @@ fn projects_share_one_proxy_without_touching_each_other() {
     assert_eq!(body(&a, "/demo"), "v2");
 }
 
+/// Whether the route answers 200 within 5 s.
+fn serves_within_5s(bed: &Bed) -> bool {
+    (0..50).any(|_| {
+        let ok = bed.get("/demo").is_some_and(|(c, _)| c == 200);
+        if !ok {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        ok
+    })
+}
+
 #[test]
 fn routes_survive_a_proxy_restart_and_are_restored_after_removal() {
     if !support::engine_available() {
@@ -89,6 +100,14 @@ fn routes_survive_a_proxy_restart_and_are_restored_after_removal() {
     bed.flow(&["deploy"]).ok();
     let before = routes(&bed);
     assert!(docker(&["restart", &bed.proxy_name]).status.success());
+    assert!(
+        serves_within_5s(&bed),
+        "the proxy did not serve the route after a restart"
+    );
+    assert_eq!(routes(&bed), before);
+    // The rotation's records live on a volume: a restart of its container keeps them.
+    let rotation = format!("{}-dns", bed.proxy_name);
+    assert!(docker(&["restart", &rotation]).status.success());
     let mut up = false;
     for _ in 0..50 {
         if bed.get("/demo").is_some_and(|(c, _)| c == 200) {
@@ -97,9 +116,23 @@ fn routes_survive_a_proxy_restart_and_are_restored_after_removal() {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert!(up, "the proxy did not serve the route after a restart");
+    assert!(
+        up,
+        "the proxy did not serve the route after its rotation restarted"
+    );
     assert_eq!(routes(&bed), before);
-    // Gone entirely, config volume too: `docker flow proxy` rebuilds it from the engine's state.
+    // The rotation gone with its records: the route is first given the instances on its
+    // network (as when upgrading from a docker flow that switched by network alias).
+    assert!(docker(&["rm", "-f", &rotation]).status.success());
+    assert!(docker(&["volume", "rm", &rotation]).status.success());
+    let plan = bed.flow(&["proxy", "--dry-run"]);
+    plan.ok();
+    let seed = format!(
+        "/helper set /routes app.{}.dflow {}-app-blue-1@",
+        bed.project, bed.project
+    );
+    assert!(plan.stdout.contains(&seed), "{}", plan.stdout);
+    // Gone entirely, volumes too: `docker flow proxy` rebuilds both from the engine's state.
     assert!(docker(&["rm", "-f", &bed.proxy_name]).status.success());
     assert!(
         docker(&["volume", "rm", &format!("{}-data", bed.proxy_name)])

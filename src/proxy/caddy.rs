@@ -5,13 +5,17 @@
 //! routes. Each (project, target) owns one route tagged `@id`, written once (in one request
 //! guarded by `If-Match`, so a concurrent change by another project is retried, not overwritten).
 //! Caddy drops requests whenever its config changes, so switching never changes it: the route
-//! resolves its upstreams from a DNS alias on the route's own network, and a switch connects the
-//! new instances under that alias; the old ones leave by stopping gracefully (`retire`).
+//! resolves its upstreams from a DNS record docker flow rewrites (see `rotation`), and reaches
+//! them on the route's own network. A switch connects the new instances to that network and
+//! rewrites the record; the old ones leave the record while they still run, and are stopped only
+//! once Caddy reports no request in flight to them (or `--drain-timeout` passed).
 
+use std::cell::RefCell;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use super::rotation::Rotation;
 use super::{base_url, Proxy, RouteSpec, RouteView};
 use crate::engine::{args, Engine};
 use crate::error::{Error, Result};
@@ -22,7 +26,7 @@ use crate::state::Instance;
 /// The Caddy server (in `apps.http.servers`) that holds docker flow's routes.
 pub const SERVER: &str = "docker-flow";
 const ROUTES: &str = "/config/apps/http/servers/docker-flow/routes";
-/// How often Caddy looks the route's alias up again.
+/// How often Caddy looks the route's record up again.
 const REFRESH: &str = "200ms";
 
 pub struct Caddy<'a> {
@@ -31,6 +35,9 @@ pub struct Caddy<'a> {
     route: RouteSpec,
     agent: ureq::Agent,
     base: String,
+    rotation: Rotation<'a>,
+    /// What the last switch took out of the rotation (container, address), to drain.
+    left: RefCell<Vec<(String, String)>>,
 }
 
 struct Reply {
@@ -52,6 +59,8 @@ impl<'a> Caddy<'a> {
             settings: settings.clone(),
             route,
             agent,
+            rotation: Rotation::new(engine, &settings.name),
+            left: RefCell::new(Vec::new()),
         }
     }
 
@@ -248,37 +257,93 @@ impl<'a> Caddy<'a> {
         format!("dflow-{}-{}", self.route.project, self.route.target)
     }
 
-    /// The DNS name the route's upstreams are resolved from, on the route network.
-    fn alias(&self) -> String {
-        format!("{}.{}.dflow", self.route.target, self.route.project)
+    /// The DNS name the route's upstreams are resolved from (its record in the rotation).
+    fn record(&self) -> String {
+        format!("{}.{}.dflow", self.route.target, self.route.project).to_ascii_lowercase()
     }
 
-    /// The running containers the alias resolves to (the proxy aside); None without the network.
-    fn members(&self) -> Result<Option<Vec<String>>> {
+    /// The instances in rotation (container name, address); None before the first switch.
+    fn members(&self) -> Result<Option<Vec<(String, String)>>> {
+        self.rotation.get(&self.record())
+    }
+
+    /// Gives a route without a record (its rotation container was recreated, or the route was
+    /// made by a docker flow that switched by network alias) the instances that run on its
+    /// network, so that it keeps serving until the next switch.
+    fn seed_record(&self) -> Result<()> {
+        if self.members()?.is_some() {
+            return Ok(());
+        }
         let out = self.engine.read(&args(&[
             "network",
             "inspect",
             "--format",
-            "{{range .Containers}}{{.Name}}\n{{end}}",
+            "{{range .Containers}}{{.Name}} {{.IPv4Address}}\n{{end}}",
             &self.route_network(),
         ]))?;
-        if !out.ok() {
-            return Ok(None);
+        let mut members = Vec::new();
+        for line in out.stdout.lines() {
+            let Some((name, cidr)) = line.trim().split_once(' ') else {
+                continue;
+            };
+            if name == self.settings.name || name == self.rotation.container() {
+                continue;
+            }
+            if self.engine.container_status(name)?.as_deref() == Some("running") {
+                let ip = cidr.split('/').next().unwrap_or_default();
+                members.push((name.to_string(), ip.to_string()));
+            }
         }
-        Ok(Some(
-            out.stdout
-                .lines()
-                .map(str::trim)
-                .filter(|n| !n.is_empty() && *n != self.settings.name)
-                .map(String::from)
-                .collect(),
-        ))
+        if members.is_empty() {
+            return Ok(());
+        }
+        self.rotation.set(&self.record(), &members)
     }
 
-    /// The route: its upstreams are whatever the alias resolves to, looked up again every
-    /// `REFRESH`, so a switch is a `docker network connect` and never a config change (Caddy
-    /// drops requests on every config change). A dial that fails (an instance stopping) is
-    /// retried on another instance.
+    /// The address of `container` on the route network (empty in a dry run).
+    fn address(&self, container: &str) -> Result<String> {
+        let net = self.route_network();
+        let out = self.engine.read(&args(&[
+            "container",
+            "inspect",
+            "--format",
+            &format!("{{{{with index .NetworkSettings.Networks \"{net}\"}}}}{{{{.IPAddress}}}}{{{{end}}}}"),
+            container,
+        ]))?;
+        let ip = out.stdout.trim().to_string();
+        if self.engine.dry_run() && ip.is_empty() {
+            return Ok("<address>".into());
+        }
+        if !out.ok() || ip.is_empty() {
+            return Err(Error::environment(
+                format!("`{container}` has no address on the route network `{net}`"),
+                format!(
+                    "check `docker network inspect {net}`; `docker flow proxy` repairs the route"
+                ),
+            ));
+        }
+        Ok(ip)
+    }
+
+    /// Requests in flight from Caddy to each of `addresses` (`ip:port`), as Caddy reports them.
+    /// An address Caddy does not list has none.
+    fn in_flight(&self, addresses: &[String]) -> Result<u64> {
+        let r = self.request("GET", "/reverse_proxy/upstreams", None, None)?;
+        let listed: Vec<Value> = serde_json::from_str(&r.body).unwrap_or_default();
+        Ok(listed
+            .iter()
+            .filter(|u| {
+                u.get("address")
+                    .and_then(Value::as_str)
+                    .is_some_and(|a| addresses.iter().any(|x| x == a))
+            })
+            .filter_map(|u| u.get("num_requests").and_then(Value::as_u64))
+            .sum())
+    }
+
+    /// The route: its upstreams are whatever its record in the rotation holds, looked up again
+    /// every `REFRESH`, so a switch rewrites the record and never changes Caddy's config (Caddy
+    /// drops requests on every config change). A dial that fails is retried on another instance.
     fn our_route(&self) -> Value {
         let mut matcher = serde_json::Map::new();
         if !self.route.paths.is_empty() {
@@ -307,16 +372,16 @@ impl<'a> Caddy<'a> {
                 "handler": "reverse_proxy",
                 "dynamic_upstreams": {
                     "source": "a",
-                    "name": self.alias(),
+                    "name": self.record(),
                     "port": self.route.port.to_string(),
                     "refresh": REFRESH,
-                    // Only A records: Docker's DNS answers those itself, while an AAAA query
-                    // for a container name can be forwarded to the host's resolver and be slow.
+                    "resolver": {"addresses": [self.rotation.resolver()]},
+                    // The rotation serves A records only.
                     "versions": {"ipv4": true}
                 },
-                // A dial that fails (an instance stopping, or gone while Caddy still has its
-                // address for one more REFRESH) is retried at once on another instance, and
-                // that address is skipped for a moment so no request tries it twice.
+                // A dial that fails (an instance that died in rotation) is retried at once on
+                // another instance, and that address is skipped for a moment so no request
+                // tries it twice.
                 "transport": {"protocol": "http", "keep_alive": {"enabled": false}, "dial_timeout": "250ms"},
                 "load_balancing": {
                     "selection_policy": {"policy": "round_robin"},
@@ -422,6 +487,7 @@ impl Proxy for Caddy<'_> {
 
     fn ensure(&self) -> Result<()> {
         self.provision()?;
+        self.rotation.ensure()?;
         let net = self.route_network();
         let label = format!(
             "io.docker-flow.route={}.{}",
@@ -453,6 +519,8 @@ impl Proxy for Caddy<'_> {
                 "check that the proxy container exists",
             ));
         }
+        self.rotation.connect(&net)?;
+        self.seed_record()?;
         if self.engine.planned(format!(
             "ensure Caddy at {} has the route {}",
             self.base,
@@ -472,10 +540,10 @@ impl Proxy for Caddy<'_> {
     }
 
     fn current(&self) -> Result<Option<Vec<String>>> {
-        Ok(self.members()?.map(|names| {
-            names
+        Ok(self.members()?.map(|members| {
+            members
                 .iter()
-                .map(|n| format!("{n}:{}", self.route.port))
+                .map(|(n, _)| format!("{n}:{}", self.route.port))
                 .collect()
         }))
     }
@@ -488,13 +556,12 @@ impl Proxy for Caddy<'_> {
             ));
         }
         let net = self.route_network();
-        let alias = self.alias();
+        let mut members = Vec::new();
         for up in upstreams {
             let name = up.rsplit_once(':').map_or(up.as_str(), |(n, _)| n);
-            let out = self.engine.change(
-                &args(&["network", "connect", "--alias", &alias, &net, name]),
-                None,
-            )?;
+            let out = self
+                .engine
+                .change(&args(&["network", "connect", &net, name]), None)?;
             if !out.ok() && !out.stderr.contains("already exists") {
                 return Err(Error::environment(
                     format!(
@@ -504,21 +571,45 @@ impl Proxy for Caddy<'_> {
                     format!("check the route network `{net}` (`docker network inspect {net}`)"),
                 ));
             }
+            members.push((name.to_string(), self.address(name)?));
         }
+        let before = self.members()?.unwrap_or_default();
+        self.rotation.set(&self.record(), &members)?;
+        *self.left.borrow_mut() = before
+            .into_iter()
+            .filter(|(n, _)| !members.iter().any(|(m, _)| m == n))
+            .collect();
         Ok(())
     }
 
-    fn drain(&self, old: &[String], _timeout: Duration) -> Result<()> {
-        // New instances are in rotation once Caddy looked the alias up again; the old ones
-        // drain while they stop (see `retire`), their new dials refused and retried elsewhere.
-        if !old.is_empty()
-            && !self
-                .engine
-                .planned(format!("wait for Caddy to resolve {} again", self.alias()))
+    fn drain(&self, _old: &[String], timeout: Duration) -> Result<()> {
+        let left = std::mem::take(&mut *self.left.borrow_mut());
+        if left.is_empty()
+            || self.engine.planned(format!(
+                "wait until Caddy has no request in flight to {}",
+                left.iter()
+                    .map(|(n, _)| n.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
         {
-            std::thread::sleep(
-                2 * humantime::parse_duration(REFRESH).unwrap_or(Duration::from_millis(200)),
-            );
+            return Ok(());
+        }
+        // Caddy looks the record up again within REFRESH; until then it may still pick the old
+        // instances, so wait for that first, then for their requests in flight to finish.
+        let refresh = humantime::parse_duration(REFRESH).unwrap_or(Duration::from_millis(200));
+        let started = Instant::now();
+        std::thread::sleep(2 * refresh);
+        let addresses: Vec<String> = left
+            .iter()
+            .map(|(_, ip)| format!("{ip}:{}", self.route.port))
+            .collect();
+        while started.elapsed() < timeout {
+            crate::cancel::check()?;
+            if self.in_flight(&addresses)? == 0 {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(50));
         }
         Ok(())
     }

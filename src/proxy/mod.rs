@@ -6,6 +6,7 @@
 
 pub mod caddy;
 pub mod dfp;
+pub mod rotation;
 
 use std::time::Duration;
 
@@ -48,8 +49,8 @@ pub trait Proxy {
     fn switch(&self, upstreams: &[String], color: Option<Color>) -> Result<()>;
     /// Waits until no request is in flight to `old`, at most `timeout`.
     fn drain(&self, old: &[String], timeout: Duration) -> Result<()>;
-    /// Takes instances that were stopped out of the route for good (a later `docker start`,
-    /// say for a rollback, must not put them back in rotation before they are healthy).
+    /// Detaches instances that were stopped from what the route reaches them by (they are out
+    /// of rotation already; this frees their addresses).
     fn retire(&self, _stopped: &[crate::state::Instance]) -> Result<()> {
         Ok(())
     }

@@ -37,6 +37,15 @@ pub fn get(addr: impl ToSocketAddrs, path: &str) -> Option<(u16, String)> {
 
 /// GET `path` on `addr` with a fresh connection; the error says what failed.
 pub fn try_get(addr: impl ToSocketAddrs, path: &str) -> Result<(u16, String), String> {
+    try_request(addr, "GET", path)
+}
+
+/// `method` `path` on `addr` with a fresh connection (a POST carries a small body).
+pub fn try_request(
+    addr: impl ToSocketAddrs,
+    method: &str,
+    path: &str,
+) -> Result<(u16, String), String> {
     let addr = addr
         .to_socket_addrs()
         .map_err(|e| e.to_string())?
@@ -46,8 +55,13 @@ pub fn try_get(addr: impl ToSocketAddrs, path: &str) -> Result<(u16, String), St
         .map_err(|e| format!("connect: {e}"))?;
     s.set_read_timeout(Some(Duration::from_secs(10)))
         .map_err(|e| e.to_string())?;
+    let body = if method == "GET" { "" } else { "ping" };
     s.write_all(
-        format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes(),
+        format!(
+            "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .as_bytes(),
     )
     .map_err(|e| format!("write: {e}"))?;
     let mut buf = Vec::new();
@@ -81,17 +95,23 @@ impl Load {
     /// Starts `clients` clients against `127.0.0.1:port` + `path`; each stops by itself after
     /// `max` (a bound, so a forgotten load never runs on).
     pub fn start(port: u16, path: &str, clients: usize, max: Duration) -> Load {
+        Load::start_with(port, "GET", path, clients, max)
+    }
+
+    /// Like `start`, with another method (a POST, which a proxy may not retry).
+    pub fn start_with(port: u16, method: &str, path: &str, clients: usize, max: Duration) -> Load {
         let stop = Arc::new(AtomicBool::new(false));
         let samples = Arc::new(Mutex::new(Vec::new()));
         let started = Instant::now();
         let threads = (0..clients)
             .map(|_| {
                 let (stop, samples, path) = (stop.clone(), samples.clone(), path.to_string());
+                let method = method.to_string();
                 std::thread::spawn(move || {
                     while !stop.load(Ordering::SeqCst) && started.elapsed() < max {
                         let at = started.elapsed();
                         let t = Instant::now();
-                        let r = try_get(("127.0.0.1", port), &path);
+                        let r = try_request(("127.0.0.1", port), &method, &path);
                         let sample = Sample {
                             at,
                             latency: t.elapsed(),

@@ -224,6 +224,7 @@ impl Drop for Bed {
             "-f".into(),
             "-v".into(),
             self.proxy_name.clone(),
+            format!("{}-dns", self.proxy_name),
         ];
         rm.extend(ids);
         let _ = Command::new("docker").args(&rm).output();
@@ -250,9 +251,11 @@ impl Drop for Bed {
             }
             let _ = Command::new("docker").args(["network", "rm", &n]).output();
         }
-        let _ = Command::new("docker")
-            .args(["volume", "rm", "-f", &format!("{}-data", self.proxy_name)])
-            .output();
+        for v in ["data", "dns"] {
+            let _ = Command::new("docker")
+                .args(["volume", "rm", "-f", &format!("{}-{v}", self.proxy_name)])
+                .output();
+        }
     }
 }
 

@@ -1,27 +1,18 @@
-//! The health probe docker flow runs inside a project's network, for instances without a Docker
-//! healthcheck.
+//! `helper probe <within-ms> <ip:port>...`: checks instances from inside their network.
 //!
-//! It is not part of the `docker-flow` crate's code: `build.rs` compiles this file on its own,
-//! std only and statically linked, and docker flow imports it as a one-file image
-//! (`docker-flow-probe`) when it first needs it. Running it in a container on the instance's
-//! network checks the instance from where its peers and the proxy reach it, which also works
-//! when the engine is remote (`ssh://`, `tcp://`) and its container addresses are not routable
-//! from the machine running docker flow.
-//!
-//! Usage: `probe <within-ms> <ip:port>...`. Each address must accept a connection and answer
-//! `GET /` with an HTTP status below 500 (a 503 says "not ready yet"). Addresses are tried every
-//! 100 ms until all have answered or `within-ms` has passed. One line per address on stdout:
-//! `ok <addr>` or `wait <addr> <reason>`. Exit 0 when all answered, 1 otherwise, 2 on bad usage.
+//! Each address must accept a connection and answer `GET /` with an HTTP status below 500 (a 503
+//! says "not ready yet"). Addresses are tried every 100 ms until all have answered or
+//! `within-ms` has passed. One line per address on stdout: `ok <addr>` or `wait <addr> <reason>`.
+//! Exit 0 when all answered, 1 otherwise, 2 on bad usage.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+pub fn run(args: &[String]) -> ExitCode {
     let Some((within, addrs)) = args.split_first() else {
-        eprintln!("usage: probe <within-ms> <ip:port>...");
+        eprintln!("usage: helper probe <within-ms> <ip:port>...");
         return ExitCode::from(2);
     };
     let Ok(within) = within.parse::<u64>() else {
