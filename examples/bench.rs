@@ -265,9 +265,10 @@ fn main() {
         ));
     }
     md.push_str(
-        "\ndocker flow switches by connecting the new release under the route's DNS alias and stopping the \
-         old one gracefully, never by changing Caddy's config (Caddy drops requests on config changes), so \
-         its rows should show no failed request at all.\n",
+        "\ndocker flow switches by rewriting the route's DNS record (served beside Caddy) to the new, \
+         healthy release, and stops the old one only once Caddy reports no request in flight to it; it \
+         never changes Caddy's config to switch (Caddy drops requests on config changes), so its rows \
+         should show no failed request at all.\n",
     );
     std::fs::create_dir_all(root.join("docs")).unwrap();
     std::fs::write(root.join("docs/BENCHMARKS.md"), &md).unwrap();
