@@ -15,18 +15,27 @@ fn main() {
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let helper = out.join("helper");
     let target = std::env::var("TARGET").unwrap_or_default();
-    let built =
-        std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") && build(&target, &helper);
+    let built = if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
+        build(&target, &[], &helper)
+    } else {
+        // Elsewhere (macOS, Windows) the engine still runs Linux containers: build a static
+        // musl binary for the same architecture, linked by the toolchain's own rust-lld.
+        // Needs `rustup target add <arch>-unknown-linux-musl`.
+        let arch = std::env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default();
+        let linux = format!("{arch}-unknown-linux-musl");
+        build(&linux, &["-C", "linker=rust-lld"], &helper)
+    };
     if !built {
         println!(
-            "cargo:warning=docker flow's helper was not built for `{target}`; \
-             the Caddy driver and targets without a Docker healthcheck need it (on Debian: apt-get install libc6-dev)"
+            "cargo:warning=docker flow's helper was not built for `{target}`; the Caddy driver and \
+             targets without a Docker healthcheck need it (on Linux, a static C library: Debian's \
+             libc6-dev; elsewhere: rustup target add <arch>-unknown-linux-musl)"
         );
         std::fs::write(&helper, b"").expect("OUT_DIR is writable");
     }
 }
 
-fn build(target: &str, helper: &std::path::Path) -> bool {
+fn build(target: &str, flags: &[&str], helper: &std::path::Path) -> bool {
     let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
     let mut cmd = Command::new(rustc);
     cmd.args([
@@ -47,8 +56,9 @@ fn build(target: &str, helper: &std::path::Path) -> bool {
         "src/helper/main.rs",
         "-o",
     ])
-    .arg(helper);
-    if let Some(linker) = std::env::var_os("RUSTC_LINKER") {
+    .arg(helper)
+    .args(flags);
+    if let Some(linker) = std::env::var_os("RUSTC_LINKER").filter(|_| flags.is_empty()) {
         cmd.arg("-C")
             .arg(format!("linker={}", linker.to_string_lossy()));
     }
