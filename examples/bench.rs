@@ -159,6 +159,7 @@ fn main() {
             "http://127.0.0.1:{admin}/config/apps/http/servers/docker-flow/routes"
         ))
         .header("Content-Type", "application/json")
+        .header("Origin", format!("http://127.0.0.1:{admin}"))
         .send(route.to_string())
         .unwrap();
     assert_eq!(r.status().as_u16(), 200, "cannot add the baseline route");

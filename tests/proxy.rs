@@ -160,6 +160,32 @@ fn the_admin_api_answers_on_loopback_only() {
         "admin published beyond loopback"
     );
     assert!(std::net::TcpStream::connect(("127.0.0.1", bed.admin_port)).is_ok());
+    // On loopback, only docker flow's own origin is served: a page in a browser on this host
+    // (its own Origin, or none after DNS rebinding) is refused.
+    let admin_status = |origin: Option<&str>| {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", bed.admin_port)).unwrap();
+        let origin = origin
+            .map(|o| format!("Origin: {o}\r\n"))
+            .unwrap_or_default();
+        write!(
+            s,
+            "GET /config/ HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n{origin}Connection: close\r\n\r\n",
+            bed.admin_port
+        )
+        .unwrap();
+        let mut reply = String::new();
+        s.read_to_string(&mut reply).unwrap();
+        reply
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let ours = format!("http://127.0.0.1:{}", bed.admin_port);
+    assert_eq!(admin_status(Some(&ours)), "200");
+    assert_eq!(admin_status(None), "403");
+    assert_eq!(admin_status(Some("http://attacker.example")), "403");
     // From another host (a network namespace of the test's own, on a veth pair), the service port
     // answers and the admin port does not.
     let ns = support::unique("dfns");

@@ -1,8 +1,8 @@
 //! The Caddy driver: a Caddy container docker flow provisions and configures through the admin API.
 //!
-//! The admin API has no authentication, so it is published on the host's loopback only. Config
-//! is autosaved on a named volume and Caddy runs with `--resume`, so a restarted proxy keeps its
-//! routes. Each (project, target) owns one route tagged `@id`, written once (in one request
+//! The admin API has no authentication, so it is published on the host's loopback only and
+//! serves only docker flow's own Origin (see `admin`). Config is autosaved on a named volume and
+//! Caddy runs with `--resume`, so a restarted proxy keeps its routes. Each (project, target) owns one route tagged `@id`, written once (in one request
 //! guarded by `If-Match`, so a concurrent change by another project is retried, not overwritten).
 //! Caddy drops requests whenever its config changes, so switching never changes it: the route
 //! resolves its upstreams from a DNS record docker flow rewrites (see `rotation`), and reaches
@@ -107,22 +107,41 @@ impl<'a> Caddy<'a> {
         body: Option<&Value>,
         if_match: Option<&str>,
     ) -> Result<Reply> {
+        // Once docker flow has configured it, Caddy serves only requests from docker flow's own
+        // Origin (see `admin`); before that, it refuses any Origin it was not told about, so a
+        // proxy that is not configured yet is asked without one.
+        let reply = self.send(method, path, body, if_match, true)?;
+        if reply.status == 403 && reply.body.contains("not allowed to access from origin") {
+            return self.send(method, path, body, if_match, false);
+        }
+        Ok(reply)
+    }
+
+    fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+        if_match: Option<&str>,
+        with_origin: bool,
+    ) -> Result<Reply> {
         let url = format!("{}{path}", self.base);
+        let origin = with_origin.then_some(self.base.as_str());
         let result = match (method, body) {
-            ("GET", _) => self.agent.get(&url).call(),
+            ("GET", _) => with_origin_header(self.agent.get(&url), origin).call(),
             (m, Some(b)) => {
                 let mut req = match m {
                     "POST" => self.agent.post(&url),
                     "PATCH" => self.agent.patch(&url),
                     _ => self.agent.put(&url),
                 };
-                req = req.header("Content-Type", "application/json");
+                req = with_origin_header(req, origin).header("Content-Type", "application/json");
                 if let Some(tag) = if_match {
                     req = req.header("If-Match", tag);
                 }
                 req.send(b.to_string())
             }
-            (_, None) => self.agent.delete(&url).call(),
+            (_, None) => with_origin_header(self.agent.delete(&url), origin).call(),
         };
         let mut resp = result.map_err(|e| self.unreachable(e))?;
         let etag = resp
@@ -219,8 +238,43 @@ impl<'a> Caddy<'a> {
         Ok(())
     }
 
-    /// Makes sure Caddy's config has docker flow's server.
+    /// The admin API's own config. It listens on every address of the proxy container (so the
+    /// published loopback port reaches it), and accepts only requests whose Origin is that
+    /// published address: a web page in a browser on the host cannot drive it (a cross-site
+    /// request or DNS rebinding carries the page's own Origin, and a request without one is
+    /// refused too).
+    fn admin(&self) -> Value {
+        let port = self.settings.reconf_port;
+        let mut origins = vec![
+            self.base.trim_start_matches("http://").to_string(),
+            format!("127.0.0.1:{port}"),
+            format!("localhost:{port}"),
+        ];
+        origins.dedup();
+        json!({"listen": "0.0.0.0:2019", "enforce_origin": true, "origins": origins})
+    }
+
+    /// Makes sure Caddy's config has docker flow's server, and its admin API checks origins.
     fn ensure_server(&self) -> Result<()> {
+        let admin = self.request("GET", "/config/admin", None, None)?;
+        let current: Value = serde_json::from_str(&admin.body).unwrap_or(Value::Null);
+        if admin.status == 200
+            && current != Value::Null
+            && current.get("enforce_origin") != Some(&Value::Bool(true))
+        {
+            // A proxy started before docker flow checked origins: one config change.
+            let r = self.request("POST", "/config/admin", Some(&self.admin()), None)?;
+            if r.status != 200 {
+                return Err(Error::environment(
+                    format!(
+                        "the proxy refused the admin settings ({}): {}",
+                        r.status,
+                        r.body.trim()
+                    ),
+                    "remove the proxy container and its volume to start afresh",
+                ));
+            }
+        }
         let r = self.request(
             "GET",
             &format!("/config/apps/http/servers/{SERVER}"),
@@ -231,7 +285,7 @@ impl<'a> Caddy<'a> {
             return Ok(());
         }
         let config = json!({
-            "admin": {"listen": "0.0.0.0:2019"},
+            "admin": self.admin(),
             "apps": {"http": {"servers": {SERVER: {
                 "listen": [":80"],
                 "automatic_https": {"disable": true},
@@ -444,6 +498,16 @@ impl<'a> Caddy<'a> {
     }
 }
 
+fn with_origin_header<B>(
+    req: ureq::RequestBuilder<B>,
+    origin: Option<&str>,
+) -> ureq::RequestBuilder<B> {
+    match origin {
+        Some(o) => req.header("Origin", o),
+        None => req,
+    }
+}
+
 /// The address the admin port is published on: loopback unless the user opted in.
 fn publish_host(host: &str) -> String {
     if host == "localhost" {
@@ -606,7 +670,9 @@ impl Proxy for Caddy<'_> {
             .collect();
         while started.elapsed() < timeout {
             crate::cancel::check()?;
-            if self.in_flight(&addresses)? == 0 {
+            // When Caddy cannot say (its admin API did not answer), keep waiting: stopping an
+            // instance with requests in flight is worse than waiting out --drain-timeout.
+            if self.in_flight(&addresses).is_ok_and(|n| n == 0) {
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(50));
