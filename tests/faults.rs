@@ -271,6 +271,36 @@ fn a_deploy_killed_while_draining_converges_when_run_again() {
 }
 
 #[test]
+fn a_drain_that_outlives_the_drain_timeout_is_reported() {
+    if !support::engine_available() {
+        return;
+    }
+    let bed = Bed::demo("drainto", 0);
+    bed.write(
+        "compose.yaml",
+        &format!(
+            "name: {}\nservices:\n  app:\n    image: demo-service:${{V:-v1}}\n    environment:\n      RESPONSE_DELAY_MS: ${{SLOW:-0}}\n    expose: [\"8080\"]\n  db:\n    image: demo-service:v1\n",
+            bed.project
+        ),
+    );
+    bed.flow_env(&["deploy"], &[("SLOW", "8000")]).ok();
+    let port = bed.http_port;
+    let slow = std::thread::spawn(move || support::load::get(("127.0.0.1", port), "/demo"));
+    std::thread::sleep(Duration::from_millis(300));
+    let r = bed.flow_env(&["deploy", "--drain-timeout", "2s"], &[("V", "v2")]);
+    r.ok();
+    assert!(
+        r.stderr.contains("1 request(s) still in flight to")
+            && r.stderr
+                .contains("after --drain-timeout (2s); stopping it anyway"),
+        "{}",
+        r.stderr
+    );
+    let _ = slow.join();
+    assert_eq!(version(&bed), "v2");
+}
+
+#[test]
 fn an_unreachable_proxy_admin_api_aborts_before_anything_changes() {
     if !support::engine_available() {
         return;

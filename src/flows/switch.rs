@@ -7,6 +7,7 @@ use super::Ctx;
 use crate::error::{Error, Result};
 use crate::health;
 use crate::model::service_name;
+use crate::proxy::Drained;
 use crate::state::{self, Instance};
 
 /// The instances to promote: the ones deployed in this run, else the newest running release.
@@ -62,7 +63,14 @@ pub fn route_to(ctx: &mut Ctx, new: &[Instance], service: &str, count: u32) -> R
     ));
     ctx.changes
         .push(format!("proxy routes to {}", upstreams.join(", ")));
-    ctx.proxy.drain(&old, ctx.settings.drain_timeout)?;
+    if let Drained::TimedOut(in_flight) = ctx.proxy.drain(&old, ctx.settings.drain_timeout)? {
+        let how_many = in_flight.map_or("some".to_string(), |n| n.to_string());
+        ctx.progress.warn(&format!(
+            "{how_many} request(s) still in flight to {} after --drain-timeout ({}); stopping it anyway",
+            old.join(", "),
+            humantime::format_duration(ctx.settings.drain_timeout)
+        ));
+    }
     Ok(old)
 }
 

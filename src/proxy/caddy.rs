@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use super::rotation::Rotation;
-use super::{base_url, Proxy, RouteSpec, RouteView};
+use super::{base_url, Drained, Proxy, RouteSpec, RouteView};
 use crate::engine::{args, Engine};
 use crate::error::{Error, Result};
 use crate::model::Color;
@@ -383,16 +383,11 @@ impl<'a> Caddy<'a> {
     /// An address Caddy does not list has none.
     fn in_flight(&self, addresses: &[String]) -> Result<u64> {
         let r = self.request("GET", "/reverse_proxy/upstreams", None, None)?;
+        if r.status != 200 {
+            return Err(self.unreachable(format!("status {}", r.status)));
+        }
         let listed: Vec<Value> = serde_json::from_str(&r.body).unwrap_or_default();
-        Ok(listed
-            .iter()
-            .filter(|u| {
-                u.get("address")
-                    .and_then(Value::as_str)
-                    .is_some_and(|a| addresses.iter().any(|x| x == a))
-            })
-            .filter_map(|u| u.get("num_requests").and_then(Value::as_u64))
-            .sum())
+        Ok(requests_to(&listed, addresses))
     }
 
     /// The route: its upstreams are whatever its record in the rotation holds, looked up again
@@ -496,6 +491,23 @@ impl<'a> Caddy<'a> {
             "run the command again",
         ))
     }
+}
+
+/// Requests in flight to `addresses` in Caddy's upstream list. Caddy may list an address more
+/// than once (its static and dynamic upstream pools), each entry with the same count, so the
+/// largest per address counts; an address it does not list has none.
+fn requests_to(listed: &[Value], addresses: &[String]) -> u64 {
+    addresses
+        .iter()
+        .map(|a| {
+            listed
+                .iter()
+                .filter(|u| u.get("address").and_then(Value::as_str) == Some(a.as_str()))
+                .filter_map(|u| u.get("num_requests").and_then(Value::as_u64))
+                .max()
+                .unwrap_or(0)
+        })
+        .sum()
 }
 
 fn with_origin_header<B>(
@@ -646,7 +658,7 @@ impl Proxy for Caddy<'_> {
         Ok(())
     }
 
-    fn drain(&self, _old: &[String], timeout: Duration) -> Result<()> {
+    fn drain(&self, _old: &[String], timeout: Duration) -> Result<Drained> {
         let left = std::mem::take(&mut *self.left.borrow_mut());
         if left.is_empty()
             || self.engine.planned(format!(
@@ -657,7 +669,7 @@ impl Proxy for Caddy<'_> {
                     .join(", ")
             ))
         {
-            return Ok(());
+            return Ok(Drained::Clear);
         }
         // Caddy looks the record up again within REFRESH; until then it may still pick the old
         // instances, so wait for that first, then for their requests in flight to finish.
@@ -668,16 +680,18 @@ impl Proxy for Caddy<'_> {
             .iter()
             .map(|(_, ip)| format!("{ip}:{}", self.route.port))
             .collect();
+        let mut last = None;
         while started.elapsed() < timeout {
             crate::cancel::check()?;
             // When Caddy cannot say (its admin API did not answer), keep waiting: stopping an
             // instance with requests in flight is worse than waiting out --drain-timeout.
-            if self.in_flight(&addresses).is_ok_and(|n| n == 0) {
-                return Ok(());
+            last = self.in_flight(&addresses).ok();
+            if last == Some(0) {
+                return Ok(Drained::Clear);
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        Ok(())
+        Ok(Drained::TimedOut(last))
     }
 
     fn retire(&self, stopped: &[Instance]) -> Result<()> {
@@ -746,6 +760,24 @@ impl Proxy for Caddy<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn requests_in_flight_count_each_address_once() {
+        // As Caddy 2.11 lists them while three requests are in flight to .5.
+        let listed = json!([
+            {"address": "192.168.128.5:8080", "num_requests": 3, "fails": 0},
+            {"address": "192.168.128.4:8080", "num_requests": 1, "fails": 0},
+            {"address": "192.168.128.5:8080", "num_requests": 3, "fails": 0}
+        ]);
+        let listed = listed.as_array().unwrap();
+        let old = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(requests_to(listed, &old(&["192.168.128.5:8080"])), 3);
+        assert_eq!(
+            requests_to(listed, &old(&["192.168.128.5:8080", "192.168.128.4:8080"])),
+            4
+        );
+        assert_eq!(requests_to(listed, &old(&["192.168.128.9:8080"])), 0);
+    }
 
     #[test]
     fn specificity_orders_hosts_then_longer_paths() {

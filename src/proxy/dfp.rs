@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{base_url, Proxy, RouteSpec, RouteView};
+use super::{base_url, Drained, Proxy, RouteSpec, RouteView};
 use crate::engine::{args, Engine};
 use crate::error::{Error, Result};
 use crate::model::Color;
@@ -225,12 +225,12 @@ impl Proxy for DockerFlowProxy<'_> {
         Ok(())
     }
 
-    fn drain(&self, _old: &[String], _timeout: Duration) -> Result<()> {
+    fn drain(&self, _old: &[String], _timeout: Duration) -> Result<Drained> {
         // The protocol reports nothing in flight; give the proxy's reload a moment.
         if !self.engine.dry_run() {
             std::thread::sleep(Duration::from_secs(1));
         }
-        Ok(())
+        Ok(Drained::Clear)
     }
 
     fn routes(&self) -> Result<Vec<RouteView>> {

@@ -48,7 +48,7 @@ pub trait Proxy {
     /// Points the route at exactly `upstreams` (all seen healthy), in one atomic change.
     fn switch(&self, upstreams: &[String], color: Option<Color>) -> Result<()>;
     /// Waits until no request is in flight to `old`, at most `timeout`.
-    fn drain(&self, old: &[String], timeout: Duration) -> Result<()>;
+    fn drain(&self, old: &[String], timeout: Duration) -> Result<Drained>;
     /// Detaches instances that were stopped from what the route reaches them by (they are out
     /// of rotation already; this frees their addresses).
     fn retire(&self, _stopped: &[crate::state::Instance]) -> Result<()> {
@@ -56,6 +56,15 @@ pub trait Proxy {
     }
     /// The routes of this project, read back from the proxy.
     fn routes(&self) -> Result<Vec<RouteView>>;
+}
+
+/// How waiting for the old instances' requests in flight ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Drained {
+    /// None is left in flight (or the driver cannot tell and waited what its proxy needs).
+    Clear,
+    /// `--drain-timeout` passed with requests still in flight (how many, when the proxy said).
+    TimedOut(Option<u64>),
 }
 
 /// The driver without a proxy.
@@ -74,8 +83,8 @@ impl Proxy for NoProxy {
     fn switch(&self, _: &[String], _: Option<Color>) -> Result<()> {
         Ok(())
     }
-    fn drain(&self, _: &[String], _: Duration) -> Result<()> {
-        Ok(())
+    fn drain(&self, _: &[String], _: Duration) -> Result<Drained> {
+        Ok(Drained::Clear)
     }
     fn routes(&self) -> Result<Vec<RouteView>> {
         Ok(Vec::new())
