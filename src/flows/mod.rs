@@ -323,8 +323,9 @@ impl Ctx<'_> {
             .collect()
     }
 
-    /// Stops containers gracefully (they finish requests in flight, for at most
-    /// `--drain-timeout`) and takes them out of the proxy's route. They stay, for rollback.
+    /// Stops containers gracefully (callers take them out of the proxy's rotation and drain them
+    /// first; they still get `--drain-timeout` to exit) and detaches them from the route's
+    /// network. They stay, for rollback.
     pub fn stop(&self, instances: &[Instance]) -> Result<()> {
         if instances.is_empty() {
             return Ok(());
