@@ -593,6 +593,12 @@ fn an_old_release_that_exits_at_once_or_ignores_sigterm_drops_no_request() {
         std::thread::sleep(Duration::from_millis(500));
         bed.flow(&["deploy"]).ok();
         let switched = gets.started.elapsed();
+        if mode == "exit" {
+            // Scaling down and rolling back stop instances the same way: out of rotation,
+            // drained, then stopped.
+            bed.flow(&["scale", "+1"]).ok();
+            bed.flow(&["scale", "-1"]).ok();
+        }
         std::thread::sleep(Duration::from_millis(500));
         for (method, stats) in [("GET", gets.stop()), ("POST", posts.stop())] {
             eprintln!("ON_SIGTERM={mode} {method}: {}", stats.summary());
