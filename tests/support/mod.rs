@@ -70,13 +70,26 @@ pub fn engine_available() -> bool {
     ok
 }
 
-/// A free TCP port on the loopback.
+/// A free TCP port for a proxy to publish. It is taken below the kernel's ephemeral range: the
+/// load tests open thousands of connections whose local ports come from that range, so a port
+/// found free there can be taken by a client connection before the proxy binds it.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u32>().ok())
+        .unwrap_or(32768)
+        .clamp(12000, 65535);
+    let span = low - 10000;
+    let start = std::process::id().wrapping_mul(7919) % span;
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        assert!(n < span, "no free port below {low}");
+        let port = (10000 + (start + n * 101) % span) as u16;
+        if std::net::TcpListener::bind(("0.0.0.0", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 static SEQ: AtomicU32 = AtomicU32::new(0);
