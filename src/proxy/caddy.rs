@@ -10,7 +10,6 @@
 //! rewrites the record; the old ones leave the record while they still run, and are stopped only
 //! once Caddy reports no request in flight to them (or `--drain-timeout` passed).
 
-use std::cell::RefCell;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -36,8 +35,6 @@ pub struct Caddy<'a> {
     agent: ureq::Agent,
     base: String,
     rotation: Rotation<'a>,
-    /// What the last switch took out of the rotation (container, address), to drain.
-    left: RefCell<Vec<(String, String)>>,
 }
 
 struct Reply {
@@ -60,7 +57,6 @@ impl<'a> Caddy<'a> {
             route,
             agent,
             rotation: Rotation::new(engine, &settings.name),
-            left: RefCell::new(Vec::new()),
         }
     }
 
@@ -328,6 +324,17 @@ impl<'a> Caddy<'a> {
         if self.members()?.is_some() {
             return Ok(());
         }
+        let members = self.route_addresses()?;
+        if members.is_empty() {
+            return Ok(());
+        }
+        self.rotation.set(&self.record(), &members)
+    }
+
+    /// The instances on the route network, as (container name, IPv4 address): the running ones
+    /// (a stopped container has no endpoint), the proxy and its rotation aside. Empty without
+    /// the network (in a dry run, say).
+    fn route_addresses(&self) -> Result<Vec<(String, String)>> {
         let out = self.engine.read(&args(&[
             "network",
             "inspect",
@@ -335,48 +342,16 @@ impl<'a> Caddy<'a> {
             "{{range .Containers}}{{.Name}} {{.IPv4Address}}\n{{end}}",
             &self.route_network(),
         ]))?;
-        let mut members = Vec::new();
-        for line in out.stdout.lines() {
-            let Some((name, cidr)) = line.trim().split_once(' ') else {
-                continue;
-            };
-            if name == self.settings.name || name == self.rotation.container() {
-                continue;
-            }
-            if self.engine.container_status(name)?.as_deref() == Some("running") {
+        Ok(out
+            .stdout
+            .lines()
+            .filter_map(|line| line.trim().split_once(' '))
+            .filter(|(name, _)| *name != self.settings.name && *name != self.rotation.container())
+            .map(|(name, cidr)| {
                 let ip = cidr.split('/').next().unwrap_or_default();
-                members.push((name.to_string(), ip.to_string()));
-            }
-        }
-        if members.is_empty() {
-            return Ok(());
-        }
-        self.rotation.set(&self.record(), &members)
-    }
-
-    /// The address of `container` on the route network (empty in a dry run).
-    fn address(&self, container: &str) -> Result<String> {
-        let net = self.route_network();
-        let out = self.engine.read(&args(&[
-            "container",
-            "inspect",
-            "--format",
-            &format!("{{{{with index .NetworkSettings.Networks \"{net}\"}}}}{{{{.IPAddress}}}}{{{{end}}}}"),
-            container,
-        ]))?;
-        let ip = out.stdout.trim().to_string();
-        if self.engine.dry_run() && ip.is_empty() {
-            return Ok("<address>".into());
-        }
-        if !out.ok() || ip.is_empty() {
-            return Err(Error::environment(
-                format!("`{container}` has no address on the route network `{net}`"),
-                format!(
-                    "check `docker network inspect {net}`; `docker flow proxy` repairs the route"
-                ),
-            ));
-        }
-        Ok(ip)
+                (name.to_string(), ip.to_string())
+            })
+            .collect())
     }
 
     /// Requests in flight from Caddy to each of `addresses` (`ip:port`), as Caddy reports them.
@@ -510,6 +485,11 @@ fn requests_to(listed: &[Value], addresses: &[String]) -> u64 {
         .sum()
 }
 
+/// The container of an upstream dial address, `name:port`.
+fn container_of(upstream: &str) -> &str {
+    upstream.rsplit_once(':').map_or(upstream, |(n, _)| n)
+}
+
 fn with_origin_header<B>(
     req: ureq::RequestBuilder<B>,
     origin: Option<&str>,
@@ -632,9 +612,8 @@ impl Proxy for Caddy<'_> {
             ));
         }
         let net = self.route_network();
-        let mut members = Vec::new();
-        for up in upstreams {
-            let name = up.rsplit_once(':').map_or(up.as_str(), |(n, _)| n);
+        let names: Vec<&str> = upstreams.iter().map(|up| container_of(up)).collect();
+        for name in &names {
             let out = self
                 .engine
                 .change(&args(&["network", "connect", &net, name]), None)?;
@@ -647,39 +626,52 @@ impl Proxy for Caddy<'_> {
                     format!("check the route network `{net}` (`docker network inspect {net}`)"),
                 ));
             }
-            members.push((name.to_string(), self.address(name)?));
         }
-        let before = self.members()?.unwrap_or_default();
-        self.rotation.set(&self.record(), &members)?;
-        *self.left.borrow_mut() = before
-            .into_iter()
-            .filter(|(n, _)| !members.iter().any(|(m, _)| m == n))
-            .collect();
-        Ok(())
+        let on_network = self.route_addresses()?;
+        let mut members = Vec::new();
+        for name in names {
+            let ip = match on_network.iter().find(|(n, _)| n == name) {
+                Some((_, ip)) => ip.clone(),
+                None if self.engine.dry_run() => "<address>".into(),
+                None => {
+                    return Err(Error::environment(
+                        format!("`{name}` has no address on the route network `{net}`"),
+                        format!(
+                            "check `docker network inspect {net}`; `docker flow proxy` repairs the route"
+                        ),
+                    ))
+                }
+            };
+            members.push((name.to_string(), ip));
+        }
+        self.rotation.set(&self.record(), &members)
     }
 
-    fn drain(&self, _old: &[String], timeout: Duration) -> Result<Drained> {
-        let left = std::mem::take(&mut *self.left.borrow_mut());
-        if left.is_empty()
+    fn drain(&self, old: &[String], timeout: Duration) -> Result<Drained> {
+        if old.is_empty()
             || self.engine.planned(format!(
                 "wait until Caddy has no request in flight to {}",
-                left.iter()
-                    .map(|(n, _)| n.as_str())
+                old.iter()
+                    .map(|up| container_of(up))
                     .collect::<Vec<_>>()
                     .join(", ")
             ))
         {
             return Ok(Drained::Clear);
         }
+        // The old instances left the record but still run on the route network: their
+        // addresses there are the ones Caddy sends requests to.
+        let addresses: Vec<String> = self
+            .route_addresses()?
+            .into_iter()
+            .filter(|(n, _)| old.iter().any(|up| container_of(up) == n))
+            .map(|(_, ip)| format!("{ip}:{}", self.route.port))
+            .collect();
         // Caddy looks the record up again within REFRESH; until then it may still pick the old
         // instances, so wait for that first, then for their requests in flight to finish.
         let refresh = humantime::parse_duration(REFRESH).unwrap_or(Duration::from_millis(200));
         let started = Instant::now();
         std::thread::sleep(2 * refresh);
-        let addresses: Vec<String> = left
-            .iter()
-            .map(|(_, ip)| format!("{ip}:{}", self.route.port))
-            .collect();
         let mut last = None;
         while started.elapsed() < timeout {
             crate::cancel::check()?;
