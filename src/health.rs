@@ -34,6 +34,8 @@ pub fn wait_healthy(
     // Instances without a healthcheck that the probe has seen answer, and why the others not.
     let mut answered: HashSet<String> = HashSet::new();
     let mut reasons: HashMap<String, String> = HashMap::new();
+    // Looked up (or imported) once, the first time an instance needs probing.
+    let mut probe_image: Option<String> = None;
     loop {
         if let Err(e) = crate::cancel::check() {
             progress.end_waiting();
@@ -118,9 +120,13 @@ pub fn wait_healthy(
         }
         // The probe retries within its round, so no extra sleep between rounds.
         let round = PROBE_ROUND.min(timeout.saturating_sub(started.elapsed()));
+        if probe_image.is_none() {
+            probe_image = Some(probe::image(engine).inspect_err(|_| progress.end_waiting())?);
+        }
+        let image = probe_image.as_deref().unwrap_or_default();
         for (network, targets) in &to_probe {
             let addrs: Vec<String> = targets.iter().map(|(a, _)| a.clone()).collect();
-            let found = probe::run(engine, network, &addrs, round).inspect_err(|_| {
+            let found = probe::run(engine, image, network, &addrs, round).inspect_err(|_| {
                 progress.end_waiting();
             })?;
             for (addr, id) in targets {
@@ -153,7 +159,7 @@ fn probe_address(i: &Instance, port: Option<u16>) -> Result<(String, String)> {
                 "new instance {} has no Docker healthcheck and no network address to check it at",
                 i.name
             ),
-            "give the service a Docker healthcheck (Compose `healthcheck:`)",
+            probe::HELP,
         ));
     };
     let addr = match ip.parse::<std::net::IpAddr>() {

@@ -35,9 +35,15 @@ fn docker_arch() -> &'static str {
     }
 }
 
-fn cannot(why: String, help: &str) -> Error {
-    Error::environment(why, help)
-}
+/// `docker run` options every helper container gets: it only reads its own image, so it runs
+/// on a read-only root, with no capabilities and no way to gain privileges.
+pub const CONFINED: [&str; 5] = [
+    "--read-only",
+    "--cap-drop",
+    "ALL",
+    "--security-opt",
+    "no-new-privileges",
+];
 
 /// Imports the helper image unless the engine has it. `help` says what the user can do without
 /// it (it depends on what needed the helper).
@@ -49,8 +55,8 @@ pub fn ensure_image(engine: &Engine, help: &str) -> Result<String> {
         &[r#"ENTRYPOINT ["/helper"]"#],
         || {
             if PROGRAM.is_empty() {
-                return Err(cannot(
-                    "this build of docker flow has no helper program (it was built without a static C library)".into(),
+                return Err(Error::environment(
+                    "this build of docker flow has no helper program (it was built without a static C library)",
                     help,
                 ));
             }
@@ -60,7 +66,7 @@ pub fn ensure_image(engine: &Engine, help: &str) -> Result<String> {
                 .trim()
                 .to_string();
             if arch != docker_arch() {
-                return Err(cannot(
+                return Err(Error::environment(
                     format!(
                         "docker flow's helper is built for {} but the engine runs on {arch}",
                         docker_arch()

@@ -10,7 +10,8 @@ use crate::engine::{args, Engine};
 use crate::error::{Error, Result};
 use crate::helper;
 
-const HELP: &str =
+/// What to do when an instance cannot be probed.
+pub const HELP: &str =
     "give the service a Docker healthcheck (Compose `healthcheck:`), which docker flow then waits for instead";
 
 /// What one probe run found, per address.
@@ -21,9 +22,20 @@ pub struct Findings {
     pub waiting: Vec<(String, String)>,
 }
 
-/// Probes `addrs` (`ip:port`) from a container on `network`, retrying for up to `within`.
-pub fn run(engine: &Engine, network: &str, addrs: &[String], within: Duration) -> Result<Findings> {
-    let image = helper::ensure_image(engine, HELP)?;
+/// The probe's image (docker flow's helper), imported when the engine lacks it.
+pub fn image(engine: &Engine) -> Result<String> {
+    helper::ensure_image(engine, HELP)
+}
+
+/// Probes `addrs` (`ip:port`) from a container of `image` (see [`image`]) on `network`,
+/// retrying for up to `within`.
+pub fn run(
+    engine: &Engine,
+    image: &str,
+    network: &str,
+    addrs: &[String],
+    within: Duration,
+) -> Result<Findings> {
     let within_ms = within.as_millis().max(100).to_string();
     let label = format!("io.docker-flow.probe={network}");
     let mut a = args(&[
@@ -35,17 +47,11 @@ pub fn run(engine: &Engine, network: &str, addrs: &[String], within: Duration) -
         network,
         "--label",
         &label,
-        "--read-only",
-        "--cap-drop",
-        "ALL",
-        "--security-opt",
-        "no-new-privileges",
         "--user",
         "65534:65534",
-        &image,
-        "probe",
-        &within_ms,
     ]);
+    a.extend(args(&helper::CONFINED));
+    a.extend(args(&[image, "probe", &within_ms]));
     a.extend(addrs.iter().cloned());
     let out = engine.read(&a)?;
     let mut findings = Findings::default();

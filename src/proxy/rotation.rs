@@ -52,30 +52,21 @@ impl<'a> Rotation<'a> {
                 self.engine,
                 "the Caddy driver needs docker flow's helper: build docker flow on Linux with a static C library (Debian: libc6-dev), or use --proxy-driver none",
             )?;
-            let out = self.engine.change(
-                &args(&[
-                    "run",
-                    "-d",
-                    "--name",
-                    &self.container,
-                    "--restart",
-                    "unless-stopped",
-                    "--label",
-                    "io.docker-flow.proxy=rotation",
-                    "--read-only",
-                    "--cap-drop",
-                    "ALL",
-                    "--security-opt",
-                    "no-new-privileges",
-                    "-v",
-                    &format!("{}:{DIR}", self.container),
-                    &image,
-                    "dns",
-                    DIR,
-                    &PORT.to_string(),
-                ]),
-                None,
-            )?;
+            let mut a = args(&[
+                "run",
+                "-d",
+                "--name",
+                &self.container,
+                "--restart",
+                "unless-stopped",
+                "--label",
+                "io.docker-flow.proxy=rotation",
+                "-v",
+                &format!("{}:{DIR}", self.container),
+            ]);
+            a.extend(args(&helper::CONFINED));
+            a.extend(args(&[&image, "dns", DIR, &PORT.to_string()]));
+            let out = self.engine.change(&a, None)?;
             if !out.ok() && out.stderr.contains("already in use") {
                 // Another docker flow run started it a moment ago.
                 return Ok(());
