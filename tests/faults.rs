@@ -23,6 +23,28 @@ fn slow_bed(prefix: &str) -> Bed {
     bed
 }
 
+/// A demo bed whose v1 answers after `delay_ms`, deployed, with one request to it in flight
+/// (the thread returns its answer), so a deploy of v2 has something to drain.
+fn serving_a_slow_request(
+    prefix: &str,
+    delay_ms: u32,
+) -> (Bed, std::thread::JoinHandle<Option<(u16, String)>>) {
+    let bed = Bed::demo(prefix, 0);
+    bed.write(
+        "compose.yaml",
+        &format!(
+            "name: {}\nservices:\n  app:\n    image: demo-service:${{V:-v1}}\n    environment:\n      RESPONSE_DELAY_MS: ${{SLOW:-0}}\n    expose: [\"8080\"]\n  db:\n    image: demo-service:v1\n",
+            bed.project
+        ),
+    );
+    bed.flow_env(&["deploy"], &[("SLOW", &delay_ms.to_string())])
+        .ok();
+    let port = bed.http_port;
+    let slow = std::thread::spawn(move || support::load::get(("127.0.0.1", port), "/demo"));
+    std::thread::sleep(Duration::from_millis(300));
+    (bed, slow)
+}
+
 fn spawn(bed: &Bed, args: &[&str], env: &[(&str, &str)]) -> Child {
     let mut c = Command::new(env!("CARGO_BIN_EXE_docker-flow"));
     c.args(args)
@@ -226,19 +248,7 @@ fn a_deploy_killed_while_draining_converges_when_run_again() {
     if !support::engine_available() {
         return;
     }
-    let mut bed = Bed::demo("drain", 0);
-    // v1 answers slowly, so a request in flight holds the drain open.
-    bed.write(
-        "compose.yaml",
-        &format!(
-            "name: {}\nservices:\n  app:\n    image: demo-service:${{V:-v1}}\n    environment:\n      RESPONSE_DELAY_MS: ${{SLOW:-0}}\n    expose: [\"8080\"]\n  db:\n    image: demo-service:v1\n",
-            bed.project
-        ),
-    );
-    bed.flow_env(&["deploy"], &[("SLOW", "9000")]).ok();
-    let port = bed.http_port;
-    let slow = std::thread::spawn(move || support::load::get(("127.0.0.1", port), "/demo"));
-    std::thread::sleep(Duration::from_millis(300));
+    let (mut bed, slow) = serving_a_slow_request("drain", 9000);
     let mut child = spawn(&bed, &["deploy", "--drain-timeout", "30s"], &[("V", "v2")]);
     wait_for_switch(&bed, "green");
     // By now the old release is out of rotation and docker flow waits for the request in
@@ -275,18 +285,7 @@ fn a_drain_that_outlives_the_drain_timeout_is_reported() {
     if !support::engine_available() {
         return;
     }
-    let bed = Bed::demo("drainto", 0);
-    bed.write(
-        "compose.yaml",
-        &format!(
-            "name: {}\nservices:\n  app:\n    image: demo-service:${{V:-v1}}\n    environment:\n      RESPONSE_DELAY_MS: ${{SLOW:-0}}\n    expose: [\"8080\"]\n  db:\n    image: demo-service:v1\n",
-            bed.project
-        ),
-    );
-    bed.flow_env(&["deploy"], &[("SLOW", "8000")]).ok();
-    let port = bed.http_port;
-    let slow = std::thread::spawn(move || support::load::get(("127.0.0.1", port), "/demo"));
-    std::thread::sleep(Duration::from_millis(300));
+    let (bed, slow) = serving_a_slow_request("drainto", 8000);
     let r = bed.flow_env(&["deploy", "--drain-timeout", "2s"], &[("V", "v2")]);
     r.ok();
     assert!(

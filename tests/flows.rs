@@ -476,11 +476,9 @@ fn without_a_healthcheck_the_probe_checks_from_inside_the_network() {
         "target: app\nblue_green: true\npull: missing\nproxy_driver: none\nhealth_timeout: 8s\n",
     );
     let elsewhere = |args: &[&str], env: &[(&str, &str)]| {
-        let mut c = std::process::Command::new("unshare");
-        c.arg("--net")
-            .arg(env!("CARGO_BIN_EXE_docker-flow"))
-            .args(args)
-            .current_dir(bed.path());
+        let mut argv = vec!["--net", env!("CARGO_BIN_EXE_docker-flow")];
+        argv.extend_from_slice(args);
+        let mut c = bed.command(std::path::Path::new("unshare"), &argv);
         for (k, v) in env {
             c.env(k, v);
         }

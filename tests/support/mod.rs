@@ -167,7 +167,9 @@ impl Bed {
         bed
     }
 
-    fn command(&self, program: &Path, args: &[&str]) -> Command {
+    /// `program ARGS` in the project directory, with the bed's environment and none of the
+    /// caller's docker flow settings.
+    pub fn command(&self, program: &Path, args: &[&str]) -> Command {
         let mut c = Command::new(program);
         c.args(args).current_dir(self.dir.path());
         for (k, _) in std::env::vars() {
