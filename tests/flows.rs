@@ -615,3 +615,51 @@ fn an_old_release_that_exits_at_once_or_ignores_sigterm_drops_no_request() {
         }
     }
 }
+
+#[test]
+fn progress_shows_each_step_and_spins_on_a_terminal() {
+    if !support::engine_available() {
+        return;
+    }
+    let bed = Bed::new("progress");
+    bed.write(
+        "compose.yaml",
+        &format!(
+            "name: {}\nservices:\n  app:\n    image: demo-service:${{V:-v1}}\n    environment:\n      STARTUP_DELAY_MS: \"1500\"\n    expose: [\"8080\"]\n",
+            bed.project
+        ),
+    );
+    bed.write(
+        "docker-flow.yml",
+        "target: app\nblue_green: true\npull: missing\nproxy_driver: none\n",
+    );
+    // Not a terminal: each step, its duration, Compose's output under the step that ran it,
+    // and the wait for health as plain lines.
+    let r = bed.flow(&["deploy"]);
+    r.ok();
+    let err = &r.stderr;
+    let at = |s: &str| err.find(s).unwrap_or_else(|| panic!("no `{s}` in:\n{err}"));
+    let started = format!("Container {}-app-blue-1 Started", bed.project);
+    assert!(at("==> deploy") < at(&started) && at(&started) < at("    deploy done in "));
+    assert!(at("    waiting for health (0/1 ready") < at("    deploy done in "));
+    assert!(at("==> proxy") < at("==> stop-old") && at("==> stop-old") < at("stop-old done in"));
+    let durations = err.lines().filter(|l| l.contains(" done in ")).count();
+    assert_eq!(durations, 3, "one duration per step:\n{err}");
+    assert!(!err.contains('\r'), "redraws without a terminal:\n{err}");
+    // On a terminal (script gives the run one): the waiting line is redrawn in place, spinning.
+    let run = format!("{} deploy", env!("CARGO_BIN_EXE_docker-flow"));
+    let mut c = bed.command(
+        std::path::Path::new("script"),
+        &["-qefc", &run, "/dev/null"],
+    );
+    c.env("V", "v2");
+    let tty = support::run(c);
+    tty.ok();
+    assert!(
+        ['|', '/', '-', '\\'].iter().any(|spin| tty
+            .stdout
+            .contains(&format!("\r\x1b[2K    {spin} waiting for health"))),
+        "no spinner on a terminal:\n{:?}",
+        tty.stdout
+    );
+}
