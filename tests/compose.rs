@@ -348,3 +348,43 @@ fn missing_compose_v2_is_an_environment_error() {
     );
     assert_eq!(before, bed.engine_snapshot());
 }
+
+#[test]
+fn images_are_built_or_pulled_as_asked() {
+    if !support::engine_available() {
+        return;
+    }
+    let bed = Bed::new("images");
+    bed.write("app/Dockerfile", "FROM scratch\n");
+    let compose = |app: &str| {
+        format!(
+            "name: {}\nservices:\n  app:\n{app}    expose: [\"8080\"]\n  db:\n    image: demo-service:v1\n",
+            bed.project
+        )
+    };
+    bed.write(
+        "docker-flow.yml",
+        "target: app\nside_targets: [db]\nblue_green: true\nproxy_driver: none\n",
+    );
+    let plan = |args: &[&str]| {
+        let mut a = vec!["deploy", "--dry-run"];
+        a.extend_from_slice(args);
+        let r = bed.flow(&a);
+        r.ok();
+        r.stdout.clone()
+    };
+    // A service with a `build:` section is built, never pulled; -S pulls the side targets.
+    bed.write("compose.yaml", &compose("    build: ./app\n"));
+    let p = plan(&["--pull", "always", "-S"]);
+    assert!(p.contains("-f - build app-blue"), "{p}");
+    assert!(!p.contains("pull app-blue"), "{p}");
+    assert!(p.contains("-f - pull --ignore-buildable db"), "{p}");
+    // An image is pulled with --pull always, not with --pull missing; side targets only with -S.
+    bed.write("compose.yaml", &compose("    image: demo-service:v1\n"));
+    let p = plan(&["--pull", "always"]);
+    assert!(p.contains("-f - pull app-blue"), "{p}");
+    assert!(!p.contains(" build "), "{p}");
+    assert!(!p.contains("pull --ignore-buildable"), "{p}");
+    let p = plan(&["--pull", "missing"]);
+    assert!(!p.contains("-f - pull "), "{p}");
+}
