@@ -99,11 +99,11 @@ pub struct Opts {
     #[arg(long, env = "FLOW_PROXY_DOCKER_HOST", global = true)]
     pub proxy_docker_host: Option<String>,
 
-    /// Host of the proxy's reconfiguration endpoint (Caddy: loopback only).
+    /// Host of Docker Flow Proxy's reconfigure endpoint (--proxy-driver docker-flow-proxy).
     #[arg(long, env = "FLOW_PROXY_HOST", global = true)]
     pub proxy_host: Option<String>,
 
-    /// Port of the proxy's reconfiguration endpoint (Caddy's admin API).
+    /// Port of Docker Flow Proxy's reconfigure endpoint (--proxy-driver docker-flow-proxy).
     #[arg(long, env = "FLOW_PROXY_RECONF_PORT", global = true)]
     pub proxy_reconf_port: Option<String>,
 
@@ -168,11 +168,6 @@ pub struct Opts {
     /// Host port the proxy serves HTTP on.
     #[arg(long, env = "FLOW_PROXY_HTTP_PORT", global = true)]
     pub proxy_http_port: Option<String>,
-
-    /// Allow the proxy's admin endpoint on a non-loopback host [true|false]. It has no authentication.
-    #[arg(long, env = "FLOW_PROXY_ALLOW_REMOTE_ADMIN", num_args = 0..=1, require_equals = true,
-          default_missing_value = "true", global = true, value_name = "BOOL")]
-    pub proxy_allow_remote_admin: Option<String>,
 
     /// When to pull the target's image: always, missing or never.
     #[arg(long, env = "FLOW_PULL", global = true)]

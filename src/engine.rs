@@ -5,7 +5,7 @@
 //! Commands are argv vectors handed to `duct`; nothing is ever run through a shell.
 //! With `--dry-run`, commands that change the engine are recorded in the plan instead of run.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::ffi::OsString;
 use std::path::PathBuf;
 
@@ -22,6 +22,8 @@ pub struct Engine {
     env: Vec<(String, String)>,
     dry_run: bool,
     plan: RefCell<Vec<String>>,
+    /// How many docker commands this run has made (reported in the JSON summary).
+    calls: Cell<u32>,
 }
 
 /// What a finished command printed.
@@ -35,6 +37,16 @@ pub struct Output {
 impl Output {
     pub fn ok(&self) -> bool {
         self.status == 0
+    }
+
+    /// The last line docker printed on stderr (the error it ended with), or "no answer".
+    pub fn last_error_line(&self) -> &str {
+        self.stderr
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("no answer")
+            .trim()
     }
 }
 
@@ -60,6 +72,7 @@ impl Engine {
             env,
             dry_run: settings.dry_run,
             plan: RefCell::new(Vec::new()),
+            calls: Cell::new(0),
         })
     }
 
@@ -83,7 +96,13 @@ impl Engine {
             env,
             dry_run: self.dry_run,
             plan: RefCell::new(Vec::new()),
+            calls: Cell::new(0),
         }
+    }
+
+    /// How many docker commands this engine has run.
+    pub fn calls(&self) -> u32 {
+        self.calls.get()
     }
 
     pub fn dry_run(&self) -> bool {
@@ -98,6 +117,7 @@ impl Engine {
 
     /// The command with `stdin` fed in (or none: docker never waits on our terminal).
     fn expression(&self, argv: &[String], stdin: Option<&[u8]>) -> duct::Expression {
+        self.calls.set(self.calls.get() + 1);
         let mut e = duct::cmd(&self.bin, argv).unchecked();
         e = match stdin {
             Some(input) => e.stdin_bytes(input.to_vec()),
@@ -112,6 +132,18 @@ impl Engine {
     /// Runs `docker ARGS` and captures what it prints. For reads: runs in dry-run mode too.
     pub fn read(&self, args: &[String]) -> Result<Output> {
         self.capture(&self.argv(args), None)
+    }
+
+    /// Runs `docker ARGS` and returns what it printed as bytes (an archive from `docker cp`),
+    /// None when it failed. For reads: runs in dry-run mode too.
+    pub fn read_bytes(&self, args: &[String]) -> Result<Option<Vec<u8>>> {
+        let out = self
+            .expression(&self.argv(args), None)
+            .stdout_capture()
+            .stderr_capture()
+            .run()
+            .map_err(|err| self.spawn_error(err))?;
+        Ok(out.status.success().then_some(out.stdout))
     }
 
     /// Runs `docker ARGS` with `stdin` fed in, capturing output. Reads only.
@@ -229,8 +261,10 @@ impl Engine {
                 s.push_str(a);
             }
         }
-        if stdin {
+        if stdin && argv.iter().any(|a| a == "compose") {
             s.push_str(" < (derived Compose model)");
+        } else if stdin {
+            s.push_str(" < (stdin)");
         }
         s
     }
@@ -262,15 +296,11 @@ impl Engine {
         if out.ok() && !out.stdout.trim().is_empty() {
             return Ok(());
         }
-        let detail = out
-            .stderr
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or("no answer")
-            .trim();
         Err(Error::environment(
-            format!("the Docker daemon is unreachable: {detail}"),
+            format!(
+                "the Docker daemon is unreachable: {}",
+                out.last_error_line()
+            ),
             "start Docker (e.g. `dockerd` or `systemctl start docker`), or select a running one with --context, -H or DOCKER_HOST",
         ))
     }

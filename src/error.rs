@@ -56,6 +56,25 @@ pub enum Error {
         help: Option<String>,
     },
 
+    /// What stands at the proxy's name, port or config is not docker flow's own proxy; nothing
+    /// was changed.
+    #[error("{message}")]
+    #[diagnostic(code(docker_flow::proxy_not_owned))]
+    ProxyNotOwned {
+        message: String,
+        #[help]
+        help: String,
+    },
+
+    /// docker flow's proxy runs but does not answer through the engine.
+    #[error("{message}")]
+    #[diagnostic(code(docker_flow::proxy_unreachable))]
+    ProxyUnreachable {
+        message: String,
+        #[help]
+        help: String,
+    },
+
     /// A flow started and could not finish; the live release keeps serving.
     #[error("{message}")]
     #[diagnostic(code(docker_flow::flow))]
@@ -71,7 +90,9 @@ impl Error {
         match self {
             Error::Flow { .. } => 1,
             Error::Usage { .. } | Error::Setting { .. } | Error::Config { .. } => 2,
-            Error::Environment { .. } => 3,
+            Error::Environment { .. }
+            | Error::ProxyNotOwned { .. }
+            | Error::ProxyUnreachable { .. } => 3,
         }
     }
 

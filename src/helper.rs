@@ -14,15 +14,60 @@ use crate::error::{Error, Result};
 /// The helper program, a static Linux binary (empty when `build.rs` could not build it).
 static PROGRAM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/helper"));
 
-/// The image tag: a new build of the helper gets a new tag, so a stale image is never used.
-pub fn image() -> String {
+/// This build of the helper: the version and a hash of the program, so a new build gets a new
+/// name and a stale copy is never used.
+fn build_id() -> String {
     let mut h = DefaultHasher::new();
     PROGRAM.hash(&mut h);
     format!(
-        "docker-flow-helper:{}-{:012x}",
+        "{}-{:012x}",
         env!("CARGO_PKG_VERSION"),
         h.finish() & 0xffff_ffff_ffff
     )
+}
+
+/// The image tag.
+pub fn image() -> String {
+    format!("docker-flow-helper:{}", build_id())
+}
+
+/// Where this build's helper lives inside a container docker flow copied it into (the Caddy
+/// proxy's). Each build has its own path: a proxy started by an older docker flow keeps running
+/// its own copy, and a newer docker flow copies its own beside it.
+pub fn path_in_container() -> String {
+    format!("/docker-flow/helper-{}", build_id())
+}
+
+/// The environment variable a test sets to make the architecture check see another engine.
+const TEST_ARCH: &str = "DOCKER_FLOW_TEST_ENGINE_ARCH";
+
+/// Checks, before anything changes, that the engine can run this helper (its architecture is
+/// the one the helper was built for); `help` says what the user can do without it.
+pub fn check_engine(engine: &Engine, help: &str) -> Result<()> {
+    if PROGRAM.is_empty() {
+        return Err(Error::environment(
+            "this build of docker flow has no helper program (it was built without a static C library)",
+            help,
+        ));
+    }
+    let arch = match std::env::var(TEST_ARCH) {
+        Ok(a) if !a.is_empty() => a,
+        _ => engine
+            .read(&args(&["version", "--format", "{{.Server.Arch}}"]))?
+            .stdout
+            .trim()
+            .to_string(),
+    };
+    if arch != docker_arch() {
+        return Err(Error::environment(
+            format!(
+                "docker flow's helper is built for {} but the engine runs on {arch}",
+                docker_arch()
+            ),
+            help,
+        ));
+    }
+    Ok(())
 }
 
 /// Docker's name for the architecture the helper was built for.
@@ -54,40 +99,34 @@ pub fn ensure_image(engine: &Engine, help: &str) -> Result<String> {
         "docker flow helper",
         &[r#"ENTRYPOINT ["/helper"]"#],
         || {
-            if PROGRAM.is_empty() {
-                return Err(Error::environment(
-                    "this build of docker flow has no helper program (it was built without a static C library)",
-                    help,
-                ));
-            }
-            let arch = engine
-                .read(&args(&["version", "--format", "{{.Server.Arch}}"]))?
-                .stdout
-                .trim()
-                .to_string();
-            if arch != docker_arch() {
-                return Err(Error::environment(
-                    format!(
-                        "docker flow's helper is built for {} but the engine runs on {arch}",
-                        docker_arch()
-                    ),
-                    help,
-                ));
-            }
-            archive()
+            check_engine(engine, help)?;
+            archive(&[("helper", PROGRAM, 0o755)])
         },
     )?;
     Ok(tag)
 }
 
-/// A tar holding only `/helper`, executable.
-fn archive() -> Result<Vec<u8>> {
-    let mut header = tar::Header::new_gnu();
-    header.set_size(PROGRAM.len() as u64);
-    header.set_mode(0o755);
-    header.set_mtime(0);
+/// A tar holding this build's helper at `path_in_container()`, for `docker cp`, and `extra`
+/// files (path, content), readable by their owner only.
+pub fn archive_for_container(extra: &[(&str, &[u8])]) -> Result<Vec<u8>> {
+    let path = path_in_container();
+    let mut files = vec![(path.trim_start_matches('/'), PROGRAM, 0o755)];
+    files.extend(extra.iter().map(|(p, data)| (*p, *data, 0o600)));
+    archive(&files)
+}
+
+/// A tar of `files` (path, content, mode).
+fn archive(files: &[(&str, &[u8], u32)]) -> Result<Vec<u8>> {
     let mut b = tar::Builder::new(Vec::new());
-    b.append_data(&mut header, "helper", PROGRAM)
+    files
+        .iter()
+        .try_for_each(|(path, data, mode)| {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(data.len() as u64);
+            header.set_mode(*mode);
+            header.set_mtime(0);
+            b.append_data(&mut header, path, *data)
+        })
         .and_then(|()| b.into_inner())
         .map_err(|e| {
             Error::environment(
@@ -104,7 +143,7 @@ mod tests {
     #[test]
     fn the_helper_is_embedded_and_packed_executable() {
         assert!(!PROGRAM.is_empty(), "build.rs did not build the helper");
-        let tar = archive().unwrap();
+        let tar = archive(&[("helper", PROGRAM, 0o755)]).unwrap();
         let mut a = tar::Archive::new(tar.as_slice());
         let entries: Vec<_> = a
             .entries()

@@ -177,5 +177,9 @@ pub fn action(cli: &Cli, settings: &mut settings::Settings) -> Result<Action> {
 // so that its unit tests run and clippy reads it.
 #[cfg(test)]
 #[allow(dead_code)]
+#[path = "helper/admin.rs"]
+mod helper_admin;
+#[cfg(test)]
+#[allow(dead_code)]
 #[path = "helper/dns.rs"]
 mod helper_dns;

@@ -247,14 +247,6 @@ fn rows() -> Vec<Row> {
             [json!(81), json!(82), json!(83)],
         ),
         r(
-            "proxy_allow_remote_admin",
-            "true",
-            "FLOW_PROXY_ALLOW_REMOTE_ADMIN",
-            "false",
-            &["--proxy-allow-remote-admin"],
-            [json!(true), json!(false), json!(true)],
-        ),
-        r(
             "pull",
             "missing",
             "FLOW_PULL",
@@ -545,9 +537,9 @@ fn bad_values_name_the_problem_and_the_fix() {
     );
     usage_error(
         &bed,
-        &["config", "--proxy-host", "10.1.2.3"],
+        &["config", "--proxy-host", "http://10.1.2.3"],
         &[],
-        "not a loopback address",
+        "is not a host name or IP address",
     );
     usage_error(
         &bed,

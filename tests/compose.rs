@@ -310,7 +310,11 @@ fn a_dry_run_changes_nothing() {
         r.stdout
     );
     let record = format!(
-        "exec {}-dns /helper set /routes app.{}.dflow '{}-app-blue-1@<address>'",
+        "/docker-flow/helper-{}",
+        docker_flow_build_suffix(&r.stdout)
+    );
+    let record = format!(
+        "exec {} {record} set /routes app.{}.dflow '{}-app-blue-1@<address>'",
         bed.proxy_name, bed.project, bed.project
     );
     assert!(r.stdout.contains(&record), "{}", r.stdout);
@@ -387,4 +391,13 @@ fn images_are_built_or_pulled_as_asked() {
     assert!(!p.contains("pull --ignore-buildable"), "{p}");
     let p = plan(&["--pull", "missing"]);
     assert!(!p.contains("-f - pull "), "{p}");
+}
+
+/// The build suffix of the helper path a plan names (`/docker-flow/helper-<version>-<hash>`).
+fn docker_flow_build_suffix(plan: &str) -> String {
+    plan.split("/docker-flow/helper-")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_default()
+        .to_string()
 }

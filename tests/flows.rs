@@ -6,7 +6,7 @@ mod support;
 use std::time::Duration;
 
 use serde_json::Value;
-use support::load::{Load, Stats};
+use support::load::{no_drop, Load, Stats};
 use support::{Bed, Run};
 
 /// Runs `f` under 4 clients of load through the proxy and returns what they saw.
@@ -17,33 +17,6 @@ fn under_load(bed: &Bed, f: impl FnOnce() -> Run) -> (Run, Stats, Duration) {
     let switched = load.started.elapsed();
     std::thread::sleep(Duration::from_millis(500));
     (run, load.stop(), switched)
-}
-
-/// Zero failed requests (no HTTP error, no connection closed unanswered), none slower than 1 s,
-/// and after the command only `version` answers.
-#[track_caller]
-fn no_drop(stats: &Stats, switched: Duration, version: &str) {
-    assert!(
-        stats.total() > 50,
-        "too little load to judge: {}",
-        stats.summary()
-    );
-    assert!(
-        stats.failed().is_empty(),
-        "requests failed: {}",
-        stats.summary()
-    );
-    assert!(
-        stats.max_latency() < Duration::from_secs(1),
-        "a request stalled: {}",
-        stats.summary()
-    );
-    assert_eq!(
-        stats.stale_after(version, switched),
-        0,
-        "old responses after the switch: {}",
-        stats.summary()
-    );
 }
 
 fn status(bed: &Bed) -> Value {

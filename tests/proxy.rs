@@ -1,12 +1,10 @@
-//! The proxy drivers on the real engine: Caddy shared by projects, surviving restarts, its admin
-//! API on loopback only; the seed's Docker Flow Proxy protocol against a recording server.
+//! The proxy drivers on the real engine: Caddy shared by projects, surviving restarts, its control
+//! surface closed to every host port and container; the seed's Docker Flow Proxy protocol against
+//! a recording server.
 
 mod support;
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -105,35 +103,20 @@ fn routes_survive_a_proxy_restart_and_are_restored_after_removal() {
         "the proxy did not serve the route after a restart"
     );
     assert_eq!(routes(&bed), before);
-    // The rotation's records live on a volume: a restart of its container keeps them.
-    let rotation = format!("{}-dns", bed.proxy_name);
-    assert!(docker(&["restart", &rotation]).status.success());
-    let mut up = false;
-    for _ in 0..50 {
-        if bed.get("/demo").is_some_and(|(c, _)| c == 200) {
-            up = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert!(
-        up,
-        "the proxy did not serve the route after its rotation restarted"
-    );
-    assert_eq!(routes(&bed), before);
-    // The rotation gone with its records: the route is first given the instances on its
-    // network (as when upgrading from a docker flow that switched by network alias).
-    assert!(docker(&["rm", "-f", &rotation]).status.success());
-    assert!(docker(&["volume", "rm", &rotation]).status.success());
+    // The proxy gone with its rotation's records but not its config: the route is first given
+    // the instances on its network (as when upgrading from a docker flow that switched by
+    // network alias).
+    let records = format!("{}-dns", bed.proxy_name);
+    assert!(docker(&["rm", "-f", &bed.proxy_name]).status.success());
+    assert!(docker(&["volume", "rm", &records]).status.success());
     let plan = bed.flow(&["proxy", "--dry-run"]);
     plan.ok();
     let seed = format!(
-        "/helper set /routes app.{}.dflow {}-app-blue-1@",
+        " set /routes app.{}.dflow {}-app-blue-1@",
         bed.project, bed.project
     );
     assert!(plan.stdout.contains(&seed), "{}", plan.stdout);
     // Gone entirely, volumes too: `docker flow proxy` rebuilds both from the engine's state.
-    assert!(docker(&["rm", "-f", &bed.proxy_name]).status.success());
     assert!(
         docker(&["volume", "rm", &format!("{}-data", bed.proxy_name)])
             .status
@@ -145,148 +128,137 @@ fn routes_survive_a_proxy_restart_and_are_restored_after_removal() {
     assert_eq!(routes(&bed), before);
 }
 
+/// The proxy's addresses on each network it joins (network name, IPv4 address).
+fn proxy_addresses(bed: &Bed) -> Vec<(String, String)> {
+    let out = docker(&[
+        "inspect",
+        "--format",
+        "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{$v.IPAddress}}\n{{end}}",
+        &bed.proxy_name,
+    ]);
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(n, ip)| (n.to_string(), ip.to_string()))
+        .collect()
+}
+
+/// Runs `program ARGS` in the network namespace of a container started on `network` (as that
+/// container would: same interfaces, same addresses), and returns its exit status and output.
+fn from_container_on(network: &str, program: &[&str]) -> (bool, String) {
+    let name = support::unique("intruder");
+    let started = docker(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--network",
+        network,
+        "demo-service:v1",
+    ]);
+    assert!(started.status.success(), "{started:?}");
+    let pid = docker(&["inspect", "--format", "{{.State.Pid}}", &name]);
+    let pid = String::from_utf8_lossy(&pid.stdout).trim().to_string();
+    let out = Command::new("nsenter")
+        .arg(format!("--net=/proc/{pid}/ns/net"))
+        .args(program)
+        .output()
+        .unwrap();
+    let _ = docker(&["rm", "-f", &name]);
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
 #[test]
-fn the_admin_api_answers_on_loopback_only() {
+fn the_proxys_control_surface_is_reachable_by_no_host_port_and_no_container() {
     if !support::engine_available() {
         return;
     }
-    let bed = Bed::demo("admin", 0);
+    let bed = Bed::demo("closed", 0);
     bed.flow(&["deploy"]).ok();
-    let port = docker(&["port", &bed.proxy_name, "2019/tcp"]);
-    let published = String::from_utf8_lossy(&port.stdout);
-    assert_eq!(
-        published.trim(),
-        format!("127.0.0.1:{}", bed.admin_port),
-        "admin published beyond loopback"
-    );
-    assert!(std::net::TcpStream::connect(("127.0.0.1", bed.admin_port)).is_ok());
-    // On loopback, only docker flow's own origin is served: a page in a browser on this host
-    // (its own Origin, or none after DNS rebinding) is refused.
-    let admin_status = |origin: Option<&str>| {
-        use std::io::{Read, Write};
-        let mut s = std::net::TcpStream::connect(("127.0.0.1", bed.admin_port)).unwrap();
-        let origin = origin
-            .map(|o| format!("Origin: {o}\r\n"))
-            .unwrap_or_default();
-        write!(
-            s,
-            "GET /config/ HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n{origin}Connection: close\r\n\r\n",
-            bed.admin_port
-        )
-        .unwrap();
-        let mut reply = String::new();
-        s.read_to_string(&mut reply).unwrap();
-        reply
-            .split_whitespace()
-            .nth(1)
-            .unwrap_or_default()
-            .to_string()
-    };
-    let ours = format!("http://127.0.0.1:{}", bed.admin_port);
-    assert_eq!(admin_status(Some(&ours)), "200");
-    assert_eq!(admin_status(None), "403");
-    assert_eq!(admin_status(Some("http://attacker.example")), "403");
-    // From another host (a network namespace of the test's own, on a veth pair), the service port
-    // answers and the admin port does not.
-    let ns = support::unique("dfns");
-    let (host_if, ns_if) = (
-        format!("{}h", &ns[..ns.len().min(12)]),
-        format!("{}n", &ns[..ns.len().min(12)]),
-    );
-    let sh = |a: &[&str]| Command::new("ip").args(a).status().unwrap().success();
-    assert!(sh(&["netns", "add", &ns]));
-    let cleanup = || {
-        let _ = Command::new("ip").args(["netns", "del", &ns]).output();
-        let _ = Command::new("ip").args(["link", "del", &host_if]).output();
-    };
-    let octet = 10 + (std::process::id() % 200) as u8;
-    let (host_ip, ns_ip) = (format!("198.18.{octet}.1"), format!("198.18.{octet}.2"));
-    let ok = sh(&[
-        "link", "add", &host_if, "type", "veth", "peer", "name", &ns_if,
-    ]) && sh(&["link", "set", &ns_if, "netns", &ns])
-        && sh(&["addr", "add", &format!("{host_ip}/24"), "dev", &host_if])
-        && sh(&["link", "set", &host_if, "up"])
-        && sh(&[
-            "netns",
-            "exec",
-            &ns,
-            "ip",
-            "addr",
-            "add",
-            &format!("{ns_ip}/24"),
-            "dev",
-            &ns_if,
-        ])
-        && sh(&["netns", "exec", &ns, "ip", "link", "set", &ns_if, "up"]);
-    let probe = |port: u16| {
-        // A TCP connect from inside the namespace (bash's /dev/tcp; the test's own fixed script).
-        let script = format!("exec 3<>/dev/tcp/{host_ip}/{port} && echo open || echo closed");
-        Command::new("ip")
-            .args(["netns", "exec", &ns, "timeout", "5", "bash", "-c", &script])
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-            .unwrap_or_default()
-    };
-    let (http, admin) = if ok {
-        (probe(bed.http_port), probe(bed.admin_port))
-    } else {
-        (String::new(), String::new())
-    };
-    cleanup();
-    assert!(ok, "could not set up the test host");
-    assert_eq!(
-        http, "open",
-        "the service port is not reachable from the other host, so the check proves nothing"
-    );
-    assert_eq!(
-        admin, "closed",
-        "the admin API is reachable from another host"
-    );
-}
-
-#[test]
-fn a_non_loopback_admin_host_needs_an_explicit_opt_in() {
-    let bed = Bed::new("optin");
-    let r = bed.flow(&["config", "--proxy-host", "192.0.2.10"]);
-    r.fails(2, "not a loopback address");
+    // Only the HTTP port is published.
+    let ports = docker(&["port", &bed.proxy_name]);
+    let ports = String::from_utf8_lossy(&ports.stdout);
     assert!(
-        r.stderr.contains("--proxy-allow-remote-admin"),
-        "{}",
-        r.stderr
+        ports.lines().all(|l| l.starts_with("80/tcp ")),
+        "published: {ports}"
     );
-    bed.flow(&[
-        "config",
-        "--proxy-host",
-        "192.0.2.10",
-        "--proxy-allow-remote-admin",
-    ])
-    .ok();
-}
-
-/// A server that answers 200 and records each request line.
-fn recorder() -> (u16, Arc<Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let log = seen.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let mut line = String::new();
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            if reader.read_line(&mut line).is_ok() {
-                log.lock().unwrap().push(line.trim().to_string());
+    let nets = proxy_addresses(&bed);
+    assert_eq!(
+        nets.len(),
+        2,
+        "the default bridge and the route network: {nets:?}"
+    );
+    let config_before = bed.flow(&["status", "--format", "json"]).json()["proxy"].clone();
+    for (network, ip) in &nets {
+        // The service port answers from there, so a refusal below is not the network's doing.
+        let (ok, out) = from_container_on(
+            network,
+            &["curl", "-sS", "-m", "3", &format!("http://{ip}:80/demo")],
+        );
+        assert!(ok && out.starts_with("v1"), "{network}: {out}");
+        // The admin API, with every header a forger would try, to read and to replace it.
+        for (method, path, body) in [("GET", "config/", None), ("POST", "load", Some("{}"))] {
+            let url = format!("http://{ip}:2019/{path}");
+            let mut a = vec!["curl", "-sS", "-m", "3", "-X", method];
+            for h in [
+                "Origin: http://127.0.0.1:2019",
+                "Host: 127.0.0.1:2019",
+                "Content-Type: application/json",
+            ] {
+                a.extend(["-H", h]);
             }
-            loop {
-                let mut h = String::new();
-                if reader.read_line(&mut h).map(|n| n == 0).unwrap_or(true) || h == "\r\n" {
-                    break;
-                }
+            if let Some(b) = body {
+                a.extend(["--data-binary", b]);
             }
-            let mut s = stream;
-            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 16\r\nConnection: close\r\n\r\n{\"Status\":\"OK\"}\n");
+            a.push(&url);
+            let (ok, out) = from_container_on(network, &a);
+            assert!(!ok, "{network}: {method} {url} answered: {out}");
+            assert!(
+                out.contains("Couldn't connect") || out.contains("refused"),
+                "{network}: {out}"
+            );
         }
-    });
-    (port, seen)
+        // Through the HTTP port, the admin paths are not the admin API.
+        let (_, out) = from_container_on(
+            network,
+            &[
+                "curl",
+                "-sS",
+                "-m",
+                "3",
+                "-H",
+                "Host: 127.0.0.1:2019",
+                &format!("http://{ip}:80/config/"),
+            ],
+        );
+        assert!(
+            !out.contains("docker-flow"),
+            "{network}: the config leaked: {out}"
+        );
+        // The rotation's records: a DNS query for the route's record gets no answer.
+        let query = format!(
+            "import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(2); \
+             name=b''.join(bytes([len(l)])+l.encode() for l in 'app.{}.dflow'.split('.')); \
+             s.sendto(b'\\x12\\x34\\x01\\x00\\x00\\x01\\x00\\x00\\x00\\x00\\x00\\x00'+name+b'\\x00\\x00\\x01\\x00\\x01', ('{ip}', 5353)); \
+             print(s.recvfrom(512))",
+            bed.project
+        );
+        let (ok, out) = from_container_on(network, &["python3", "-c", &query]);
+        assert!(
+            !ok && out.contains("timed out"),
+            "{network}: the rotation answered: {out}"
+        );
+    }
+    let config_after = bed.flow(&["status", "--format", "json"]).json()["proxy"].clone();
+    assert_eq!(config_before, config_after);
+    assert_eq!(body(&bed, "/demo"), "v1");
 }
 
 #[test]
@@ -294,7 +266,7 @@ fn the_docker_flow_proxy_driver_speaks_the_seeds_protocol() {
     if !support::engine_available() {
         return;
     }
-    let (port, seen) = recorder();
+    let (port, seen) = support::recorder("127.0.0.1");
     let bed = Bed::demo("dfp", 0);
     // A running container stands in for Docker Flow Proxy (its image cannot be pulled here):
     // the requests go to the recorder, the templates into this container.

@@ -143,6 +143,7 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
         ));
     }
     let ids: Vec<String> = new.iter().map(|i| i.id.clone()).collect();
+    let waiting = std::time::Instant::now();
     let healthy = match health::wait_healthy(
         ctx.engine,
         &ids,
@@ -157,6 +158,10 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
             return Err(e);
         }
     };
+    // The time the new release took to become ready is the application's, not docker flow's:
+    // reported apart so that docker flow's own overhead can be told from it.
+    ctx.durations
+        .push(("health".into(), waiting.elapsed().as_secs_f64()));
     ctx.changes.push(format!(
         "started {n} instance(s) of {svc} (release {})",
         release.id

@@ -110,6 +110,10 @@ pub fn run(engine: &Engine, settings: &Settings, action: &Action, cwd: &Path) ->
         _ => "rollback".to_string(),
     };
     ctx.proxy.preflight()?;
+    if !declares_healthcheck(&ctx.project.model, &ctx.target) {
+        // Its health is then checked by docker flow's helper, which must run on the engine.
+        crate::helper::check_engine(engine, crate::probe::HELP)?;
+    }
     let stale = 2 * (settings.health_timeout + settings.drain_timeout) + Duration::from_secs(300);
     let lock = Lock::acquire(
         engine,
@@ -133,6 +137,16 @@ pub fn run(engine: &Engine, settings: &Settings, action: &Action, cwd: &Path) ->
     lock.release();
     result?;
     finish(&ctx, &command)
+}
+
+/// Whether the Compose service declares a Docker healthcheck (one its image declares is seen
+/// only once it runs).
+fn declares_healthcheck(model: &ComposeFile, target: &str) -> bool {
+    model
+        .services
+        .get(target)
+        .and_then(|s| s.rest.get("healthcheck"))
+        .is_some_and(|h| h.get("disable") != Some(&Value::Bool(true)))
 }
 
 /// Consul templates are read at switch time; check them before anything changes.
@@ -213,6 +227,7 @@ fn finish(ctx: &Ctx, command: &str) -> Result<()> {
                 "target": ctx.target,
                 "changes": ctx.changes,
                 "durations": durations,
+                "engine_calls": ctx.engine.calls(),
             })
         );
     }

@@ -5,7 +5,8 @@
 //! Caddy's config (every config change makes Caddy drop requests). Taking an instance out of the
 //! record stops new requests to it while the ones in flight finish, before it is ever stopped.
 //!
-//! - `dns <dir> <port>`: answers A queries over UDP for the names that have a file in `<dir>`.
+//! - `serve_on`: answers A queries over UDP for the names that have a file in `<dir>` (run by
+//!   `proxy`, inside the proxy container).
 //! - `set <dir> <name> [<container>@<ip>...]`: replaces a record at once (write, then rename).
 //! - `get <dir> <name>`: prints a record, one `<ip> <container>` per line (nothing if none).
 
@@ -13,24 +14,8 @@ use std::net::{Ipv4Addr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-pub fn serve(args: &[String]) -> ExitCode {
-    let [dir, port] = args else {
-        eprintln!("usage: helper dns <dir> <port>");
-        return ExitCode::from(2);
-    };
-    let socket = match UdpSocket::bind(("0.0.0.0", port.parse::<u16>().unwrap_or(0))) {
-        Ok(s) if port.parse::<u16>().is_ok() => s,
-        Ok(_) => {
-            eprintln!("helper dns: `{port}` is not a port");
-            return ExitCode::from(2);
-        }
-        Err(e) => {
-            eprintln!("helper dns: cannot listen on udp port {port}: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    eprintln!("helper dns: serving the records in {dir} on udp port {port}");
-    let dir = Path::new(dir);
+/// Answers queries on `socket` from the records in `dir`, for ever.
+pub fn serve_on(socket: &UdpSocket, dir: &Path) -> ! {
     let mut buf = [0u8; 1500];
     loop {
         let Ok((n, from)) = socket.recv_from(&mut buf) else {

@@ -5,24 +5,31 @@
 //! (`docker-flow-helper`) when it first needs it, so nothing is pulled from a registry.
 //!
 //! - `probe`: checks instances from inside their network (health gates without a healthcheck).
-//! - `dns`, `set`, `get`: the rotation, the DNS records the proxy resolves its upstreams from.
+//! - `set`, `get`: the rotation, the DNS records the proxy resolves its upstreams from.
+//! - `proxy`: the Caddy proxy container's first process: serves the rotation on the container's
+//!   loopback and runs Caddy.
+//! - `admin`, `drain`: Caddy's admin API, which listens on the proxy container's loopback only.
 
+mod admin;
 mod dns;
 mod probe;
+mod supervise;
 
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((command, rest)) = args.split_first() else {
-        eprintln!("usage: helper probe|dns|set|get ...");
+        eprintln!("usage: helper probe|set|get|proxy|admin|drain ...");
         return ExitCode::from(2);
     };
     match command.as_str() {
         "probe" => probe::run(rest),
-        "dns" => dns::serve(rest),
         "set" => dns::set(rest),
         "get" => dns::get(rest),
+        "proxy" => supervise::run(rest),
+        "admin" => admin::run(rest),
+        "drain" => admin::drain(rest),
         other => {
             eprintln!("helper: unknown command `{other}`");
             ExitCode::from(2)

@@ -1,12 +1,12 @@
 //! The proxy in front of the target, behind one interface so the flows do not care which.
 //!
-//! - `caddy`: docker flow starts Caddy itself and switches routes through its admin API.
+//! - `caddy`: docker flow starts Caddy itself and switches by rewriting the DNS record a route
+//!   resolves its upstreams from.
 //! - `docker-flow-proxy`: the seed's reconfigure protocol, for users of Docker Flow Proxy.
 //! - `none`: no proxy; flows still deploy, health-gate and stop the old release.
 
 pub mod caddy;
 pub mod dfp;
-pub mod rotation;
 
 use std::time::Duration;
 

@@ -78,7 +78,6 @@ const OPTIONS: &[(&str, Kind, Option<&str>)] = &[
     ("proxy_image", Kind::Text, Some("caddy:2")),
     ("proxy_name", Kind::Text, Some("docker-flow-proxy")),
     ("proxy_http_port", Kind::Number, Some("80")),
-    ("proxy_allow_remote_admin", Kind::Bool, Some("false")),
     ("pull", Kind::Text, Some("always")),
     ("health_timeout", Kind::Duration, Some("60s")),
     ("drain_timeout", Kind::Duration, Some("30s")),
@@ -241,7 +240,6 @@ pub struct ProxySettings {
     pub reconf_port: u16,
     pub docker_host: Option<String>,
     pub docker_cert_path: Option<PathBuf>,
-    pub allow_remote_admin: bool,
 }
 
 impl Resolved {
@@ -353,18 +351,7 @@ impl Resolved {
             reconf_port: self.port("proxy_reconf_port")?.unwrap_or(2019),
             docker_host: self.parsed("proxy_docker_host", values::parse_docker_host)?,
             docker_cert_path: self.text("proxy_docker_cert_path").map(PathBuf::from),
-            allow_remote_admin: self.bool("proxy_allow_remote_admin")?,
         };
-        if proxy.driver == ProxyDriver::Caddy
-            && !proxy.allow_remote_admin
-            && !values::is_loopback(&proxy.host)
-        {
-            return Err(self.err(
-                "proxy_host",
-                format!("`{}` is not a loopback address, and Caddy's admin API has no authentication", proxy.host),
-                "keep the admin API on 127.0.0.1 (the default), or, knowing that anyone who reaches it can reconfigure the proxy, set --proxy-allow-remote-admin=true",
-            ));
-        }
         let settings = Settings {
             blue_green: self.bool("blue_green")?,
             cert_path: self.text("cert_path").map(PathBuf::from),

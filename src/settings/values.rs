@@ -233,13 +233,6 @@ pub fn parse_host(v: &str) -> Parsed<String> {
     }
 }
 
-pub fn is_loopback(host: &str) -> bool {
-    host == "localhost"
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
 /// A container or image-like name docker accepts, with no characters that need quoting.
 pub fn parse_name(v: &str) -> Parsed<String> {
     if !v.is_empty()
@@ -448,8 +441,6 @@ mod tests {
         assert!(parse_http_url("ftp://consul").is_err());
         assert!(parse_docker_host("unix:///var/run/docker.sock").is_ok());
         assert!(parse_docker_host("/var/run/docker.sock").is_err());
-        assert!(is_loopback("127.0.0.1") && is_loopback("::1") && is_loopback("localhost"));
-        assert!(!is_loopback("0.0.0.0") && !is_loopback("10.0.0.1"));
         assert_eq!(parse_host("[::1]"), Ok("::1".into()));
         assert!(parse_host("http://x").is_err());
     }

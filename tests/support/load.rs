@@ -53,7 +53,7 @@ pub fn try_request(
         .ok_or("no address")?;
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
         .map_err(|e| format!("connect: {e}"))?;
-    s.set_read_timeout(Some(Duration::from_secs(10)))
+    s.set_read_timeout(Some(Duration::from_secs(30)))
         .map_err(|e| e.to_string())?;
     let body = if method == "GET" { "" } else { "ping" };
     s.write_all(
@@ -100,18 +100,30 @@ impl Load {
 
     /// Like `start`, with another method (a POST, which a proxy may not retry).
     pub fn start_with(port: u16, method: &str, path: &str, clients: usize, max: Duration) -> Load {
+        Load::start_on("127.0.0.1", port, method, path, clients, max)
+    }
+
+    /// Like `start_with`, against another host (a test host in a network namespace).
+    pub fn start_on(
+        host: &str,
+        port: u16,
+        method: &str,
+        path: &str,
+        clients: usize,
+        max: Duration,
+    ) -> Load {
         let stop = Arc::new(AtomicBool::new(false));
         let samples = Arc::new(Mutex::new(Vec::new()));
         let started = Instant::now();
         let threads = (0..clients)
             .map(|_| {
                 let (stop, samples, path) = (stop.clone(), samples.clone(), path.to_string());
-                let method = method.to_string();
+                let (method, host) = (method.to_string(), host.to_string());
                 std::thread::spawn(move || {
                     while !stop.load(Ordering::SeqCst) && started.elapsed() < max {
                         let at = started.elapsed();
                         let t = Instant::now();
-                        let r = try_request(("127.0.0.1", port), &method, &path);
+                        let r = try_request((host.as_str(), port), &method, &path);
                         let sample = Sample {
                             at,
                             latency: t.elapsed(),
@@ -226,4 +238,31 @@ impl Stats {
             self.max_latency()
         )
     }
+}
+
+/// Zero failed requests (no HTTP error, no connection closed unanswered), none slower than 1 s,
+/// and after the command only `version` answers.
+#[track_caller]
+pub fn no_drop(stats: &Stats, switched: Duration, version: &str) {
+    assert!(
+        stats.total() > 50,
+        "too little load to judge: {}",
+        stats.summary()
+    );
+    assert!(
+        stats.failed().is_empty(),
+        "requests failed: {}",
+        stats.summary()
+    );
+    assert!(
+        stats.max_latency() < Duration::from_secs(1),
+        "a request stalled: {}",
+        stats.summary()
+    );
+    assert_eq!(
+        stats.stale_after(version, switched),
+        0,
+        "old responses after the switch: {}",
+        stats.summary()
+    );
 }

@@ -4,9 +4,12 @@
 
 pub mod load;
 
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 
 pub const CADDY_IMAGE: &str = "docker-flow-caddy:2.11.7";
 
@@ -207,6 +210,11 @@ impl Bed {
         load::get(("127.0.0.1", self.http_port), path)
     }
 
+    /// `GET path` on this bed's proxy's admin API (see [`proxy_admin`]).
+    pub fn proxy_admin(&self, path: &str) -> Option<String> {
+        proxy_admin(&self.proxy_name, "GET", path, None)
+    }
+
     /// Containers, networks and volumes of this project (and its proxy), for before/after checks.
     pub fn engine_snapshot(&self) -> String {
         let mut out = String::new();
@@ -274,6 +282,27 @@ impl Drop for Bed {
     }
 }
 
+/// `method path` (with `body`) on the admin API of the proxy container `proxy`, through the
+/// engine: docker flow's helper in that container, as docker flow itself asks. The answer's body
+/// when Caddy says 200, else None.
+pub fn proxy_admin(proxy: &str, method: &str, path: &str, body: Option<&str>) -> Option<String> {
+    let helper = docker_words(&["inspect", "--format", "{{.Path}}", proxy]);
+    let mut child = Command::new("docker")
+        .args(["exec", "-i", proxy, helper.first()?])
+        .args(["admin", "127.0.0.1:2019", method, path])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .ok()?;
+    let mut stdin = child.stdin.take()?;
+    stdin.write_all(body.unwrap_or_default().as_bytes()).ok()?;
+    drop(stdin);
+    let out = child.wait_with_output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (status, body) = text.split_once('\n')?;
+    status.starts_with("200 ").then(|| body.to_string())
+}
+
 /// The whitespace-separated words `docker ARGS` prints (names, ids); none on failure.
 pub fn docker_words(args: &[&str]) -> Vec<String> {
     Command::new("docker")
@@ -302,4 +331,31 @@ pub fn run(mut c: Command) -> Run {
 /// The repository root (for fixtures).
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A server on `host` that answers 200 and records each request line (a stand-in for Docker Flow
+/// Proxy's reconfigure endpoint).
+pub fn recorder(host: &str) -> (u16, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind((host, 0)).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut line = String::new();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            if reader.read_line(&mut line).is_ok() {
+                log.lock().unwrap().push(line.trim().to_string());
+            }
+            loop {
+                let mut h = String::new();
+                if reader.read_line(&mut h).map(|n| n == 0).unwrap_or(true) || h == "\r\n" {
+                    break;
+                }
+            }
+            let mut s = stream;
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 16\r\nConnection: close\r\n\r\n{\"Status\":\"OK\"}\n");
+        }
+    });
+    (port, seen)
 }

@@ -1,0 +1,378 @@
+//! The proxy container: Caddy and the rotation in one container docker flow starts, and the one
+//! way docker flow talks to them, its helper run inside that container with `docker exec`.
+//!
+//! The container's first process is the helper (`proxy`), which serves the rotation's records
+//! on the container's loopback and runs Caddy, whose admin API listens on that loopback too. So
+//! the proxy's control surface is on no host port and on no network another container shares;
+//! only whoever may use the engine that runs the proxy can reach it, through that engine, from
+//! wherever the user's docker reaches it (contexts, `DOCKER_HOST`, ssh, tcp).
+//!
+//! Since the image is the user's (`--proxy-image`), docker flow creates the container, copies
+//! its helper in (`docker cp`, which needs nothing in the image), then starts it.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use super::{config, ADMIN, RECORDS, RESOLVER};
+use crate::engine::{args, Engine, Output};
+use crate::error::{Error, Result};
+use crate::helper;
+use crate::settings::ProxySettings;
+
+/// The label every proxy container docker flow starts carries.
+const LABEL: &str = "io.docker-flow.proxy";
+/// The label of this layout (admin API and rotation inside the container). A container with
+/// `LABEL=caddy` but without it was started by an earlier docker flow and is migrated once.
+const LAYOUT: &str = "io.docker-flow.proxy.layout";
+const LAYOUT_VERSION: &str = "2";
+
+/// What stands at the proxy's name on the engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Found {
+    Absent,
+    /// docker flow's proxy, in this layout; `running` or not.
+    Ours {
+        running: bool,
+    },
+    /// docker flow's proxy from before the admin API moved inside the container.
+    OldLayout,
+    /// A container docker flow did not start.
+    Foreign {
+        image: String,
+    },
+}
+
+pub struct ProxyContainer<'a> {
+    engine: &'a Engine,
+    settings: ProxySettings,
+}
+
+impl<'a> ProxyContainer<'a> {
+    pub fn new(engine: &'a Engine, settings: ProxySettings) -> ProxyContainer<'a> {
+        ProxyContainer { engine, settings }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.settings.name
+    }
+
+    /// The volume that keeps the rotation's records (named as when the rotation had a container
+    /// of its own, so an upgrade keeps them).
+    fn records_volume(&self) -> String {
+        format!("{}-dns", self.settings.name)
+    }
+
+    /// The container that served the rotation in the earlier layout.
+    fn old_rotation(&self) -> String {
+        format!("{}-dns", self.settings.name)
+    }
+
+    pub fn find(&self) -> Result<Found> {
+        let out = self.engine.read(&args(&[
+            "container",
+            "inspect",
+            "--format",
+            "{{.State.Status}}\t{{.Config.Image}}\t{{.Path}}\t{{json .Config.Labels}}",
+            self.name(),
+        ]))?;
+        if !out.ok() {
+            return Ok(Found::Absent);
+        }
+        let line = out.stdout.trim();
+        let mut parts = line.splitn(4, '\t');
+        let (status, image, path, labels) = (
+            parts.next().unwrap_or_default(),
+            parts.next().unwrap_or_default(),
+            parts.next().unwrap_or_default(),
+            parts.next().unwrap_or("null"),
+        );
+        let labels: BTreeMap<String, String> = serde_json::from_str(labels).unwrap_or_default();
+        Ok(
+            match (
+                labels.get(LABEL).map(String::as_str),
+                labels.get(LAYOUT).map(String::as_str),
+            ) {
+                // Its first process is docker flow's helper, as docker flow creates it.
+                (Some("caddy"), Some(LAYOUT_VERSION))
+                    if path.starts_with("/docker-flow/helper-") =>
+                {
+                    Found::Ours {
+                        running: matches!(status, "running" | "paused" | "restarting"),
+                    }
+                }
+                (Some("caddy"), None) => Found::OldLayout,
+                _ => Found::Foreign {
+                    image: image.to_string(),
+                },
+            },
+        )
+    }
+
+    /// The error for a container at the proxy's name that docker flow did not start.
+    pub fn foreign(&self, image: &str) -> Error {
+        Error::ProxyNotOwned {
+            message: format!(
+                "a container named `{}` (image {image}) exists, and docker flow did not start it",
+                self.name()
+            ),
+            help: "docker flow only configures a proxy it started itself: choose another name with --proxy-name, or remove that container".into(),
+        }
+    }
+
+    /// Before anything changes: nothing else publishes the proxy's HTTP port on the engine (the
+    /// proxy could not start, or requests would go elsewhere).
+    pub fn check_port_free(&self) -> Result<()> {
+        let port = self.settings.http_port.to_string();
+        let out = self.engine.read(&args(&[
+            "ps",
+            "--filter",
+            &format!("publish={port}"),
+            "--format",
+            "{{.Names}}\t{{.Image}}",
+        ]))?;
+        let others: Vec<&str> = out
+            .stdout
+            .lines()
+            .filter(|l| l.split('\t').next() != Some(self.name()))
+            .collect();
+        if let Some(other) = others.first() {
+            let (name, image) = other.split_once('\t').unwrap_or((other, "?"));
+            return Err(Error::ProxyNotOwned {
+                message: format!(
+                    "port {port} is already published by the container `{name}` (image {image}), which is not docker flow's proxy `{}`",
+                    self.name()
+                ),
+                help: format!(
+                    "choose another port with --proxy-http-port, or --proxy-name `{name}` if it is a proxy docker flow started under that name"
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// `docker create` of the proxy container (not started: the helper is copied in first).
+    fn create_args(&self, migrate_requests: bool) -> Vec<String> {
+        let s = &self.settings;
+        let helper = helper::path_in_container();
+        let mut a = args(&[
+            "create",
+            "--name",
+            &s.name,
+            "--restart",
+            "unless-stopped",
+            "--label",
+            &format!("{LABEL}=caddy"),
+            "--label",
+            &format!("{LAYOUT}={LAYOUT_VERSION}"),
+            "-p",
+            &format!("{}:80", s.http_port),
+            "-v",
+            &format!("{}-data:/config", s.name),
+            "-v",
+            &format!("{}:{RECORDS}", self.records_volume()),
+            "-e",
+            &format!("CADDY_ADMIN={ADMIN}"),
+            "-e",
+            "XDG_CONFIG_HOME=/config",
+            "-e",
+            "XDG_DATA_HOME=/data",
+            "--entrypoint",
+            &helper,
+        ]);
+        if migrate_requests {
+            // Caddy binds a new SO_REUSEPORT socket on every config change and closes the old
+            // one; with this, connections queued on the old socket move to the new one instead
+            // of being reset.
+            a.extend(args(&["--sysctl", "net.ipv4.tcp_migrate_req=1"]));
+        }
+        a.extend(args(&[
+            &s.image, "proxy", RECORDS, RESOLVER, "caddy", "run", "--resume",
+        ]));
+        a
+    }
+
+    /// Makes sure the proxy runs in this layout: started, created, or migrated from the
+    /// earlier layout.
+    pub fn provision(&self) -> Result<()> {
+        match self.find()? {
+            Found::Ours { running: true } => Ok(()),
+            Found::Ours { running: false } => self.start(),
+            Found::Absent => self.create(None, &[]),
+            Found::OldLayout => self.migrate(),
+            Found::Foreign { image } => Err(self.foreign(&image)),
+        }
+    }
+
+    fn start(&self) -> Result<()> {
+        let out = self.engine.change(&args(&["start", self.name()]), None)?;
+        self.check(out, "start")
+    }
+
+    /// Creates the container, copies the helper (and `autosave`, a config to resume from) in,
+    /// connects it to `networks`, and starts it. Another docker flow run that creates it at the
+    /// same moment wins the name; this one then waits for it to run.
+    fn create(&self, autosave: Option<&[u8]>, networks: &[String]) -> Result<()> {
+        let mut out = self.engine.change(&self.create_args(true), None)?;
+        if !out.ok() && out.stderr.contains("already in use") {
+            return self.wait_for_other_run();
+        }
+        self.check(out, "create")?;
+        out = self.connect_copy_start(autosave, networks)?;
+        if !out.ok() && out.stderr.contains("tcp_migrate_req") {
+            // Kernels before 5.14 lack the sysctl; Caddy still works, with the reload race.
+            let rm = self
+                .engine
+                .change(&args(&["rm", "-f", self.name()]), None)?;
+            self.check(rm, "remove")?;
+            let c = self.engine.change(&self.create_args(false), None)?;
+            self.check(c, "create")?;
+            out = self.connect_copy_start(autosave, networks)?;
+        }
+        self.check(out, "start")
+    }
+
+    /// The rest of creating the container: its networks, the helper, then `docker start`
+    /// (whose output is returned).
+    fn connect_copy_start(&self, autosave: Option<&[u8]>, networks: &[String]) -> Result<Output> {
+        for net in networks {
+            let c = self
+                .engine
+                .change(&args(&["network", "connect", net, self.name()]), None)?;
+            self.check(c, &format!("connect to `{net}`"))?;
+        }
+        self.copy_in(autosave)?;
+        self.engine.change(&args(&["start", self.name()]), None)
+    }
+
+    /// Another run created the container a moment ago: wait until it runs; if it stays created
+    /// (that run was killed before starting it), finish its work.
+    fn wait_for_other_run(&self) -> Result<()> {
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(10) {
+            if self.find()? == (Found::Ours { running: true }) {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        self.copy_in(None)?;
+        self.start()
+    }
+
+    /// Copies this build's helper (and a config to resume from) into the container.
+    fn copy_in(&self, autosave: Option<&[u8]>) -> Result<()> {
+        let extra: Vec<(&str, &[u8])> = autosave
+            .map(|a| vec![("config/caddy/autosave.json", a)])
+            .unwrap_or_default();
+        let tar = helper::archive_for_container(&extra)?;
+        let out = self.engine.change(
+            &args(&["cp", "-", &format!("{}:/", self.name())]),
+            Some(&tar),
+        )?;
+        self.check(out, "copy docker flow's helper into")
+    }
+
+    fn check(&self, out: Output, what: &str) -> Result<()> {
+        if out.ok() {
+            return Ok(());
+        }
+        Err(Error::environment(
+            format!(
+                "cannot {what} the proxy container `{}`: {}",
+                self.name(),
+                out.stderr.trim()
+            ),
+            format!(
+                "check that --proxy-image ({}) exists on the engine and port {} is free; `docker logs {}` tells more",
+                self.settings.image,
+                self.settings.http_port,
+                self.name()
+            ),
+        ))
+    }
+
+    /// Replaces a proxy started by an earlier docker flow (admin API published on the host's
+    /// loopback, rotation in `<name>-dns`) with this layout, keeping its routes and records: its
+    /// autosaved config is read, moved to the loopback (`config::migrated`) and given to the new
+    /// container to resume from. The proxy does not serve for the second or two this takes.
+    fn migrate(&self) -> Result<()> {
+        let name = self.name();
+        if self.engine.planned(format!(
+            "migrate the proxy `{name}` to the admin API inside its container (one restart)"
+        )) {
+            return Ok(());
+        }
+        // `docker cp` out of a container gives a tar of the one file (none before Caddy saved).
+        let saved = self.engine.read_bytes(&args(&[
+            "cp",
+            &format!("{name}:/config/caddy/autosave.json"),
+            "-",
+        ]))?;
+        let mut text = String::new();
+        if let Some(tar) = saved {
+            let mut archive = tar::Archive::new(tar.as_slice());
+            if let Some(Ok(mut entry)) = archive.entries().ok().and_then(|mut e| e.next()) {
+                let _ = std::io::Read::read_to_string(&mut entry, &mut text);
+            }
+        }
+        let config = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
+        let autosave = serde_json::to_vec(&config::migrated(config)).unwrap_or_default();
+        let nets = self.engine.read(&args(&[
+            "container",
+            "inspect",
+            "--format",
+            "{{range $k, $v := .NetworkSettings.Networks}}{{$k}}\n{{end}}",
+            name,
+        ]))?;
+        let networks: Vec<String> = nets
+            .stdout
+            .lines()
+            .map(str::trim)
+            .filter(|n| !n.is_empty() && *n != "bridge")
+            .map(String::from)
+            .collect();
+        let rm = self
+            .engine
+            .change(&args(&["rm", "-f", name, &self.old_rotation()]), None)?;
+        if !rm.ok() && !rm.stderr.contains("No such container") {
+            return self.check(rm, "replace");
+        }
+        self.create(Some(&autosave), &networks)
+    }
+
+    /// Runs this build's helper inside the proxy container (`docker exec`), copying it in first
+    /// if the container was started by another build of docker flow. `change`: whether the call
+    /// changes the proxy (recorded, not run, in a dry run).
+    pub fn exec(
+        &self,
+        helper_args: &[String],
+        stdin: Option<&[u8]>,
+        change: bool,
+    ) -> Result<Output> {
+        let mut a = args(&["exec"]);
+        if stdin.is_some() {
+            a.push("-i".into());
+        }
+        a.push(self.name().to_string());
+        a.push(helper::path_in_container());
+        a.extend(helper_args.iter().cloned());
+        let run = |a: &[String]| {
+            if change {
+                self.engine.change(a, stdin)
+            } else {
+                match stdin {
+                    Some(input) => self.engine.read_with_input(a, input),
+                    None => self.engine.read(a),
+                }
+            }
+        };
+        let out = run(&a)?;
+        // Exit 126/127: the runtime found no such file (a proxy started by another build). The
+        // docker CLI prints the runtime's error on stdout.
+        let missing = |t: &str| t.contains("no such file");
+        if matches!(out.status, 126 | 127) && (missing(&out.stdout) || missing(&out.stderr)) {
+            self.copy_in(None)?;
+            return run(&a);
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,373 @@
+//! The Caddy driver: a Caddy container docker flow starts and configures itself.
+//!
+//! - `container`: the proxy container (Caddy and the rotation, with their control surface on the
+//!   container's loopback) and the one way in, docker flow's helper run in it by `docker exec`
+//!   through the engine that runs the proxy. Recognising its own proxy, migrating an older one.
+//! - `admin`: Caddy's admin API through that helper.
+//! - `config`: the JSON docker flow writes, as pure functions.
+//! - `rotation`: the DNS records each route resolves its upstreams from; a switch rewrites one.
+//! - `network`: the route's own network, where the proxy reaches the instances in rotation.
+//!
+//! Caddy drops requests whenever its config changes, so its config changes only when a route is
+//! created (or its paths or domains change), each time in one request guarded by `If-Match`, so
+//! a concurrent change by another project is retried, not overwritten. A switch connects the new
+//! instances to the route network and rewrites the record; the old ones leave the record while
+//! they still run, and are stopped only once Caddy reports no request in flight to them (or
+//! `--drain-timeout` passed).
+
+mod admin;
+mod config;
+mod container;
+mod network;
+mod rotation;
+
+use std::cell::RefCell;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use self::admin::Admin;
+use self::config::Owner;
+use self::container::{Found, ProxyContainer};
+use self::network::RouteNetwork;
+use self::rotation::{Member, Rotation};
+use super::{Drained, Proxy, RouteSpec, RouteView};
+use crate::engine::{args, Engine};
+use crate::error::{Error, Result};
+use crate::helper;
+use crate::model::Color;
+use crate::settings::ProxySettings;
+use crate::state::Instance;
+
+/// Caddy's admin API, on the proxy container's loopback.
+pub const ADMIN: &str = "127.0.0.1:2019";
+/// The rotation's DNS server, on the proxy container's loopback.
+pub const RESOLVER: &str = "127.0.0.1:5353";
+/// Where the rotation's records live inside the proxy container.
+pub const RECORDS: &str = "/routes";
+
+/// What the user can do when the engine cannot run docker flow's helper.
+const HELPER_HELP: &str = "the Caddy driver runs docker flow's helper in the proxy container: use --proxy-driver none or docker-flow-proxy, and give the service a Docker healthcheck (Compose `healthcheck:`)";
+
+pub struct Caddy<'a> {
+    engine: &'a Engine,
+    route: RouteSpec,
+    container: ProxyContainer<'a>,
+    network: RouteNetwork<'a>,
+    /// What stands at the proxy's name, once looked up (provisioning brings it up to date).
+    found: RefCell<Option<Found>>,
+}
+
+impl<'a> Caddy<'a> {
+    pub fn new(engine: &'a Engine, settings: &ProxySettings, route: RouteSpec) -> Caddy<'a> {
+        Caddy {
+            engine,
+            network: RouteNetwork::new(engine, &route, &settings.name),
+            container: ProxyContainer::new(engine, settings.clone()),
+            route,
+            found: RefCell::new(None),
+        }
+    }
+
+    fn admin(&self) -> Admin<'_, 'a> {
+        Admin::new(&self.container)
+    }
+
+    fn rotation(&self) -> Rotation<'_, 'a> {
+        Rotation::new(&self.container)
+    }
+
+    fn found(&self) -> Result<Found> {
+        if let Some(f) = self.found.borrow().clone() {
+            return Ok(f);
+        }
+        let f = self.container.find()?;
+        *self.found.borrow_mut() = Some(f.clone());
+        Ok(f)
+    }
+
+    /// Whether the proxy runs in this layout (so its admin API and rotation can be asked).
+    fn serving(&self) -> Result<bool> {
+        Ok(self.found()? == (Found::Ours { running: true }))
+    }
+
+    /// The instances in rotation; None before the first switch (or without a proxy).
+    fn members(&self) -> Result<Option<Vec<Member>>> {
+        if !self.serving()? {
+            return Ok(None);
+        }
+        self.rotation().get(&config::record(&self.route))
+    }
+
+    /// Gives a route without a record (its proxy was recreated without its volumes, or the
+    /// route was made by a docker flow that switched by network alias) the instances that run
+    /// on its network, so that it keeps serving until the next switch.
+    fn seed_record(&self) -> Result<()> {
+        if self.members()?.is_some() {
+            return Ok(());
+        }
+        let members = self.network.members()?;
+        if members.is_empty() {
+            return Ok(());
+        }
+        self.rotation().set(&config::record(&self.route), &members)
+    }
+
+    /// Makes sure the proxy's config is docker flow's: a Caddy without config gets docker flow's
+    /// server; one configured by something else is refused.
+    fn ensure_server(&self) -> Result<()> {
+        for _ in 0..20 {
+            let r = self.admin().get("/config/")?;
+            match config::owner(&r.json()) {
+                Owner::DockerFlow => return Ok(()),
+                Owner::Foreign => return Err(self.foreign_config()),
+                Owner::Nobody => {}
+            }
+            // Guarded by the ETag: when another run configured it meanwhile, read it again.
+            let w = self
+                .admin()
+                .send("POST", "/config/", &config::base(), r.etag.as_deref())?;
+            match w.status {
+                200 => return Ok(()),
+                412 => continue,
+                s => return Err(refused("docker flow's base config", s, &w.body)),
+            }
+        }
+        Err(kept_changing())
+    }
+
+    fn foreign_config(&self) -> Error {
+        Error::ProxyNotOwned {
+            message: format!(
+                "the proxy `{}` carries a Caddy config docker flow did not write (no `{}` server)",
+                self.container.name(),
+                config::SERVER
+            ),
+            help: "docker flow never replaces a config it did not write: choose another --proxy-name, or remove that container and its `-data` volume".into(),
+        }
+    }
+
+    /// Creates or updates the route when it differs from ours: the only config change, made
+    /// once per route (and again if its paths or domains change).
+    fn ensure_route(&self) -> Result<()> {
+        let ours = config::route(&self.route);
+        for _ in 0..20 {
+            let r = self.admin().get(config::ROUTES)?;
+            let routes = r.json().as_array().cloned().unwrap_or_default();
+            let Some(routes) = config::with_route(routes, &ours) else {
+                return Ok(());
+            };
+            let w = self.admin().send(
+                "PATCH",
+                config::ROUTES,
+                &Value::Array(routes),
+                r.etag.as_deref(),
+            )?;
+            match w.status {
+                200 => return Ok(()),
+                412 => continue, // someone else changed the config meanwhile: read it again
+                s => return Err(refused("the route", s, &w.body)),
+            }
+        }
+        Err(kept_changing())
+    }
+
+    /// Waits until Caddy's admin API answers (a proxy just started needs a moment).
+    fn wait_for_admin(&self) -> Result<()> {
+        let started = Instant::now();
+        loop {
+            match self.admin().get("/config/") {
+                Ok(r) if r.status == 200 => return Ok(()),
+                Err(e) if started.elapsed() > Duration::from_secs(15) => return Err(e),
+                _ if started.elapsed() > Duration::from_secs(15) => {
+                    return Err(self.admin().unreachable("no answer for 15s"))
+                }
+                _ => std::thread::sleep(Duration::from_millis(200)),
+            }
+        }
+    }
+}
+
+fn refused(what: &str, status: u16, body: &str) -> Error {
+    Error::environment(
+        format!("the proxy refused {what} ({status}): {}", body.trim()),
+        "see `docker logs` of the proxy container",
+    )
+}
+
+fn kept_changing() -> Error {
+    Error::environment(
+        "the proxy's config kept changing under docker flow; the route was not written",
+        "run the command again",
+    )
+}
+
+/// The container of an upstream dial address, `name:port`.
+fn container_of(upstream: &str) -> &str {
+    upstream.rsplit_once(':').map_or(upstream, |(n, _)| n)
+}
+
+impl Proxy for Caddy<'_> {
+    fn driver(&self) -> &'static str {
+        "caddy"
+    }
+
+    /// Before anything changes: the engine can run the helper, and what stands at the proxy's
+    /// name (or on its port) is docker flow's own proxy, answering, with docker flow's config.
+    fn preflight(&self) -> Result<()> {
+        helper::check_engine(self.engine, HELPER_HELP)?;
+        match self.found()? {
+            Found::Foreign { image } => Err(self.container.foreign(&image)),
+            Found::Absent => self.container.check_port_free(),
+            Found::Ours { running: true } => {
+                let r = self.admin().get("/config/")?;
+                if config::owner(&r.json()) == Owner::Foreign {
+                    return Err(self.foreign_config());
+                }
+                Ok(())
+            }
+            Found::Ours { running: false } | Found::OldLayout => Ok(()),
+        }
+    }
+
+    fn ensure(&self) -> Result<()> {
+        self.container.provision()?;
+        *self.found.borrow_mut() = Some(Found::Ours { running: true });
+        self.network.ensure()?;
+        if self.engine.planned(format!(
+            "ensure Caddy in `{}` has the route {}",
+            self.container.name(),
+            config::route_id(&self.route)
+        )) {
+            return self.seed_record();
+        }
+        self.wait_for_admin()?;
+        self.seed_record()?;
+        self.ensure_server()?;
+        self.ensure_route()
+    }
+
+    fn current(&self) -> Result<Option<Vec<String>>> {
+        Ok(self.members()?.map(|members| {
+            members
+                .iter()
+                .map(|(n, _)| format!("{n}:{}", self.route.port))
+                .collect()
+        }))
+    }
+
+    fn switch(&self, upstreams: &[String], _: Option<Color>) -> Result<()> {
+        if upstreams.is_empty() {
+            return Err(Error::flow(
+                "refusing to point the proxy at no instances",
+                "this is a bug in docker flow: please report it",
+            ));
+        }
+        let names: Vec<&str> = upstreams.iter().map(|up| container_of(up)).collect();
+        for name in &names {
+            self.network.connect(name)?;
+        }
+        let on_network = self.network.members()?;
+        let mut members = Vec::new();
+        for name in names {
+            let ip = match on_network.iter().find(|(n, _)| n == name) {
+                Some((_, ip)) => ip.clone(),
+                None if self.engine.dry_run() => "<address>".into(),
+                None => {
+                    let net = self.network.name();
+                    return Err(Error::environment(
+                        format!("`{name}` has no address on the route network `{net}`"),
+                        format!(
+                            "check `docker network inspect {net}`; `docker flow proxy` repairs the route"
+                        ),
+                    ));
+                }
+            };
+            members.push((name.to_string(), ip));
+        }
+        self.rotation().set(&config::record(&self.route), &members)
+    }
+
+    fn drain(&self, old: &[String], timeout: Duration) -> Result<Drained> {
+        if old.is_empty()
+            || self.engine.planned(format!(
+                "wait until Caddy has no request in flight to {}",
+                old.iter()
+                    .map(|up| container_of(up))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        {
+            return Ok(Drained::Clear);
+        }
+        // The old instances left the record but still run on the route network: their
+        // addresses there are the ones Caddy sends requests to.
+        let addresses: Vec<String> = self
+            .network
+            .members()?
+            .into_iter()
+            .filter(|(n, _)| old.iter().any(|up| container_of(up) == n))
+            .map(|(_, ip)| format!("{ip}:{}", self.route.port))
+            .collect();
+        if addresses.is_empty() {
+            return Ok(Drained::Clear);
+        }
+        // Caddy looks the record up again within REFRESH_MS; until then it may still pick the
+        // old instances, so the helper waits for that first, then for their requests in flight.
+        // It waits in rounds of at most 5 s so that a cancel is noticed between them.
+        let started = Instant::now();
+        let mut settle = 2 * config::REFRESH_MS;
+        let mut last = None;
+        while started.elapsed() < timeout {
+            crate::cancel::check()?;
+            let round = (timeout - started.elapsed()).min(Duration::from_secs(5));
+            let mut a = args(&[
+                "drain",
+                ADMIN,
+                &settle.to_string(),
+                &round.as_millis().to_string(),
+            ]);
+            a.extend(addresses.iter().cloned());
+            settle = 0;
+            let out = self.container.exec(&a, None, false)?;
+            let answer = out.stdout.trim();
+            if out.ok() && answer == "clear" {
+                return Ok(Drained::Clear);
+            }
+            if !out.ok() {
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            // `timeout <n>`, or `timeout ?` when Caddy could not say (keep waiting: stopping an
+            // instance with requests in flight is worse than waiting out --drain-timeout).
+            last = answer
+                .strip_prefix("timeout ")
+                .and_then(|n| n.parse().ok())
+                .or(last);
+        }
+        Ok(Drained::TimedOut(last))
+    }
+
+    fn retire(&self, stopped: &[Instance]) -> Result<()> {
+        stopped
+            .iter()
+            .try_for_each(|i| self.network.disconnect(&i.name))
+    }
+
+    fn routes(&self) -> Result<Vec<RouteView>> {
+        if !self.serving()? {
+            return Ok(Vec::new());
+        }
+        let r = self.admin().get(config::ROUTES)?;
+        let routes = r.json().as_array().cloned().unwrap_or_default();
+        let Some((paths, domains)) =
+            config::route_matchers(&routes, &config::route_id(&self.route))
+        else {
+            return Ok(Vec::new());
+        };
+        Ok(vec![RouteView {
+            paths,
+            domains,
+            upstreams: self.current()?.unwrap_or_default(),
+        }])
+    }
+}
