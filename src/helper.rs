@@ -50,13 +50,19 @@ pub fn check_engine(engine: &Engine, help: &str) -> Result<()> {
             help,
         ));
     }
-    let arch = match std::env::var(TEST_ARCH) {
-        Ok(a) if !a.is_empty() => a,
-        _ => engine
-            .read(&args(&["version", "--format", "{{.Server.Arch}}"]))?
-            .stdout
-            .trim()
-            .to_string(),
+    // One engine per run: its architecture is asked once.
+    static ARCH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let arch = match (std::env::var(TEST_ARCH), ARCH.get()) {
+        (Ok(a), _) if !a.is_empty() => a,
+        (_, Some(a)) => a.clone(),
+        _ => {
+            let a = engine
+                .read(&args(&["version", "--format", "{{.Server.Arch}}"]))?
+                .stdout
+                .trim()
+                .to_string();
+            ARCH.get_or_init(|| a).clone()
+        }
     };
     if arch != docker_arch() {
         return Err(Error::environment(

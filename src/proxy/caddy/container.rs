@@ -192,15 +192,16 @@ impl<'a> ProxyContainer<'a> {
     }
 
     /// Makes sure the proxy runs in this layout: started, created, or migrated from the
-    /// earlier layout.
-    pub fn provision(&self) -> Result<()> {
+    /// earlier layout. True when it was already running.
+    pub fn provision(&self) -> Result<bool> {
         match self.find()? {
-            Found::Ours { running: true } => Ok(()),
+            Found::Ours { running: true } => return Ok(true),
             Found::Ours { running: false } => self.start(),
             Found::Absent => self.create(None, &[]),
             Found::OldLayout => self.migrate(),
             Found::Foreign { image } => Err(self.foreign(&image)),
         }
+        .map(|()| false)
     }
 
     fn start(&self) -> Result<()> {

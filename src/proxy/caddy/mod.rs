@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use self::admin::Admin;
+use self::admin::{Admin, Reply};
 use self::config::Owner;
 use self::container::{Found, ProxyContainer};
 use self::network::RouteNetwork;
@@ -56,6 +56,12 @@ pub struct Caddy<'a> {
     network: RouteNetwork<'a>,
     /// What stands at the proxy's name, once looked up (provisioning brings it up to date).
     found: RefCell<Option<Found>>,
+    /// The proxy's config as the preflight read it, so that a proxy that was running then is
+    /// not asked again (every question is a `docker exec`); a change written on it is guarded
+    /// by its ETag, so a config changed meanwhile is read again.
+    config_seen: RefCell<Option<Reply>>,
+    /// The route's record as last read or written (None: not read yet).
+    members: RefCell<Option<Option<Vec<Member>>>>,
 }
 
 impl<'a> Caddy<'a> {
@@ -66,6 +72,8 @@ impl<'a> Caddy<'a> {
             container: ProxyContainer::new(engine, settings.clone()),
             route,
             found: RefCell::new(None),
+            config_seen: RefCell::new(None),
+            members: RefCell::new(None),
         }
     }
 
@@ -93,10 +101,23 @@ impl<'a> Caddy<'a> {
 
     /// The instances in rotation; None before the first switch (or without a proxy).
     fn members(&self) -> Result<Option<Vec<Member>>> {
+        if let Some(m) = self.members.borrow().clone() {
+            return Ok(m);
+        }
         if !self.serving()? {
             return Ok(None);
         }
-        self.rotation().get(&config::record(&self.route))
+        let m = self.rotation().get(&config::record(&self.route))?;
+        *self.members.borrow_mut() = Some(m.clone());
+        Ok(m)
+    }
+
+    /// Rewrites the route's record.
+    fn set_members(&self, members: Vec<Member>) -> Result<()> {
+        self.rotation()
+            .set(&config::record(&self.route), &members)?;
+        *self.members.borrow_mut() = Some(Some(members));
+        Ok(())
     }
 
     /// Gives a route without a record (its proxy was recreated without its volumes, or the
@@ -110,16 +131,21 @@ impl<'a> Caddy<'a> {
         if members.is_empty() {
             return Ok(());
         }
-        self.rotation().set(&config::record(&self.route), &members)
+        self.set_members(members)
     }
 
     /// Makes sure the proxy's config is docker flow's: a Caddy without config gets docker flow's
     /// server; one configured by something else is refused.
-    fn ensure_server(&self) -> Result<()> {
+    /// Returns the config it found, when it was docker flow's already.
+    fn ensure_server(&self, mut seen: Option<Reply>) -> Result<Option<Value>> {
         for _ in 0..20 {
-            let r = self.admin().get("/config/")?;
-            match config::owner(&r.json()) {
-                Owner::DockerFlow => return Ok(()),
+            let r = match seen.take() {
+                Some(r) => r,
+                None => self.admin().get("/config/")?,
+            };
+            let config = r.json();
+            match config::owner(&config) {
+                Owner::DockerFlow => return Ok(Some(config)),
                 Owner::Foreign => return Err(self.foreign_config()),
                 Owner::Nobody => {}
             }
@@ -128,7 +154,7 @@ impl<'a> Caddy<'a> {
                 .admin()
                 .send("POST", "/config/", &config::base(), r.etag.as_deref())?;
             match w.status {
-                200 => return Ok(()),
+                200 => return Ok(None),
                 412 => continue,
                 s => return Err(refused("docker flow's base config", s, &w.body)),
             }
@@ -148,9 +174,17 @@ impl<'a> Caddy<'a> {
     }
 
     /// Creates or updates the route when it differs from ours: the only config change, made
-    /// once per route (and again if its paths or domains change).
-    fn ensure_route(&self) -> Result<()> {
+    /// once per route (and again if its paths or domains change). `seen`: the whole config as
+    /// just read, which usually has the route already.
+    fn ensure_route(&self, seen: Option<Value>) -> Result<()> {
         let ours = config::route(&self.route);
+        let routes = seen
+            .as_ref()
+            .and_then(|c| c.pointer(&format!("/apps/http/servers/{}/routes", config::SERVER)))
+            .and_then(Value::as_array);
+        if routes.is_some_and(|r| config::with_route(r.clone(), &ours).is_none()) {
+            return Ok(());
+        }
         for _ in 0..20 {
             let r = self.admin().get(config::ROUTES)?;
             let routes = r.json().as_array().cloned().unwrap_or_default();
@@ -172,12 +206,12 @@ impl<'a> Caddy<'a> {
         Err(kept_changing())
     }
 
-    /// Waits until Caddy's admin API answers (a proxy just started needs a moment).
-    fn wait_for_admin(&self) -> Result<()> {
+    /// Waits until Caddy's admin API answers (a proxy just started needs a moment); its config.
+    fn wait_for_admin(&self) -> Result<Reply> {
         let started = Instant::now();
         loop {
             match self.admin().get("/config/") {
-                Ok(r) if r.status == 200 => return Ok(()),
+                Ok(r) if r.status == 200 => return Ok(r),
                 Err(e) if started.elapsed() > Duration::from_secs(15) => return Err(e),
                 _ if started.elapsed() > Duration::from_secs(15) => {
                     return Err(self.admin().unreachable("no answer for 15s"))
@@ -224,6 +258,9 @@ impl Proxy for Caddy<'_> {
                 if config::owner(&r.json()) == Owner::Foreign {
                     return Err(self.foreign_config());
                 }
+                if r.status == 200 {
+                    *self.config_seen.borrow_mut() = Some(r);
+                }
                 Ok(())
             }
             Found::Ours { running: false } | Found::OldLayout => Ok(()),
@@ -231,7 +268,7 @@ impl Proxy for Caddy<'_> {
     }
 
     fn ensure(&self) -> Result<()> {
-        self.container.provision()?;
+        let was_running = self.container.provision()?;
         *self.found.borrow_mut() = Some(Found::Ours { running: true });
         self.network.ensure()?;
         if self.engine.planned(format!(
@@ -241,10 +278,18 @@ impl Proxy for Caddy<'_> {
         )) {
             return self.seed_record();
         }
-        self.wait_for_admin()?;
+        // A proxy that ran and answered at the preflight is not waited for again.
+        let seen = self.config_seen.borrow_mut().take();
+        let seen = match seen {
+            Some(r) if was_running => r,
+            _ => {
+                *self.members.borrow_mut() = None;
+                self.wait_for_admin()?
+            }
+        };
         self.seed_record()?;
-        self.ensure_server()?;
-        self.ensure_route()
+        let config = self.ensure_server(Some(seen))?;
+        self.ensure_route(config)
     }
 
     fn current(&self) -> Result<Option<Vec<String>>> {
@@ -285,7 +330,7 @@ impl Proxy for Caddy<'_> {
             };
             members.push((name.to_string(), ip));
         }
-        self.rotation().set(&config::record(&self.route), &members)
+        self.set_members(members)
     }
 
     fn drain(&self, old: &[String], timeout: Duration) -> Result<Drained> {
