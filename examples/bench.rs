@@ -1,6 +1,9 @@
 //! `make bench`: the zero-downtime claim, measured. Under the same load (4 clients, a fresh
 //! connection per request) through the same Caddy, a demo service that needs 2 s to start is
-//! redeployed v1 -> v2 by `docker flow deploy` and by a plain `docker compose up -d`. Figures go
+//! redeployed v1 -> v2 by `docker flow deploy` and by a plain `docker compose up -d`, and by
+//! `docker flow deploy` to the test bed's remote engine (a docker context, tcp://). Also docker
+//! flow's own overhead per deploy: the command's wall time less the time the new release took to
+//! become healthy, the docker commands it ran, and what one call into the proxy costs. Figures go
 //! to docs/BENCHMARKS.md. Needs `make testbed install` (the Makefile's bench target does both).
 
 #[path = "../tests/support/load.rs"]
@@ -13,6 +16,9 @@ use std::time::{Duration, Instant};
 use load::{Load, Stats};
 
 const CADDY_IMAGE: &str = "docker-flow-caddy:2.11.7";
+/// The test bed's remote engine (scripts/testbed.sh): its docker context and address.
+const REMOTE_CONTEXT: &str = "dflow-remote";
+const REMOTE_IP: &str = "10.231.0.2";
 const CLIENTS: usize = 4;
 
 fn free_port() -> u16 {
@@ -43,9 +49,63 @@ fn run(dir: &Path, program: &str, args: &[&str], env: &[(&str, &str)]) -> (bool,
 }
 
 #[track_caller]
-fn must(dir: &Path, program: &str, args: &[&str], env: &[(&str, &str)]) {
+fn must(dir: &Path, program: &str, args: &[&str], env: &[(&str, &str)]) -> String {
     let (ok, out) = run(dir, program, args, env);
     assert!(ok, "{program} {args:?} failed:\n{out}");
+    out
+}
+
+/// What a `docker flow … --format json` run reports about itself: (time waiting for the new
+/// release's health in s, docker commands run).
+fn report(out: &str) -> (f64, u64) {
+    let summary: serde_json::Value = out
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .expect("a JSON summary");
+    (
+        summary["durations"]["health"].as_f64().unwrap_or(0.0),
+        summary["engine_calls"].as_u64().unwrap_or(0),
+    )
+}
+
+/// The median time of one call into the proxy (`docker exec` of docker flow's helper, reading a
+/// record) through `docker GLOBALS`.
+fn proxy_call(globals: &[&str], proxy: &str) -> Duration {
+    let mut a: Vec<String> = globals.iter().map(|s| s.to_string()).collect();
+    a.extend([
+        "inspect".into(),
+        "--format".into(),
+        "{{.Path}}".into(),
+        proxy.into(),
+    ]);
+    let helper = Command::new("docker").args(&a).output().unwrap();
+    let helper = String::from_utf8_lossy(&helper.stdout).trim().to_string();
+    let mut times: Vec<Duration> = (0..15)
+        .map(|_| {
+            let mut a: Vec<String> = globals.iter().map(|s| s.to_string()).collect();
+            a.extend(["exec", proxy, &helper, "get", "/routes", "x.dflow"].map(String::from));
+            let t = Instant::now();
+            assert!(Command::new("docker")
+                .args(&a)
+                .output()
+                .unwrap()
+                .status
+                .success());
+            t.elapsed()
+        })
+        .collect();
+    times.sort();
+    times[times.len() / 2]
+}
+
+/// A docker flow deploy's own cost.
+struct Overhead {
+    name: &'static str,
+    wall: Duration,
+    health: f64,
+    calls: u64,
+    call: Duration,
 }
 
 fn compose_file(project: &str) -> String {
@@ -61,9 +121,9 @@ struct Row {
     wall: Duration,
 }
 
-/// Runs `action` under load on `path` and returns the figures.
-fn measure(name: &'static str, port: u16, path: &str, action: impl FnOnce()) -> Row {
-    let load = Load::start(port, path, CLIENTS, Duration::from_secs(120));
+/// Runs `action` under load on `host:port` + `path` and returns the figures.
+fn measure(name: &'static str, host: &str, port: u16, path: &str, action: impl FnOnce()) -> Row {
+    let load = Load::start_on(host, port, "GET", path, CLIENTS, Duration::from_secs(120));
     std::thread::sleep(Duration::from_secs(2));
     let started = load.started.elapsed();
     let t = Instant::now();
@@ -102,7 +162,7 @@ fn main() {
         format!("benchplain{tag}"),
         format!("benchproxy{tag}"),
     );
-    let (http, admin) = (free_port(), free_port());
+    let http = free_port();
     let flow_dir = work.path().join("flow");
     let plain_dir = work.path().join("plain");
     std::fs::create_dir_all(&flow_dir).unwrap();
@@ -112,19 +172,83 @@ fn main() {
     std::fs::write(
         flow_dir.join("docker-flow.yml"),
         format!(
-            "target: app\nblue_green: true\nservice_path: [/demo]\npull: missing\nproxy_image: {CADDY_IMAGE}\nproxy_name: {proxy}\nproxy_http_port: {http}\nproxy_reconf_port: {admin}\n"
+            "target: app\nblue_green: true\nservice_path: [/demo]\npull: missing\nproxy_image: {CADDY_IMAGE}\nproxy_name: {proxy}\nproxy_http_port: {http}\n"
         ),
     )
     .unwrap();
 
     // docker flow: v1 live, then v2 under load.
     must(&flow_dir, "docker", &["flow", "deploy"], &[("V", "v1")]);
-    let flow = measure("docker flow deploy (blue-green)", http, "/demo", || {
-        must(&flow_dir, "docker", &["flow", "deploy"], &[("V", "v2")]);
-    });
-    let rollback = measure("docker flow rollback", http, "/demo", || {
+    let mut out = String::new();
+    let flow = measure(
+        "docker flow deploy (blue-green)",
+        "127.0.0.1",
+        http,
+        "/demo",
+        || {
+            out = must(
+                &flow_dir,
+                "docker",
+                &["flow", "deploy", "--format", "json"],
+                &[("V", "v2")],
+            );
+        },
+    );
+    let (health, calls) = report(&out);
+    let local = Overhead {
+        name: "local engine",
+        wall: flow.wall,
+        health,
+        calls,
+        call: proxy_call(&[], &proxy),
+    };
+    let rollback = measure("docker flow rollback", "127.0.0.1", http, "/demo", || {
         must(&flow_dir, "docker", &["flow", "rollback"], &[]);
     });
+
+    // The remote engine (the test bed's second dockerd, through its docker context), with its
+    // own proxy; the load goes to its published port.
+    let remote_dir = work.path().join("remote");
+    std::fs::create_dir_all(&remote_dir).unwrap();
+    let remote_project = format!("benchremote{tag}");
+    std::fs::write(
+        remote_dir.join("compose.yaml"),
+        compose_file(&remote_project),
+    )
+    .unwrap();
+    std::fs::write(
+        remote_dir.join("docker-flow.yml"),
+        format!(
+            "target: app\nblue_green: true\nservice_path: [/demo]\npull: missing\nproxy_image: {CADDY_IMAGE}\nproxy_name: {proxy}\nproxy_http_port: {http}\n"
+        ),
+    )
+    .unwrap();
+    let ctx = ["--context", REMOTE_CONTEXT];
+    let remote_flow = |args: &[&str], v: &str| {
+        let mut a = ctx.to_vec();
+        a.push("flow");
+        a.extend_from_slice(args);
+        must(&remote_dir, "docker", &a, &[("V", v)])
+    };
+    remote_flow(&["deploy"], "v1");
+    let remote = measure(
+        "docker flow deploy to a remote engine (context, tcp://)",
+        REMOTE_IP,
+        http,
+        "/demo",
+        || {
+            out = remote_flow(&["deploy", "--format", "json"], "v2");
+        },
+    );
+    let (health, calls) = report(&out);
+    let remote_overhead = Overhead {
+        name: "remote engine (tcp://)",
+        wall: remote.wall,
+        health,
+        calls,
+        call: proxy_call(&ctx, &proxy),
+    };
+    cleanup(&remote_dir, &ctx, &remote_project, &proxy);
 
     // The baseline: a plain Compose service behind the same Caddy, redeployed with `up -d`.
     must(
@@ -144,32 +268,51 @@ fn main() {
         ],
         &[],
     );
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
+    // The baseline's route, added through the engine like everything docker flow does to Caddy.
     let route = serde_json::json!({
         "@id": "bench-plain",
         "match": [{"path": ["/plain", "/plain/*"]}],
         "handle": [{"handler": "reverse_proxy", "upstreams": [{"dial": format!("{plain_project}-app-1:8080")}]}],
         "terminal": true
     });
-    let r = agent
-        .post(&format!(
-            "http://127.0.0.1:{admin}/config/apps/http/servers/docker-flow/routes"
-        ))
-        .header("Content-Type", "application/json")
-        .header("Origin", format!("http://127.0.0.1:{admin}"))
-        .send(route.to_string())
+    let helper = must(
+        root,
+        "docker",
+        &["inspect", "--format", "{{.Path}}", &proxy],
+        &[],
+    );
+    let mut added = Command::new("docker")
+        .args([
+            "exec",
+            "-i",
+            &proxy,
+            helper.trim(),
+            "admin",
+            "127.0.0.1:2019",
+            "POST",
+        ])
+        .arg("/config/apps/http/servers/docker-flow/routes")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
-    assert_eq!(r.status().as_u16(), 200, "cannot add the baseline route");
+    std::io::Write::write_all(
+        &mut added.stdin.take().unwrap(),
+        route.to_string().as_bytes(),
+    )
+    .unwrap();
+    let added = added.wait_with_output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&added.stdout).starts_with("200 "),
+        "cannot add the baseline route: {added:?}"
+    );
     for _ in 0..100 {
         if load::get(("127.0.0.1", http), "/plain").is_some_and(|(c, _)| c == 200) {
             break;
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    let plain = measure("docker compose up -d", http, "/plain", || {
+    let plain = measure("docker compose up -d", "127.0.0.1", http, "/plain", || {
         must(
             &plain_dir,
             "docker",
@@ -180,45 +323,11 @@ fn main() {
 
     // Clean up what the bench made.
     let _ = run(&plain_dir, "docker", &["compose", "down", "-v"], &[]);
+    cleanup(&flow_dir, &[], &flow_project, &proxy);
     let _ = run(
-        &flow_dir,
+        &plain_dir,
         "docker",
-        &["compose", "-p", &flow_project, "down", "-v"],
-        &[],
-    );
-    let ids = run(
-        &flow_dir,
-        "docker",
-        &[
-            "ps",
-            "-aq",
-            "--filter",
-            &format!("label=com.docker.compose.project={flow_project}"),
-        ],
-        &[],
-    )
-    .1;
-    for id in ids.split_whitespace() {
-        let _ = run(&flow_dir, "docker", &["rm", "-f", id], &[]);
-    }
-    let rotation = format!("{proxy}-dns");
-    let _ = run(&flow_dir, "docker", &["rm", "-f", &proxy, &rotation], &[]);
-    let _ = run(
-        &flow_dir,
-        "docker",
-        &["volume", "rm", &format!("{proxy}-data"), &rotation],
-        &[],
-    );
-    let _ = run(
-        &flow_dir,
-        "docker",
-        &[
-            "network",
-            "rm",
-            &format!("{flow_project}_default"),
-            &format!("{plain_project}_default"),
-            &format!("dflow-{flow_project}-app"),
-        ],
+        &["network", "rm", &format!("{plain_project}_default")],
         &[],
     );
 
@@ -230,7 +339,7 @@ fn main() {
     )
     .1;
     let compose = run(root, "docker", &["compose", "version", "--short"], &[]).1;
-    let rows = [&flow, &rollback, &plain];
+    let rows = [&flow, &rollback, &plain, &remote];
     let mut md = String::new();
     md.push_str("# Benchmarks\n\nWritten by `make bench` (examples/bench.rs) from one real run; do not edit by hand.\n\n");
     md.push_str(&format!(
@@ -266,12 +375,53 @@ fn main() {
         ));
     }
     md.push_str(
-        "\ndocker flow switches by rewriting the route's DNS record (served beside Caddy) to the new, \
+        "\ndocker flow switches by rewriting the route's DNS record (served inside the proxy container) to the new, \
          healthy release, and stops the old one only once Caddy reports no request in flight to it; it \
          never changes Caddy's config to switch (Caddy drops requests on config changes), so its rows \
          should show no failed request at all.\n",
     );
+    md.push_str(
+        "\n## docker flow's own overhead per deploy\n\n\
+         The deploy rows above, taken apart: the command's wall time, the part spent waiting for the \
+         new release to become healthy (the application's 2 s start, checked from inside its network), \
+         and the rest, docker flow's own work (Compose, the lock, the proxy, the drain, stopping the \
+         old release). Every proxy operation is a docker command through the engine that runs the \
+         proxy; \"one proxy call\" is the median of 15 `docker exec`s of docker flow's helper in the \
+         proxy container.\n\n\
+         | engine | wall time | waiting for health | docker flow's own | docker commands | one proxy call |\n\
+         |---|---|---|---|---|---|\n",
+    );
+    for o in [&local, &remote_overhead] {
+        md.push_str(&format!(
+            "| {} | {:.2} s | {:.2} s | {:.2} s | {} | {} |\n",
+            o.name,
+            o.wall.as_secs_f64(),
+            o.health,
+            o.wall.as_secs_f64() - o.health,
+            o.calls,
+            ms(o.call)
+        ));
+    }
     std::fs::create_dir_all(root.join("docs")).unwrap();
     std::fs::write(root.join("docs/BENCHMARKS.md"), &md).unwrap();
     print!("{md}");
+}
+
+/// Removes what a docker flow project and its proxy made on the engine `docker GLOBALS` reaches.
+fn cleanup(dir: &Path, globals: &[&str], project: &str, proxy: &str) {
+    let docker = |args: &[&str]| {
+        let mut a = globals.to_vec();
+        a.extend_from_slice(args);
+        run(dir, "docker", &a, &[])
+    };
+    let label = format!("label=com.docker.compose.project={project}");
+    let ids = docker(&["ps", "-aq", "--filter", &label]).1;
+    let mut rm = vec!["rm", "-f", proxy];
+    rm.extend(ids.split_whitespace());
+    let _ = docker(&rm);
+    let records = format!("{proxy}-dns");
+    let data = format!("{proxy}-data");
+    let _ = docker(&["volume", "rm", &data, &records]);
+    let nets = [format!("{project}_default"), format!("dflow-{project}-app")];
+    let _ = docker(&["network", "rm", &nets[0], &nets[1]]);
 }

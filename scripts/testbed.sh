@@ -75,3 +75,89 @@ if [ "$built" != "$fixture" ] || [ "${REBUILD_DEMO:-}" = 1 ]; then
   rm -rf "$d"
 fi
 say "ready: $(docker version --format '{{.Server.Version}}') engine, images demo-service:v1..v3 and $CADDY_IMAGE"
+
+# 4. A remote engine: a second dockerd in its own network namespace, reached over tcp:// (the
+# docker context `dflow-remote`) and ssh:// (sshd in the namespace, with a key made here). Its
+# loopback and container addresses are unreachable from this machine; its published ports
+# answer at ${REMOTE_IP}. Everything lives in namespaces made here; nothing leaves the machine.
+REMOTE_NS=dflow-remote
+REMOTE_IP=10.231.0.2
+REMOTE=tcp://${REMOTE_IP}:2375
+state=/var/lib/docker-flow-testbed
+if [ "${DOCKER_FLOW_NO_REMOTE:-}" != 1 ]; then
+  if ! ip netns list | grep -qw "$REMOTE_NS"; then
+    say "making the remote host's network namespace ($REMOTE_NS, $REMOTE_IP)"
+    ip netns add "$REMOTE_NS"
+    ip link add dflow-rh type veth peer name dflow-rr
+    ip link set dflow-rr netns "$REMOTE_NS"
+    ip addr add 10.231.0.1/24 dev dflow-rh && ip link set dflow-rh up
+    ip -n "$REMOTE_NS" addr add "$REMOTE_IP/24" dev dflow-rr
+    ip -n "$REMOTE_NS" link set dflow-rr up
+    ip -n "$REMOTE_NS" link set lo up
+    ip -n "$REMOTE_NS" route add default via 10.231.0.1
+  fi
+  if ! docker -H "$REMOTE" info >/dev/null 2>&1; then
+    say "starting the remote dockerd (log: /var/log/dockerd-remote.log)"
+    mkdir -p /var/lib/docker-remote /var/run/docker-remote
+    # nsenter, not `ip netns exec`, which hides the cgroup mounts from dockerd.
+    setsid nsenter --net=/var/run/netns/"$REMOTE_NS" dockerd --data-root /var/lib/docker-remote \
+      --exec-root /var/run/docker-remote --pidfile /var/run/docker-remote.pid \
+      -H unix:///var/run/docker-remote.sock -H "$REMOTE" \
+      --bip 10.232.0.1/24 --default-address-pool base=10.240.0.0/16,size=24 \
+      >/var/log/dockerd-remote.log 2>&1 </dev/null &
+    # Its tcp listener without TLS waits ~15 s on purpose.
+    for _ in $(seq 90); do docker -H "$REMOTE" info >/dev/null 2>&1 && break; sleep 1; done
+    docker -H "$REMOTE" info >/dev/null 2>&1 || { say "the remote dockerd did not start"; tail -20 /var/log/dockerd-remote.log >&2; exit 1; }
+  fi
+  # The same images, loaded (never pulled); Caddy also as caddy:2, the proxy image's default.
+  for image in demo-service:v1 demo-service:v2 demo-service:v3 "$CADDY_IMAGE"; do
+    want=$(docker image inspect -f '{{.Id}}' "$image")
+    have=$(docker -H "$REMOTE" image inspect -f '{{.Id}}' "$image" 2>/dev/null || true)
+    if [ "$want" != "$have" ]; then
+      say "loading $image into the remote engine"
+      docker save "$image" | docker -H "$REMOTE" load -q >/dev/null
+    fi
+  done
+  docker -H "$REMOTE" tag "$CADDY_IMAGE" caddy:2
+  docker context inspect dflow-remote >/dev/null 2>&1 ||
+    docker context create dflow-remote --docker "host=$REMOTE" >/dev/null
+  # ssh://: sshd in the namespace. The docker CLI runs `docker system dial-stdio` over ssh, so the
+  # session is pointed at the remote engine's socket (this machine's own socket is the local one).
+  if ! command -v sshd >/dev/null 2>&1 && [ ! -x /usr/sbin/sshd ]; then
+    say "installing openssh-server and openssh-client"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server openssh-client >/dev/null
+  fi
+  mkdir -p "$state" /run/sshd ~/.ssh
+  chmod 700 "$state" ~/.ssh
+  [ -f "$state/host_key" ] || ssh-keygen -q -t ed25519 -N '' -f "$state/host_key"
+  [ -f "$state/client_key" ] || ssh-keygen -q -t ed25519 -N '' -f "$state/client_key"
+  cp "$state/client_key.pub" "$state/authorized_keys"
+  cat >"$state/sshd_config" <<CONF
+ListenAddress ${REMOTE_IP}
+HostKey ${state}/host_key
+AuthorizedKeysFile ${state}/authorized_keys
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+PidFile /run/sshd-dflow-remote.pid
+SetEnv DOCKER_HOST=unix:///var/run/docker-remote.sock
+CONF
+  if ! { [ -f /run/sshd-dflow-remote.pid ] && kill -0 "$(cat /run/sshd-dflow-remote.pid)" 2>/dev/null; }; then
+    say "starting sshd in $REMOTE_NS"
+    nsenter --net=/var/run/netns/"$REMOTE_NS" "$(command -v sshd || echo /usr/sbin/sshd)" -f "$state/sshd_config"
+  fi
+  if ! grep -q "docker flow test bed" ~/.ssh/config 2>/dev/null; then
+    cat >>~/.ssh/config <<CONF
+# docker flow test bed: the remote engine's host, in a network namespace of this machine
+Host ${REMOTE_IP}
+  User root
+  IdentityFile ${state}/client_key
+  StrictHostKeyChecking no
+  UserKnownHostsFile /dev/null
+  LogLevel ERROR
+CONF
+  fi
+  docker -H "ssh://root@${REMOTE_IP}" version --format '{{.Server.Version}}' >/dev/null ||
+    { say "the remote engine does not answer over ssh"; exit 1; }
+  say "remote engine: $REMOTE (context dflow-remote) and ssh://root@${REMOTE_IP}"
+fi
