@@ -1,34 +1,11 @@
 //! The bad-input corpus (tests/bad-input/): every case gets one clear error with its fix, the
 //! documented exit code, no panic, and leaves the engine exactly as it was.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
-use std::process::Command;
 
 use support::Bed;
-
-/// Containers, networks and volumes that a run in `bed` could have made.
-fn snapshot(bed: &Bed) -> String {
-    let mut out = String::new();
-    for args in [
-        vec!["ps", "-a", "--format", "{{.Names}} {{.Image}} {{.State}}"],
-        vec!["network", "ls", "--format", "{{.Name}}"],
-        vec!["volume", "ls", "--format", "{{.Name}}"],
-        vec!["image", "ls", "--format", "{{.Repository}}:{{.Tag}}"],
-    ] {
-        let o = Command::new("docker").args(&args).output().unwrap();
-        let text = String::from_utf8_lossy(&o.stdout);
-        let mut lines: Vec<&str> = text
-            .lines()
-            .filter(|l| l.contains(&bed.project) || l.contains("docker-flow-"))
-            .collect();
-        lines.sort_unstable();
-        out.push_str(&lines.join("\n"));
-        out.push('\n');
-    }
-    out
-}
 
 fn read(dir: &Path, name: &str) -> Option<String> {
     std::fs::read_to_string(dir.join(name)).ok()
@@ -69,8 +46,12 @@ fn every_bad_input_is_refused_cleanly() {
             .map(|l| l.replace("\\n", "\n"))
             .collect();
         let empty = tempfile::tempdir().unwrap();
-        let mut env: Vec<(String, String)> =
-            vec![("COMPOSE_PROJECT_NAME".into(), bed.project.clone())];
+        // The bed's own proxy name: a case that wrongly started a proxy would show in the
+        // snapshot (a case may still name another).
+        let mut env: Vec<(String, String)> = vec![
+            ("COMPOSE_PROJECT_NAME".into(), bed.project.clone()),
+            ("FLOW_PROXY_NAME".into(), bed.proxy_name.clone()),
+        ];
         for line in read(case, "env")
             .unwrap_or_default()
             .lines()
@@ -87,11 +68,13 @@ fn every_bad_input_is_refused_cleanly() {
         let code: i32 = lines.next().unwrap().trim().parse().unwrap();
         let fragments: Vec<&str> = lines.filter(|l| !l.is_empty()).collect();
 
-        let before = snapshot(&bed);
+        // Containers, networks and volumes named after the bed (its proxy too, see above): other
+        // tests run beside this one and change the engine's shared state.
+        let before = bed.engine_snapshot();
         let argv: Vec<&str> = args.iter().map(String::as_str).collect();
         let envs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let r = bed.flow_env(&argv, &envs);
-        let after = snapshot(&bed);
+        let after = bed.engine_snapshot();
         let mut problems = Vec::new();
         if r.code != code {
             problems.push(format!("exit {} instead of {code}", r.code));

@@ -1,7 +1,7 @@
 //! The foundation through the real binary: plugin protocol, settings and their sources, the seed's
 //! `--flow`, and usage errors. Settings tests need no engine; plugin tests use the installed plugin.
 
-mod support;
+use crate::support;
 
 use serde_json::{json, Value};
 use support::{Bed, Run};

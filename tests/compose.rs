@@ -2,7 +2,7 @@
 //! the derived model is handed over unchanged but for the target, and every rejection points at
 //! the user's file and line and leaves the engine as it was.
 
-mod support;
+use crate::support;
 
 use serde_json::Value;
 use support::Bed;

@@ -1,7 +1,7 @@
 //! Failure injection: interrupted and killed deploys, an unreachable proxy or daemon. In every
 //! case the live release keeps serving and running the command again converges.
 
-mod support;
+use crate::support;
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -234,19 +234,8 @@ fn a_deploy_killed_at_any_point_converges_when_run_again() {
     // Both releases are in rotation now: either answers, and nothing fails.
     assert!(["v2", "v3"].contains(&version(&bed).as_str()));
     bed.flow_env(&["deploy"], &[("V", "v3")]).ok();
-    let s = status(&bed);
-    let live = s["live_color"].as_str().unwrap().to_string();
-    let other = if live == "blue" { "green" } else { "blue" };
     assert_eq!(version(&bed), "v3");
-    let running = |c: &str| {
-        s["colors"][c]["instances"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|i| i["state"] == "running")
-            .count()
-    };
-    assert_eq!((running(&live), running(other)), (1, 0), "{s}");
+    only_the_live_release_runs(&bed);
 
     let stats = load.stop();
     assert!(stats.http_errors().is_empty(), "{}", stats.summary());
@@ -276,8 +265,14 @@ fn a_deploy_killed_while_draining_converges_when_run_again() {
     bed.env("V", "v2");
     bed.flow(&["deploy"]).ok();
     assert_eq!(version(&bed), "v2");
-    let s = status(&bed);
-    let live = s["live_color"].as_str().unwrap().to_string();
+    only_the_live_release_runs(&bed);
+}
+
+/// One instance runs, of the live colour; none of the other.
+#[track_caller]
+fn only_the_live_release_runs(bed: &Bed) {
+    let s = status(bed);
+    let live = s["live_color"].as_str().unwrap();
     let other = if live == "blue" { "green" } else { "blue" };
     let running = |c: &str| {
         s["colors"][c]["instances"]
@@ -287,7 +282,7 @@ fn a_deploy_killed_while_draining_converges_when_run_again() {
             .filter(|i| i["state"] == "running")
             .count()
     };
-    assert_eq!((running(&live), running(other)), (1, 0), "{s}");
+    assert_eq!((running(live), running(other)), (1, 0), "{s}");
 }
 
 #[test]

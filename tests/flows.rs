@@ -1,7 +1,7 @@
 //! The flows end to end on the real engine, behind a real Caddy, under load where a service is
 //! live: every deploy, scale and rollback drops no request and stalls none.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! deploys at once both get their routes; an engine the helper cannot run on is refused; a proxy
 //! of the earlier layout (admin API published on the host) is migrated once, with its routes.
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 

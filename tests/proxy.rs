@@ -2,7 +2,7 @@
 //! surface closed to every host port and container; the seed's Docker Flow Proxy protocol against
 //! a recording server.
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 use std::time::Duration;

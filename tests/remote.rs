@@ -3,7 +3,7 @@
 //! docker flow's own proxy also runs on the local engine. Its loopback and container addresses
 //! are unreachable from here; its published ports answer at `REMOTE_IP`.
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 use std::sync::Mutex;

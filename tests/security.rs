@@ -1,7 +1,7 @@
 //! Security: no user value reaches a shell, and resolved Compose config (which can carry secrets
 //! from `.env`) never lands in a file.
 
-mod support;
+use crate::support;
 
 use support::Bed;
 

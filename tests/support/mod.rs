@@ -1,6 +1,5 @@
 //! The test bed: runs the real `docker-flow` binary (standalone or as the installed plugin through
 //! the real `docker` CLI) in a temporary project directory, against the real engine.
-#![allow(dead_code)]
 
 pub mod load;
 

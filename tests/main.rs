@@ -1,0 +1,15 @@
+//! The end-to-end suite: one test binary (as just and ripgrep have), one module per concern, each
+//! against the real engine through the test bed in `support`. `DOCKER_FLOW_E2E=1` makes a missing
+//! engine a failure.
+
+mod support;
+
+mod bad_input;
+mod cli;
+mod compose;
+mod faults;
+mod flows;
+mod ownership;
+mod proxy;
+mod remote;
+mod security;
