@@ -24,16 +24,16 @@ demo: testbed install
 
 # Unit tests, then the end-to-end suite against the real engine (a missing engine fails it).
 test: testbed install
-	DOCKER_FLOW_E2E=1 $(CARGO) test --locked -- --test-threads=2
+	DOCKER_FLOW_E2E=1 $(CARGO) test --workspace --locked -- --test-threads=2
 
 # The zero-downtime benchmark against a plain `docker compose up -d`, into docs/BENCHMARKS.md.
 bench: testbed install
 	$(CARGO) run --release --locked --example bench
 
 lint:
-	$(CARGO) fmt --check
-	rustfmt --edition 2021 --check build.rs src/helper/main.rs
-	$(CARGO) clippy --all-targets --locked -- -D warnings
+	$(CARGO) fmt --all --check
+	rustfmt --edition 2021 --check build.rs
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
 clean-demo:
 	cd fixtures/example && docker compose down -v --remove-orphans || true

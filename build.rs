@@ -1,41 +1,41 @@
-//! Builds docker flow's helper (`src/helper/`: the in-network health probe and the rotation's
-//! DNS responder) as a static Linux binary that docker flow embeds and imports as a one-file
-//! image when it first needs it.
+//! Builds docker flow's helper (the workspace crate `helper/`: the in-network health probe, the
+//! proxy container's first process with the rotation's DNS responder, and Caddy's admin client) as
+//! a static Linux binary that docker flow embeds, then imports or copies into containers.
 //!
-//! The helper only runs in Linux containers, so it is built for Linux targets only, for the same
-//! architecture as docker flow. When it cannot be built (not Linux, or no static C library), the
-//! embedded helper is empty and docker flow says so when it needs it.
+//! The helper only runs in Linux containers, so it is built for Linux, for the same architecture
+//! as docker flow: on Linux for the host's target with a static C library, elsewhere as musl,
+//! linked by the toolchain's own rust-lld. It is compiled with rustc directly (it is std only):
+//! a nested `cargo build` from a build script would wait on the lock of the build it runs in.
+//! When it cannot be built, the build fails, saying what to install: a docker flow without its
+//! helper would only fail later, at a user's first deploy.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn main() {
-    println!("cargo:rerun-if-changed=src/helper");
+    println!("cargo:rerun-if-changed=helper/src");
     println!("cargo:rerun-if-changed=build.rs");
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let helper = out.join("helper");
     let target = std::env::var("TARGET").unwrap_or_default();
-    let built = if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
-        build(&target, &[], &helper)
+    let result = if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
+        build(&target, &[], &helper).map_err(|e| {
+            format!(
+                "{e}\nOn Linux it needs a static C library (Debian: apt-get install libc6-dev)."
+            )
+        })
     } else {
-        // Elsewhere (macOS, Windows) the engine still runs Linux containers: build a static
-        // musl binary for the same architecture, linked by the toolchain's own rust-lld.
-        // Needs `rustup target add <arch>-unknown-linux-musl`.
         let arch = std::env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default();
         let linux = format!("{arch}-unknown-linux-musl");
         build(&linux, &["-C", "linker=rust-lld"], &helper)
+            .map_err(|e| format!("{e}\nOn this system it needs: rustup target add {linux}"))
     };
-    if !built {
-        println!(
-            "cargo:warning=docker flow's helper was not built for `{target}`; the Caddy driver and \
-             targets without a Docker healthcheck need it (on Linux, a static C library: Debian's \
-             libc6-dev; elsewhere: rustup target add <arch>-unknown-linux-musl)"
-        );
-        std::fs::write(&helper, b"").expect("OUT_DIR is writable");
+    if let Err(e) = result {
+        panic!("docker flow's helper (helper/src/main.rs) could not be built: {e}");
     }
 }
 
-fn build(target: &str, flags: &[&str], helper: &std::path::Path) -> bool {
+fn build(target: &str, flags: &[&str], helper: &Path) -> Result<(), String> {
     let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
     let mut cmd = Command::new(rustc);
     cmd.args([
@@ -53,7 +53,7 @@ fn build(target: &str, flags: &[&str], helper: &std::path::Path) -> bool {
         "target-feature=+crt-static",
         "--target",
         target,
-        "src/helper/main.rs",
+        "helper/src/main.rs",
         "-o",
     ])
     .arg(helper)
@@ -63,16 +63,12 @@ fn build(target: &str, flags: &[&str], helper: &std::path::Path) -> bool {
             .arg(format!("linker={}", linker.to_string_lossy()));
     }
     match cmd.output() {
-        Ok(o) if o.status.success() => true,
-        Ok(o) => {
-            for line in String::from_utf8_lossy(&o.stderr).lines().take(5) {
-                println!("cargo:warning=helper: {line}");
-            }
-            false
-        }
-        Err(e) => {
-            println!("cargo:warning=helper: cannot run rustc: {e}");
-            false
-        }
+        Ok(o) if o.status.success() => Ok(()),
+        Ok(o) => Err(String::from_utf8_lossy(&o.stderr)
+            .lines()
+            .take(12)
+            .collect::<Vec<_>>()
+            .join("\n")),
+        Err(e) => Err(format!("cannot run rustc: {e}")),
     }
 }

@@ -1,9 +1,10 @@
-//! docker flow's helper image: the one program docker flow runs inside containers.
+//! docker flow's helper: the one program docker flow runs inside containers.
 //!
-//! The program (`src/helper/`, built static by `build.rs` and embedded here) checks instances from
-//! inside their network (`probe`) and serves the proxy's rotation records (`proxy::rotation`).
-//! Its image holds that one file and is imported from an in-memory tar the first time it is
-//! needed, as the deploy lock's image is, so nothing is pulled from a registry.
+//! The program (the workspace crate `helper/`, built static by `build.rs` and embedded here)
+//! checks instances from inside their network (`probe`), and is the Caddy proxy container's first
+//! process and the way into it (`proxy::caddy`). As the probe's image it holds that one file and
+//! is imported from an in-memory tar the first time it is needed, as the deploy lock's image is;
+//! into the proxy container it is copied with `docker cp`. Nothing is pulled from a registry.
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
@@ -11,7 +12,7 @@ use std::hash::{Hash, Hasher};
 use crate::engine::{args, Engine};
 use crate::error::{Error, Result};
 
-/// The helper program, a static Linux binary (empty when `build.rs` could not build it).
+/// The helper program, a static Linux binary (`build.rs` fails when it cannot build it).
 static PROGRAM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/helper"));
 
 /// This build of the helper: the version and a hash of the program, so a new build gets a new
@@ -44,12 +45,6 @@ const TEST_ARCH: &str = "DOCKER_FLOW_TEST_ENGINE_ARCH";
 /// Checks, before anything changes, that the engine can run this helper (its architecture is
 /// the one the helper was built for); `help` says what the user can do without it.
 pub fn check_engine(engine: &Engine, help: &str) -> Result<()> {
-    if PROGRAM.is_empty() {
-        return Err(Error::environment(
-            "this build of docker flow has no helper program (it was built without a static C library)",
-            help,
-        ));
-    }
     // One engine per run: its architecture is asked once.
     static ARCH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let arch = match (std::env::var(TEST_ARCH), ARCH.get()) {

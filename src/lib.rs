@@ -172,14 +172,3 @@ pub fn action(cli: &Cli, settings: &mut settings::Settings) -> Result<Action> {
         Command::Config => Action::Config,
     })
 }
-
-// The helper's DNS responder runs in a container, not in docker flow; it is compiled here too
-// so that its unit tests run and clippy reads it.
-#[cfg(test)]
-#[allow(dead_code)]
-#[path = "helper/admin.rs"]
-mod helper_admin;
-#[cfg(test)]
-#[allow(dead_code)]
-#[path = "helper/dns.rs"]
-mod helper_dns;

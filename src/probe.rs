@@ -6,6 +6,8 @@
 
 use std::time::Duration;
 
+use docker_flow_helper::protocol::{self, probe::Finding};
+
 use crate::engine::{args, Engine};
 use crate::error::{Error, Result};
 use crate::helper;
@@ -55,14 +57,10 @@ pub fn run(
     a.extend(addrs.iter().cloned());
     let out = engine.read(&a)?;
     let mut findings = Findings::default();
-    for line in out.stdout.lines() {
-        match line.split_once(' ') {
-            Some(("ok", addr)) => findings.answered.push(addr.to_string()),
-            Some(("wait", rest)) => {
-                let (addr, why) = rest.split_once(' ').unwrap_or((rest, ""));
-                findings.waiting.push((addr.to_string(), why.to_string()));
-            }
-            _ => {}
+    for finding in out.stdout.lines().filter_map(protocol::probe::parse_line) {
+        match finding {
+            Finding::Answered(addr) => findings.answered.push(addr),
+            Finding::Waiting(addr, why) => findings.waiting.push((addr, why)),
         }
     }
     if findings.answered.is_empty() && findings.waiting.is_empty() {

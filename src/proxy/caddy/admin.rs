@@ -1,6 +1,7 @@
 //! Caddy's admin API, through the engine: each request is the helper's `admin` command run in
 //! the proxy container (see `container`), which reaches the API on the container's loopback.
 
+use docker_flow_helper::protocol;
 use serde_json::Value;
 
 use super::container::ProxyContainer;
@@ -75,15 +76,10 @@ impl<'c, 'a> Admin<'c, 'a> {
     }
 }
 
-/// The helper's answer: `<status> <etag or ->`, a newline, then the body.
+/// The helper's answer (see `docker_flow_helper::protocol::admin`).
 fn parse(out: &str) -> Option<Reply> {
-    let (first, body) = out.split_once('\n').unwrap_or((out, ""));
-    let (status, etag) = first.split_once(' ')?;
-    Some(Reply {
-        status: status.parse().ok()?,
-        etag: (etag != "-").then(|| etag.to_string()),
-        body: body.to_string(),
-    })
+    let (status, etag, body) = protocol::admin::parse(out)?;
+    Some(Reply { status, etag, body })
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@ mod rotation;
 use std::cell::RefCell;
 use std::time::{Duration, Instant};
 
+use docker_flow_helper::protocol::{self, drain::Outcome};
 use serde_json::Value;
 
 use self::admin::{Admin, Reply};
@@ -375,19 +376,14 @@ impl Proxy for Caddy<'_> {
             a.extend(addresses.iter().cloned());
             settle = 0;
             let out = self.container.exec(&a, None, false)?;
-            let answer = out.stdout.trim();
-            if out.ok() && answer == "clear" {
-                return Ok(Drained::Clear);
+            // A round that timed out, or in which Caddy could not say how many were in flight:
+            // keep waiting (stopping an instance with requests in flight is worse than waiting
+            // out --drain-timeout).
+            match protocol::drain::parse(&out.stdout).filter(|_| out.ok()) {
+                Some(Outcome::Clear) => return Ok(Drained::Clear),
+                Some(Outcome::TimedOut(n)) => last = n.or(last),
+                None => std::thread::sleep(Duration::from_millis(200)),
             }
-            if !out.ok() {
-                std::thread::sleep(Duration::from_millis(200));
-            }
-            // `timeout <n>`, or `timeout ?` when Caddy could not say (keep waiting: stopping an
-            // instance with requests in flight is worse than waiting out --drain-timeout).
-            last = answer
-                .strip_prefix("timeout ")
-                .and_then(|n| n.parse().ok())
-                .or(last);
         }
         Ok(Drained::TimedOut(last))
     }

@@ -7,6 +7,8 @@
 //! helper's `set`: write, then rename); an instance leaves the record, and so the rotation, while
 //! it still runs, so the requests it serves finish before it is stopped.
 
+use docker_flow_helper::protocol;
+
 use super::container::ProxyContainer;
 use super::RECORDS;
 use crate::engine::args;
@@ -27,7 +29,11 @@ impl<'c, 'a> Rotation<'c, 'a> {
     /// Replaces the record `name` with `members`, at once.
     pub fn set(&self, name: &str, members: &[Member]) -> Result<()> {
         let mut a = args(&["set", RECORDS, name]);
-        a.extend(members.iter().map(|(c, ip)| format!("{c}@{ip}")));
+        a.extend(
+            members
+                .iter()
+                .map(|(c, ip)| protocol::record::member_arg(c, ip)),
+        );
         let out = self.container.exec(&a, None, true)?;
         if !out.ok() {
             return Err(Error::environment(
@@ -55,10 +61,7 @@ impl<'c, 'a> Rotation<'c, 'a> {
         Ok(Some(
             out.stdout
                 .lines()
-                .filter_map(|l| {
-                    let (ip, container) = l.split_once(' ')?;
-                    Some((container.trim().to_string(), ip.to_string()))
-                })
+                .filter_map(protocol::record::parse_line)
                 .collect(),
         ))
     }

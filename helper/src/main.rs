@@ -1,7 +1,7 @@
 //! docker flow's helper: the one program docker flow runs inside containers.
 //!
-//! It is not part of the `docker-flow` crate's code: `build.rs` compiles it on its own, std only
-//! and statically linked, and docker flow embeds it and imports it as a one-file image
+//! A crate of its own in docker flow's workspace (so `cargo test` and clippy cover it), std only:
+//! docker flow's `build.rs` compiles this file on its own, statically linked, and embeds it and imports it as a one-file image
 //! (`docker-flow-helper`) when it first needs it, so nothing is pulled from a registry.
 //!
 //! - `probe`: checks instances from inside their network (health gates without a healthcheck).
@@ -13,6 +13,9 @@
 mod admin;
 mod dns;
 mod probe;
+// docker flow's half of the protocol (the parsers) is used by docker flow, through the library.
+#[allow(dead_code)]
+mod protocol;
 mod supervise;
 
 use std::process::ExitCode;

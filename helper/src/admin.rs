@@ -21,6 +21,9 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use crate::protocol::admin;
+use crate::protocol::drain::{self, Outcome};
+
 /// What Caddy answered.
 pub struct Reply {
     pub status: u16,
@@ -54,13 +57,12 @@ pub fn run(args: &[String]) -> ExitCode {
     loop {
         match request(addr, method, path, &body, if_match) {
             Ok(r) => {
-                println!("{} {}", r.status, r.etag.as_deref().unwrap_or("-"));
-                print!("{}", r.body);
+                print!("{}{}", admin::head(r.status, r.etag.as_deref()), r.body);
                 return ExitCode::SUCCESS;
             }
             Err(e) if started.elapsed() >= Duration::from_secs(2) => {
                 eprintln!("helper admin: Caddy's admin API at {addr} does not answer: {e}");
-                return ExitCode::from(3);
+                return ExitCode::from(admin::UNREACHABLE);
             }
             Err(_) => std::thread::sleep(Duration::from_millis(100)),
         }
@@ -91,15 +93,12 @@ pub fn drain(args: &[String]) -> ExitCode {
             .filter(|r| r.status == 200)
             .map(|r| requests_to(&r.body, targets));
         if last == Some(0) {
-            println!("clear");
+            print!("{}", drain::line(Outcome::Clear));
             return ExitCode::SUCCESS;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    match last {
-        Some(n) => println!("timeout {n}"),
-        None => println!("timeout ?"),
-    }
+    print!("{}", drain::line(Outcome::TimedOut(last)));
     ExitCode::SUCCESS
 }
 

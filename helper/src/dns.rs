@@ -14,6 +14,8 @@ use std::net::{Ipv4Addr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use crate::protocol;
+
 /// Answers queries on `socket` from the records in `dir`, for ever.
 pub fn serve_on(socket: &UdpSocket, dir: &Path) -> ! {
     let mut buf = [0u8; 1500];
@@ -42,12 +44,9 @@ pub fn set(args: &[String]) -> ExitCode {
     };
     let mut text = String::new();
     for m in members {
-        match m
-            .rsplit_once('@')
-            .map(|(c, ip)| (c, ip.parse::<Ipv4Addr>()))
-        {
-            Some((container, Ok(ip))) if !container.is_empty() => {
-                text.push_str(&format!("{ip} {container}\n"));
+        match protocol::record::parse_member_arg(m).map(|(c, ip)| (c, ip.parse::<Ipv4Addr>())) {
+            Some((container, Ok(ip))) => {
+                text.push_str(&protocol::record::line(&ip.to_string(), container));
             }
             _ => {
                 eprintln!("helper set: `{m}` is not <container>@<ipv4>");

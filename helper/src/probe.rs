@@ -10,6 +10,8 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use crate::protocol::{self, probe::Finding};
+
 pub fn run(args: &[String]) -> ExitCode {
     let Some((within, addrs)) = args.split_first() else {
         eprintln!("usage: helper probe <within-ms> <ip:port>...");
@@ -44,12 +46,16 @@ pub fn run(args: &[String]) -> ExitCode {
     }
     let mut all = true;
     for (text, _, why, ok) in &targets {
-        if *ok {
-            println!("ok {text}");
+        let finding = if *ok {
+            Finding::Answered(text.clone())
         } else {
             all = false;
-            println!("wait {text} {}", why.as_deref().unwrap_or("no answer yet"));
-        }
+            Finding::Waiting(
+                text.clone(),
+                why.clone().unwrap_or_else(|| "no answer yet".into()),
+            )
+        };
+        print!("{}", protocol::probe::line(&finding));
     }
     if all {
         ExitCode::SUCCESS

@@ -1,0 +1,154 @@
+//! What docker flow and its helper say to each other, defined once for both sides: the helper
+//! program formats with these functions and docker flow parses with them.
+//!
+//! Everything is lines of text on the helper's stdout (docker passes them through `docker exec`
+//! and `docker run`); the helper's arguments are argv, never a shell string.
+
+/// `set` and `get`: the rotation's records.
+pub mod record {
+    /// A member of a record on the command line of `set`: `<container>@<ipv4>`.
+    pub fn member_arg(container: &str, ip: &str) -> String {
+        format!("{container}@{ip}")
+    }
+
+    /// The inverse of [`member_arg`].
+    pub fn parse_member_arg(arg: &str) -> Option<(&str, &str)> {
+        arg.rsplit_once('@').filter(|(c, _)| !c.is_empty())
+    }
+
+    /// A member as a record file holds it and `get` prints it: `<ipv4> <container>`.
+    pub fn line(ip: &str, container: &str) -> String {
+        format!("{ip} {container}\n")
+    }
+
+    /// The inverse of [`line`]: (container, ipv4).
+    pub fn parse_line(line: &str) -> Option<(String, String)> {
+        let (ip, container) = line.trim().split_once(' ')?;
+        Some((container.trim().to_string(), ip.to_string()))
+    }
+}
+
+/// `admin`: one request to Caddy's admin API.
+pub mod admin {
+    /// What stands for "no ETag" on the first line.
+    const NO_ETAG: &str = "-";
+
+    /// The first line of the answer: `<status> <etag or ->` (an ETag may hold spaces; it is the
+    /// rest of the line).
+    pub fn head(status: u16, etag: Option<&str>) -> String {
+        format!("{status} {}\n", etag.unwrap_or(NO_ETAG))
+    }
+
+    /// The whole answer: (status, ETag, body).
+    pub fn parse(out: &str) -> Option<(u16, Option<String>, String)> {
+        let (first, body) = out.split_once('\n').unwrap_or((out, ""));
+        let (status, etag) = first.split_once(' ')?;
+        Some((
+            status.parse().ok()?,
+            (etag != NO_ETAG).then(|| etag.to_string()),
+            body.to_string(),
+        ))
+    }
+
+    /// The exit code when Caddy did not answer at all.
+    pub const UNREACHABLE: u8 = 3;
+}
+
+/// `drain`: waiting until Caddy has no request in flight to some addresses.
+pub mod drain {
+    /// How a drain round ended.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Outcome {
+        Clear,
+        /// The round's time ran out with this many requests in flight (None: Caddy could not say).
+        TimedOut(Option<u64>),
+    }
+
+    pub fn line(outcome: Outcome) -> String {
+        match outcome {
+            Outcome::Clear => "clear\n".into(),
+            Outcome::TimedOut(Some(n)) => format!("timeout {n}\n"),
+            Outcome::TimedOut(None) => "timeout ?\n".into(),
+        }
+    }
+
+    pub fn parse(out: &str) -> Option<Outcome> {
+        match out.trim() {
+            "clear" => Some(Outcome::Clear),
+            other => {
+                let n = other.strip_prefix("timeout ")?;
+                Some(Outcome::TimedOut(n.parse().ok()))
+            }
+        }
+    }
+}
+
+/// `probe`: whether instances answer HTTP from inside their network.
+pub mod probe {
+    /// One address's finding.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub enum Finding {
+        Answered(String),
+        /// Not yet, and why.
+        Waiting(String, String),
+    }
+
+    pub fn line(finding: &Finding) -> String {
+        match finding {
+            Finding::Answered(addr) => format!("ok {addr}\n"),
+            Finding::Waiting(addr, why) => format!("wait {addr} {why}\n"),
+        }
+    }
+
+    pub fn parse_line(line: &str) -> Option<Finding> {
+        match line.trim_end().split_once(' ')? {
+            ("ok", addr) => Some(Finding::Answered(addr.to_string())),
+            ("wait", rest) => {
+                let (addr, why) = rest.split_once(' ').unwrap_or((rest, ""));
+                Some(Finding::Waiting(addr.to_string(), why.to_string()))
+            }
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_message_reads_back_as_written() {
+        assert_eq!(
+            record::parse_member_arg(&record::member_arg("shop-web-1", "10.0.0.2")),
+            Some(("shop-web-1", "10.0.0.2"))
+        );
+        assert_eq!(record::parse_member_arg("@10.0.0.2"), None);
+        assert_eq!(
+            record::parse_line(&record::line("10.0.0.2", "shop-web-1")),
+            Some(("shop-web-1".into(), "10.0.0.2".into()))
+        );
+        let answer = admin::head(200, Some("\"/config/ 1a2b\"")) + "{\"a\": 1}";
+        assert_eq!(
+            admin::parse(&answer),
+            Some((200, Some("\"/config/ 1a2b\"".into()), "{\"a\": 1}".into()))
+        );
+        assert_eq!(
+            admin::parse(&admin::head(412, None)),
+            Some((412, None, String::new()))
+        );
+        assert_eq!(admin::parse("garbage"), None);
+        for o in [
+            drain::Outcome::Clear,
+            drain::Outcome::TimedOut(Some(3)),
+            drain::Outcome::TimedOut(None),
+        ] {
+            assert_eq!(drain::parse(&drain::line(o)), Some(o));
+        }
+        for f in [
+            probe::Finding::Answered("10.0.0.2:8080".into()),
+            probe::Finding::Waiting("10.0.0.2:8080".into(), "answered 503".into()),
+        ] {
+            assert_eq!(probe::parse_line(&probe::line(&f)), Some(f));
+        }
+    }
+}
