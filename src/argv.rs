@@ -22,10 +22,10 @@ const GLOBAL_FLAGS: &[(&str, Option<char>, bool)] = &[
 ];
 
 /// The plugin's name as docker passes it.
-pub const PLUGIN_NAME: &str = "flow";
+pub(crate) const PLUGIN_NAME: &str = "flow";
 
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct SplitArgs {
+pub(crate) struct SplitArgs {
     /// Docker's global flags, normalised to `--long=value` / `--long`, in the order given.
     pub docker_globals: Vec<String>,
     /// Our own arguments, starting with the program name clap expects.
@@ -43,7 +43,7 @@ fn lookup_short(c: char) -> Option<&'static (&'static str, Option<char>, bool)> 
 }
 
 /// Splits `args` (without the program name) into docker's globals and ours.
-pub fn split(args: &[String]) -> Result<SplitArgs> {
+pub(crate) fn split(args: &[String]) -> Result<SplitArgs> {
     let mut globals = Vec::new();
     let mut i = 0;
     while i < args.len() {

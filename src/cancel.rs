@@ -17,7 +17,7 @@ fn flag() -> &'static Arc<AtomicBool> {
 }
 
 /// Starts listening for cancellation. Called once, before any work.
-pub fn install() {
+pub(crate) fn install() {
     let f = flag();
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         let _ = signal_hook::flag::register(sig, f.clone());
@@ -49,12 +49,12 @@ fn watch_plugin_socket(name: String, f: Arc<AtomicBool>) {
 #[cfg(not(target_os = "linux"))]
 fn watch_plugin_socket(_name: String, _f: Arc<AtomicBool>) {}
 
-pub fn requested() -> bool {
+pub(crate) fn requested() -> bool {
     flag().load(Ordering::SeqCst)
 }
 
 /// An error when cancellation was asked for.
-pub fn check() -> Result<()> {
+pub(crate) fn check() -> Result<()> {
     if requested() {
         return Err(Error::flow(
             "interrupted",

@@ -16,7 +16,7 @@ use crate::error::{Error, Located, Result};
 use crate::settings::Settings;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct ComposeFile {
+pub(crate) struct ComposeFile {
     #[serde(default)]
     pub name: String,
     #[serde(default)]
@@ -26,7 +26,7 @@ pub struct ComposeFile {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct Service {
+pub(crate) struct Service {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -53,7 +53,7 @@ pub struct Service {
 
 impl Service {
     /// Host ports the service publishes at a fixed number (`"8080:8080"`).
-    pub fn fixed_host_ports(&self) -> Vec<String> {
+    pub(crate) fn fixed_host_ports(&self) -> Vec<String> {
         self.ports
             .iter()
             .filter_map(|p| match p.get("published") {
@@ -65,7 +65,7 @@ impl Service {
     }
 
     /// Container ports the service declares (`expose` and the targets of `ports`), deduplicated.
-    pub fn container_ports(&self) -> Vec<u16> {
+    pub(crate) fn container_ports(&self) -> Vec<u16> {
         let mut out = Vec::new();
         let from_ports = self
             .ports
@@ -89,7 +89,7 @@ impl Service {
 
 /// A loaded project: the model plus where it came from.
 #[derive(Debug, Clone)]
-pub struct Project {
+pub(crate) struct Project {
     pub model: ComposeFile,
     /// The directory Compose resolves relative paths against.
     pub dir: PathBuf,
@@ -98,7 +98,7 @@ pub struct Project {
 }
 
 /// `docker compose` arguments that select the user's project (`-f …`, `-p …`).
-pub fn selection_args(settings: &Settings) -> Vec<String> {
+pub(crate) fn selection_args(settings: &Settings) -> Vec<String> {
     let mut a = Vec::new();
     for f in &settings.compose_paths {
         a.push("-f".to_string());
@@ -112,7 +112,7 @@ pub fn selection_args(settings: &Settings) -> Vec<String> {
 }
 
 /// Loads the project through `docker compose config`.
-pub fn load(engine: &Engine, settings: &Settings, cwd: &Path) -> Result<Project> {
+pub(crate) fn load(engine: &Engine, settings: &Settings, cwd: &Path) -> Result<Project> {
     let mut a = args(&["compose"]);
     a.extend(selection_args(settings));
     a.extend(args(&["config", "--format", "json"]));
@@ -151,7 +151,7 @@ pub fn load(engine: &Engine, settings: &Settings, cwd: &Path) -> Result<Project>
 }
 
 /// The Compose files Compose itself reads: `-f`, else `COMPOSE_FILE`, else the default names.
-pub fn user_files(settings: &Settings, cwd: &Path) -> Vec<PathBuf> {
+pub(crate) fn user_files(settings: &Settings, cwd: &Path) -> Vec<PathBuf> {
     if !settings.compose_paths.is_empty() {
         return settings.compose_paths.iter().map(|p| cwd.join(p)).collect();
     }
@@ -186,7 +186,7 @@ pub fn user_files(settings: &Settings, cwd: &Path) -> Vec<PathBuf> {
 }
 
 /// Finds `services.<service>[.<key>]` in the user's files, for a labelled error.
-pub fn locate(files: &[PathBuf], service: &str, key: Option<&str>) -> Option<Located> {
+pub(crate) fn locate(files: &[PathBuf], service: &str, key: Option<&str>) -> Option<Located> {
     // Later files override earlier ones: the last file that names the key is the one that counts.
     files.iter().rev().find_map(|f| {
         let text = std::fs::read_to_string(f).ok()?;

@@ -13,10 +13,10 @@ use crate::error::{Error, Result};
 use crate::settings::Settings;
 
 /// The oldest Compose that has everything we use (`config --format json`, `-f -`, `--wait`).
-pub const MIN_COMPOSE: (u32, u32) = (2, 20);
+pub(crate) const MIN_COMPOSE: (u32, u32) = (2, 20);
 
 #[derive(Debug)]
-pub struct Engine {
+pub(crate) struct Engine {
     bin: OsString,
     globals: Vec<String>,
     env: Vec<(String, String)>,
@@ -28,19 +28,19 @@ pub struct Engine {
 
 /// What a finished command printed.
 #[derive(Debug, Clone)]
-pub struct Output {
+pub(crate) struct Output {
     pub status: i32,
     pub stdout: String,
     pub stderr: String,
 }
 
 impl Output {
-    pub fn ok(&self) -> bool {
+    pub(crate) fn ok(&self) -> bool {
         self.status == 0
     }
 
     /// The last line docker printed on stderr (the error it ended with), or "no answer".
-    pub fn last_error_line(&self) -> &str {
+    pub(crate) fn last_error_line(&self) -> &str {
         self.stderr
             .lines()
             .rev()
@@ -51,7 +51,7 @@ impl Output {
 }
 
 impl Engine {
-    pub fn new(docker_globals: &[String], settings: &Settings) -> Result<Engine> {
+    pub(crate) fn new(docker_globals: &[String], settings: &Settings) -> Result<Engine> {
         let bin = std::env::var_os("DOCKER_CLI_PLUGIN_ORIGINAL_CLI_COMMAND")
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| OsString::from("docker"));
@@ -77,7 +77,7 @@ impl Engine {
     }
 
     /// An engine for another daemon (the proxy's host), with the same docker binary.
-    pub fn for_host(&self, host: &str, cert_path: Option<&PathBuf>) -> Engine {
+    pub(crate) fn for_host(&self, host: &str, cert_path: Option<&PathBuf>) -> Engine {
         let mut globals: Vec<String> = self
             .globals
             .iter()
@@ -101,11 +101,11 @@ impl Engine {
     }
 
     /// How many docker commands this engine has run.
-    pub fn calls(&self) -> u32 {
+    pub(crate) fn calls(&self) -> u32 {
         self.calls.get()
     }
 
-    pub fn dry_run(&self) -> bool {
+    pub(crate) fn dry_run(&self) -> bool {
         self.dry_run
     }
 
@@ -130,13 +130,13 @@ impl Engine {
     }
 
     /// Runs `docker ARGS` and captures what it prints. For reads: runs in dry-run mode too.
-    pub fn read(&self, args: &[String]) -> Result<Output> {
+    pub(crate) fn read(&self, args: &[String]) -> Result<Output> {
         self.capture(&self.argv(args), None)
     }
 
     /// Runs `docker ARGS` and returns what it printed as bytes (an archive from `docker cp`),
     /// None when it failed. For reads: runs in dry-run mode too.
-    pub fn read_bytes(&self, args: &[String]) -> Result<Option<Vec<u8>>> {
+    pub(crate) fn read_bytes(&self, args: &[String]) -> Result<Option<Vec<u8>>> {
         let out = self
             .expression(&self.argv(args), None)
             .stdout_capture()
@@ -147,12 +147,12 @@ impl Engine {
     }
 
     /// Runs `docker ARGS` with `stdin` fed in, capturing output. Reads only.
-    pub fn read_with_input(&self, args: &[String], stdin: &[u8]) -> Result<Output> {
+    pub(crate) fn read_with_input(&self, args: &[String], stdin: &[u8]) -> Result<Output> {
         self.capture(&self.argv(args), Some(stdin))
     }
 
     /// Runs a command that changes the engine; in dry-run mode it is only added to the plan.
-    pub fn change(&self, args: &[String], stdin: Option<&[u8]>) -> Result<Output> {
+    pub(crate) fn change(&self, args: &[String], stdin: Option<&[u8]>) -> Result<Output> {
         let argv = self.argv(args);
         if let Some(planned) = self.plan_instead(&argv, stdin) {
             return Ok(planned);
@@ -162,7 +162,7 @@ impl Engine {
 
     /// Like `change`, but the command's own output goes to our stderr as it runs (Compose's
     /// progress appears under the step that ran it).
-    pub fn change_streamed(&self, args: &[String], stdin: Option<&[u8]>) -> Result<Output> {
+    pub(crate) fn change_streamed(&self, args: &[String], stdin: Option<&[u8]>) -> Result<Output> {
         let argv = self.argv(args);
         if let Some(planned) = self.plan_instead(&argv, stdin) {
             return Ok(planned);
@@ -195,7 +195,7 @@ impl Engine {
     }
 
     /// The state of a container (`running`, `exited`, …), None when there is no such container.
-    pub fn container_status(&self, name: &str) -> Result<Option<String>> {
+    pub(crate) fn container_status(&self, name: &str) -> Result<Option<String>> {
         let out = self.read(&args(&[
             "container",
             "inspect",
@@ -208,7 +208,7 @@ impl Engine {
 
     /// Makes sure the engine has `tag`, importing it from `tar` (with Dockerfile `changes`) when
     /// it does not: docker flow's own helper images are made this way, never pulled.
-    pub fn ensure_imported(
+    pub(crate) fn ensure_imported(
         &self,
         tag: &str,
         what: &str,
@@ -237,14 +237,14 @@ impl Engine {
 
     /// Records a non-docker change (a proxy request) in the plan. Returns true in dry-run mode,
     /// when the caller must not make the change.
-    pub fn planned(&self, what: String) -> bool {
+    pub(crate) fn planned(&self, what: String) -> bool {
         if self.dry_run {
             self.plan.borrow_mut().push(what);
         }
         self.dry_run
     }
 
-    pub fn take_plan(&self) -> Vec<String> {
+    pub(crate) fn take_plan(&self) -> Vec<String> {
         std::mem::take(&mut self.plan.borrow_mut())
     }
 
@@ -291,7 +291,7 @@ impl Engine {
     }
 
     /// Checks that the daemon answers; exit 3 otherwise, before anything changes.
-    pub fn check_daemon(&self) -> Result<()> {
+    pub(crate) fn check_daemon(&self) -> Result<()> {
         let out = self.read(&args(&["version", "--format", "{{.Server.Version}}"]))?;
         if out.ok() && !out.stdout.trim().is_empty() {
             return Ok(());
@@ -306,7 +306,7 @@ impl Engine {
     }
 
     /// Checks for Compose v2.20 or newer as a docker plugin; exit 3 otherwise.
-    pub fn check_compose(&self) -> Result<()> {
+    pub(crate) fn check_compose(&self) -> Result<()> {
         let help = "install Compose v2 as a docker CLI plugin: `apt-get install docker-compose-plugin`, or the \
                     `docker-compose` binary from a Compose release copied to ~/.docker/cli-plugins/docker-compose";
         let out = self.read(&args(&["compose", "version", "--short"]))?;
@@ -335,6 +335,6 @@ impl Engine {
 }
 
 /// `&["a", "b"]` as owned argv.
-pub fn args(a: &[&str]) -> Vec<String> {
+pub(crate) fn args(a: &[&str]) -> Vec<String> {
     a.iter().map(|s| s.to_string()).collect()
 }

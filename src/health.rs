@@ -19,7 +19,7 @@ use crate::state::{inspect, Instance};
 const PROBE_ROUND: Duration = Duration::from_secs(2);
 
 /// Waits until every instance in `ids` is healthy.
-pub fn wait_healthy(
+pub(crate) fn wait_healthy(
     engine: &Engine,
     ids: &[String],
     port: Option<u16>,

@@ -28,14 +28,14 @@ fn build_id() -> String {
 }
 
 /// The image tag.
-pub fn image() -> String {
+pub(crate) fn image() -> String {
     format!("docker-flow-helper:{}", build_id())
 }
 
 /// Where this build's helper lives inside a container docker flow copied it into (the Caddy
 /// proxy's). Each build has its own path: a proxy started by an older docker flow keeps running
 /// its own copy, and a newer docker flow copies its own beside it.
-pub fn path_in_container() -> String {
+pub(crate) fn path_in_container() -> String {
     format!("/docker-flow/helper-{}", build_id())
 }
 
@@ -44,7 +44,7 @@ const TEST_ARCH: &str = "DOCKER_FLOW_TEST_ENGINE_ARCH";
 
 /// Checks, before anything changes, that the engine can run this helper (its architecture is
 /// the one the helper was built for); `help` says what the user can do without it.
-pub fn check_engine(engine: &Engine, help: &str) -> Result<()> {
+pub(crate) fn check_engine(engine: &Engine, help: &str) -> Result<()> {
     // One engine per run: its architecture is asked once.
     static ARCH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let arch = match (std::env::var(TEST_ARCH), ARCH.get()) {
@@ -83,7 +83,7 @@ fn docker_arch() -> &'static str {
 
 /// `docker run` options every helper container gets: it only reads its own image, so it runs
 /// on a read-only root, with no capabilities and no way to gain privileges.
-pub const CONFINED: [&str; 5] = [
+pub(crate) const CONFINED: [&str; 5] = [
     "--read-only",
     "--cap-drop",
     "ALL",
@@ -93,7 +93,7 @@ pub const CONFINED: [&str; 5] = [
 
 /// Imports the helper image unless the engine has it. `help` says what the user can do without
 /// it (it depends on what needed the helper).
-pub fn ensure_image(engine: &Engine, help: &str) -> Result<String> {
+pub(crate) fn ensure_image(engine: &Engine, help: &str) -> Result<String> {
     let tag = image();
     engine.ensure_imported(
         &tag,
@@ -109,7 +109,7 @@ pub fn ensure_image(engine: &Engine, help: &str) -> Result<String> {
 
 /// A tar holding this build's helper at `path_in_container()`, for `docker cp`, and `extra`
 /// files (path, content), readable by their owner only.
-pub fn archive_for_container(extra: &[(&str, &[u8])]) -> Result<Vec<u8>> {
+pub(crate) fn archive_for_container(extra: &[(&str, &[u8])]) -> Result<Vec<u8>> {
     let path = path_in_container();
     let mut files = vec![(path.trim_start_matches('/'), PROGRAM, 0o755)];
     files.extend(extra.iter().map(|(p, data)| (*p, *data, 0o600)));

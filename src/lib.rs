@@ -6,24 +6,26 @@
 
 // Errors carry their source snippet for miette; their size does not matter on this cold path.
 #![allow(clippy::result_large_err)]
+// Everything but `run` is private to the crate: what is not used shows as dead code.
+#![warn(unreachable_pub)]
 
-pub mod argv;
-pub mod cancel;
-pub mod cli;
-pub mod compose;
-pub mod engine;
-pub mod error;
-pub mod flows;
-pub mod health;
-pub mod helper;
-pub mod lock;
-pub mod metadata;
-pub mod model;
-pub mod probe;
-pub mod progress;
-pub mod proxy;
-pub mod settings;
-pub mod state;
+mod argv;
+mod cancel;
+mod cli;
+mod compose;
+mod engine;
+mod error;
+mod flows;
+mod health;
+mod helper;
+mod lock;
+mod metadata;
+mod model;
+mod probe;
+mod progress;
+mod proxy;
+mod settings;
+mod state;
 
 use std::process::ExitCode;
 

@@ -19,7 +19,7 @@ const LABEL_LOCK: &str = "io.docker-flow.lock";
 /// An image with no files at all, imported from an empty tar: a lock container never runs.
 const LOCK_IMAGE: &str = "docker-flow-lock:1";
 
-pub struct Lock<'a> {
+pub(crate) struct Lock<'a> {
     engine: &'a Engine,
     id: Option<String>,
 }
@@ -33,7 +33,7 @@ struct Holder {
     since: u64,
 }
 
-pub fn lock_name(project: &str) -> String {
+pub(crate) fn lock_name(project: &str) -> String {
     format!("docker-flow-lock-{project}")
 }
 
@@ -58,7 +58,7 @@ fn pid_alive(pid: u32) -> bool {
 impl<'a> Lock<'a> {
     /// Takes the lock for `project`, waiting up to `wait`; stale locks older than `stale_after`
     /// are taken over.
-    pub fn acquire(
+    pub(crate) fn acquire(
         engine: &'a Engine,
         project: &str,
         command: &str,
@@ -143,7 +143,7 @@ impl<'a> Lock<'a> {
     }
 
     /// Releases the lock (also done on drop).
-    pub fn release(mut self) {
+    pub(crate) fn release(mut self) {
         self.release_inner();
     }
 

@@ -4,11 +4,11 @@
 //! prints the static part from `plugin-metadata/` plus the crate version, without touching the
 //! daemon or reading any settings.
 
-pub const SUBCOMMAND: &str = "docker-cli-plugin-metadata";
+pub(crate) const SUBCOMMAND: &str = "docker-cli-plugin-metadata";
 
 const STATIC: &str = include_str!("../plugin-metadata/metadata.json");
 
-pub fn json() -> String {
+pub(crate) fn json() -> String {
     let mut value: serde_json::Value = serde_json::from_str(STATIC)
         .expect("plugin-metadata/metadata.json is valid JSON (checked by a test)");
     value["Version"] = env!("CARGO_PKG_VERSION").into();

@@ -13,38 +13,38 @@ use crate::compose::{locate, ComposeFile, Project};
 use crate::error::{Error, Result};
 use crate::settings::{ProxyDriver, Settings};
 
-pub const LABEL_TARGET: &str = "io.docker-flow.target";
-pub const LABEL_COLOR: &str = "io.docker-flow.color";
-pub const LABEL_RELEASE: &str = "io.docker-flow.release";
-pub const LABEL_RELEASED_AT: &str = "io.docker-flow.released-at";
-pub const LABEL_PORT: &str = "io.docker-flow.port";
+pub(crate) const LABEL_TARGET: &str = "io.docker-flow.target";
+pub(crate) const LABEL_COLOR: &str = "io.docker-flow.color";
+pub(crate) const LABEL_RELEASE: &str = "io.docker-flow.release";
+pub(crate) const LABEL_RELEASED_AT: &str = "io.docker-flow.released-at";
+pub(crate) const LABEL_PORT: &str = "io.docker-flow.port";
 /// On a release: the image and release it replaced, so a rollback can recreate them.
-pub const LABEL_PREVIOUS_IMAGE: &str = "io.docker-flow.previous-image";
-pub const LABEL_PREVIOUS_RELEASE: &str = "io.docker-flow.previous-release";
-pub const LABEL_PREVIOUS_RELEASED_AT: &str = "io.docker-flow.previous-released-at";
+pub(crate) const LABEL_PREVIOUS_IMAGE: &str = "io.docker-flow.previous-image";
+pub(crate) const LABEL_PREVIOUS_RELEASE: &str = "io.docker-flow.previous-release";
+pub(crate) const LABEL_PREVIOUS_RELEASED_AT: &str = "io.docker-flow.previous-released-at";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Color {
+pub(crate) enum Color {
     Blue,
     Green,
 }
 
 impl Color {
-    pub fn other(self) -> Color {
+    pub(crate) fn other(self) -> Color {
         match self {
             Color::Blue => Color::Green,
             Color::Green => Color::Blue,
         }
     }
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Color::Blue => "blue",
             Color::Green => "green",
         }
     }
 
-    pub fn parse(s: &str) -> Option<Color> {
+    pub(crate) fn parse(s: &str) -> Option<Color> {
         match s {
             "blue" => Some(Color::Blue),
             "green" => Some(Color::Green),
@@ -61,13 +61,13 @@ impl fmt::Display for Color {
 
 /// One release: its id and when it was made.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Release {
+pub(crate) struct Release {
     pub id: String,
     pub at: String,
 }
 
 /// The Compose service name of the target in a colour (or as is, without blue-green).
-pub fn service_name(target: &str, color: Option<Color>) -> String {
+pub(crate) fn service_name(target: &str, color: Option<Color>) -> String {
     match color {
         Some(c) => format!("{target}-{c}"),
         None => target.to_string(),
@@ -76,7 +76,11 @@ pub fn service_name(target: &str, color: Option<Color>) -> String {
 
 /// Checks the project against what docker flow needs, before anything touches the engine.
 /// Returns the service port the proxy forwards to (None without a proxy and nothing to infer).
-pub fn validate(project: &Project, settings: &Settings, target: &str) -> Result<Option<u16>> {
+pub(crate) fn validate(
+    project: &Project,
+    settings: &Settings,
+    target: &str,
+) -> Result<Option<u16>> {
     let services = &project.model.services;
     let known = || {
         let mut names: Vec<&str> = services.keys().map(String::as_str).collect();
@@ -169,7 +173,7 @@ pub fn validate(project: &Project, settings: &Settings, target: &str) -> Result<
 /// What to derive: the target, which colour gets which release labels, and which colour the
 /// other services' references to the target point at.
 #[derive(Debug, Clone)]
-pub struct Derivation<'a> {
+pub(crate) struct Derivation<'a> {
     pub target: &'a str,
     pub blue_green: bool,
     /// The colour (or, without blue-green, the target) being released, and its release.
@@ -182,7 +186,7 @@ pub struct Derivation<'a> {
 }
 
 /// Derives the model Compose is handed.
-pub fn derive(model: &ComposeFile, d: &Derivation) -> Result<ComposeFile> {
+pub(crate) fn derive(model: &ComposeFile, d: &Derivation) -> Result<ComposeFile> {
     let mut out = model.clone();
     let Some(base) = model.services.get(d.target) else {
         return Err(Error::config(

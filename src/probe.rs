@@ -13,25 +13,25 @@ use crate::error::{Error, Result};
 use crate::helper;
 
 /// What to do when an instance cannot be probed.
-pub const HELP: &str =
+pub(crate) const HELP: &str =
     "give the service a Docker healthcheck (Compose `healthcheck:`), which docker flow then waits for instead";
 
 /// What one probe run found, per address.
 #[derive(Debug, Default)]
-pub struct Findings {
+pub(crate) struct Findings {
     pub answered: Vec<String>,
     /// Addresses that did not answer yet, with the probe's reason.
     pub waiting: Vec<(String, String)>,
 }
 
 /// The probe's image (docker flow's helper), imported when the engine lacks it.
-pub fn image(engine: &Engine) -> Result<String> {
+pub(crate) fn image(engine: &Engine) -> Result<String> {
     helper::ensure_image(engine, HELP)
 }
 
 /// Probes `addrs` (`ip:port`) from a container of `image` (see [`image`]) on `network`,
 /// retrying for up to `within`.
-pub fn run(
+pub(crate) fn run(
     engine: &Engine,
     image: &str,
     network: &str,

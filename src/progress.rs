@@ -4,7 +4,7 @@
 use std::io::{IsTerminal, Write};
 use std::time::Instant;
 
-pub struct Progress {
+pub(crate) struct Progress {
     tty: bool,
     quiet: bool,
     /// Redraws of the waiting line, to turn the spinner.
@@ -12,7 +12,7 @@ pub struct Progress {
 }
 
 impl Progress {
-    pub fn new(quiet: bool) -> Progress {
+    pub(crate) fn new(quiet: bool) -> Progress {
         Progress {
             tty: std::io::stderr().is_terminal(),
             quiet,
@@ -21,7 +21,7 @@ impl Progress {
     }
 
     /// Starts a step; `done` on the returned value prints its duration.
-    pub fn step(&self, what: &str) -> Step {
+    pub(crate) fn step(&self, what: &str) -> Step {
         if !self.quiet {
             eprintln!("==> {what}");
         }
@@ -32,18 +32,18 @@ impl Progress {
         }
     }
 
-    pub fn info(&self, msg: &str) {
+    pub(crate) fn info(&self, msg: &str) {
         if !self.quiet {
             eprintln!("    {msg}");
         }
     }
 
-    pub fn warn(&self, msg: &str) {
+    pub(crate) fn warn(&self, msg: &str) {
         eprintln!("warning: {msg}");
     }
 
     /// A status line while waiting: redrawn in place on a terminal, printed when it changes otherwise.
-    pub fn waiting(&self, line: &str, last: &mut String) {
+    pub(crate) fn waiting(&self, line: &str, last: &mut String) {
         if self.quiet || (!self.tty && line == last) {
             return;
         }
@@ -58,21 +58,21 @@ impl Progress {
         *last = line.to_string();
     }
 
-    pub fn end_waiting(&self) {
+    pub(crate) fn end_waiting(&self) {
         if self.tty && !self.quiet {
             eprint!("\r\x1b[2K");
         }
     }
 }
 
-pub struct Step {
+pub(crate) struct Step {
     quiet: bool,
     what: String,
     started: Instant,
 }
 
 impl Step {
-    pub fn done(self) -> f64 {
+    pub(crate) fn done(self) -> f64 {
         let secs = self.started.elapsed().as_secs_f64();
         if !self.quiet {
             eprintln!("    {} done in {secs:.1}s", self.what);

@@ -14,7 +14,7 @@ use crate::model::{
 
 /// One container of the target.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Instance {
+pub(crate) struct Instance {
     pub id: String,
     pub name: String,
     /// running, exited, created, …
@@ -37,12 +37,12 @@ pub struct Instance {
 }
 
 impl Instance {
-    pub fn running(&self) -> bool {
+    pub(crate) fn running(&self) -> bool {
         self.state == "running"
     }
 
     /// `name:port`, how the proxy dials it.
-    pub fn dial(&self, port: u16) -> String {
+    pub(crate) fn dial(&self, port: u16) -> String {
         format!("{}:{port}", self.name)
     }
 
@@ -107,7 +107,7 @@ impl Instance {
 }
 
 /// Inspects containers by id or name.
-pub fn inspect(engine: &Engine, ids: &[String]) -> Result<Vec<Instance>> {
+pub(crate) fn inspect(engine: &Engine, ids: &[String]) -> Result<Vec<Instance>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -127,7 +127,7 @@ pub fn inspect(engine: &Engine, ids: &[String]) -> Result<Vec<Instance>> {
 }
 
 /// Every container of `target` in `project`, oldest release first.
-pub fn instances(engine: &Engine, project: &str, target: &str) -> Result<Vec<Instance>> {
+pub(crate) fn instances(engine: &Engine, project: &str, target: &str) -> Result<Vec<Instance>> {
     let out = engine.read(&args(&[
         "ps",
         "-a",
@@ -159,7 +159,7 @@ pub fn instances(engine: &Engine, project: &str, target: &str) -> Result<Vec<Ins
 }
 
 /// The newest release among running instances, and its colour.
-pub fn newest_running(instances: &[Instance]) -> Option<&Instance> {
+pub(crate) fn newest_running(instances: &[Instance]) -> Option<&Instance> {
     instances
         .iter()
         .filter(|i| i.running())
@@ -167,20 +167,8 @@ pub fn newest_running(instances: &[Instance]) -> Option<&Instance> {
 }
 
 /// The live colour without a proxy to ask: the running colour, the newest if both run.
-pub fn running_color(instances: &[Instance]) -> Option<Color> {
+pub(crate) fn running_color(instances: &[Instance]) -> Option<Color> {
     newest_running(instances).and_then(|i| i.color)
-}
-
-/// The colour of the instances whose dial addresses the proxy routes to.
-pub fn color_of_upstreams(instances: &[Instance], upstreams: &[String]) -> Option<Color> {
-    instances
-        .iter()
-        .find(|i| {
-            upstreams
-                .iter()
-                .any(|u| u.split(':').next() == Some(i.name.as_str()))
-        })
-        .and_then(|i| i.color)
 }
 
 #[cfg(test)]
@@ -205,10 +193,6 @@ mod tests {
         assert_eq!(
             i.networks,
             vec![("shop_default".to_string(), "10.0.0.2".to_string())]
-        );
-        assert_eq!(
-            color_of_upstreams(std::slice::from_ref(&i), &["shop-app-blue-1:8080".into()]),
-            Some(Color::Blue)
         );
         assert_eq!(running_color(&[i]), Some(Color::Blue));
     }

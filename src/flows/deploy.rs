@@ -11,7 +11,7 @@ use crate::model::{
 };
 use crate::settings::PullPolicy;
 
-pub fn run(ctx: &mut Ctx) -> Result<()> {
+pub(super) fn run(ctx: &mut Ctx) -> Result<()> {
     let step = ctx.progress.step("deploy");
     let instances = ctx.instances()?;
     let blue_green = ctx.settings.blue_green;
@@ -170,7 +170,6 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
         color: next,
         release,
         new: if healthy.is_empty() { new } else { healthy },
-        old,
     });
     step.done();
     Ok(())

@@ -26,7 +26,7 @@ use crate::state::{self, Instance};
 use crate::Action;
 
 /// What one run shares between its steps.
-pub struct Ctx<'a> {
+pub(crate) struct Ctx<'a> {
     pub engine: &'a Engine,
     pub settings: &'a Settings,
     pub project: Project,
@@ -46,15 +46,13 @@ pub struct Ctx<'a> {
 
 /// What a deploy step started.
 #[derive(Debug, Clone)]
-pub struct Deployed {
+pub(crate) struct Deployed {
     pub color: Option<Color>,
     pub release: Release,
     pub new: Vec<Instance>,
-    /// The instances that served before.
-    pub old: Vec<Instance>,
 }
 
-pub fn run(engine: &Engine, settings: &Settings, action: &Action, cwd: &Path) -> Result<()> {
+pub(crate) fn run(engine: &Engine, settings: &Settings, action: &Action, cwd: &Path) -> Result<()> {
     let Some(target) = settings.target.clone() else {
         return Err(Error::usage(
             "no target: docker flow needs to know which Compose service to deploy",
@@ -235,17 +233,17 @@ fn finish(ctx: &Ctx, command: &str) -> Result<()> {
 }
 
 impl Ctx<'_> {
-    pub fn project_name(&self) -> &str {
+    pub(crate) fn project_name(&self) -> &str {
         &self.project.model.name
     }
 
-    pub fn instances(&self) -> Result<Vec<Instance>> {
+    pub(crate) fn instances(&self) -> Result<Vec<Instance>> {
         state::instances(self.engine, self.project_name(), &self.target)
     }
 
     /// The colour the proxy routes to (the newest release, if it routes to two), else the
     /// running one (the newest if both run).
-    pub fn live_color(&self, instances: &[Instance]) -> Result<Option<Color>> {
+    pub(crate) fn live_color(&self, instances: &[Instance]) -> Result<Option<Color>> {
         if let Some(up) = self.proxy.current()? {
             let routed: Vec<Instance> = instances
                 .iter()
@@ -263,7 +261,7 @@ impl Ctx<'_> {
     }
 
     /// `docker compose -p P --project-directory D -f -`: the derived model on stdin.
-    pub fn compose_args(&self, rest: &[&str]) -> Vec<String> {
+    pub(crate) fn compose_args(&self, rest: &[&str]) -> Vec<String> {
         let mut a = args(&["compose", "-p", self.project_name(), "--project-directory"]);
         a.push(self.project.dir.display().to_string());
         a.extend(args(&["-f", "-"]));
@@ -272,7 +270,7 @@ impl Ctx<'_> {
     }
 
     /// Runs a changing Compose command on the derived model; its output shows under the step.
-    pub fn compose(&self, derived: &[u8], rest: &[&str]) -> Result<()> {
+    pub(crate) fn compose(&self, derived: &[u8], rest: &[&str]) -> Result<()> {
         let out = self
             .engine
             .change_streamed(&self.compose_args(rest), Some(derived))?;
@@ -288,7 +286,7 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    pub fn derive(
+    pub(crate) fn derive(
         &mut self,
         release: Option<(Option<Color>, &Release)>,
         refer_to: Color,
@@ -299,7 +297,7 @@ impl Ctx<'_> {
     }
 
     /// Like `derive`, from a model the caller changed (e.g. pinned to a release's own image).
-    pub fn derive_from(
+    pub(crate) fn derive_from(
         &mut self,
         model: &ComposeFile,
         release: Option<(Option<Color>, &Release)>,
@@ -325,7 +323,7 @@ impl Ctx<'_> {
     }
 
     /// Upstream dial addresses of instances (placeholders in a dry run, where none were made).
-    pub fn dials(&self, instances: &[Instance], service: &str, count: u32) -> Vec<String> {
+    pub(crate) fn dials(&self, instances: &[Instance], service: &str, count: u32) -> Vec<String> {
         let port = self.port.unwrap_or(80);
         if instances.is_empty() && self.engine.dry_run() {
             return (1..=count)
@@ -341,7 +339,7 @@ impl Ctx<'_> {
     /// Stops containers gracefully (callers take them out of the proxy's rotation and drain them
     /// first; they still get `--drain-timeout` to exit) and detaches them from the route's
     /// network. They stay, for rollback.
-    pub fn stop(&self, instances: &[Instance]) -> Result<()> {
+    pub(crate) fn stop(&self, instances: &[Instance]) -> Result<()> {
         if instances.is_empty() {
             return Ok(());
         }
@@ -362,7 +360,7 @@ impl Ctx<'_> {
     }
 
     /// Removes containers for good.
-    pub fn remove(&self, instances: &[Instance]) -> Result<()> {
+    pub(crate) fn remove(&self, instances: &[Instance]) -> Result<()> {
         if instances.is_empty() {
             return Ok(());
         }
@@ -379,7 +377,7 @@ impl Ctx<'_> {
     }
 
     /// Ids of running instances of `release` (the ones a compose up just made).
-    pub fn release_ids(&self, release: &str) -> Result<Vec<Instance>> {
+    pub(crate) fn release_ids(&self, release: &str) -> Result<Vec<Instance>> {
         Ok(self
             .instances()?
             .into_iter()
@@ -389,46 +387,36 @@ impl Ctx<'_> {
 }
 
 /// A new release id and time: sortable, unique enough for one project.
-pub fn new_release() -> Release {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    let secs = now.as_secs();
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (y, m, d) = civil_from_days(days as i64);
-    let at = format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        now.subsec_millis()
-    );
+pub(crate) fn new_release() -> Release {
+    let now = SystemTime::now();
+    let since = now.duration_since(UNIX_EPOCH).unwrap_or_default();
     Release {
-        id: format!("{}{:03}-{}", secs, now.subsec_millis(), std::process::id()),
-        at,
+        id: format!(
+            "{}{:03}-{}",
+            since.as_secs(),
+            since.subsec_millis(),
+            std::process::id()
+        ),
+        at: humantime::format_rfc3339_millis(now).to_string(),
     }
-}
-
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
-    fn civil_dates() {
-        assert_eq!(super::civil_from_days(0), (1970, 1, 1));
-        assert_eq!(super::civil_from_days(20_418), (2025, 11, 26));
-        assert_eq!(super::civil_from_days(11_016), (2000, 2, 29));
+    fn a_release_is_stamped_in_rfc3339_with_milliseconds() {
+        let r = super::new_release();
+        assert_eq!(r.at.len(), "2026-11-26T23:22:02.618Z".len(), "{}", r.at);
+        assert!(
+            r.at.ends_with('Z') && r.at.as_bytes()[10] == b'T',
+            "{}",
+            r.at
+        );
+        assert!(humantime::parse_rfc3339(&r.at).is_ok(), "{}", r.at);
+        assert!(
+            r.id.ends_with(&format!("-{}", std::process::id())),
+            "{}",
+            r.id
+        );
     }
 }

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::model::service_name;
 use crate::state::Instance;
 
-pub fn run(ctx: &mut Ctx) -> Result<()> {
+pub(super) fn run(ctx: &mut Ctx) -> Result<()> {
     let step = ctx.progress.step("rollback");
     if !ctx.settings.blue_green {
         return Err(Error::usage(

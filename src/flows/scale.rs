@@ -11,7 +11,7 @@ use crate::health;
 use crate::model::{service_name, Color, Release};
 use crate::state::Instance;
 
-pub fn run(ctx: &mut Ctx) -> Result<()> {
+pub(super) fn run(ctx: &mut Ctx) -> Result<()> {
     let step = ctx.progress.step("scale");
     let instances = ctx.instances()?;
     let live_color = if ctx.settings.blue_green {
@@ -82,7 +82,7 @@ fn natural(name: &str) -> (String, u64) {
 
 /// Brings `service` up to `total` instances like `like` (same release, same image), waits for the
 /// new ones to be healthy and returns them. New instances that fail are removed.
-pub fn add_instances(
+pub(super) fn add_instances(
     ctx: &mut Ctx,
     like: &Instance,
     service: &str,

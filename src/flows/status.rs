@@ -7,7 +7,7 @@ use crate::error::Result;
 use crate::model::Color;
 use crate::settings::Format;
 
-pub fn run(ctx: &Ctx) -> Result<()> {
+pub(super) fn run(ctx: &Ctx) -> Result<()> {
     let instances = ctx.instances()?;
     let live = if ctx.settings.blue_green {
         ctx.live_color(&instances)?

@@ -33,7 +33,12 @@ fn promotable(ctx: &Ctx, instances: &[Instance]) -> Vec<Instance> {
 }
 
 /// Points the proxy at `new` (health-checked first), then drains what it routed to before.
-pub fn route_to(ctx: &mut Ctx, new: &[Instance], service: &str, count: u32) -> Result<Vec<String>> {
+pub(super) fn route_to(
+    ctx: &mut Ctx,
+    new: &[Instance],
+    service: &str,
+    count: u32,
+) -> Result<Vec<String>> {
     let ids: Vec<String> = new.iter().map(|i| i.id.clone()).collect();
     health::wait_healthy(
         ctx.engine,
@@ -74,7 +79,7 @@ pub fn route_to(ctx: &mut Ctx, new: &[Instance], service: &str, count: u32) -> R
     Ok(old)
 }
 
-pub fn proxy(ctx: &mut Ctx) -> Result<()> {
+pub(super) fn proxy(ctx: &mut Ctx) -> Result<()> {
     let step = ctx.progress.step("proxy");
     let instances = ctx.instances()?;
     let new = promotable(ctx, &instances);
@@ -96,7 +101,7 @@ pub fn proxy(ctx: &mut Ctx) -> Result<()> {
     Ok(())
 }
 
-pub fn stop_old(ctx: &mut Ctx) -> Result<()> {
+pub(super) fn stop_old(ctx: &mut Ctx) -> Result<()> {
     let step = ctx.progress.step("stop-old");
     let instances = ctx.instances()?;
     // What serves now, as (colour, release): what the proxy routes to, else what this run

@@ -13,9 +13,9 @@ use crate::error::{Error, Result};
 use crate::model::Color;
 use crate::settings::{ProxySettings, Settings};
 
-pub const IMAGE: &str = "vfarcic/docker-flow-proxy";
+pub(crate) const IMAGE: &str = "vfarcic/docker-flow-proxy";
 
-pub struct DockerFlowProxy<'a> {
+pub(crate) struct DockerFlowProxy<'a> {
     engine: &'a Engine,
     proxy_engine: Option<Engine>,
     settings: ProxySettings,
@@ -26,7 +26,11 @@ pub struct DockerFlowProxy<'a> {
 }
 
 impl<'a> DockerFlowProxy<'a> {
-    pub fn new(engine: &'a Engine, settings: &Settings, route: RouteSpec) -> DockerFlowProxy<'a> {
+    pub(crate) fn new(
+        engine: &'a Engine,
+        settings: &Settings,
+        route: RouteSpec,
+    ) -> DockerFlowProxy<'a> {
         let proxy_engine = settings
             .proxy
             .docker_host
@@ -48,12 +52,16 @@ impl<'a> DockerFlowProxy<'a> {
     }
 
     /// The seed's service name: `<project>-<target>`.
-    pub fn service_name(&self) -> String {
+    pub(crate) fn service_name(&self) -> String {
         format!("{}-{}", self.route.project, self.route.target)
     }
 
     /// The reconfigure URL for a switch to `color`.
-    pub fn reconfigure_url(&self, color: Option<Color>, templates: Option<(&str, &str)>) -> String {
+    pub(crate) fn reconfigure_url(
+        &self,
+        color: Option<Color>,
+        templates: Option<(&str, &str)>,
+    ) -> String {
         let mut url = url::Url::parse(&format!(
             "{}/v1/docker-flow-proxy/reconfigure",
             base_url(&self.settings.host, self.settings.reconf_port)

@@ -5,8 +5,8 @@
 //! - `docker-flow-proxy`: the seed's reconfigure protocol, for users of Docker Flow Proxy.
 //! - `none`: no proxy; flows still deploy, health-gate and stop the old release.
 
-pub mod caddy;
-pub mod dfp;
+pub(crate) mod caddy;
+pub(crate) mod dfp;
 
 use std::time::Duration;
 
@@ -17,7 +17,7 @@ use crate::settings::{ProxyDriver, Settings};
 
 /// A route as read back from the proxy.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct RouteView {
+pub(crate) struct RouteView {
     pub paths: Vec<String>,
     pub domains: Vec<String>,
     pub upstreams: Vec<String>,
@@ -25,7 +25,7 @@ pub struct RouteView {
 
 /// Which route this run owns.
 #[derive(Debug, Clone)]
-pub struct RouteSpec {
+pub(crate) struct RouteSpec {
     pub project: String,
     pub target: String,
     pub paths: Vec<String>,
@@ -34,7 +34,7 @@ pub struct RouteSpec {
     pub port: u16,
 }
 
-pub trait Proxy {
+pub(crate) trait Proxy {
     fn driver(&self) -> &'static str;
     /// Before anything changes: a proxy that runs must be reachable (exit 3 otherwise).
     fn preflight(&self) -> Result<()> {
@@ -60,7 +60,7 @@ pub trait Proxy {
 
 /// How waiting for the old instances' requests in flight ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Drained {
+pub(crate) enum Drained {
     /// None is left in flight (or the driver cannot tell and waited what its proxy needs).
     Clear,
     /// `--drain-timeout` passed with requests still in flight (how many, when the proxy said).
@@ -68,7 +68,7 @@ pub enum Drained {
 }
 
 /// The driver without a proxy.
-pub struct NoProxy;
+pub(crate) struct NoProxy;
 
 impl Proxy for NoProxy {
     fn driver(&self) -> &'static str {
@@ -92,7 +92,7 @@ impl Proxy for NoProxy {
 }
 
 /// The driver the settings ask for.
-pub fn for_settings<'a>(
+pub(crate) fn for_settings<'a>(
     engine: &'a Engine,
     settings: &Settings,
     route: RouteSpec,
@@ -107,7 +107,7 @@ pub fn for_settings<'a>(
 }
 
 /// `http://host:port` with IPv6 hosts bracketed.
-pub fn base_url(host: &str, port: u16) -> String {
+pub(crate) fn base_url(host: &str, port: u16) -> String {
     if host.contains(':') {
         format!("http://[{host}]:{port}")
     } else {

@@ -11,11 +11,11 @@ use miette::{NamedSource, SourceSpan};
 use super::Raw;
 use crate::error::{Error, Located, Result};
 
-pub const FILE_NAME: &str = "docker-flow.yml";
+pub(crate) const FILE_NAME: &str = "docker-flow.yml";
 
 /// The values the file sets, each with the 1-based line it stands on.
 #[derive(Debug, Default)]
-pub struct FileValues {
+pub(crate) struct FileValues {
     pub path: Option<PathBuf>,
     pub text: String,
     pub values: IndexMap<String, (Raw, usize)>,
@@ -23,13 +23,13 @@ pub struct FileValues {
 
 impl FileValues {
     /// A labelled span on `line` (1-based) of the file, for error messages.
-    pub fn locate_line(&self, line: usize) -> Option<Located> {
+    pub(crate) fn locate_line(&self, line: usize) -> Option<Located> {
         let path = self.path.as_ref()?;
         locate_line(path, &self.text, line)
     }
 }
 
-pub fn locate_line(path: &Path, text: &str, line: usize) -> Option<Located> {
+pub(crate) fn locate_line(path: &Path, text: &str, line: usize) -> Option<Located> {
     let mut offset = 0;
     for (i, l) in text.split_inclusive('\n').enumerate() {
         if i + 1 == line {
@@ -45,7 +45,7 @@ pub fn locate_line(path: &Path, text: &str, line: usize) -> Option<Located> {
 }
 
 /// Loads `docker-flow.yml` from `dir`, checking each key against `known`.
-pub fn load(dir: &Path, known: &[&str]) -> Result<FileValues> {
+pub(crate) fn load(dir: &Path, known: &[&str]) -> Result<FileValues> {
     let path = dir.join(FILE_NAME);
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
@@ -61,7 +61,7 @@ pub fn load(dir: &Path, known: &[&str]) -> Result<FileValues> {
     parse(&path, text, known)
 }
 
-pub fn parse(path: &Path, text: String, known: &[&str]) -> Result<FileValues> {
+pub(crate) fn parse(path: &Path, text: String, known: &[&str]) -> Result<FileValues> {
     let display = path.display().to_string();
     let doc: serde_norway::Value = serde_norway::from_str(&text).map_err(|e| {
         let at = e

@@ -2,8 +2,8 @@
 //! environment < flags, each value remembering its source, then validated into `Settings`
 //! before any work starts.
 
-pub mod file;
-pub mod values;
+pub(crate) mod file;
+pub(crate) mod values;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -14,11 +14,11 @@ use indexmap::IndexMap;
 use serde_json::{json, Value};
 
 use crate::error::{Error, Result};
-pub use values::{Format, ProxyDriver, PullPolicy, ScaleSpec, Step};
+pub(crate) use values::{Format, ProxyDriver, PullPolicy, ScaleSpec, Step};
 
 /// Where a value came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
+pub(crate) enum Source {
     Default,
     File,
     Env,
@@ -26,7 +26,7 @@ pub enum Source {
 }
 
 impl Source {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Source::Default => "default",
             Source::File => "file",
@@ -38,7 +38,7 @@ impl Source {
 
 /// A raw value before validation: one string, or a list.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Raw {
+pub(crate) enum Raw {
     One(String),
     Many(Vec<String>),
 }
@@ -95,12 +95,12 @@ const FALLBACK_ENV: &[(&str, &str)] = &[
 ];
 
 /// The yml keys of every setting.
-pub fn keys() -> Vec<&'static str> {
+pub(crate) fn keys() -> Vec<&'static str> {
     OPTIONS.iter().map(|(k, _, _)| *k).collect()
 }
 
 #[derive(Debug, Clone)]
-pub struct Entry {
+pub(crate) struct Entry {
     pub raw: Option<Raw>,
     pub source: Source,
     /// Human name of the source: `--scale`, `FLOW_SCALE`, `docker-flow.yml line 3`, `default`.
@@ -111,13 +111,13 @@ pub struct Entry {
 
 /// Every setting with its raw value and source, before validation.
 #[derive(Debug)]
-pub struct Resolved {
+pub(crate) struct Resolved {
     pub entries: IndexMap<&'static str, Entry>,
     pub file: file::FileValues,
 }
 
 /// Layers clap's matches (flags and `FLOW_*`), the file and the defaults.
-pub fn resolve(
+pub(crate) fn resolve(
     matches: &ArgMatches,
     file: file::FileValues,
     env: &dyn Fn(&str) -> Option<String>,
@@ -333,7 +333,7 @@ impl Resolved {
     }
 
     /// Validates every value into typed settings.
-    pub fn settings(&self) -> Result<Settings> {
+    pub(crate) fn settings(&self) -> Result<Settings> {
         let proxy = ProxySettings {
             driver: self
                 .parsed("proxy_driver", values::parse_proxy_driver)?
@@ -389,7 +389,7 @@ impl Resolved {
     }
 
     /// The resolved settings as `docker flow config --format json` prints them.
-    pub fn to_json(&self) -> Value {
+    pub(crate) fn to_json(&self) -> Value {
         let mut out = serde_json::Map::new();
         for &(key, kind, _) in OPTIONS {
             let e = self.entry(key);
@@ -419,7 +419,7 @@ impl Resolved {
     }
 
     /// The resolved settings as a table for people.
-    pub fn to_text(&self) -> String {
+    pub(crate) fn to_text(&self) -> String {
         let json = self.to_json();
         let mut out = String::new();
         let width = OPTIONS.iter().map(|(k, _, _)| k.len()).max().unwrap_or(0);
@@ -439,6 +439,6 @@ impl Resolved {
 }
 
 /// Working directory the settings file is read from.
-pub fn load_file(dir: &Path) -> Result<file::FileValues> {
+pub(crate) fn load_file(dir: &Path) -> Result<file::FileValues> {
     file::load(dir, &keys())
 }

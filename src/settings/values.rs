@@ -11,7 +11,7 @@ fn bad<T>(problem: impl Into<String>, fix: impl Into<String>) -> Parsed<T> {
     Err((problem.into(), fix.into()))
 }
 
-pub fn parse_bool(v: &str) -> Option<bool> {
+pub(crate) fn parse_bool(v: &str) -> Option<bool> {
     match v.trim().to_ascii_lowercase().as_str() {
         "true" => Some(true),
         "false" => Some(false),
@@ -19,7 +19,7 @@ pub fn parse_bool(v: &str) -> Option<bool> {
     }
 }
 
-pub fn parse_port(v: &str) -> Option<u16> {
+pub(crate) fn parse_port(v: &str) -> Option<u16> {
     let v = v.trim();
     if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -27,7 +27,7 @@ pub fn parse_port(v: &str) -> Option<u16> {
     v.parse::<u16>().ok().filter(|p| *p > 0)
 }
 
-pub fn parse_duration(v: &str) -> Option<Duration> {
+pub(crate) fn parse_duration(v: &str) -> Option<Duration> {
     let v = v.trim();
     if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
         return v.parse::<u64>().ok().map(Duration::from_secs);
@@ -55,7 +55,7 @@ impl Step {
     }
 }
 
-pub fn parse_step(v: &str) -> Parsed<Step> {
+pub(crate) fn parse_step(v: &str) -> Parsed<Step> {
     match v {
         "deploy" => Ok(Step::Deploy),
         "scale" => Ok(Step::Scale),
@@ -76,7 +76,7 @@ pub enum ScaleSpec {
 }
 
 /// More instances than this on one engine is a typo, not a plan.
-pub const MAX_SCALE: u32 = 1000;
+pub(crate) const MAX_SCALE: u32 = 1000;
 
 impl ScaleSpec {
     /// The seed's rules: relative to `current`, and never below 1 (the bool says it was raised).
@@ -93,7 +93,7 @@ impl ScaleSpec {
     }
 }
 
-pub fn parse_scale(v: &str) -> Parsed<ScaleSpec> {
+pub(crate) fn parse_scale(v: &str) -> Parsed<ScaleSpec> {
     let fix = format!("use a whole number N, +N or -N, at most {MAX_SCALE} (e.g. 3, +2, -1)");
     let (sign, digits) = match v.as_bytes().first() {
         Some(b'+') => (Some(1i64), &v[1..]),
@@ -114,7 +114,7 @@ pub fn parse_scale(v: &str) -> Parsed<ScaleSpec> {
 }
 
 /// A Compose service name.
-pub fn parse_service_name(v: &str) -> Parsed<String> {
+pub(crate) fn parse_service_name(v: &str) -> Parsed<String> {
     if !v.is_empty()
         && v.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
@@ -130,7 +130,7 @@ pub fn parse_service_name(v: &str) -> Parsed<String> {
 }
 
 /// A Compose project name: lower-case letters, digits, `-` and `_`, starting with a letter or digit.
-pub fn parse_project(v: &str) -> Parsed<String> {
+pub(crate) fn parse_project(v: &str) -> Parsed<String> {
     if !v.is_empty()
         && v.bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_-".contains(&b))
@@ -146,7 +146,7 @@ pub fn parse_project(v: &str) -> Parsed<String> {
 }
 
 /// `--service-path`: an absolute URL path prefix with no characters that need quoting.
-pub fn parse_service_path(v: &str) -> Parsed<String> {
+pub(crate) fn parse_service_path(v: &str) -> Parsed<String> {
     let fix = "use an absolute path such as /api/v1 (letters, digits and - . _ ~ / only)";
     if !v.starts_with('/') {
         return bad(format!("`{v}` does not start with `/`"), fix);
@@ -171,7 +171,7 @@ pub fn parse_service_path(v: &str) -> Parsed<String> {
 }
 
 /// `--service-domain`: a host name, optionally with a leading `*.` wildcard.
-pub fn parse_domain(v: &str) -> Parsed<String> {
+pub(crate) fn parse_domain(v: &str) -> Parsed<String> {
     let fix = "use a host name such as app.example.com or *.example.com";
     let name = v.strip_prefix("*.").unwrap_or(v);
     let ok = !name.is_empty()
@@ -192,7 +192,7 @@ pub fn parse_domain(v: &str) -> Parsed<String> {
     }
 }
 
-pub fn parse_http_url(v: &str) -> Parsed<String> {
+pub(crate) fn parse_http_url(v: &str) -> Parsed<String> {
     match url::Url::parse(v) {
         Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.host_str().is_some() => {
             Ok(v.to_string())
@@ -205,7 +205,7 @@ pub fn parse_http_url(v: &str) -> Parsed<String> {
 }
 
 /// A docker host as `-H` takes it (unix://, tcp://, ssh://, npipe://, fd://).
-pub fn parse_docker_host(v: &str) -> Parsed<String> {
+pub(crate) fn parse_docker_host(v: &str) -> Parsed<String> {
     let ok = ["unix://", "tcp://", "ssh://", "npipe://", "fd://"]
         .iter()
         .any(|p| v.starts_with(p))
@@ -221,7 +221,7 @@ pub fn parse_docker_host(v: &str) -> Parsed<String> {
 }
 
 /// A host name or IP address (no scheme, no port).
-pub fn parse_host(v: &str) -> Parsed<String> {
+pub(crate) fn parse_host(v: &str) -> Parsed<String> {
     let bare = v.trim_start_matches('[').trim_end_matches(']');
     if bare.parse::<std::net::IpAddr>().is_ok() || parse_domain(v).is_ok() {
         Ok(bare.to_string())
@@ -234,7 +234,7 @@ pub fn parse_host(v: &str) -> Parsed<String> {
 }
 
 /// A container or image-like name docker accepts, with no characters that need quoting.
-pub fn parse_name(v: &str) -> Parsed<String> {
+pub(crate) fn parse_name(v: &str) -> Parsed<String> {
     if !v.is_empty()
         && v.as_bytes()[0].is_ascii_alphanumeric()
         && v.bytes()
@@ -249,7 +249,7 @@ pub fn parse_name(v: &str) -> Parsed<String> {
     }
 }
 
-pub fn parse_image(v: &str) -> Parsed<String> {
+pub(crate) fn parse_image(v: &str) -> Parsed<String> {
     if !v.is_empty()
         && v.as_bytes()[0].is_ascii_alphanumeric()
         && v.bytes()
@@ -281,7 +281,7 @@ impl ProxyDriver {
     }
 }
 
-pub fn parse_proxy_driver(v: &str) -> Parsed<ProxyDriver> {
+pub(crate) fn parse_proxy_driver(v: &str) -> Parsed<ProxyDriver> {
     match v {
         "caddy" => Ok(ProxyDriver::Caddy),
         "docker-flow-proxy" => Ok(ProxyDriver::DockerFlowProxy),
@@ -310,7 +310,7 @@ impl PullPolicy {
     }
 }
 
-pub fn parse_pull(v: &str) -> Parsed<PullPolicy> {
+pub(crate) fn parse_pull(v: &str) -> Parsed<PullPolicy> {
     match v {
         "always" => Ok(PullPolicy::Always),
         "missing" => Ok(PullPolicy::Missing),
@@ -328,7 +328,7 @@ pub enum Format {
     Json,
 }
 
-pub fn parse_format(v: &str) -> Parsed<Format> {
+pub(crate) fn parse_format(v: &str) -> Parsed<Format> {
     match v {
         "text" => Ok(Format::Text),
         "json" => Ok(Format::Json),

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 
 /// What Caddy answered.
 #[derive(Debug)]
-pub struct Reply {
+pub(super) struct Reply {
     pub status: u16,
     pub etag: Option<String>,
     pub body: String,
@@ -19,21 +19,21 @@ pub struct Reply {
 
 impl Reply {
     /// The body as JSON (null when it is not).
-    pub fn json(&self) -> Value {
+    pub(super) fn json(&self) -> Value {
         serde_json::from_str(&self.body).unwrap_or(Value::Null)
     }
 }
 
-pub struct Admin<'c, 'a> {
+pub(super) struct Admin<'c, 'a> {
     container: &'c ProxyContainer<'a>,
 }
 
 impl<'c, 'a> Admin<'c, 'a> {
-    pub fn new(container: &'c ProxyContainer<'a>) -> Admin<'c, 'a> {
+    pub(super) fn new(container: &'c ProxyContainer<'a>) -> Admin<'c, 'a> {
         Admin { container }
     }
 
-    pub fn unreachable(&self, detail: &str) -> Error {
+    pub(super) fn unreachable(&self, detail: &str) -> Error {
         let name = self.container.name();
         Error::ProxyUnreachable {
             message: format!("the proxy `{name}` does not answer: {detail}"),
@@ -43,12 +43,12 @@ impl<'c, 'a> Admin<'c, 'a> {
         }
     }
 
-    pub fn get(&self, path: &str) -> Result<Reply> {
+    pub(super) fn get(&self, path: &str) -> Result<Reply> {
         self.call("GET", path, None, None)
     }
 
     /// A change: POST, PATCH or PUT of `body`, guarded by `if_match` when given.
-    pub fn send(
+    pub(super) fn send(
         &self,
         method: &str,
         path: &str,

@@ -11,20 +11,20 @@ use super::{ADMIN, RESOLVER};
 use crate::proxy::RouteSpec;
 
 /// The Caddy server (in `apps.http.servers`) that holds docker flow's routes.
-pub const SERVER: &str = "docker-flow";
+pub(super) const SERVER: &str = "docker-flow";
 /// The path of that server's routes in the admin API.
-pub const ROUTES: &str = "/config/apps/http/servers/docker-flow/routes";
+pub(super) const ROUTES: &str = "/config/apps/http/servers/docker-flow/routes";
 /// How often Caddy looks a route's record up again.
-pub const REFRESH_MS: u64 = 200;
+pub(super) const REFRESH_MS: u64 = 200;
 
 /// The admin API's own settings: the proxy container's loopback only. docker flow reaches it
 /// with its helper inside the container; no other container and no host port can.
-pub fn admin() -> Value {
+pub(super) fn admin() -> Value {
     json!({"listen": ADMIN})
 }
 
 /// The whole config of a proxy docker flow starts: its server, with no routes yet.
-pub fn base() -> Value {
+pub(super) fn base() -> Value {
     json!({
         "admin": admin(),
         "apps": {"http": {"servers": {SERVER: {
@@ -38,7 +38,7 @@ pub fn base() -> Value {
 
 /// What a proxy's config says about who wrote it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Owner {
+pub(super) enum Owner {
     /// No config yet (a Caddy that has just started): docker flow may write its own.
     Nobody,
     /// docker flow's server is there.
@@ -47,7 +47,7 @@ pub enum Owner {
     Foreign,
 }
 
-pub fn owner(config: &Value) -> Owner {
+pub(super) fn owner(config: &Value) -> Owner {
     let empty = match config {
         Value::Null => true,
         Value::Object(m) => m.iter().all(|(k, v)| {
@@ -69,19 +69,19 @@ pub fn owner(config: &Value) -> Owner {
 }
 
 /// The route's id.
-pub fn route_id(route: &RouteSpec) -> String {
+pub(super) fn route_id(route: &RouteSpec) -> String {
     format!("docker-flow.{}.{}", route.project, route.target)
 }
 
 /// The DNS name the route's upstreams are resolved from (its record in the rotation).
-pub fn record(route: &RouteSpec) -> String {
+pub(super) fn record(route: &RouteSpec) -> String {
     format!("{}.{}.dflow", route.target, route.project).to_ascii_lowercase()
 }
 
 /// The route: its upstreams are whatever its record in the rotation holds, looked up again
 /// every `REFRESH_MS`, so a switch rewrites the record and never changes Caddy's config (Caddy
 /// drops requests on every config change). A dial that fails is retried on another instance.
-pub fn route(route: &RouteSpec) -> Value {
+pub(super) fn route(route: &RouteSpec) -> Value {
     let mut matcher = serde_json::Map::new();
     if !route.paths.is_empty() {
         let paths: Vec<String> = route
@@ -132,7 +132,7 @@ pub fn route(route: &RouteSpec) -> Value {
 
 /// `routes` with `ours` in place: replacing the route with the same id, or inserted before the
 /// first less specific route. None when `routes` already holds exactly `ours`.
-pub fn with_route(mut routes: Vec<Value>, ours: &Value) -> Option<Vec<Value>> {
+pub(super) fn with_route(mut routes: Vec<Value>, ours: &Value) -> Option<Vec<Value>> {
     let id = ours.get("@id");
     match routes.iter().position(|rt| rt.get("@id") == id) {
         Some(i) if routes[i] == *ours => return None,
@@ -171,7 +171,7 @@ fn specificity(route: &Value) -> (bool, usize) {
 /// rotation in a container of its own), made fit for this layout: the admin API on the
 /// container's loopback, every docker flow route resolving from the rotation on that loopback,
 /// and the server marked as docker flow's.
-pub fn migrated(mut config: Value) -> Value {
+pub(super) fn migrated(mut config: Value) -> Value {
     if let Some(c) = config.as_object_mut() {
         c.insert("admin".into(), admin());
     }
@@ -202,7 +202,7 @@ pub fn migrated(mut config: Value) -> Value {
 }
 
 /// The paths and domains of the route with `id` in `routes`, as the user gave them.
-pub fn route_matchers(routes: &[Value], id: &str) -> Option<(Vec<String>, Vec<String>)> {
+pub(super) fn route_matchers(routes: &[Value], id: &str) -> Option<(Vec<String>, Vec<String>)> {
     let rt = routes
         .iter()
         .find(|rt| rt.get("@id").and_then(Value::as_str) == Some(id))?;

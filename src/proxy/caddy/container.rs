@@ -28,7 +28,7 @@ const LAYOUT_VERSION: &str = "2";
 
 /// What stands at the proxy's name on the engine.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Found {
+pub(super) enum Found {
     Absent,
     /// docker flow's proxy, in this layout; `running` or not.
     Ours {
@@ -42,17 +42,17 @@ pub enum Found {
     },
 }
 
-pub struct ProxyContainer<'a> {
+pub(super) struct ProxyContainer<'a> {
     engine: &'a Engine,
     settings: ProxySettings,
 }
 
 impl<'a> ProxyContainer<'a> {
-    pub fn new(engine: &'a Engine, settings: ProxySettings) -> ProxyContainer<'a> {
+    pub(super) fn new(engine: &'a Engine, settings: ProxySettings) -> ProxyContainer<'a> {
         ProxyContainer { engine, settings }
     }
 
-    pub fn name(&self) -> &str {
+    pub(super) fn name(&self) -> &str {
         &self.settings.name
     }
 
@@ -67,7 +67,7 @@ impl<'a> ProxyContainer<'a> {
         format!("{}-dns", self.settings.name)
     }
 
-    pub fn find(&self) -> Result<Found> {
+    pub(super) fn find(&self) -> Result<Found> {
         let out = self.engine.read(&args(&[
             "container",
             "inspect",
@@ -109,7 +109,7 @@ impl<'a> ProxyContainer<'a> {
     }
 
     /// The error for a container at the proxy's name that docker flow did not start.
-    pub fn foreign(&self, image: &str) -> Error {
+    pub(super) fn foreign(&self, image: &str) -> Error {
         Error::ProxyNotOwned {
             message: format!(
                 "a container named `{}` (image {image}) exists, and docker flow did not start it",
@@ -121,7 +121,7 @@ impl<'a> ProxyContainer<'a> {
 
     /// Before anything changes: nothing else publishes the proxy's HTTP port on the engine (the
     /// proxy could not start, or requests would go elsewhere).
-    pub fn check_port_free(&self) -> Result<()> {
+    pub(super) fn check_port_free(&self) -> Result<()> {
         let port = self.settings.http_port.to_string();
         let out = self.engine.read(&args(&[
             "ps",
@@ -193,7 +193,7 @@ impl<'a> ProxyContainer<'a> {
 
     /// Makes sure the proxy runs in this layout: started, created, or migrated from the
     /// earlier layout. True when it was already running.
-    pub fn provision(&self) -> Result<bool> {
+    pub(super) fn provision(&self) -> Result<bool> {
         match self.find()? {
             Found::Ours { running: true } => return Ok(true),
             Found::Ours { running: false } => self.start(),
@@ -343,7 +343,7 @@ impl<'a> ProxyContainer<'a> {
     /// Runs this build's helper inside the proxy container (`docker exec`), copying it in first
     /// if the container was started by another build of docker flow. `change`: whether the call
     /// changes the proxy (recorded, not run, in a dry run).
-    pub fn exec(
+    pub(super) fn exec(
         &self,
         helper_args: &[String],
         stdin: Option<&[u8]>,

@@ -41,16 +41,16 @@ use crate::settings::ProxySettings;
 use crate::state::Instance;
 
 /// Caddy's admin API, on the proxy container's loopback.
-pub const ADMIN: &str = "127.0.0.1:2019";
+pub(crate) const ADMIN: &str = "127.0.0.1:2019";
 /// The rotation's DNS server, on the proxy container's loopback.
-pub const RESOLVER: &str = "127.0.0.1:5353";
+pub(crate) const RESOLVER: &str = "127.0.0.1:5353";
 /// Where the rotation's records live inside the proxy container.
-pub const RECORDS: &str = "/routes";
+pub(crate) const RECORDS: &str = "/routes";
 
 /// What the user can do when the engine cannot run docker flow's helper.
 const HELPER_HELP: &str = "the Caddy driver runs docker flow's helper in the proxy container: use --proxy-driver none or docker-flow-proxy, and give the service a Docker healthcheck (Compose `healthcheck:`)";
 
-pub struct Caddy<'a> {
+pub(crate) struct Caddy<'a> {
     engine: &'a Engine,
     route: RouteSpec,
     container: ProxyContainer<'a>,
@@ -66,7 +66,7 @@ pub struct Caddy<'a> {
 }
 
 impl<'a> Caddy<'a> {
-    pub fn new(engine: &'a Engine, settings: &ProxySettings, route: RouteSpec) -> Caddy<'a> {
+    pub(crate) fn new(engine: &'a Engine, settings: &ProxySettings, route: RouteSpec) -> Caddy<'a> {
         Caddy {
             engine,
             network: RouteNetwork::new(engine, &route, &settings.name),

@@ -6,7 +6,7 @@ use crate::engine::{args, Engine};
 use crate::error::{Error, Result};
 use crate::proxy::RouteSpec;
 
-pub struct RouteNetwork<'a> {
+pub(super) struct RouteNetwork<'a> {
     engine: &'a Engine,
     name: String,
     label: String,
@@ -15,7 +15,7 @@ pub struct RouteNetwork<'a> {
 }
 
 impl<'a> RouteNetwork<'a> {
-    pub fn new(engine: &'a Engine, route: &RouteSpec, proxy: &str) -> RouteNetwork<'a> {
+    pub(super) fn new(engine: &'a Engine, route: &RouteSpec, proxy: &str) -> RouteNetwork<'a> {
         RouteNetwork {
             engine,
             name: format!("dflow-{}-{}", route.project, route.target),
@@ -24,12 +24,12 @@ impl<'a> RouteNetwork<'a> {
         }
     }
 
-    pub fn name(&self) -> &str {
+    pub(super) fn name(&self) -> &str {
         &self.name
     }
 
     /// Creates the network (once) and connects the proxy to it.
-    pub fn ensure(&self) -> Result<()> {
+    pub(super) fn ensure(&self) -> Result<()> {
         let created = self.engine.change(
             &args(&["network", "create", "--label", &self.label, &self.name]),
             None,
@@ -48,7 +48,7 @@ impl<'a> RouteNetwork<'a> {
     }
 
     /// Connects a container (idempotent).
-    pub fn connect(&self, container: &str) -> Result<()> {
+    pub(super) fn connect(&self, container: &str) -> Result<()> {
         let out = self
             .engine
             .change(&args(&["network", "connect", &self.name, container]), None)?;
@@ -70,7 +70,7 @@ impl<'a> RouteNetwork<'a> {
 
     /// Takes a stopped container off the network (idempotent): it is out of rotation already;
     /// this frees its address.
-    pub fn disconnect(&self, container: &str) -> Result<()> {
+    pub(super) fn disconnect(&self, container: &str) -> Result<()> {
         let out = self.engine.change(
             &args(&["network", "disconnect", "--force", &self.name, container]),
             None,
@@ -91,7 +91,7 @@ impl<'a> RouteNetwork<'a> {
     /// The instances on the network, as (container name, IPv4 address): the running ones (a
     /// stopped container has no endpoint), the proxy aside. Empty without the network (in a dry
     /// run, say).
-    pub fn members(&self) -> Result<Vec<Member>> {
+    pub(super) fn members(&self) -> Result<Vec<Member>> {
         let out = self.engine.read(&args(&[
             "network",
             "inspect",

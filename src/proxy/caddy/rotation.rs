@@ -15,19 +15,19 @@ use crate::engine::args;
 use crate::error::{Error, Result};
 
 /// One instance in rotation: its container and its address on the route network.
-pub type Member = (String, String);
+pub(super) type Member = (String, String);
 
-pub struct Rotation<'c, 'a> {
+pub(super) struct Rotation<'c, 'a> {
     container: &'c ProxyContainer<'a>,
 }
 
 impl<'c, 'a> Rotation<'c, 'a> {
-    pub fn new(container: &'c ProxyContainer<'a>) -> Rotation<'c, 'a> {
+    pub(super) fn new(container: &'c ProxyContainer<'a>) -> Rotation<'c, 'a> {
         Rotation { container }
     }
 
     /// Replaces the record `name` with `members`, at once.
-    pub fn set(&self, name: &str, members: &[Member]) -> Result<()> {
+    pub(super) fn set(&self, name: &str, members: &[Member]) -> Result<()> {
         let mut a = args(&["set", RECORDS, name]);
         a.extend(
             members
@@ -51,7 +51,7 @@ impl<'c, 'a> Rotation<'c, 'a> {
     }
 
     /// The record `name`; None when there is none (or no proxy to ask).
-    pub fn get(&self, name: &str) -> Result<Option<Vec<Member>>> {
+    pub(super) fn get(&self, name: &str) -> Result<Option<Vec<Member>>> {
         let out = self
             .container
             .exec(&args(&["get", RECORDS, name]), None, false)?;
