@@ -108,6 +108,21 @@ struct Overhead {
     call: Duration,
 }
 
+impl Overhead {
+    /// From a measured deploy, what it reported (`--format json`), and one proxy call's cost
+    /// through `docker GLOBALS`.
+    fn of(name: &'static str, row: &Row, out: &str, globals: &[&str], proxy: &str) -> Overhead {
+        let (health, calls) = report(out);
+        Overhead {
+            name,
+            wall: row.wall,
+            health,
+            calls,
+            call: proxy_call(globals, proxy),
+        }
+    }
+}
+
 fn compose_file(project: &str) -> String {
     format!(
         "name: {project}\nservices:\n  app:\n    image: demo-service:${{V:-v1}}\n    environment:\n      STARTUP_DELAY_MS: \"2000\"\n    expose: [\"8080\"]\n"
@@ -194,14 +209,7 @@ fn main() {
             );
         },
     );
-    let (health, calls) = report(&out);
-    let local = Overhead {
-        name: "local engine",
-        wall: flow.wall,
-        health,
-        calls,
-        call: proxy_call(&[], &proxy),
-    };
+    let local = Overhead::of("local engine", &flow, &out, &[], &proxy);
     let rollback = measure("docker flow rollback", "127.0.0.1", http, "/demo", || {
         must(&flow_dir, "docker", &["flow", "rollback"], &[]);
     });
@@ -240,14 +248,7 @@ fn main() {
             out = remote_flow(&["deploy", "--format", "json"], "v2");
         },
     );
-    let (health, calls) = report(&out);
-    let remote_overhead = Overhead {
-        name: "remote engine (tcp://)",
-        wall: remote.wall,
-        health,
-        calls,
-        call: proxy_call(&ctx, &proxy),
-    };
+    let remote_overhead = Overhead::of("remote engine (tcp://)", &remote, &out, &ctx, &proxy);
     cleanup(&remote_dir, &ctx, &remote_project, &proxy);
 
     // The baseline: a plain Compose service behind the same Caddy, redeployed with `up -d`.
