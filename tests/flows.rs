@@ -39,15 +39,6 @@ fn running(s: &Value, color: &str) -> usize {
         .count()
 }
 
-fn version(bed: &Bed) -> String {
-    let (code, body) = bed.get("/demo").expect("the proxy answers");
-    assert_eq!(code, 200, "{body}");
-    body.split_whitespace()
-        .next()
-        .unwrap_or_default()
-        .to_string()
-}
-
 fn container_started_at(name: &str) -> String {
     let o = std::process::Command::new("docker")
         .args(["inspect", "--format", "{{.Id}} {{.State.StartedAt}}", name])
@@ -70,7 +61,7 @@ fn blue_green_deploy_switches_without_dropping_a_request() {
     let s = status(&bed);
     assert_eq!(s["live_color"], "blue", "the first deploy is blue");
     assert_eq!(running(&s, "blue"), 1);
-    assert_eq!(version(&bed), "v1");
+    assert_eq!(bed.version_at("/demo"), "v1");
     let db = format!("{}-db-1", bed.project);
     let db_before = container_started_at(&db);
     assert!(!db_before.is_empty(), "the side target was not started");
@@ -143,7 +134,7 @@ fn blue_green_deploy_switches_without_dropping_a_request() {
     let s = status(&bed);
     assert_eq!(s["live_color"], "blue");
     assert_eq!(instances(&s, "green")[0]["state"], "exited");
-    assert_eq!(version(&bed), "v1");
+    assert_eq!(bed.version_at("/demo"), "v1");
     assert_eq!(container_started_at(&db), db_before);
 }
 
@@ -197,7 +188,7 @@ fn scaling_is_relative_and_never_drops_a_request() {
     bed.flow(&["deploy"]).ok();
     let s = status(&bed);
     assert_eq!((running(&s, "green"), running(&s, "blue")), (5, 0));
-    assert_eq!(version(&bed), "v2");
+    assert_eq!(bed.version_at("/demo"), "v2");
 }
 
 #[test]
@@ -219,7 +210,7 @@ fn seed_staging_deploys_beside_the_live_release_then_promotes() {
         s["live_color"], "blue",
         "the proxy must stay on the old colour"
     );
-    assert_eq!(version(&bed), "v1");
+    assert_eq!(bed.version_at("/demo"), "v1");
     // A second staging deploy replaces the unpromoted colour.
     bed.env("V", "v3");
     bed.flow(&["--flow=deploy", "--flow=scale"]).ok();
@@ -230,7 +221,7 @@ fn seed_staging_deploys_beside_the_live_release_then_promotes() {
     let s = status(&bed);
     assert_eq!(s["live_color"], "green");
     assert_eq!(running(&s, "blue"), 0);
-    assert_eq!(version(&bed), "v3");
+    assert_eq!(bed.version_at("/demo"), "v3");
 }
 
 #[test]
@@ -261,7 +252,7 @@ fn unhealthy_or_slow_releases_abort_and_the_live_one_keeps_serving() {
         "the failed release was not removed: {s}"
     );
     assert_eq!(s["live_color"], "blue");
-    assert_eq!(version(&bed), "v1");
+    assert_eq!(bed.version_at("/demo"), "v1");
 
     // Slower to start than --health-timeout.
     let mut slow = Bed::demo("slow", 0);
@@ -278,7 +269,7 @@ fn unhealthy_or_slow_releases_abort_and_the_live_one_keeps_serving() {
     r.fails(1, "did not become healthy within 3s");
     let s = status(&slow);
     assert_eq!(instances(&s, "green").len(), 0);
-    assert_eq!(version(&slow), "v1");
+    assert_eq!(slow.version_at("/demo"), "v1");
 
     // A release that crashes at start.
     slow.write(
@@ -295,7 +286,7 @@ fn unhealthy_or_slow_releases_abort_and_the_live_one_keeps_serving() {
         "the log lines are missing:\n{}",
         r.stderr
     );
-    assert_eq!(version(&slow), "v1");
+    assert_eq!(slow.version_at("/demo"), "v1");
 }
 
 #[test]
@@ -382,7 +373,7 @@ fn the_deploy_lock_admits_one_run_and_recovers_from_a_killed_holder() {
         err.contains("is locked by `deploy,proxy,stop-old` (pid"),
         "the holder is not named:\n{err}"
     );
-    assert_eq!(version(&bed), "v2");
+    assert_eq!(bed.version_at("/demo"), "v2");
 
     // A holder killed with SIGKILL leaves the lock; the next run takes it over.
     let mut victim = spawn();
@@ -529,7 +520,7 @@ fn health_without_a_healthcheck_and_rollback_without_containers() {
     assert!(run.stderr.contains("from its image"), "{}", run.stderr);
     let s = status(&bed);
     assert_eq!(s["live_color"], "blue");
-    assert_eq!(version(&bed), "v1");
+    assert_eq!(bed.version_at("/demo"), "v1");
 }
 
 #[test]

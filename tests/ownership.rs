@@ -72,17 +72,6 @@ fn foreign_config(name: &str) -> String {
     text
 }
 
-fn version(bed: &Bed, path: &str) -> String {
-    let (code, body) = bed
-        .get(path)
-        .unwrap_or_else(|| panic!("no answer on {path}"));
-    assert_eq!(code, 200, "{body}");
-    body.split_whitespace()
-        .next()
-        .unwrap_or_default()
-        .to_string()
-}
-
 #[test]
 fn a_foreign_caddy_at_the_proxys_name_or_port_is_left_untouched() {
     if !support::engine_available() {
@@ -173,8 +162,8 @@ fn two_first_deploys_at_once_both_get_their_routes() {
     });
     ra.ok();
     rb.ok();
-    assert_eq!(version(&a, "/demo"), "v1");
-    assert_eq!(version(&a, "/other"), "v1");
+    assert_eq!(a.version_at("/demo"), "v1");
+    assert_eq!(a.version_at("/other"), "v1");
     let routes =
         |bed: &Bed| bed.flow(&["status", "--format", "json"]).json()["proxy"]["routes"].clone();
     assert_eq!(routes(&a)[0]["paths"], json!(["/demo"]));
@@ -196,7 +185,7 @@ fn an_engine_the_helper_cannot_run_on_is_refused_before_anything_changes() {
     r.fails(3, "the engine runs on s390x");
     assert!(r.stderr.contains("--proxy-driver none"), "{}", r.stderr);
     assert_eq!(before, bed.engine_snapshot(), "the engine changed");
-    assert_eq!(version(&bed, "/demo"), "v1");
+    assert_eq!(bed.version_at("/demo"), "v1");
     // Without a proxy the helper is still the health probe of a target without a healthcheck.
     let r = bed.flow_env(
         &["deploy", "--proxy-driver", "none"],
@@ -299,7 +288,7 @@ fn a_proxy_of_the_earlier_layout_is_migrated_once_with_its_routes() {
     assert!(published, "the earlier layout's admin API did not answer");
 
     bed.flow_env(&["deploy"], &[("V", "v2")]).ok();
-    assert_eq!(version(&bed, "/demo"), "v2");
+    assert_eq!(bed.version_at("/demo"), "v2");
     let labels = docker_ok(&["inspect", "--format", "{{json .Config.Labels}}", &name]);
     assert!(
         labels.contains("\"io.docker-flow.proxy.layout\":\"2\""),
@@ -333,5 +322,5 @@ fn a_proxy_of_the_earlier_layout_is_migrated_once_with_its_routes() {
     let id = docker_ok(&["inspect", "--format", "{{.Id}}", &name]);
     bed.flow_env(&["deploy"], &[("V", "v3")]).ok();
     assert_eq!(docker_ok(&["inspect", "--format", "{{.Id}}", &name]), id);
-    assert_eq!(version(&bed, "/demo"), "v3");
+    assert_eq!(bed.version_at("/demo"), "v3");
 }

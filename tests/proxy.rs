@@ -17,17 +17,6 @@ fn routes(bed: &Bed) -> Value {
     r.json()["proxy"]["routes"].clone()
 }
 
-fn body(bed: &Bed, path: &str) -> String {
-    let (code, body) = bed
-        .get(path)
-        .unwrap_or_else(|| panic!("no answer on {path}"));
-    assert_eq!(code, 200, "{path}: {body}");
-    body.split_whitespace()
-        .next()
-        .unwrap_or_default()
-        .to_string()
-}
-
 fn docker(args: &[&str]) -> std::process::Output {
     Command::new("docker").args(args).output().unwrap()
 }
@@ -55,8 +44,8 @@ fn projects_share_one_proxy_without_touching_each_other() {
     let mut b = sharing(&a, "shareb", "/other");
     b.env("V", "v3");
     b.flow(&["deploy"]).ok();
-    assert_eq!(body(&a, "/demo"), "v1");
-    assert_eq!(body(&a, "/other"), "v3");
+    assert_eq!(a.version_at("/demo"), "v1");
+    assert_eq!(a.version_at("/other"), "v3");
     let b_routes = routes(&b);
     assert_eq!(b_routes.as_array().unwrap().len(), 1, "{b_routes}");
     // Deploying A under load on B's path: B never notices.
@@ -75,7 +64,7 @@ fn projects_share_one_proxy_without_touching_each_other() {
         stats.summary()
     );
     assert_eq!(routes(&b), b_routes, "B's route changed");
-    assert_eq!(body(&a, "/demo"), "v2");
+    assert_eq!(a.version_at("/demo"), "v2");
 }
 
 /// Whether the route answers 200 within 5 s.
@@ -124,7 +113,7 @@ fn routes_survive_a_proxy_restart_and_are_restored_after_removal() {
     );
     assert!(bed.get("/demo").is_none());
     bed.flow(&["proxy"]).ok();
-    assert_eq!(body(&bed, "/demo"), "v1");
+    assert_eq!(bed.version_at("/demo"), "v1");
     assert_eq!(routes(&bed), before);
 }
 
@@ -258,7 +247,7 @@ fn the_proxys_control_surface_is_reachable_by_no_host_port_and_no_container() {
     }
     let config_after = bed.flow(&["status", "--format", "json"]).json()["proxy"].clone();
     assert_eq!(config_before, config_after);
-    assert_eq!(body(&bed, "/demo"), "v1");
+    assert_eq!(bed.version_at("/demo"), "v1");
 }
 
 #[test]

@@ -204,6 +204,20 @@ impl Bed {
         run(self.command(Path::new("docker"), args))
     }
 
+    /// What the proxy answers on `path` (must be 200): the first word of the body, the demo
+    /// service's version.
+    #[track_caller]
+    pub fn version_at(&self, path: &str) -> String {
+        let (code, body) = self
+            .get(path)
+            .unwrap_or_else(|| panic!("no answer on {path}"));
+        assert_eq!(code, 200, "{path}: {body}");
+        body.split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    }
+
     /// GET the proxy's path, with a fresh connection.
     pub fn get(&self, path: &str) -> Option<(u16, String)> {
         load::get(("127.0.0.1", self.http_port), path)
