@@ -87,7 +87,8 @@ fn run_with(args: &[String]) -> Result<()> {
         Err(e) => {
             use clap::error::ErrorKind;
             if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
-                print!("{e}");
+                // A reader that stops early (`| head`) is not an error.
+                let _ = std::io::Write::write_all(&mut std::io::stdout(), e.to_string().as_bytes());
                 return Ok(());
             }
             return Err(Error::Usage {

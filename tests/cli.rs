@@ -472,6 +472,28 @@ fn flow_steps_and_subcommands() {
     let r = bed.flow(&["--help"]);
     r.ok();
     assert!(r.stdout.contains("deploy") && r.stdout.contains("--blue-green"));
+    // Options are grouped under headings, in this order.
+    let headings = [
+        "Project:",
+        "Release:",
+        "Proxy:",
+        "Health and timing:",
+        "Docker connection:",
+        "Seed compatibility (Docker Flow Proxy, Consul):",
+        "Output:",
+    ];
+    let at: Vec<Option<usize>> = headings
+        .iter()
+        .map(|h| r.stdout.lines().position(|l| l == *h))
+        .collect();
+    assert!(at.iter().all(Option::is_some), "{at:?}\n{}", r.stdout);
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "{at:?}\n{}", r.stdout);
+    let proxy = r.stdout.split("Proxy:").nth(1).unwrap_or_default();
+    let proxy = proxy.split("Health and timing:").next().unwrap_or_default();
+    assert!(
+        proxy.contains("--proxy-driver") && proxy.contains("--service-path"),
+        "{proxy}"
+    );
     bed.flow(&["help"]).ok();
 }
 
