@@ -137,12 +137,7 @@ impl Engine {
     /// Runs `docker ARGS` and returns what it printed as bytes (an archive from `docker cp`),
     /// None when it failed. For reads: runs in dry-run mode too.
     pub(crate) fn read_bytes(&self, args: &[String]) -> Result<Option<Vec<u8>>> {
-        let out = self
-            .expression(&self.argv(args), None)
-            .stdout_capture()
-            .stderr_capture()
-            .run()
-            .map_err(|err| self.spawn_error(err))?;
+        let out = self.run_captured(&self.argv(args), None)?;
         Ok(out.status.success().then_some(out.stdout))
     }
 
@@ -270,17 +265,21 @@ impl Engine {
     }
 
     fn capture(&self, argv: &[String], stdin: Option<&[u8]>) -> Result<Output> {
-        let out = self
-            .expression(argv, stdin)
-            .stdout_capture()
-            .stderr_capture()
-            .run()
-            .map_err(|err| self.spawn_error(err))?;
+        let out = self.run_captured(argv, stdin)?;
         Ok(Output {
             status: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         })
+    }
+
+    /// Runs the command and keeps what it printed, as bytes.
+    fn run_captured(&self, argv: &[String], stdin: Option<&[u8]>) -> Result<std::process::Output> {
+        self.expression(argv, stdin)
+            .stdout_capture()
+            .stderr_capture()
+            .run()
+            .map_err(|err| self.spawn_error(err))
     }
 
     fn spawn_error(&self, err: std::io::Error) -> Error {
