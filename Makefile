@@ -2,7 +2,7 @@
 PLUGINS := $(or $(DOCKER_CONFIG),$(HOME)/.docker)/cli-plugins
 CARGO ?= cargo
 
-.PHONY: all build install testbed demo test bench lint clean-demo
+.PHONY: all build install testbed demo test bench lint schemas clean-demo
 
 all: build
 
@@ -29,6 +29,10 @@ test: testbed install
 # The zero-downtime benchmark against a plain `docker compose up -d`, into docs/BENCHMARKS.md.
 bench: testbed install
 	$(CARGO) run --release --locked --example bench
+
+# Rewrites docs/schemas/ from the report types (a unit test fails while they differ).
+schemas:
+	DOCKER_FLOW_WRITE_SCHEMAS=1 $(CARGO) test --locked --lib schemas
 
 lint:
 	$(CARGO) fmt --all --check

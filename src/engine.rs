@@ -34,9 +34,46 @@ pub(crate) struct Output {
     pub stderr: String,
 }
 
+/// Why docker refused a command, as far as docker flow needs to tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// The name is taken, or the object exists or is connected already.
+    Conflict,
+    /// No such container, network, image or object, or not connected to it.
+    NotFound,
+    Other,
+}
+
 impl Output {
     pub(crate) fn ok(&self) -> bool {
         self.status == 0
+    }
+
+    /// Why docker refused the command; None when it succeeded. docker's error text is read here
+    /// and nowhere else (the CLI has no error codes; these are the daemon's own messages).
+    pub(crate) fn refusal(&self) -> Option<Refusal> {
+        const CONFLICT: &[&str] = &["already exists", "already in use", "is already connected"];
+        const NOT_FOUND: &[&str] = &["No such", "is not connected"];
+        let said = |any: &[&str]| any.iter().any(|m| self.stderr.contains(m));
+        if self.ok() {
+            None
+        } else if said(CONFLICT) {
+            Some(Refusal::Conflict)
+        } else if said(NOT_FOUND) {
+            Some(Refusal::NotFound)
+        } else {
+            Some(Refusal::Other)
+        }
+    }
+
+    /// It succeeded, or what it creates or connects is there already.
+    pub(crate) fn ok_or_exists(&self) -> bool {
+        matches!(self.refusal(), None | Some(Refusal::Conflict))
+    }
+
+    /// It succeeded, or what it removes or disconnects is gone already.
+    pub(crate) fn ok_or_gone(&self) -> bool {
+        matches!(self.refusal(), None | Some(Refusal::NotFound))
     }
 
     /// The last line docker printed on stderr (the error it ended with), or "no answer".
@@ -336,4 +373,37 @@ impl Engine {
 /// `&["a", "b"]` as owned argv.
 pub(crate) fn args(a: &[&str]) -> Vec<String> {
     a.iter().map(|s| s.to_string()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_are_told_apart_by_the_daemons_message() {
+        let out = |status, stderr: &str| Output {
+            status,
+            stdout: String::new(),
+            stderr: stderr.into(),
+        };
+        let taken = out(1, "Error response from daemon: Conflict. The container name \"/x\" is already in use by container \"abc\".");
+        assert_eq!(taken.refusal(), Some(Refusal::Conflict));
+        assert!(taken.ok_or_exists() && !taken.ok_or_gone());
+        let net = out(
+            1,
+            "Error response from daemon: network with name dflow-a-b already exists",
+        );
+        assert_eq!(net.refusal(), Some(Refusal::Conflict));
+        let gone = out(1, "Error response from daemon: No such container: x");
+        assert!(gone.ok_or_gone() && !gone.ok_or_exists());
+        let off = out(
+            1,
+            "Error response from daemon: container abc is not connected to network n",
+        );
+        assert_eq!(off.refusal(), Some(Refusal::NotFound));
+        let other = out(1, "Error response from daemon: permission denied");
+        assert_eq!(other.refusal(), Some(Refusal::Other));
+        assert!(!other.ok_or_gone() && !other.ok_or_exists());
+        assert_eq!(out(0, "").refusal(), None);
+    }
 }

@@ -1,7 +1,8 @@
 //! The one error type of docker flow.
 //!
 //! Every variant says what went wrong and what to do about it, and knows the exit code the README
-//! documents: 1 a flow failed, 2 usage or configuration, 3 the environment (daemon, Compose, proxy).
+//! documents: 1 a flow failed, 2 usage or configuration, 3 the environment (daemon, Compose,
+//! proxy), 4 another run holds the project's deploy lock (retry later).
 
 use miette::{Diagnostic, NamedSource, SourceSpan};
 
@@ -75,6 +76,44 @@ pub enum Error {
         help: String,
     },
 
+    /// A Compose command failed; its own output, above, says why.
+    #[error("`{command}` failed (see its output above)")]
+    #[diagnostic(
+        code(docker_flow::compose_failed),
+        help("fix what Compose reports; the live release keeps serving")
+    )]
+    ComposeFailed { command: String },
+
+    /// A new instance exited or did not turn healthy in time; what it started is removed.
+    #[error("new instance {instance} {what}; the deploy is aborted and the live release keeps serving{details}")]
+    #[diagnostic(
+        code(docker_flow::unhealthy),
+        help("fix the release (see its logs above), or raise --health-timeout if it only needs longer to start")
+    )]
+    Unhealthy {
+        instance: String,
+        /// `exited with code 1`, `is unhealthy`, `did not become healthy within 60s`.
+        what: String,
+        /// The last health check output and log lines, each under a heading (or empty).
+        details: String,
+    },
+
+    /// Another run holds the project's deploy lock; nothing was changed.
+    #[error("project `{project}` is locked by `{command}` (pid {pid} on {host}) since {age}s ago")]
+    #[diagnostic(
+        code(docker_flow::locked),
+        help("wait for it to finish, or pass --lock-wait=5m to wait; if that run is dead on another machine, remove the lock with `docker rm {lock}`")
+    )]
+    Locked {
+        project: String,
+        command: String,
+        pid: u32,
+        host: String,
+        age: u64,
+        /// The lock container's name.
+        lock: String,
+    },
+
     /// A flow started and could not finish; the live release keeps serving.
     #[error("{message}")]
     #[diagnostic(code(docker_flow::flow))]
@@ -88,11 +127,12 @@ pub enum Error {
 impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Flow { .. } => 1,
+            Error::Flow { .. } | Error::ComposeFailed { .. } | Error::Unhealthy { .. } => 1,
             Error::Usage { .. } | Error::Setting { .. } | Error::Config { .. } => 2,
             Error::Environment { .. }
             | Error::ProxyNotOwned { .. }
             | Error::ProxyUnreachable { .. } => 3,
+            Error::Locked { .. } => 4,
         }
     }
 

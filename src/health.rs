@@ -9,11 +9,12 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
+use crate::containers::inspect;
 use crate::engine::{args, Engine};
 use crate::error::{Error, Result};
+use crate::instance::Instance;
 use crate::probe;
 use crate::progress::Progress;
-use crate::state::{inspect, Instance};
 
 /// How long one probe run keeps retrying: short, so exits and cancels are noticed quickly.
 const PROBE_ROUND: Duration = Duration::from_secs(2);
@@ -199,15 +200,16 @@ fn failure(engine: &Engine, i: &Instance, what: &str, probe: Option<&str>) -> Er
         .read(&args(&["logs", "--tail", "10", &i.id]))
         .map(|o| format!("{}{}", o.stdout, o.stderr).trim().to_string())
         .unwrap_or_default();
-    let mut message = format!(
-        "new instance {} {what}; the deploy is aborted and the live release keeps serving",
-        i.name
-    );
+    let mut details = String::new();
     if !health.is_empty() {
-        message.push_str(&format!("\nlast health check output:\n{health}"));
+        details.push_str(&format!("\nlast health check output:\n{health}"));
     }
     if !logs.is_empty() {
-        message.push_str(&format!("\nlast log lines:\n{logs}"));
+        details.push_str(&format!("\nlast log lines:\n{logs}"));
     }
-    Error::flow(message, "fix the release (see its logs above), or raise --health-timeout if it only needs longer to start")
+    Error::Unhealthy {
+        instance: i.name.clone(),
+        what: what.to_string(),
+        details,
+    }
 }

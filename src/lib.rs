@@ -13,23 +13,27 @@ mod argv;
 mod cancel;
 mod cli;
 mod compose;
+mod containers;
 mod engine;
 mod error;
 mod flows;
 mod health;
 mod helper;
+mod instance;
 mod lock;
 mod metadata;
 mod model;
+mod orchestrator;
 mod probe;
 mod progress;
 mod proxy;
+mod releases;
+mod report;
 mod settings;
-mod state;
 
 use std::process::ExitCode;
 
-use clap::{CommandFactory, FromArgMatches};
+use clap::FromArgMatches;
 
 use crate::cli::{Cli, Command};
 use crate::error::{Error, Result};
@@ -82,7 +86,7 @@ fn run_with(args: &[String]) -> Result<()> {
     if !split.as_plugin && args.first().map(String::as_str) == Some("help") {
         ours = vec![ours[0].clone(), "--help".into()];
     }
-    let matches = match Cli::command().try_get_matches_from(&ours) {
+    let matches = match cli::command().try_get_matches_from(&ours) {
         Ok(m) => m,
         Err(e) => {
             use clap::error::ErrorKind;
@@ -114,13 +118,12 @@ fn run_with(args: &[String]) -> Result<()> {
     let mut settings = resolved.settings()?;
     let action = action(&cli, &mut settings)?;
     if action == Action::Config {
-        match settings.format {
-            Format::Json => println!(
-                "{}",
-                serde_json::to_string_pretty(&resolved.to_json()).unwrap_or_default()
-            ),
-            Format::Text => print!("{}", resolved.to_text()),
-        }
+        let config = resolved.report();
+        report::print(
+            &config,
+            || config.to_text(),
+            settings.format == Format::Json,
+        );
         return Ok(());
     }
     cancel::install();

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
-use crate::engine::{args, Engine};
+use crate::engine::{args, Engine, Refusal};
 use crate::error::{Error, Result};
 use crate::progress::Progress;
 
@@ -99,7 +99,7 @@ impl<'a> Lock<'a> {
                 });
             }
             let Some(holder) = read_holder(engine, &name)? else {
-                if out.stderr.contains("already in use") {
+                if out.refusal() == Some(Refusal::Conflict) {
                     continue; // released between our attempt and the read: try again
                 }
                 return Err(Error::environment(
@@ -128,15 +128,14 @@ impl<'a> Lock<'a> {
             }
             crate::cancel::check()?;
             if started.elapsed() >= wait {
-                return Err(Error::flow(
-                    format!(
-                        "project `{project}` is locked by `{}` (pid {} on {}) since {}s ago",
-                        holder.command, holder.pid, holder.host, age
-                    ),
-                    format!(
-                        "wait for it to finish, or pass --lock-wait=5m to wait; if that run is dead on another machine, remove the lock with `docker rm {name}`"
-                    ),
-                ));
+                return Err(Error::Locked {
+                    project: project.to_string(),
+                    command: holder.command,
+                    pid: holder.pid,
+                    host: holder.host,
+                    age,
+                    lock: name,
+                });
             }
             std::thread::sleep(Duration::from_millis(500));
         }

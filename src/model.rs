@@ -23,7 +23,10 @@ pub(crate) const LABEL_PREVIOUS_IMAGE: &str = "io.docker-flow.previous-image";
 pub(crate) const LABEL_PREVIOUS_RELEASE: &str = "io.docker-flow.previous-release";
 pub(crate) const LABEL_PREVIOUS_RELEASED_AT: &str = "io.docker-flow.previous-released-at";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
 pub(crate) enum Color {
     Blue,
     Green,
@@ -64,6 +67,25 @@ impl fmt::Display for Color {
 pub(crate) struct Release {
     pub id: String,
     pub at: String,
+}
+
+impl Release {
+    /// A new release, now: its id sorts by time and is unique enough for one project.
+    pub(crate) fn new() -> Release {
+        let now = std::time::SystemTime::now();
+        let since = now
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        Release {
+            id: format!(
+                "{}{:03}-{}",
+                since.as_secs(),
+                since.subsec_millis(),
+                std::process::id()
+            ),
+            at: humantime::format_rfc3339_millis(now).to_string(),
+        }
+    }
 }
 
 /// The Compose service name of the target in a colour (or as is, without blue-green).
@@ -280,6 +302,23 @@ pub(crate) fn derive(model: &ComposeFile, d: &Derivation) -> Result<ComposeFile>
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_release_is_stamped_in_rfc3339_with_milliseconds() {
+        let r = super::Release::new();
+        assert_eq!(r.at.len(), "2026-11-26T23:22:02.618Z".len(), "{}", r.at);
+        assert!(
+            r.at.ends_with('Z') && r.at.as_bytes()[10] == b'T',
+            "{}",
+            r.at
+        );
+        assert!(humantime::parse_rfc3339(&r.at).is_ok(), "{}", r.at);
+        assert!(
+            r.id.ends_with(&format!("-{}", std::process::id())),
+            "{}",
+            r.id
+        );
+    }
+
     use super::*;
     use serde_json::json;
 

@@ -378,14 +378,17 @@ fn format_and_the_seeds_fallback_variables() {
             ("CONSUL_ADDRESS", "http://c:8500"),
         ],
     );
-    assert_eq!(v["scale"], json!({"value": "+3", "source": "env"}));
+    assert_eq!(
+        v["scale"],
+        json!({"value": "+3", "source": "env", "origin": "SCALE"})
+    );
     assert_eq!(
         v["host"],
-        json!({"value": "unix:///x.sock", "source": "env"})
+        json!({"value": "unix:///x.sock", "source": "env", "origin": "DOCKER_HOST"})
     );
     assert_eq!(
         v["consul_address"],
-        json!({"value": "http://c:8500", "source": "env"})
+        json!({"value": "http://c:8500", "source": "env", "origin": "CONSUL_ADDRESS"})
     );
     let v = config(&bed, &[], &[("SCALE", "+3"), ("FLOW_SCALE", "4")]);
     assert_eq!(v["scale"]["value"], "4");
@@ -396,7 +399,16 @@ fn a_false_flag_overrides_a_true_file() {
     let bed = Bed::new("boolf");
     bed.write("docker-flow.yml", "blue_green: true\n");
     let v = config(&bed, &["--blue-green=false"], &[]);
-    assert_eq!(v["blue_green"], json!({"value": false, "source": "flag"}));
+    assert_eq!(
+        v["blue_green"],
+        json!({"value": false, "source": "flag", "origin": "--blue-green"})
+    );
+    // A value from the file says its line.
+    let v = config(&bed, &[], &[]);
+    assert_eq!(
+        v["blue_green"],
+        json!({"value": true, "source": "file", "origin": "docker-flow.yml line 1"})
+    );
 }
 
 #[test]

@@ -4,72 +4,59 @@
 //! and only then stop. Scaling adds instances of the live release's own image, not whatever the
 //! Compose file names now.
 
-use super::switch::route_to;
+use super::outcome::Outcome;
 use super::Ctx;
 use crate::error::{Error, Result};
-use crate::health;
-use crate::model::{service_name, Color, Release};
-use crate::state::Instance;
 
-pub(super) fn run(ctx: &mut Ctx) -> Result<()> {
+pub(super) fn run(ctx: &Ctx) -> Result<Outcome> {
     let step = ctx.progress.step("scale");
-    let instances = ctx.instances()?;
-    let live_color = if ctx.settings.blue_green {
-        ctx.live_color(&instances)?
-    } else {
-        None
-    };
-    let Some(newest) = crate::state::newest_running(&instances).cloned() else {
+    let releases = ctx.releases()?;
+    let live = releases.live();
+    let Some(first) = live.first() else {
         return Err(Error::flow(
             format!("nothing to scale: no instance of `{}` runs", ctx.target),
             "deploy first: `docker flow deploy`",
         ));
     };
-    let live: Vec<Instance> = instances
-        .iter()
-        .filter(|i| {
-            i.running()
-                && if ctx.settings.blue_green {
-                    i.color == live_color
-                } else {
-                    i.release == newest.release
-                }
-        })
-        .cloned()
-        .collect();
-    let current = live.len() as u32;
     let Some(spec) = ctx.settings.scale else {
         return Err(Error::usage(
             "scale needs a count",
             "pass N, +N or -N: `docker flow scale +2` or --scale=+2",
         ));
     };
-    let (n, raised) = spec.apply(current);
+    let from = live.len() as u32;
+    let (to, raised) = spec.apply(from);
     if raised {
         ctx.progress.warn(&format!(
             "scaling `{}` below 1 is not possible; keeping 1 instance",
             ctx.target
         ));
     }
-    let service = service_name(&ctx.target, live_color);
-    ctx.progress.info(&format!("{service}: {current} -> {n}"));
-    if n > current {
-        let added = add_instances(ctx, &live[0], &service, n)?;
+    let service = ctx.orchestrator.service(releases.live_color());
+    ctx.progress.info(&format!("{service}: {from} -> {to}"));
+    let routed = if to > from {
+        let added = ctx.orchestrator.add_like(first, to, &ctx.progress)?;
         let mut all = live.clone();
         all.extend(added);
-        route_to(ctx, &all, &service, n)?;
-    } else if n < current {
+        Some(ctx.route_to(&all)?)
+    } else if to < from {
         let mut by_name = live.clone();
         by_name.sort_by_key(|i| natural(&i.name));
-        let (keep, drop) = by_name.split_at(n as usize);
-        route_to(ctx, keep, &service, n)?;
-        ctx.stop(drop)?;
-        ctx.remove(drop)?;
-    }
-    ctx.changes
-        .push(format!("scaled {service} from {current} to {n}"));
+        let (keep, drop) = by_name.split_at(to as usize);
+        let routed = ctx.route_to(keep)?;
+        ctx.take_out(drop)?;
+        ctx.orchestrator.remove(drop)?;
+        Some(routed)
+    } else {
+        None
+    };
     step.done();
-    Ok(())
+    Ok(Outcome::Scaled {
+        service,
+        from,
+        to,
+        routed,
+    })
 }
 
 /// Sort key that puts `app-10` after `app-9`.
@@ -80,73 +67,12 @@ fn natural(name: &str) -> (String, u64) {
     }
 }
 
-/// Brings `service` up to `total` instances like `like` (same release, same image), waits for the
-/// new ones to be healthy and returns them. New instances that fail are removed.
-pub(super) fn add_instances(
-    ctx: &mut Ctx,
-    like: &Instance,
-    service: &str,
-    total: u32,
-) -> Result<Vec<Instance>> {
-    let before: Vec<String> = ctx.instances()?.into_iter().map(|i| i.id).collect();
-    let release = Release {
-        id: like.release.clone(),
-        at: like.released_at.clone(),
-    };
-    let refer_to = like.color.unwrap_or(Color::Blue);
-    let mut model = ctx.project.model.clone();
-    // The live release's own image: by name while the name still points at it, else by id.
-    let by_name = ctx
-        .engine
-        .read(&crate::engine::args(&[
-            "image",
-            "inspect",
-            "--format",
-            "{{.Id}}",
-            &like.image,
-        ]))
-        .is_ok_and(|o| o.ok() && o.stdout.trim() == like.image_id);
-    if let Some(svc) = model.services.get_mut(&ctx.target) {
-        svc.image = Some(if by_name {
-            like.image.clone()
-        } else {
-            like.image_id.clone()
-        });
-        svc.build = None;
-    }
-    let derived = ctx.derive_from(&model, Some((like.color, &release)), refer_to, &[])?;
-    let scale = format!("{service}={total}");
-    ctx.compose(
-        &derived,
-        &[
-            "up",
-            "-d",
-            "--no-deps",
-            "--no-recreate",
-            "--pull",
-            "never",
-            "--scale",
-            &scale,
-            service,
-        ],
-    )?;
-    let added: Vec<Instance> = ctx
-        .instances()?
-        .into_iter()
-        .filter(|i| !before.contains(&i.id))
-        .collect();
-    let ids: Vec<String> = added.iter().map(|i| i.id.clone()).collect();
-    match health::wait_healthy(
-        ctx.engine,
-        &ids,
-        ctx.port,
-        ctx.settings.health_timeout,
-        &ctx.progress,
-    ) {
-        Ok(_) => Ok(added),
-        Err(e) => {
-            ctx.remove(&added)?;
-            Err(e)
-        }
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn instances_sort_by_their_number() {
+        let mut names = vec!["p-app-10", "p-app-9", "p-app-1"];
+        names.sort_by_key(|n| super::natural(n));
+        assert_eq!(names, ["p-app-1", "p-app-9", "p-app-10"]);
     }
 }

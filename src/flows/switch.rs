@@ -3,170 +3,69 @@
 //! Order is the guarantee: the old release is stopped only after the new one is healthy and in
 //! the proxy, and requests in flight to the old one have finished (or `--drain-timeout` passed).
 
+use super::outcome::{History, Outcome};
 use super::Ctx;
 use crate::error::{Error, Result};
-use crate::health;
-use crate::model::service_name;
-use crate::proxy::Drained;
-use crate::state::{self, Instance};
+use crate::instance;
 
-/// The instances to promote: the ones deployed in this run, else the newest running release.
-fn promotable(ctx: &Ctx, instances: &[Instance]) -> Vec<Instance> {
-    if let Some(d) = &ctx.deployed {
-        return d.new.clone();
-    }
-    let Some(newest) = state::newest_running(instances) else {
-        return Vec::new();
-    };
-    instances
-        .iter()
-        .filter(|i| {
-            i.running()
-                && if ctx.settings.blue_green {
-                    i.color == newest.color
-                } else {
-                    i.release == newest.release
-                }
-        })
-        .cloned()
-        .collect()
-}
-
-/// Points the proxy at `new` (health-checked first), then drains what it routed to before.
-pub(super) fn route_to(
-    ctx: &mut Ctx,
-    new: &[Instance],
-    service: &str,
-    count: u32,
-) -> Result<Vec<String>> {
-    let ids: Vec<String> = new.iter().map(|i| i.id.clone()).collect();
-    health::wait_healthy(
-        ctx.engine,
-        &ids,
-        ctx.port,
-        ctx.settings.health_timeout,
-        &ctx.progress,
-    )?;
-    ctx.proxy.ensure()?;
-    crate::cancel::check()?;
-    let upstreams = ctx.dials(new, service, count);
-    let before = ctx.proxy.current()?.unwrap_or_default();
-    let color = new
-        .first()
-        .and_then(|i| i.color)
-        .or(ctx.deployed.as_ref().and_then(|d| d.color));
-    ctx.proxy.switch(&upstreams, color)?;
-    ctx.switched_to = Some(upstreams.clone());
-    let old: Vec<String> = before
-        .into_iter()
-        .filter(|u| !upstreams.contains(u))
-        .collect();
-    ctx.progress.info(&format!(
-        "proxy ({}) routes to {}",
-        ctx.proxy.driver(),
-        upstreams.join(", ")
-    ));
-    ctx.changes
-        .push(format!("proxy routes to {}", upstreams.join(", ")));
-    if let Drained::TimedOut(in_flight) = ctx.proxy.drain(&old, ctx.settings.drain_timeout)? {
-        let how_many = in_flight.map_or("some".to_string(), |n| n.to_string());
-        ctx.progress.warn(&format!(
-            "{how_many} request(s) still in flight to {} after --drain-timeout ({}); stopping it anyway",
-            old.join(", "),
-            humantime::format_duration(ctx.settings.drain_timeout)
-        ));
-    }
-    Ok(old)
-}
-
-pub(super) fn proxy(ctx: &mut Ctx) -> Result<()> {
+pub(super) fn proxy(ctx: &Ctx, done: &History) -> Result<Outcome> {
     let step = ctx.progress.step("proxy");
-    let instances = ctx.instances()?;
-    let new = promotable(ctx, &instances);
-    let (service, count) = match &ctx.deployed {
-        Some(d) => (
-            service_name(&ctx.target, d.color),
-            d.new.len().max(1) as u32,
-        ),
-        None => (ctx.target.clone(), new.len() as u32),
+    // What this run deployed, else the newest running release (one staged by `--flow=deploy`).
+    let new = match done.deployed() {
+        Some(d) => d.new.clone(),
+        None => ctx.releases()?.newest_release(),
     };
-    if new.is_empty() && !ctx.engine.dry_run() {
+    if new.is_empty() {
         return Err(Error::flow(
             format!("no running instance of `{}` to route to", ctx.target),
             "deploy first: `docker flow deploy`",
         ));
     }
-    route_to(ctx, &new, &service, count)?;
+    let routed = ctx.route_to(&new)?;
     step.done();
-    Ok(())
+    Ok(Outcome::Routed(routed))
 }
 
-pub(super) fn stop_old(ctx: &mut Ctx) -> Result<()> {
+pub(super) fn stop_old(ctx: &Ctx, done: &History) -> Result<Outcome> {
     let step = ctx.progress.step("stop-old");
-    let instances = ctx.instances()?;
-    // What serves now, as (colour, release): what the proxy routes to, else what this run
-    // deployed, else the newest running release.
-    let routed = match &ctx.switched_to {
-        Some(up) => up.clone(),
-        None => ctx.proxy.current()?.unwrap_or_default(),
+    let routed = match done.routed() {
+        Some(up) => Some(up.to_vec()),
+        None => ctx.proxy.current()?,
     };
-    let mut serving: Vec<(Option<crate::model::Color>, String)> = instances
-        .iter()
-        .filter(|i| {
-            routed
-                .iter()
-                .any(|u| u.split(':').next() == Some(i.name.as_str()))
-        })
-        .map(|i| (i.color, i.release.clone()))
-        .collect();
-    if serving.is_empty() || (ctx.engine.dry_run() && ctx.deployed.is_some()) {
-        serving.clear();
-        if let Some(d) = &ctx.deployed {
-            serving.push((d.color, d.release.id.clone()));
-        } else if let Some(newest) = state::newest_running(&instances) {
-            serving.push((newest.color, newest.release.clone()));
-        }
-    }
-    if serving.is_empty() {
-        ctx.progress.info("nothing serves yet; nothing stopped");
-        step.done();
-        return Ok(());
-    }
+    let releases = ctx.releases_routed(routed)?;
+    // What serves now: what the proxy routes to, else what this run deployed, else the newest
+    // running release. A dry run routed nothing: what it deployed is what would serve.
+    let deployed = done.deployed().map(|d| d.key());
+    let serving = match deployed {
+        Some(d) if ctx.engine.dry_run() => vec![d],
+        d => releases.serving(d),
+    };
     let blue_green = ctx.settings.blue_green;
-    let old: Vec<Instance> = instances
-        .iter()
-        .filter(|i| i.running())
-        .filter(|i| {
-            !serving.iter().any(|(c, r)| {
-                if blue_green {
-                    *c == i.color
-                } else {
-                    *r == i.release
-                }
-            })
-        })
-        .cloned()
-        .collect();
-    if old.is_empty() {
-        ctx.progress.info("no old instance runs");
-    } else if blue_green {
-        ctx.progress
-            .info(&format!("stopping {} (kept for rollback)", names(&old)));
-        ctx.stop(&old)?;
-        ctx.changes.push(format!("stopped {}", names(&old)));
+    let old = if serving.is_empty() {
+        ctx.progress.info("nothing serves yet; nothing stopped");
+        Vec::new()
     } else {
-        ctx.progress.info(&format!("removing {}", names(&old)));
-        ctx.stop(&old)?;
-        ctx.remove(&old)?;
-        ctx.changes.push(format!("removed {}", names(&old)));
+        releases.old(&serving)
+    };
+    if old.is_empty() {
+        if !serving.is_empty() {
+            ctx.progress.info("no old instance runs");
+        }
+    } else if blue_green {
+        ctx.progress.info(&format!(
+            "stopping {} (kept for rollback)",
+            instance::names(&old)
+        ));
+        ctx.take_out(&old)?;
+    } else {
+        ctx.progress
+            .info(&format!("removing {}", instance::names(&old)));
+        ctx.take_out(&old)?;
+        ctx.orchestrator.remove(&old)?;
     }
     step.done();
-    Ok(())
-}
-
-fn names(list: &[Instance]) -> String {
-    list.iter()
-        .map(|i| i.name.as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
+    Ok(Outcome::Stopped {
+        instances: old,
+        removed: !blue_green,
+    })
 }

@@ -7,10 +7,12 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{base_url, Drained, Proxy, RouteSpec, RouteView};
+use super::{base_url, Drained, Proxy, RouteSpec};
 use crate::engine::{args, Engine};
 use crate::error::{Error, Result};
+use crate::instance::Upstream;
 use crate::model::Color;
+use crate::report::RouteReport;
 use crate::settings::{ProxySettings, Settings};
 
 pub(crate) const IMAGE: &str = "vfarcic/docker-flow-proxy";
@@ -195,11 +197,11 @@ impl Proxy for DockerFlowProxy<'_> {
         Ok(())
     }
 
-    fn current(&self) -> Result<Option<Vec<String>>> {
+    fn current(&self) -> Result<Option<Vec<Upstream>>> {
         Ok(None)
     }
 
-    fn switch(&self, _upstreams: &[String], color: Option<Color>) -> Result<()> {
+    fn switch(&self, _upstreams: &[Upstream], color: Option<Color>) -> Result<()> {
         let templates = self.copy_templates(color)?;
         let url = self.reconfigure_url(
             color,
@@ -233,7 +235,7 @@ impl Proxy for DockerFlowProxy<'_> {
         Ok(())
     }
 
-    fn drain(&self, _old: &[String], _timeout: Duration) -> Result<Drained> {
+    fn drain(&self, _old: &[Upstream], _timeout: Duration) -> Result<Drained> {
         // The protocol reports nothing in flight; give the proxy's reload a moment.
         if !self.engine.dry_run() {
             std::thread::sleep(Duration::from_secs(1));
@@ -241,7 +243,7 @@ impl Proxy for DockerFlowProxy<'_> {
         Ok(Drained::Clear)
     }
 
-    fn routes(&self) -> Result<Vec<RouteView>> {
+    fn routes(&self) -> Result<Vec<RouteReport>> {
         Ok(Vec::new())
     }
 }

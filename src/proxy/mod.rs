@@ -12,16 +12,10 @@ use std::time::Duration;
 
 use crate::engine::Engine;
 use crate::error::Result;
+use crate::instance::{Instance, Upstream};
 use crate::model::Color;
+use crate::report::RouteReport;
 use crate::settings::{ProxyDriver, Settings};
-
-/// A route as read back from the proxy.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub(crate) struct RouteView {
-    pub paths: Vec<String>,
-    pub domains: Vec<String>,
-    pub upstreams: Vec<String>,
-}
 
 /// Which route this run owns.
 #[derive(Debug, Clone)]
@@ -44,18 +38,18 @@ pub(crate) trait Proxy {
     fn ensure(&self) -> Result<()>;
     /// The upstreams the route sends traffic to now; None when the proxy has no such route or
     /// cannot say.
-    fn current(&self) -> Result<Option<Vec<String>>>;
+    fn current(&self) -> Result<Option<Vec<Upstream>>>;
     /// Points the route at exactly `upstreams` (all seen healthy), in one atomic change.
-    fn switch(&self, upstreams: &[String], color: Option<Color>) -> Result<()>;
+    fn switch(&self, upstreams: &[Upstream], color: Option<Color>) -> Result<()>;
     /// Waits until no request is in flight to `old`, at most `timeout`.
-    fn drain(&self, old: &[String], timeout: Duration) -> Result<Drained>;
+    fn drain(&self, old: &[Upstream], timeout: Duration) -> Result<Drained>;
     /// Detaches instances that were stopped from what the route reaches them by (they are out
     /// of rotation already; this frees their addresses).
-    fn retire(&self, _stopped: &[crate::state::Instance]) -> Result<()> {
+    fn retire(&self, _stopped: &[Instance]) -> Result<()> {
         Ok(())
     }
     /// The routes of this project, read back from the proxy.
-    fn routes(&self) -> Result<Vec<RouteView>>;
+    fn routes(&self) -> Result<Vec<RouteReport>>;
 }
 
 /// How waiting for the old instances' requests in flight ended.
@@ -77,16 +71,16 @@ impl Proxy for NoProxy {
     fn ensure(&self) -> Result<()> {
         Ok(())
     }
-    fn current(&self) -> Result<Option<Vec<String>>> {
+    fn current(&self) -> Result<Option<Vec<Upstream>>> {
         Ok(None)
     }
-    fn switch(&self, _: &[String], _: Option<Color>) -> Result<()> {
+    fn switch(&self, _: &[Upstream], _: Option<Color>) -> Result<()> {
         Ok(())
     }
-    fn drain(&self, _: &[String], _: Duration) -> Result<Drained> {
+    fn drain(&self, _: &[Upstream], _: Duration) -> Result<Drained> {
         Ok(Drained::Clear)
     }
-    fn routes(&self) -> Result<Vec<RouteView>> {
+    fn routes(&self) -> Result<Vec<RouteReport>> {
         Ok(Vec::new())
     }
 }

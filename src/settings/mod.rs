@@ -3,6 +3,7 @@
 //! before any work starts.
 
 pub(crate) mod file;
+mod options;
 pub(crate) mod values;
 
 use std::path::{Path, PathBuf};
@@ -14,26 +15,18 @@ use indexmap::IndexMap;
 use serde_json::{json, Value};
 
 use crate::error::{Error, Result};
+pub(crate) use options::Key;
+use options::Kind;
 pub(crate) use values::{Format, ProxyDriver, PullPolicy, ScaleSpec, Step};
 
 /// Where a value came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
 pub(crate) enum Source {
     Default,
     File,
     Env,
     Flag,
-}
-
-impl Source {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Source::Default => "default",
-            Source::File => "file",
-            Source::Env => "env",
-            Source::Flag => "flag",
-        }
-    }
 }
 
 /// A raw value before validation: one string, or a list.
@@ -43,60 +36,9 @@ pub(crate) enum Raw {
     Many(Vec<String>),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Bool,
-    Text,
-    List,
-    Number,
-    Duration,
-}
-
-/// Each setting: yml key (also clap's id), kind, default.
-const OPTIONS: &[(&str, Kind, Option<&str>)] = &[
-    ("blue_green", Kind::Bool, Some("false")),
-    ("cert_path", Kind::Text, None),
-    ("compose_path", Kind::List, None),
-    ("consul_address", Kind::Text, None),
-    ("consul_template_be_path", Kind::Text, None),
-    ("consul_template_fe_path", Kind::Text, None),
-    ("flow", Kind::List, None),
-    ("host", Kind::Text, None),
-    ("project", Kind::Text, None),
-    ("proxy_docker_cert_path", Kind::Text, None),
-    ("proxy_docker_host", Kind::Text, None),
-    ("proxy_host", Kind::Text, Some("127.0.0.1")),
-    ("proxy_reconf_port", Kind::Number, Some("2019")),
-    ("pull_side_targets", Kind::Bool, Some("false")),
-    ("scale", Kind::Text, None),
-    ("service_path", Kind::List, None),
-    ("side_targets", Kind::List, None),
-    ("target", Kind::Text, None),
-    ("service_port", Kind::Number, None),
-    ("service_domain", Kind::List, None),
-    ("proxy_driver", Kind::Text, Some("caddy")),
-    ("proxy_image", Kind::Text, Some("caddy:2")),
-    ("proxy_name", Kind::Text, Some("docker-flow-proxy")),
-    ("proxy_http_port", Kind::Number, Some("80")),
-    ("pull", Kind::Text, Some("always")),
-    ("health_timeout", Kind::Duration, Some("60s")),
-    ("drain_timeout", Kind::Duration, Some("30s")),
-    ("lock_wait", Kind::Duration, Some("0s")),
-    ("dry_run", Kind::Bool, Some("false")),
-    ("format", Kind::Text, Some("text")),
-];
-
-/// Environment variables the seed also read, for settings nobody set: (key, variable).
-const FALLBACK_ENV: &[(&str, &str)] = &[
-    ("scale", "SCALE"),
-    ("consul_address", "CONSUL_ADDRESS"),
-    ("host", "DOCKER_HOST"),
-    ("cert_path", "DOCKER_CERT_PATH"),
-];
-
-/// The yml keys of every setting.
+/// The `docker-flow.yml` key of every setting.
 pub(crate) fn keys() -> Vec<&'static str> {
-    OPTIONS.iter().map(|(k, _, _)| *k).collect()
+    Key::ALL.iter().map(|k| k.name()).collect()
 }
 
 #[derive(Debug, Clone)]
@@ -112,37 +54,33 @@ pub(crate) struct Entry {
 /// Every setting with its raw value and source, before validation.
 #[derive(Debug)]
 pub(crate) struct Resolved {
-    pub entries: IndexMap<&'static str, Entry>,
+    pub entries: IndexMap<Key, Entry>,
     pub file: file::FileValues,
 }
 
-/// Layers clap's matches (flags and `FLOW_*`), the file and the defaults.
+/// Layers clap's matches (flags and `FLOW_*`), the file, the seed's variables and the
+/// defaults, each as the option declares.
 pub(crate) fn resolve(
     matches: &ArgMatches,
     file: file::FileValues,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Resolved {
-    let cmd = <crate::cli::Cli as clap::CommandFactory>::command();
     let mut entries = IndexMap::new();
-    for &(key, kind, default) in OPTIONS {
-        let arg = cmd.get_arguments().find(|a| a.get_id() == key);
-        let from_cli = match matches.value_source(key) {
+    for &key in Key::ALL {
+        let spec = key.spec();
+        let name = key.name();
+        let from_cli = match matches.value_source(name) {
             Some(src @ (ValueSource::CommandLine | ValueSource::EnvVariable)) => {
                 let vals: Vec<String> = matches
-                    .get_many::<String>(key)
+                    .get_many::<String>(name)
                     .map(|v| v.map(|s| s.trim().to_string()).collect())
                     .unwrap_or_default();
                 let (source, origin) = if src == ValueSource::CommandLine {
-                    let long = arg.and_then(|a| a.get_long()).unwrap_or(key);
-                    (Source::Flag, format!("--{long}"))
+                    (Source::Flag, format!("--{}", spec.long))
                 } else {
-                    let var = arg
-                        .and_then(|a| a.get_env())
-                        .map(|e| e.to_string_lossy().into_owned())
-                        .unwrap_or_default();
-                    (Source::Env, var)
+                    (Source::Env, spec.env.to_string())
                 };
-                let raw = if kind == Kind::List {
+                let raw = if spec.kind == Kind::List {
                     Raw::Many(vals.into_iter().filter(|v| !v.is_empty()).collect())
                 } else {
                     Raw::One(vals.into_iter().next().unwrap_or_default())
@@ -157,8 +95,8 @@ pub(crate) fn resolve(
             _ => None,
         };
         let from_file = || {
-            file.values.get(key).map(|(raw, line)| {
-                let raw = match (kind, raw) {
+            file.values.get(name).map(|(raw, line)| {
+                let raw = match (spec.kind, raw) {
                     (Kind::List, Raw::One(s)) => Raw::Many(vec![s.trim().to_string()]),
                     (Kind::List, Raw::Many(v)) => {
                         Raw::Many(v.iter().map(|s| s.trim().to_string()).collect())
@@ -174,24 +112,22 @@ pub(crate) fn resolve(
             })
         };
         let from_fallback_env = || {
-            FALLBACK_ENV
-                .iter()
-                .filter(|(k, _)| *k == key)
-                .find_map(|(_, var)| env(var).filter(|v| !v.is_empty()).map(|v| (var, v)))
-                .map(|(var, v)| Entry {
-                    raw: Some(Raw::One(v.trim().to_string())),
-                    source: Source::Env,
-                    origin: var.to_string(),
-                    line: None,
-                })
+            let var = spec.fallback_env?;
+            let v = env(var).filter(|v| !v.is_empty())?;
+            Some(Entry {
+                raw: Some(Raw::One(v.trim().to_string())),
+                source: Source::Env,
+                origin: var.to_string(),
+                line: None,
+            })
         };
         let entry = from_cli
             .or_else(from_file)
             .or_else(from_fallback_env)
             .unwrap_or_else(|| Entry {
-                raw: match kind {
+                raw: match spec.kind {
                     Kind::List => Some(Raw::Many(Vec::new())),
-                    _ => default.map(|d| Raw::One(d.to_string())),
+                    _ => spec.default.map(|d| Raw::One(d.to_string())),
                 },
                 source: Source::Default,
                 origin: "default".into(),
@@ -200,6 +136,20 @@ pub(crate) fn resolve(
         entries.insert(key, entry);
     }
     Resolved { entries, file }
+}
+
+/// `docker flow config --format json`: every setting by its `docker-flow.yml` key.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+#[serde(transparent)]
+pub(crate) struct ConfigReport(pub IndexMap<String, ConfigEntry>);
+
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct ConfigEntry {
+    /// The value as given (a list for repeatable settings; null when unset).
+    pub value: Value,
+    pub source: Source,
+    /// Where exactly: `--scale`, `FLOW_SCALE`, `docker-flow.yml line 3`, `default`.
+    pub origin: String,
 }
 
 /// The validated settings every flow works from.
@@ -242,29 +192,69 @@ pub struct ProxySettings {
     pub docker_cert_path: Option<PathBuf>,
 }
 
+type Parse<T> = fn(&str) -> std::result::Result<T, (String, String)>;
+
+fn boolean(v: &str) -> std::result::Result<bool, (String, String)> {
+    values::parse_bool(v).ok_or_else(|| {
+        (
+            format!("`{v}` is not a boolean"),
+            "use true or false".into(),
+        )
+    })
+}
+
+fn port(v: &str) -> std::result::Result<u16, (String, String)> {
+    values::parse_port(v).ok_or_else(|| {
+        (
+            format!("`{v}` is not a port"),
+            "use a number from 1 to 65535".into(),
+        )
+    })
+}
+
+fn duration(v: &str) -> std::result::Result<Duration, (String, String)> {
+    values::parse_duration(v).ok_or_else(|| {
+        (
+            format!("`{v}` is not a duration"),
+            "use a number of seconds or a duration such as 30s, 500ms or 2m".into(),
+        )
+    })
+}
+
+fn path(v: &str) -> std::result::Result<PathBuf, (String, String)> {
+    Ok(PathBuf::from(v))
+}
+
 impl Resolved {
-    fn entry(&self, key: &str) -> &Entry {
-        &self.entries[key]
+    fn entry(&self, key: Key) -> &Entry {
+        // `resolve` makes an entry for every key.
+        &self.entries[&key]
     }
 
-    fn err(&self, key: &str, message: impl Into<String>, help: impl Into<String>) -> Error {
+    fn err(&self, key: Key, message: impl Into<String>, help: impl Into<String>) -> Error {
         let e = self.entry(key);
+        let name = key.name();
         if let (Source::File, Some(line)) = (e.source, e.line) {
             return Error::config(
-                format!("invalid `{key}` in {}: {}", file::FILE_NAME, message.into()),
+                format!(
+                    "invalid `{name}` in {}: {}",
+                    file::FILE_NAME,
+                    message.into()
+                ),
                 help,
                 self.file.locate_line(line),
             );
         }
         Error::Setting {
-            key: key.to_string(),
+            key: name.to_string(),
             origin: e.origin.clone(),
             message: message.into(),
             help: Some(help.into()),
         }
     }
 
-    fn text(&self, key: &str) -> Option<String> {
+    /// The value as given; an empty one counts as unset.
+    fn text(&self, key: Key) -> Option<String> {
         match &self.entry(key).raw {
             Some(Raw::One(s)) if !s.is_empty() => Some(s.clone()),
             Some(Raw::Many(v)) => v.first().cloned(),
@@ -272,7 +262,7 @@ impl Resolved {
         }
     }
 
-    fn list(&self, key: &str) -> Vec<String> {
+    fn list(&self, key: Key) -> Vec<String> {
         match &self.entry(key).raw {
             Some(Raw::Many(v)) => v.clone(),
             Some(Raw::One(s)) if !s.is_empty() => vec![s.clone()],
@@ -280,52 +270,23 @@ impl Resolved {
         }
     }
 
-    fn bool(&self, key: &str) -> Result<bool> {
-        let v = self.text(key).unwrap_or_default();
-        values::parse_bool(&v)
-            .ok_or_else(|| self.err(key, format!("`{v}` is not a boolean"), "use true or false"))
-    }
-
-    fn port(&self, key: &str) -> Result<Option<u16>> {
-        self.text(key)
-            .map(|v| {
-                values::parse_port(&v).ok_or_else(|| {
-                    self.err(
-                        key,
-                        format!("`{v}` is not a port"),
-                        "use a number from 1 to 65535",
-                    )
-                })
-            })
-            .transpose()
-    }
-
-    fn duration(&self, key: &str) -> Result<Duration> {
-        let v = self.text(key).unwrap_or_default();
-        values::parse_duration(&v).ok_or_else(|| {
-            self.err(
-                key,
-                format!("`{v}` is not a duration"),
-                "use a number of seconds or a duration such as 30s, 500ms or 2m",
-            )
-        })
-    }
-
-    fn parsed<T>(
-        &self,
-        key: &str,
-        parse: impl Fn(&str) -> std::result::Result<T, (String, String)>,
-    ) -> Result<Option<T>> {
+    /// An optional setting, validated.
+    fn optional<T>(&self, key: Key, parse: Parse<T>) -> Result<Option<T>> {
         self.text(key)
             .map(|v| parse(&v).map_err(|(m, h)| self.err(key, m, h)))
             .transpose()
     }
 
-    fn parsed_list<T>(
-        &self,
-        key: &str,
-        parse: impl Fn(&str) -> std::result::Result<T, (String, String)>,
-    ) -> Result<Vec<T>> {
+    /// A setting with a declared default, validated (unset or empty: the default).
+    fn value<T>(&self, key: Key, parse: Parse<T>) -> Result<T> {
+        let v = self
+            .text(key)
+            .or_else(|| key.spec().default.map(String::from))
+            .unwrap_or_default();
+        parse(&v).map_err(|(m, h)| self.err(key, m, h))
+    }
+
+    fn each<T>(&self, key: Key, parse: Parse<T>) -> Result<Vec<T>> {
         self.list(key)
             .iter()
             .map(|v| parse(v).map_err(|(m, h)| self.err(key, m, h)))
@@ -335,65 +296,48 @@ impl Resolved {
     /// Validates every value into typed settings.
     pub(crate) fn settings(&self) -> Result<Settings> {
         let proxy = ProxySettings {
-            driver: self
-                .parsed("proxy_driver", values::parse_proxy_driver)?
-                .unwrap_or(ProxyDriver::Caddy),
-            image: self
-                .parsed("proxy_image", values::parse_image)?
-                .unwrap_or_else(|| "caddy:2".into()),
-            name: self
-                .parsed("proxy_name", values::parse_name)?
-                .unwrap_or_else(|| "docker-flow-proxy".into()),
-            http_port: self.port("proxy_http_port")?.unwrap_or(80),
-            host: self
-                .parsed("proxy_host", values::parse_host)?
-                .unwrap_or_else(|| "127.0.0.1".into()),
-            reconf_port: self.port("proxy_reconf_port")?.unwrap_or(2019),
-            docker_host: self.parsed("proxy_docker_host", values::parse_docker_host)?,
-            docker_cert_path: self.text("proxy_docker_cert_path").map(PathBuf::from),
+            driver: self.value(Key::ProxyDriver, values::parse_proxy_driver)?,
+            image: self.value(Key::ProxyImage, values::parse_image)?,
+            name: self.value(Key::ProxyName, values::parse_name)?,
+            http_port: self.value(Key::ProxyHttpPort, port)?,
+            host: self.value(Key::ProxyHost, values::parse_host)?,
+            reconf_port: self.value(Key::ProxyReconfPort, port)?,
+            docker_host: self.optional(Key::ProxyDockerHost, values::parse_docker_host)?,
+            docker_cert_path: self.optional(Key::ProxyDockerCertPath, path)?,
         };
-        let settings = Settings {
-            blue_green: self.bool("blue_green")?,
-            cert_path: self.text("cert_path").map(PathBuf::from),
-            compose_paths: self
-                .list("compose_path")
-                .into_iter()
-                .map(PathBuf::from)
-                .collect(),
-            consul_address: self.parsed("consul_address", values::parse_http_url)?,
-            consul_template_fe_path: self.text("consul_template_fe_path").map(PathBuf::from),
-            consul_template_be_path: self.text("consul_template_be_path").map(PathBuf::from),
-            flow: self.parsed_list("flow", values::parse_step)?,
-            host: self.parsed("host", values::parse_docker_host)?,
-            project: self.parsed("project", values::parse_project)?,
+        Ok(Settings {
+            blue_green: self.value(Key::BlueGreen, boolean)?,
+            cert_path: self.optional(Key::CertPath, path)?,
+            compose_paths: self.each(Key::ComposePath, path)?,
+            consul_address: self.optional(Key::ConsulAddress, values::parse_http_url)?,
+            consul_template_fe_path: self.optional(Key::ConsulTemplateFePath, path)?,
+            consul_template_be_path: self.optional(Key::ConsulTemplateBePath, path)?,
+            flow: self.each(Key::Flow, values::parse_step)?,
+            host: self.optional(Key::Host, values::parse_docker_host)?,
+            project: self.optional(Key::Project, values::parse_project)?,
             proxy,
-            pull_side_targets: self.bool("pull_side_targets")?,
-            scale: self.parsed("scale", values::parse_scale)?,
-            service_paths: self.parsed_list("service_path", values::parse_service_path)?,
-            side_targets: self.parsed_list("side_targets", values::parse_service_name)?,
-            target: self.parsed("target", values::parse_service_name)?,
-            service_port: self.port("service_port")?,
-            service_domains: self.parsed_list("service_domain", values::parse_domain)?,
-            pull: self
-                .parsed("pull", values::parse_pull)?
-                .unwrap_or(PullPolicy::Always),
-            health_timeout: self.duration("health_timeout")?,
-            drain_timeout: self.duration("drain_timeout")?,
-            lock_wait: self.duration("lock_wait")?,
-            dry_run: self.bool("dry_run")?,
-            format: self
-                .parsed("format", values::parse_format)?
-                .unwrap_or(Format::Text),
-        };
-        Ok(settings)
+            pull_side_targets: self.value(Key::PullSideTargets, boolean)?,
+            scale: self.optional(Key::Scale, values::parse_scale)?,
+            service_paths: self.each(Key::ServicePath, values::parse_service_path)?,
+            side_targets: self.each(Key::SideTargets, values::parse_service_name)?,
+            target: self.optional(Key::Target, values::parse_service_name)?,
+            service_port: self.optional(Key::ServicePort, port)?,
+            service_domains: self.each(Key::ServiceDomain, values::parse_domain)?,
+            pull: self.value(Key::Pull, values::parse_pull)?,
+            health_timeout: self.value(Key::HealthTimeout, duration)?,
+            drain_timeout: self.value(Key::DrainTimeout, duration)?,
+            lock_wait: self.value(Key::LockWait, duration)?,
+            dry_run: self.value(Key::DryRun, boolean)?,
+            format: self.value(Key::Format, values::parse_format)?,
+        })
     }
 
-    /// The resolved settings as `docker flow config --format json` prints them.
-    pub(crate) fn to_json(&self) -> Value {
-        let mut out = serde_json::Map::new();
-        for &(key, kind, _) in OPTIONS {
+    /// The resolved settings as `docker flow config` prints them.
+    pub(crate) fn report(&self) -> ConfigReport {
+        let mut out = IndexMap::new();
+        for &key in Key::ALL {
             let e = self.entry(key);
-            let value = match (kind, &e.raw) {
+            let value = match (key.spec().kind, &e.raw) {
                 (_, None) => Value::Null,
                 (Kind::List, _) => json!(self.list(key)),
                 (Kind::Bool, _) => self
@@ -411,22 +355,25 @@ impl Resolved {
                 _ => self.text(key).map_or(Value::Null, Value::String),
             };
             out.insert(
-                key.to_string(),
-                json!({"value": value, "source": e.source.as_str()}),
+                key.name().to_string(),
+                ConfigEntry {
+                    value,
+                    source: e.source,
+                    origin: e.origin.clone(),
+                },
             );
         }
-        Value::Object(out)
+        ConfigReport(out)
     }
+}
 
+impl ConfigReport {
     /// The resolved settings as a table for people.
     pub(crate) fn to_text(&self) -> String {
-        let json = self.to_json();
         let mut out = String::new();
-        let width = OPTIONS.iter().map(|(k, _, _)| k.len()).max().unwrap_or(0);
-        for &(key, _, _) in OPTIONS {
-            let e = self.entry(key);
-            let v = &json[key]["value"];
-            let shown = match v {
+        let width = self.0.keys().map(String::len).max().unwrap_or(0);
+        for (key, e) in &self.0 {
+            let shown = match &e.value {
                 Value::Null => "-".to_string(),
                 Value::String(s) => s.clone(),
                 Value::Array(items) if items.is_empty() => "[]".into(),

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use super::{config, ADMIN, RECORDS, RESOLVER};
-use crate::engine::{args, Engine, Output};
+use crate::engine::{args, Engine, Output, Refusal};
 use crate::error::{Error, Result};
 use crate::helper;
 use crate::settings::ProxySettings;
@@ -214,7 +214,7 @@ impl<'a> ProxyContainer<'a> {
     /// same moment wins the name; this one then waits for it to run.
     fn create(&self, autosave: Option<&[u8]>, networks: &[String]) -> Result<()> {
         let mut out = self.engine.change(&self.create_args(true), None)?;
-        if !out.ok() && out.stderr.contains("already in use") {
+        if out.refusal() == Some(Refusal::Conflict) {
             return self.wait_for_other_run();
         }
         self.check(out, "create")?;
@@ -334,7 +334,7 @@ impl<'a> ProxyContainer<'a> {
         let rm = self
             .engine
             .change(&args(&["rm", "-f", name, &self.old_rotation()]), None)?;
-        if !rm.ok() && !rm.stderr.contains("No such container") {
+        if !rm.ok_or_gone() {
             return self.check(rm, "replace");
         }
         self.create(Some(&autosave), &networks)

@@ -7,6 +7,7 @@
 //! - `config`: the JSON docker flow writes, as pure functions.
 //! - `rotation`: the DNS records each route resolves its upstreams from; a switch rewrites one.
 //! - `network`: the route's own network, where the proxy reaches the instances in rotation.
+//! - `drain`: waiting until Caddy has no request in flight to the instances that left a route.
 //!
 //! Caddy drops requests whenever its config changes, so its config changes only when a route is
 //! created (or its paths or domains change), each time in one request guarded by `If-Match`, so
@@ -18,13 +19,13 @@
 mod admin;
 mod config;
 mod container;
+mod drain;
 mod network;
 mod rotation;
 
 use std::cell::RefCell;
 use std::time::{Duration, Instant};
 
-use docker_flow_helper::protocol::{self, drain::Outcome};
 use serde_json::Value;
 
 use self::admin::{Admin, Reply};
@@ -32,13 +33,14 @@ use self::config::Owner;
 use self::container::{Found, ProxyContainer};
 use self::network::RouteNetwork;
 use self::rotation::{Member, Rotation};
-use super::{Drained, Proxy, RouteSpec, RouteView};
-use crate::engine::{args, Engine};
+use super::{Drained, Proxy, RouteSpec};
+use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::helper;
+use crate::instance::{Instance, Upstream};
 use crate::model::Color;
+use crate::report::RouteReport;
 use crate::settings::ProxySettings;
-use crate::state::Instance;
 
 /// Caddy's admin API, on the proxy container's loopback.
 pub(crate) const ADMIN: &str = "127.0.0.1:2019";
@@ -237,11 +239,6 @@ fn kept_changing() -> Error {
     )
 }
 
-/// The container of an upstream dial address, `name:port`.
-fn container_of(upstream: &str) -> &str {
-    upstream.rsplit_once(':').map_or(upstream, |(n, _)| n)
-}
-
 impl Proxy for Caddy<'_> {
     fn driver(&self) -> &'static str {
         "caddy"
@@ -293,23 +290,26 @@ impl Proxy for Caddy<'_> {
         self.ensure_route(config)
     }
 
-    fn current(&self) -> Result<Option<Vec<String>>> {
+    fn current(&self) -> Result<Option<Vec<Upstream>>> {
         Ok(self.members()?.map(|members| {
             members
-                .iter()
-                .map(|(n, _)| format!("{n}:{}", self.route.port))
+                .into_iter()
+                .map(|(container, _)| Upstream {
+                    container,
+                    port: self.route.port,
+                })
                 .collect()
         }))
     }
 
-    fn switch(&self, upstreams: &[String], _: Option<Color>) -> Result<()> {
+    fn switch(&self, upstreams: &[Upstream], _: Option<Color>) -> Result<()> {
         if upstreams.is_empty() {
             return Err(Error::flow(
                 "refusing to point the proxy at no instances",
                 "this is a bug in docker flow: please report it",
             ));
         }
-        let names: Vec<&str> = upstreams.iter().map(|up| container_of(up)).collect();
+        let names: Vec<&str> = upstreams.iter().map(|up| up.container.as_str()).collect();
         for name in &names {
             self.network.connect(name)?;
         }
@@ -334,12 +334,12 @@ impl Proxy for Caddy<'_> {
         self.set_members(members)
     }
 
-    fn drain(&self, old: &[String], timeout: Duration) -> Result<Drained> {
+    fn drain(&self, old: &[Upstream], timeout: Duration) -> Result<Drained> {
         if old.is_empty()
             || self.engine.planned(format!(
                 "wait until Caddy has no request in flight to {}",
                 old.iter()
-                    .map(|up| container_of(up))
+                    .map(|up| up.container.as_str())
                     .collect::<Vec<_>>()
                     .join(", ")
             ))
@@ -352,40 +352,13 @@ impl Proxy for Caddy<'_> {
             .network
             .members()?
             .into_iter()
-            .filter(|(n, _)| old.iter().any(|up| container_of(up) == n))
+            .filter(|(n, _)| old.iter().any(|up| &up.container == n))
             .map(|(_, ip)| format!("{ip}:{}", self.route.port))
             .collect();
         if addresses.is_empty() {
             return Ok(Drained::Clear);
         }
-        // Caddy looks the record up again within REFRESH_MS; until then it may still pick the
-        // old instances, so the helper waits for that first, then for their requests in flight.
-        // It waits in rounds of at most 5 s so that a cancel is noticed between them.
-        let started = Instant::now();
-        let mut settle = 2 * config::REFRESH_MS;
-        let mut last = None;
-        while started.elapsed() < timeout {
-            crate::cancel::check()?;
-            let round = (timeout - started.elapsed()).min(Duration::from_secs(5));
-            let mut a = args(&[
-                "drain",
-                ADMIN,
-                &settle.to_string(),
-                &round.as_millis().to_string(),
-            ]);
-            a.extend(addresses.iter().cloned());
-            settle = 0;
-            let out = self.container.exec(&a, None, false)?;
-            // A round that timed out, or in which Caddy could not say how many were in flight:
-            // keep waiting (stopping an instance with requests in flight is worse than waiting
-            // out --drain-timeout).
-            match protocol::drain::parse(&out.stdout).filter(|_| out.ok()) {
-                Some(Outcome::Clear) => return Ok(Drained::Clear),
-                Some(Outcome::TimedOut(n)) => last = n.or(last),
-                None => std::thread::sleep(Duration::from_millis(200)),
-            }
-        }
-        Ok(Drained::TimedOut(last))
+        drain::wait(&self.container, &addresses, timeout)
     }
 
     fn retire(&self, stopped: &[Instance]) -> Result<()> {
@@ -394,7 +367,7 @@ impl Proxy for Caddy<'_> {
             .try_for_each(|i| self.network.disconnect(&i.name))
     }
 
-    fn routes(&self) -> Result<Vec<RouteView>> {
+    fn routes(&self) -> Result<Vec<RouteReport>> {
         if !self.serving()? {
             return Ok(Vec::new());
         }
@@ -405,10 +378,15 @@ impl Proxy for Caddy<'_> {
         else {
             return Ok(Vec::new());
         };
-        Ok(vec![RouteView {
+        Ok(vec![RouteReport {
             paths,
             domains,
-            upstreams: self.current()?.unwrap_or_default(),
+            upstreams: self
+                .current()?
+                .unwrap_or_default()
+                .iter()
+                .map(Upstream::to_string)
+                .collect(),
         }])
     }
 }

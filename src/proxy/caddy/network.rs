@@ -34,7 +34,7 @@ impl<'a> RouteNetwork<'a> {
             &args(&["network", "create", "--label", &self.label, &self.name]),
             None,
         )?;
-        if !created.ok() && !created.stderr.contains("already exists") {
+        if !created.ok_or_exists() {
             return Err(Error::environment(
                 format!(
                     "cannot create the route network `{}`: {}",
@@ -52,7 +52,7 @@ impl<'a> RouteNetwork<'a> {
         let out = self
             .engine
             .change(&args(&["network", "connect", &self.name, container]), None)?;
-        if !out.ok() && !out.stderr.contains("already exists") {
+        if !out.ok_or_exists() {
             return Err(Error::environment(
                 format!(
                     "cannot connect `{container}` to the route network `{}`: {}",
@@ -75,8 +75,7 @@ impl<'a> RouteNetwork<'a> {
             &args(&["network", "disconnect", "--force", &self.name, container]),
             None,
         )?;
-        if !out.ok() && !out.stderr.contains("is not connected") && !out.stderr.contains("No such")
-        {
+        if !out.ok_or_gone() {
             return Err(Error::environment(
                 format!(
                     "cannot take `{container}` off the route: {}",

@@ -1,4 +1,4 @@
-//! What is deployed, read back from the engine.
+//! Containers read back from the engine.
 //!
 //! docker flow keeps no store of its own: every container it creates carries labels (target,
 //! colour, release, time), and this module reads them with `docker ps` and `docker inspect`.
@@ -7,45 +7,14 @@ use serde_json::Value;
 
 use crate::engine::{args, Engine};
 use crate::error::{Error, Result};
+use crate::instance::Instance;
 use crate::model::{
     Color, LABEL_COLOR, LABEL_PORT, LABEL_PREVIOUS_IMAGE, LABEL_PREVIOUS_RELEASE,
-    LABEL_PREVIOUS_RELEASED_AT, LABEL_RELEASE, LABEL_RELEASED_AT, LABEL_TARGET,
+    LABEL_PREVIOUS_RELEASED_AT, LABEL_RELEASE, LABEL_RELEASED_AT,
 };
 
-/// One container of the target.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Instance {
-    pub id: String,
-    pub name: String,
-    /// running, exited, created, …
-    pub state: String,
-    /// healthy, unhealthy, starting, or none (no healthcheck).
-    pub health: String,
-    pub image: String,
-    pub image_id: String,
-    pub created: String,
-    pub color: Option<Color>,
-    pub release: String,
-    pub released_at: String,
-    pub port: Option<u16>,
-    pub exit_code: i64,
-    /// The image and release this one replaced (empty for a first release).
-    pub previous_image: String,
-    pub previous_release: String,
-    pub previous_released_at: String,
-    pub networks: Vec<(String, String)>,
-}
-
 impl Instance {
-    pub(crate) fn running(&self) -> bool {
-        self.state == "running"
-    }
-
-    /// `name:port`, how the proxy dials it.
-    pub(crate) fn dial(&self, port: u16) -> String {
-        format!("{}:{port}", self.name)
-    }
-
+    /// An instance from one element of `docker container inspect`.
     fn from_inspect(v: &Value) -> Instance {
         let s = |p: &str| {
             v.pointer(p)
@@ -117,7 +86,7 @@ pub(crate) fn inspect(engine: &Engine, ids: &[String]) -> Result<Vec<Instance>> 
     // A container removed between `ps` and `inspect` is not an error: it is simply gone.
     let parsed: Value = serde_json::from_str(&out.stdout).unwrap_or(Value::Array(Vec::new()));
     let list = parsed.as_array().cloned().unwrap_or_default();
-    if list.is_empty() && !out.ok() && !out.stderr.contains("No such") {
+    if list.is_empty() && !out.ok_or_gone() {
         return Err(Error::environment(
             format!("`docker container inspect` failed: {}", out.stderr.trim()),
             "check that the Docker daemon is running",
@@ -126,18 +95,13 @@ pub(crate) fn inspect(engine: &Engine, ids: &[String]) -> Result<Vec<Instance>> 
     Ok(list.iter().map(Instance::from_inspect).collect())
 }
 
-/// Every container of `target` in `project`, oldest release first.
-pub(crate) fn instances(engine: &Engine, project: &str, target: &str) -> Result<Vec<Instance>> {
-    let out = engine.read(&args(&[
-        "ps",
-        "-a",
-        "-q",
-        "--no-trunc",
-        "--filter",
-        &format!("label=com.docker.compose.project={project}"),
-        "--filter",
-        &format!("label={LABEL_TARGET}={target}"),
-    ]))?;
+/// Every container carrying all of `labels` (`key=value`), oldest release first.
+pub(crate) fn labelled(engine: &Engine, labels: &[String]) -> Result<Vec<Instance>> {
+    let mut a = args(&["ps", "-a", "-q", "--no-trunc"]);
+    for l in labels {
+        a.extend(args(&["--filter", &format!("label={l}")]));
+    }
+    let out = engine.read(&a)?;
     if !out.ok() {
         return Err(Error::environment(
             format!("`docker ps` failed: {}", out.stderr.trim()),
@@ -158,19 +122,6 @@ pub(crate) fn instances(engine: &Engine, project: &str, target: &str) -> Result<
     Ok(list)
 }
 
-/// The newest release among running instances, and its colour.
-pub(crate) fn newest_running(instances: &[Instance]) -> Option<&Instance> {
-    instances
-        .iter()
-        .filter(|i| i.running())
-        .max_by(|a, b| (&a.released_at, &a.release).cmp(&(&b.released_at, &b.release)))
-}
-
-/// The live colour without a proxy to ask: the running colour, the newest if both run.
-pub(crate) fn running_color(instances: &[Instance]) -> Option<Color> {
-    newest_running(instances).and_then(|i| i.color)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,11 +140,9 @@ mod tests {
         assert_eq!(i.color, Some(Color::Blue));
         assert_eq!(i.health, "healthy");
         assert_eq!(i.port, Some(8080));
-        assert_eq!(i.dial(8080), "shop-app-blue-1:8080");
         assert_eq!(
             i.networks,
             vec![("shop_default".to_string(), "10.0.0.2".to_string())]
         );
-        assert_eq!(running_color(&[i]), Some(Color::Blue));
     }
 }

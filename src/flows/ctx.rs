@@ -1,0 +1,83 @@
+//! What the steps of one run share, read-only: the engine, the settings, the target, the
+//! orchestrator and the proxy; and the operations more than one step performs.
+
+use crate::engine::Engine;
+use crate::error::Result;
+use crate::instance::{self, Instance, Upstream};
+use crate::orchestrator::Orchestrator;
+use crate::progress::Progress;
+use crate::proxy::{Drained, Proxy};
+use crate::releases::Releases;
+use crate::settings::Settings;
+
+pub(crate) struct Ctx<'a> {
+    pub engine: &'a Engine,
+    pub settings: &'a Settings,
+    pub project: String,
+    pub target: String,
+    /// The port the proxy forwards to (an instance's own port label wins).
+    pub route_port: u16,
+    pub orchestrator: Box<dyn Orchestrator + 'a>,
+    pub proxy: Box<dyn Proxy + 'a>,
+    pub progress: Progress,
+}
+
+impl Ctx<'_> {
+    /// The release model now: the target's instances and what the proxy routes to.
+    pub(crate) fn releases(&self) -> Result<Releases> {
+        let routed = self.proxy.current()?;
+        self.releases_routed(routed)
+    }
+
+    /// The release model, with what the proxy routes to known already.
+    pub(crate) fn releases_routed(&self, routed: Option<Vec<Upstream>>) -> Result<Releases> {
+        Ok(Releases::new(
+            self.settings.blue_green,
+            self.orchestrator.instances()?,
+            routed,
+        ))
+    }
+
+    /// Points the proxy at exactly `new` (health-checked first), then waits until what it
+    /// routed to before has no request in flight (at most `--drain-timeout`). Returns where
+    /// it routes now.
+    pub(crate) fn route_to(&self, new: &[Instance]) -> Result<Vec<Upstream>> {
+        self.orchestrator.wait_healthy(new, &self.progress)?;
+        self.proxy.ensure()?;
+        crate::cancel::check()?;
+        let upstreams: Vec<Upstream> = new.iter().map(|i| i.upstream(self.route_port)).collect();
+        let before = self.proxy.current()?.unwrap_or_default();
+        self.proxy
+            .switch(&upstreams, new.first().and_then(|i| i.color))?;
+        let old: Vec<Upstream> = before
+            .into_iter()
+            .filter(|u| !upstreams.contains(u))
+            .collect();
+        self.progress.info(&format!(
+            "proxy ({}) routes to {}",
+            self.proxy.driver(),
+            instance::list(&upstreams)
+        ));
+        if let Drained::TimedOut(in_flight) = self.proxy.drain(&old, self.settings.drain_timeout)? {
+            let how_many = in_flight.map_or("some".to_string(), |n| n.to_string());
+            self.progress.warn(&format!(
+                "{how_many} request(s) still in flight to {} after --drain-timeout ({}); stopping it anyway",
+                instance::list(&old),
+                humantime::format_duration(self.settings.drain_timeout)
+            ));
+        }
+        Ok(upstreams)
+    }
+
+    /// Stops instances that are out of the proxy's rotation and drained (they still get
+    /// `--drain-timeout` to exit), then detaches them from what the route reached them by.
+    /// They stay, for rollback, unless the caller removes them.
+    pub(crate) fn take_out(&self, instances: &[Instance]) -> Result<()> {
+        if instances.is_empty() {
+            return Ok(());
+        }
+        self.orchestrator
+            .stop(instances, self.settings.drain_timeout)?;
+        self.proxy.retire(instances)
+    }
+}

@@ -1,0 +1,387 @@
+//! Compose on one engine: a colour is a Compose service (`web-blue`), an instance a container.
+//!
+//! Every change goes to `docker compose -p P --project-directory D -f -` with the derived model
+//! (see `model`) on stdin, so the user's files are never edited and Compose applies its own
+//! rules (networks, volumes, depends_on) as it would for them.
+
+use std::cell::RefCell;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::{NewRelease, Orchestrator};
+use crate::compose::{ComposeFile, Project};
+use crate::containers;
+use crate::engine::{args, Engine};
+use crate::error::{Error, Result};
+use crate::health;
+use crate::instance::Instance;
+use crate::model::{
+    self, service_name, Color, Derivation, Release, LABEL_PREVIOUS_IMAGE, LABEL_PREVIOUS_RELEASE,
+    LABEL_PREVIOUS_RELEASED_AT, LABEL_TARGET,
+};
+use crate::progress::Progress;
+use crate::settings::{PullPolicy, Settings};
+
+pub(super) struct Compose<'a> {
+    engine: &'a Engine,
+    settings: &'a Settings,
+    project: Project,
+    target: String,
+    port: Option<u16>,
+    /// The last derived model, kept in a dry run only, for the plan.
+    planned: RefCell<Option<Value>>,
+}
+
+impl<'a> Compose<'a> {
+    pub(super) fn new(
+        engine: &'a Engine,
+        settings: &'a Settings,
+        project: Project,
+        target: &str,
+        port: Option<u16>,
+    ) -> Compose<'a> {
+        Compose {
+            engine,
+            settings,
+            project,
+            target: target.to_string(),
+            port,
+            planned: RefCell::new(None),
+        }
+    }
+
+    fn project_name(&self) -> &str {
+        &self.project.model.name
+    }
+
+    /// `docker compose -p P --project-directory D -f - REST`: the derived model on stdin.
+    fn compose_args(&self, rest: &[&str]) -> Vec<String> {
+        let mut a = args(&["compose", "-p", self.project_name(), "--project-directory"]);
+        a.push(self.project.dir.display().to_string());
+        a.extend(args(&["-f", "-"]));
+        a.extend(args(rest));
+        a
+    }
+
+    /// Runs a changing Compose command on the derived model; its output shows under the step.
+    fn compose(&self, derived: &[u8], rest: &[&str]) -> Result<()> {
+        let out = self
+            .engine
+            .change_streamed(&self.compose_args(rest), Some(derived))?;
+        if !out.ok() {
+            return Err(Error::ComposeFailed {
+                command: format!("docker compose {}", rest.join(" ")),
+            });
+        }
+        Ok(())
+    }
+
+    /// The model Compose is handed: `model` with the target split into colours, the released
+    /// one labelled with `release`.
+    fn derive(
+        &self,
+        model: &ComposeFile,
+        release: Option<(Option<Color>, &Release)>,
+        refer_to: Color,
+        extra_labels: &[(String, String)],
+    ) -> Result<Vec<u8>> {
+        let d = Derivation {
+            target: &self.target,
+            blue_green: self.settings.blue_green,
+            release,
+            refer_to,
+            port: self.port,
+            extra_labels,
+        };
+        let out = model::derive(model, &d)?;
+        if self.engine.dry_run() {
+            *self.planned.borrow_mut() = serde_json::to_value(&out).ok();
+        }
+        serde_json::to_vec(&out).map_err(|e| {
+            Error::flow(
+                format!("cannot serialise the derived model: {e}"),
+                "please report this",
+            )
+        })
+    }
+
+    fn derive_release(&self, r: &NewRelease) -> Result<Vec<u8>> {
+        // What this release replaces, so that a rollback can recreate it if its containers go.
+        let previous: Vec<(String, String)> = r
+            .replaces
+            .as_ref()
+            .map(|o| {
+                vec![
+                    (LABEL_PREVIOUS_IMAGE.to_string(), o.image_id.clone()),
+                    (LABEL_PREVIOUS_RELEASE.to_string(), o.release.clone()),
+                    (
+                        LABEL_PREVIOUS_RELEASED_AT.to_string(),
+                        o.released_at.clone(),
+                    ),
+                ]
+            })
+            .unwrap_or_default();
+        self.derive(
+            &self.project.model,
+            Some((r.color, &r.release)),
+            r.refer_to,
+            &previous,
+        )
+    }
+
+    /// Instances of `release`, running or not.
+    fn of_release(&self, release: &str) -> Result<Vec<Instance>> {
+        Ok(self
+            .instances()?
+            .into_iter()
+            .filter(|i| i.release == release)
+            .collect())
+    }
+
+    /// What a dry run shows in place of instances it did not start: Compose's names for them.
+    fn planned_instances(
+        &self,
+        color: Option<Color>,
+        release: &Release,
+        numbers: std::ops::RangeInclusive<u32>,
+    ) -> Vec<Instance> {
+        let svc = service_name(&self.target, color);
+        numbers
+            .map(|n| Instance {
+                id: format!("{}-{svc}-{n}", self.project_name()),
+                name: format!("{}-{svc}-{n}", self.project_name()),
+                state: "running".into(),
+                color,
+                release: release.id.clone(),
+                released_at: release.at.clone(),
+                ..Instance::default()
+            })
+            .collect()
+    }
+}
+
+impl Orchestrator for Compose<'_> {
+    fn service(&self, color: Option<Color>) -> String {
+        service_name(&self.target, color)
+    }
+
+    fn instances(&self) -> Result<Vec<Instance>> {
+        containers::labelled(
+            self.engine,
+            &[
+                format!("com.docker.compose.project={}", self.project_name()),
+                format!("{LABEL_TARGET}={}", self.target),
+            ],
+        )
+    }
+
+    fn prepare(&self, r: &NewRelease) -> Result<()> {
+        let derived = self.derive_release(r)?;
+        let svc = self.service(r.color);
+        if self.project.model.services[&self.target].build.is_some() {
+            self.compose(&derived, &["build", &svc])?;
+        } else if self.settings.pull == PullPolicy::Always {
+            self.compose(&derived, &["pull", &svc])?;
+        }
+        let sides: Vec<&str> = self
+            .settings
+            .side_targets
+            .iter()
+            .map(String::as_str)
+            .collect();
+        if sides.is_empty() {
+            return Ok(());
+        }
+        if self.settings.pull_side_targets {
+            let mut a = vec!["pull", "--ignore-buildable"];
+            a.extend(&sides);
+            self.compose(&derived, &a)?;
+        }
+        // A running side target (a database) is never recreated.
+        let mut a = vec!["up", "-d", "--no-recreate", "--pull", "missing"];
+        a.extend(&sides);
+        self.compose(&derived, &a)
+    }
+
+    fn start_release(&self, r: &NewRelease) -> Result<Vec<Instance>> {
+        let derived = self.derive_release(r)?;
+        let svc = self.service(r.color);
+        let pull = match self.settings.pull {
+            PullPolicy::Missing => "missing",
+            _ => "never",
+        };
+        let scale = format!("{svc}={}", r.beside + r.count);
+        let mut up = vec!["up", "-d", "--no-deps", "--pull", pull, "--scale", &scale];
+        if r.color.is_none() {
+            // The old instances keep running beside the new ones until stop-old.
+            up.push("--no-recreate");
+        }
+        up.push(&svc);
+        if let Err(e) = self.compose(&derived, &up) {
+            self.remove(&self.of_release(&r.release.id)?)?;
+            return Err(e);
+        }
+        if self.engine.dry_run() {
+            return Ok(self.planned_instances(
+                r.color,
+                &r.release,
+                r.beside + 1..=r.beside + r.count,
+            ));
+        }
+        let new = self.of_release(&r.release.id)?;
+        if new.len() as u32 != r.count {
+            self.remove(&new)?;
+            return Err(Error::flow(
+                format!(
+                    "Compose started {} new instance(s) of {svc}, not {}",
+                    new.len(),
+                    r.count
+                ),
+                "check `docker compose ps`; the live release keeps serving",
+            ));
+        }
+        Ok(new)
+    }
+
+    fn add_like(&self, like: &Instance, total: u32, progress: &Progress) -> Result<Vec<Instance>> {
+        let before = self.instances()?;
+        let release = Release {
+            id: like.release.clone(),
+            at: like.released_at.clone(),
+        };
+        let mut model = self.project.model.clone();
+        // The release's own image: by name while the name still points at it, else by id.
+        let by_name = self
+            .engine
+            .read(&args(&[
+                "image",
+                "inspect",
+                "--format",
+                "{{.Id}}",
+                &like.image,
+            ]))
+            .is_ok_and(|o| o.ok() && o.stdout.trim() == like.image_id);
+        if let Some(svc) = model.services.get_mut(&self.target) {
+            svc.image = Some(if by_name {
+                like.image.clone()
+            } else {
+                like.image_id.clone()
+            });
+            svc.build = None;
+        }
+        let derived = self.derive(
+            &model,
+            Some((like.color, &release)),
+            like.color.unwrap_or(Color::Blue),
+            &[],
+        )?;
+        let service = self.service(like.color);
+        let scale = format!("{service}={total}");
+        self.compose(
+            &derived,
+            &[
+                "up",
+                "-d",
+                "--no-deps",
+                "--no-recreate",
+                "--pull",
+                "never",
+                "--scale",
+                &scale,
+                &service,
+            ],
+        )?;
+        if self.engine.dry_run() {
+            let running = before
+                .iter()
+                .filter(|i| i.running() && i.color == like.color)
+                .count() as u32;
+            return Ok(self.planned_instances(like.color, &release, running + 1..=total));
+        }
+        let added: Vec<Instance> = self
+            .instances()?
+            .into_iter()
+            .filter(|i| !before.iter().any(|b| b.id == i.id))
+            .collect();
+        match self.wait_healthy(&added, progress) {
+            Ok(_) => Ok(added),
+            Err(e) => {
+                self.remove(&added)?;
+                Err(e)
+            }
+        }
+    }
+
+    fn restart(&self, stopped: &[Instance]) -> Result<Vec<Instance>> {
+        let mut a = args(&["start"]);
+        a.extend(
+            stopped
+                .iter()
+                .filter(|i| !i.running())
+                .map(|i| i.id.clone()),
+        );
+        if a.len() > 1 {
+            let out = self.engine.change(&a, None)?;
+            if !out.ok() {
+                return Err(Error::flow(
+                    format!("cannot start the previous release: {}", out.stderr.trim()),
+                    "see `docker ps -a`",
+                ));
+            }
+        }
+        let ids: Vec<String> = stopped.iter().map(|i| i.id.clone()).collect();
+        containers::inspect(self.engine, &ids)
+    }
+
+    fn wait_healthy(&self, instances: &[Instance], progress: &Progress) -> Result<Vec<Instance>> {
+        if self.engine.dry_run() {
+            return Ok(instances.to_vec());
+        }
+        let ids: Vec<String> = instances.iter().map(|i| i.id.clone()).collect();
+        health::wait_healthy(
+            self.engine,
+            &ids,
+            self.port,
+            self.settings.health_timeout,
+            progress,
+        )
+    }
+
+    fn stop(&self, instances: &[Instance], grace: Duration) -> Result<()> {
+        if instances.is_empty() {
+            return Ok(());
+        }
+        let mut a = args(&["stop", "--time", &grace.as_secs().max(1).to_string()]);
+        a.extend(instances.iter().map(|i| i.name.clone()));
+        let out = self.engine.change(&a, None)?;
+        if !out.ok() {
+            return Err(Error::flow(
+                format!("cannot stop the old instances: {}", out.stderr.trim()),
+                "stop them with `docker stop`",
+            ));
+        }
+        Ok(())
+    }
+
+    fn remove(&self, instances: &[Instance]) -> Result<()> {
+        if instances.is_empty() {
+            return Ok(());
+        }
+        // `-v` removes the container's anonymous volumes only; named volumes always stay.
+        let mut a = args(&["rm", "-f", "-v"]);
+        a.extend(instances.iter().map(|i| i.id.clone()));
+        let out = self.engine.change(&a, None)?;
+        if !out.ok_or_gone() {
+            return Err(Error::flow(
+                format!("cannot remove instances: {}", out.stderr.trim()),
+                "remove them with `docker rm -f`",
+            ));
+        }
+        Ok(())
+    }
+
+    fn planned_model(&self) -> Option<Value> {
+        self.planned.borrow().clone()
+    }
+}

@@ -1,0 +1,76 @@
+//! The orchestrator seam: what starts, scales, stops and lists the target's instances.
+//!
+//! Compose on one engine lives behind it today (`compose.rs`); Swarm mode, where a colour is a
+//! service and an instance a task, is the next one. The flows decide *what* to do from the
+//! release model (`releases.rs`) and ask the orchestrator to do it; they never build a `docker`
+//! command of their own. Adding an orchestrator is adding a file here and an arm in `new`.
+
+mod compose;
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::compose::Project;
+use crate::engine::Engine;
+use crate::error::Result;
+use crate::instance::Instance;
+use crate::model::{Color, Release};
+use crate::progress::Progress;
+use crate::settings::Settings;
+
+/// A release to start beside what runs.
+#[derive(Debug, Clone)]
+pub(crate) struct NewRelease {
+    /// Its colour (blue-green), or None: the target as it is named.
+    pub color: Option<Color>,
+    pub release: Release,
+    /// How many instances of it to start.
+    pub count: u32,
+    /// Without blue-green, the old instances keep running beside it until stop-old: how many.
+    pub beside: u32,
+    /// One instance of the release it replaces, recorded on it so that a rollback can recreate
+    /// that release when its containers are gone.
+    pub replaces: Option<Instance>,
+    /// The colour the other services' references to the target point at: the live one.
+    pub refer_to: Color,
+}
+
+pub(crate) trait Orchestrator {
+    /// The target's name in a colour, as users see it (`web-blue`), for messages.
+    fn service(&self, color: Option<Color>) -> String;
+    /// Every instance of the target, in any state.
+    fn instances(&self) -> Result<Vec<Instance>>;
+    /// What must exist before the release starts, so that a missing image fails before anything
+    /// changes: the target's image built or pulled, the side targets up (never recreated).
+    fn prepare(&self, release: &NewRelease) -> Result<()>;
+    /// Starts the release's instances and returns them, not yet seen healthy. A failure
+    /// removes what it started.
+    fn start_release(&self, release: &NewRelease) -> Result<Vec<Instance>>;
+    /// Adds instances like `like` (its release, its own image) until its colour has `total`,
+    /// waits for them to be healthy and returns them; ones that fail are removed.
+    fn add_like(&self, like: &Instance, total: u32, progress: &Progress) -> Result<Vec<Instance>>;
+    /// Starts stopped instances again; returns them as they are now.
+    fn restart(&self, stopped: &[Instance]) -> Result<Vec<Instance>>;
+    /// Waits until every instance is healthy (bounded by `--health-timeout`); returns them.
+    fn wait_healthy(&self, instances: &[Instance], progress: &Progress) -> Result<Vec<Instance>>;
+    /// Stops instances gracefully (they get `grace` to exit); they stay, for rollback.
+    fn stop(&self, instances: &[Instance], grace: Duration) -> Result<()>;
+    /// Removes instances for good (never a named volume).
+    fn remove(&self, instances: &[Instance]) -> Result<()>;
+    /// In a dry run, the last model handed to the engine (what `--dry-run --format json` shows).
+    fn planned_model(&self) -> Option<Value>;
+}
+
+/// The orchestrator for this project: Compose on the engine docker talks to.
+pub(crate) fn new<'a>(
+    engine: &'a Engine,
+    settings: &'a Settings,
+    project: Project,
+    target: &str,
+    port: Option<u16>,
+) -> Box<dyn Orchestrator + 'a> {
+    Box::new(compose::Compose::new(
+        engine, settings, project, target, port,
+    ))
+}

@@ -1,0 +1,241 @@
+//! What docker flow prints on stdout, as typed values: each is rendered to JSON (`--format
+//! json`) and to text from the same value, and each has a JSON schema in `docs/schemas/`,
+//! generated from these types and checked by a test, so scripts can rely on the shape.
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::model::Color;
+
+/// `docker flow deploy|scale|proxy|stop-old|rollback --format json`: what a run changed.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct RunReport {
+    /// The steps run, comma-separated (`deploy,proxy,stop-old`), or `rollback`.
+    pub command: String,
+    /// The Compose project.
+    pub project: String,
+    /// The Compose service deployed.
+    pub target: String,
+    /// What changed, in order, in words.
+    pub changes: Vec<String>,
+    /// Seconds each step took, by step name; `health` is how long the new release took to
+    /// become healthy (the application's time, included in `deploy`).
+    pub durations: IndexMap<String, f64>,
+    /// How many docker commands the run made.
+    pub engine_calls: u32,
+}
+
+/// `--dry-run --format json`: what a run would do, changing nothing.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct PlanReport {
+    /// Always true.
+    pub dry_run: bool,
+    /// The commands and proxy changes the run would make, in order.
+    pub plan: Vec<String>,
+    /// The derived Compose model the run would hand to Compose (the target split into colours).
+    pub model: Option<Value>,
+}
+
+/// `docker flow status --format json`: the target's releases and the proxy's routes.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct StatusReport {
+    pub project: String,
+    pub target: String,
+    pub blue_green: bool,
+    /// The colour the proxy routes to (blue-green only).
+    pub live_color: Option<Color>,
+    /// By colour (`blue`, `green`), or `default` without blue-green.
+    pub colors: IndexMap<String, ColorReport>,
+    pub proxy: ProxyReport,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct ColorReport {
+    pub instances: Vec<InstanceReport>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct InstanceReport {
+    /// The container's name.
+    pub name: String,
+    /// Docker's state: running, exited, created, …
+    pub state: String,
+    /// Docker's health: healthy, unhealthy, starting, or none (no healthcheck). For an instance
+    /// that does not run, the last one Docker saw.
+    pub health: String,
+    pub image: String,
+    pub created: String,
+    /// The release id it belongs to.
+    pub release: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct ProxyReport {
+    /// caddy, docker-flow-proxy or none.
+    pub driver: String,
+    pub routes: Vec<RouteReport>,
+    /// Why the proxy could not be read, if it could not.
+    pub error: Option<String>,
+}
+
+/// A route as read back from the proxy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub(crate) struct RouteReport {
+    pub paths: Vec<String>,
+    pub domains: Vec<String>,
+    /// `container:port` of each instance in rotation.
+    pub upstreams: Vec<String>,
+}
+
+impl PlanReport {
+    pub(crate) fn to_text(&self) -> String {
+        let mut out = String::from("Plan (dry run, nothing was changed):\n");
+        for (i, p) in self.plan.iter().enumerate() {
+            out.push_str(&format!("{:3}. {p}\n", i + 1));
+        }
+        out
+    }
+}
+
+impl StatusReport {
+    pub(crate) fn to_text(&self) -> String {
+        let mut out = format!(
+            "project {}  target {}  live {}\n",
+            self.project,
+            self.target,
+            self.live_color.map_or("-".to_string(), |c| c.to_string())
+        );
+        for (key, c) in &self.colors {
+            out.push_str(&format!("{key}:\n"));
+            if c.instances.is_empty() {
+                out.push_str("  (none)\n");
+            }
+            for i in &c.instances {
+                // Docker keeps the last health of a stopped container; it says nothing now.
+                let health = if i.state == "running" { &i.health } else { "-" };
+                out.push_str(&format!(
+                    "  {:32} {:8} {:9} {}\n",
+                    i.name, i.state, health, i.image
+                ));
+            }
+        }
+        out.push_str(&format!("proxy ({}):\n", self.proxy.driver));
+        if let Some(e) = &self.proxy.error {
+            out.push_str(&format!("  unreachable: {e}\n"));
+        }
+        for r in &self.proxy.routes {
+            out.push_str(&format!(
+                "  {} {} -> {}\n",
+                r.paths.join(","),
+                r.domains.join(","),
+                r.upstreams.join(", ")
+            ));
+        }
+        out
+    }
+}
+
+/// Prints a report as one line of JSON (what scripts read), or its text.
+pub(crate) fn print(json: &impl Serialize, text: impl FnOnce() -> String, as_json: bool) {
+    use std::io::Write;
+    let out = if as_json {
+        serde_json::to_string(json).unwrap_or_default() + "\n"
+    } else {
+        text()
+    };
+    // A reader that stops early (`| head`) is not an error.
+    let _ = std::io::stdout().write_all(out.as_bytes());
+}
+
+/// The schemas of every report, by file name under `docs/schemas/`.
+#[cfg(test)]
+fn schemas() -> Vec<(&'static str, schemars::Schema)> {
+    vec![
+        ("run.schema.json", schemars::schema_for!(RunReport)),
+        ("plan.schema.json", schemars::schema_for!(PlanReport)),
+        ("status.schema.json", schemars::schema_for!(StatusReport)),
+        (
+            "config.schema.json",
+            schemars::schema_for!(crate::settings::ConfigReport),
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The documented schemas are the ones the code prints. To update them after a change:
+    /// `DOCKER_FLOW_WRITE_SCHEMAS=1 cargo test --lib schemas` (or `make schemas`).
+    #[test]
+    fn the_documented_json_schemas_match_the_reports() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/schemas");
+        let write = std::env::var_os("DOCKER_FLOW_WRITE_SCHEMAS").is_some();
+        for (name, schema) in schemas() {
+            let text = serde_json::to_string_pretty(&schema).unwrap() + "\n";
+            let path = dir.join(name);
+            if write {
+                std::fs::create_dir_all(&dir).unwrap();
+                std::fs::write(&path, &text).unwrap();
+            }
+            let documented = std::fs::read_to_string(&path).unwrap_or_default();
+            assert!(
+                documented == text,
+                "docs/schemas/{name} is not the schema of what docker flow prints; run `make schemas`"
+            );
+        }
+    }
+
+    #[test]
+    fn a_stopped_instance_shows_no_health_in_the_text_view() {
+        let instance = |state: &str| InstanceReport {
+            name: format!("p-app-blue-{state}"),
+            state: state.into(),
+            health: "unhealthy".into(),
+            image: "demo:v1".into(),
+            created: String::new(),
+            release: "r1".into(),
+        };
+        let report = StatusReport {
+            project: "p".into(),
+            target: "app".into(),
+            blue_green: true,
+            live_color: Some(Color::Blue),
+            colors: [(
+                "blue".to_string(),
+                ColorReport {
+                    instances: vec![instance("running"), instance("exited")],
+                },
+            )]
+            .into_iter()
+            .collect(),
+            proxy: ProxyReport {
+                driver: "none".into(),
+                routes: vec![],
+                error: None,
+            },
+        };
+        let text = report.to_text();
+        assert!(
+            text.starts_with("project p  target app  live blue\n"),
+            "{text}"
+        );
+        let line = |state: &str| {
+            text.lines()
+                .find(|l| l.contains(&format!("blue-{state}")))
+                .unwrap()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(line("running")[2], "unhealthy");
+        assert_eq!(line("exited")[2], "-");
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["live_color"], "blue");
+        assert_eq!(
+            json["colors"]["blue"]["instances"][1]["health"],
+            "unhealthy"
+        );
+    }
+}

@@ -1,0 +1,249 @@
+//! Every option, declared once: its `docker-flow.yml` key, flag, `FLOW_*` variable, the seed's
+//! fallback variable, kind, default, help heading and help. clap's arguments are built from
+//! these declarations, `resolve` layers the sources by them, and `config` lists them; adding an
+//! option is adding a `Key` and its arm in `Key::spec` (and its typed field in `Settings`).
+
+use clap::{Arg, ArgAction};
+
+/// How a raw value is read and shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// `--flag`, `--flag=true|false`.
+    Bool,
+    Text,
+    /// Repeatable, and comma-separated in one flag or variable.
+    List,
+    Number,
+    Duration,
+}
+
+const PROJECT: &str = "Project";
+const RELEASE: &str = "Release";
+const PROXY: &str = "Proxy";
+const TIMING: &str = "Health and timing";
+const CONNECTION: &str = "Docker connection";
+const SEED: &str = "Seed compatibility (Docker Flow Proxy, Consul)";
+const OUTPUT: &str = "Output";
+
+/// One option's declaration.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Spec {
+    pub long: &'static str,
+    pub short: Option<char>,
+    pub env: &'static str,
+    /// A variable the seed also read, for an option nobody set (`SCALE`, `DOCKER_HOST`, …).
+    pub fallback_env: Option<&'static str>,
+    pub kind: Kind,
+    pub default: Option<&'static str>,
+    pub heading: &'static str,
+    pub help: &'static str,
+}
+
+impl Spec {
+    const fn new(
+        long: &'static str,
+        kind: Kind,
+        heading: &'static str,
+        help: &'static str,
+    ) -> Spec {
+        Spec {
+            long,
+            short: None,
+            env: "",
+            fallback_env: None,
+            kind,
+            default: None,
+            heading,
+            help,
+        }
+    }
+    const fn short(mut self, c: char) -> Spec {
+        self.short = Some(c);
+        self
+    }
+    const fn env(mut self, var: &'static str) -> Spec {
+        self.env = var;
+        self
+    }
+    const fn fallback(mut self, var: &'static str) -> Spec {
+        self.fallback_env = Some(var);
+        self
+    }
+    const fn default(mut self, value: &'static str) -> Spec {
+        self.default = Some(value);
+        self
+    }
+}
+
+macro_rules! keys {
+    ($($key:ident = $name:literal),* $(,)?) => {
+        /// A setting, by its `docker-flow.yml` key.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub(crate) enum Key { $($key),* }
+
+        impl Key {
+            /// Every setting, in the order `config` lists them.
+            pub(crate) const ALL: &'static [Key] = &[$(Key::$key),*];
+
+            /// The `docker-flow.yml` key, also clap's id.
+            pub(crate) fn name(self) -> &'static str {
+                match self { $(Key::$key => $name),* }
+            }
+        }
+    };
+}
+
+keys! {
+    ComposePath = "compose_path",
+    Project = "project",
+    SideTargets = "side_targets",
+    Target = "target",
+    BlueGreen = "blue_green",
+    Flow = "flow",
+    PullSideTargets = "pull_side_targets",
+    Scale = "scale",
+    Pull = "pull",
+    ServicePath = "service_path",
+    ServicePort = "service_port",
+    ServiceDomain = "service_domain",
+    ProxyDriver = "proxy_driver",
+    ProxyImage = "proxy_image",
+    ProxyName = "proxy_name",
+    ProxyHttpPort = "proxy_http_port",
+    HealthTimeout = "health_timeout",
+    DrainTimeout = "drain_timeout",
+    LockWait = "lock_wait",
+    CertPath = "cert_path",
+    Host = "host",
+    ProxyDockerCertPath = "proxy_docker_cert_path",
+    ProxyDockerHost = "proxy_docker_host",
+    ConsulAddress = "consul_address",
+    ConsulTemplateFePath = "consul_template_fe_path",
+    ConsulTemplateBePath = "consul_template_be_path",
+    ProxyHost = "proxy_host",
+    ProxyReconfPort = "proxy_reconf_port",
+    DryRun = "dry_run",
+    Format = "format",
+}
+
+impl Key {
+    pub(crate) fn spec(self) -> Spec {
+        use Kind::*;
+        match self {
+            Key::ComposePath => Spec::new("compose-path", List, PROJECT, "Compose file (repeatable; default: Compose's own file discovery)")
+                .short('f').env("FLOW_COMPOSE_PATH"),
+            Key::Project => Spec::new("project", Text, PROJECT, "Compose project name (default: Compose's project name rules)")
+                .short('p').env("FLOW_PROJECT"),
+            Key::SideTargets => Spec::new("side-target", List, PROJECT, "Side target: a service started with the target but never recreated (repeatable)")
+                .short('T').env("FLOW_SIDE_TARGETS"),
+            Key::Target => Spec::new("target", Text, PROJECT, "The Compose service to deploy")
+                .short('t').env("FLOW_TARGET"),
+            Key::BlueGreen => Spec::new("blue-green", Bool, RELEASE, "Perform a blue-green deployment [true|false]")
+                .short('b').env("FLOW_BLUE_GREEN").default("false"),
+            Key::Flow => Spec::new("flow", List, RELEASE, "Steps to run in order: deploy, scale, stop-old, proxy (repeatable; the seed's style)")
+                .short('F').env("FLOW"),
+            Key::PullSideTargets => Spec::new("pull-side-targets", Bool, RELEASE, "Pull side targets too [true|false]")
+                .short('S').env("FLOW_PULL_SIDE_TARGETS").default("false"),
+            Key::Scale => Spec::new("scale", Text, RELEASE, "Number of instances: N, +N or -N (relative to the running count)")
+                .short('s').env("FLOW_SCALE").fallback("SCALE"),
+            Key::Pull => Spec::new("pull", Text, RELEASE, "When to pull the target's image: always, missing or never")
+                .env("FLOW_PULL").default("always"),
+            Key::ServicePath => Spec::new("service-path", List, PROXY, "Path prefix the proxy routes to the target (repeatable)")
+                .env("FLOW_SERVICE_PATH"),
+            Key::ServicePort => Spec::new("service-port", Number, PROXY, "Container port the proxy forwards to (inferred when the target exposes exactly one)")
+                .env("FLOW_SERVICE_PORT"),
+            Key::ServiceDomain => Spec::new("service-domain", List, PROXY, "Host name the proxy routes to the target (repeatable)")
+                .env("FLOW_SERVICE_DOMAIN"),
+            Key::ProxyDriver => Spec::new("proxy-driver", Text, PROXY, "Proxy driver: caddy, docker-flow-proxy or none")
+                .env("FLOW_PROXY_DRIVER").default("caddy"),
+            Key::ProxyImage => Spec::new("proxy-image", Text, PROXY, "Image of the proxy docker flow starts when none runs")
+                .env("FLOW_PROXY_IMAGE").default("caddy:2"),
+            Key::ProxyName => Spec::new("proxy-name", Text, PROXY, "Name of the proxy container")
+                .env("FLOW_PROXY_NAME").default("docker-flow-proxy"),
+            Key::ProxyHttpPort => Spec::new("proxy-http-port", Number, PROXY, "Host port the proxy serves HTTP on")
+                .env("FLOW_PROXY_HTTP_PORT").default("80"),
+            Key::HealthTimeout => Spec::new("health-timeout", Duration, TIMING, "How long new instances may take to become healthy (e.g. 60s, 2m)")
+                .env("FLOW_HEALTH_TIMEOUT").default("60s"),
+            Key::DrainTimeout => Spec::new("drain-timeout", Duration, TIMING, "How long in-flight requests may take to finish before the old release stops (e.g. 30s)")
+                .env("FLOW_DRAIN_TIMEOUT").default("30s"),
+            Key::LockWait => Spec::new("lock-wait", Duration, TIMING, "How long to wait for another run's deploy lock (e.g. 5m; 0s: fail at once)")
+                .env("FLOW_LOCK_WAIT").default("0s"),
+            Key::CertPath => Spec::new("cert-path", Text, CONNECTION, "Docker certification path (falls back to DOCKER_CERT_PATH)")
+                .env("FLOW_CERT_PATH").fallback("DOCKER_CERT_PATH"),
+            Key::Host => Spec::new("host", Text, CONNECTION, "Docker daemon socket to connect to (falls back to DOCKER_HOST)")
+                .short('H').env("FLOW_HOST").fallback("DOCKER_HOST"),
+            Key::ProxyDockerCertPath => Spec::new("proxy-docker-cert-path", Text, CONNECTION, "Docker certification path of the proxy's host")
+                .env("FLOW_PROXY_DOCKER_CERT_PATH"),
+            Key::ProxyDockerHost => Spec::new("proxy-docker-host", Text, CONNECTION, "Docker daemon socket of the proxy's host")
+                .env("FLOW_PROXY_DOCKER_HOST"),
+            Key::ConsulAddress => Spec::new("consul-address", Text, SEED, "Address of the Consul server (optional, http(s) URL)")
+                .short('c').env("FLOW_CONSUL_ADDRESS").fallback("CONSUL_ADDRESS"),
+            Key::ConsulTemplateFePath => Spec::new("consul-template-fe-path", Text, SEED, "Consul Template snippet for the proxy's frontend (docker-flow-proxy driver)")
+                .env("FLOW_CONSUL_TEMPLATE_FE_PATH"),
+            Key::ConsulTemplateBePath => Spec::new("consul-template-be-path", Text, SEED, "Consul Template snippet for the proxy's backend (docker-flow-proxy driver)")
+                .env("FLOW_CONSUL_TEMPLATE_BE_PATH"),
+            Key::ProxyHost => Spec::new("proxy-host", Text, SEED, "Host of Docker Flow Proxy's reconfigure endpoint (--proxy-driver docker-flow-proxy)")
+                .env("FLOW_PROXY_HOST").default("127.0.0.1"),
+            Key::ProxyReconfPort => Spec::new("proxy-reconf-port", Number, SEED, "Port of Docker Flow Proxy's reconfigure endpoint (--proxy-driver docker-flow-proxy)")
+                .env("FLOW_PROXY_RECONF_PORT").default("2019"),
+            Key::DryRun => Spec::new("dry-run", Bool, OUTPUT, "Print the plan and change nothing [true|false]")
+                .env("FLOW_DRY_RUN").default("false"),
+            Key::Format => Spec::new("format", Text, OUTPUT, "Output format: text or json")
+                .env("FLOW_FORMAT").default("text"),
+        }
+    }
+
+    /// clap's argument for the option: raw text, so that `resolve` sees each value's source and
+    /// validation (with its errors) happens in one place.
+    pub(crate) fn arg(self) -> Arg {
+        let s = self.spec();
+        let mut arg = Arg::new(self.name())
+            .value_name(self.name().to_uppercase())
+            .long(s.long)
+            .env(s.env)
+            .help(s.help)
+            .help_heading(s.heading)
+            .global(true);
+        if let Some(c) = s.short {
+            arg = arg.short(c);
+        }
+        if let Some(d) = s.default {
+            // Shown in the help only: `resolve` reads defaults from the declaration, below the
+            // file, so a default never hides a `docker-flow.yml` value.
+            arg = arg.default_value(d);
+        }
+        match s.kind {
+            Kind::Bool => arg
+                .num_args(0..=1)
+                .require_equals(true)
+                .default_missing_value("true")
+                .value_name("BOOL"),
+            Kind::List => arg.action(ArgAction::Append).value_delimiter(','),
+            // `--scale -1` is a relative count, not a flag.
+            _ if self == Key::Scale => arg.allow_hyphen_values(true),
+            _ => arg,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_option_has_a_distinct_flag_and_variable_named_after_its_key() {
+        let mut longs = std::collections::HashSet::new();
+        let mut envs = std::collections::HashSet::new();
+        for &key in Key::ALL {
+            let s = key.spec();
+            assert!(longs.insert(s.long), "{} twice", s.long);
+            assert!(envs.insert(s.env), "{} twice", s.env);
+            // The yml key is the flag with `_` (side_targets and flow keep the seed's names).
+            if !matches!(key, Key::SideTargets | Key::Flow) {
+                assert_eq!(s.long.replace('-', "_"), key.name());
+                assert_eq!(s.env, format!("FLOW_{}", key.name().to_uppercase()));
+            }
+            assert!(!s.help.is_empty());
+        }
+    }
+}
