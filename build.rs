@@ -15,6 +15,7 @@ use std::process::Command;
 fn main() {
     println!("cargo:rerun-if-changed=helper/src");
     println!("cargo:rerun-if-changed=build.rs");
+    commit();
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let helper = out.join("helper");
     let target = std::env::var("TARGET").unwrap_or_default();
@@ -70,5 +71,27 @@ fn build(target: &str, flags: &[&str], helper: &Path) -> Result<(), String> {
             .collect::<Vec<_>>()
             .join("\n")),
         Err(e) => Err(format!("cannot run rustc: {e}")),
+    }
+}
+
+/// The commit docker flow is built from, for `docker flow version` ("unknown" outside a git
+/// checkout, as from a source archive).
+fn commit() {
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    let commit = git(&["rev-parse", "--short=12", "HEAD"]).unwrap_or_else(|| "unknown".into());
+    println!("cargo:rustc-env=DOCKER_FLOW_COMMIT={commit}");
+    // A new commit changes HEAD or the branch it points at.
+    if let Some(dir) = git(&["rev-parse", "--git-dir"]) {
+        println!("cargo:rerun-if-changed={dir}/HEAD");
+        if let Some(head) = git(&["symbolic-ref", "-q", "HEAD"]) {
+            println!("cargo:rerun-if-changed={dir}/{head}");
+        }
     }
 }

@@ -42,9 +42,74 @@ pub enum Command {
     Status,
     /// Show the resolved settings and where each came from.
     Config,
+    /// Show docker flow's version, commit and helper build.
+    Version,
 }
 
 /// The whole command line: the subcommands, and every option as `settings` declares it.
 pub(crate) fn command() -> clap::Command {
-    Cli::command().args(crate::settings::Key::ALL.iter().map(|k| k.arg()))
+    Cli::command()
+        .version(long_version())
+        .args(crate::settings::Key::ALL.iter().map(|k| k.arg()))
+}
+
+/// `0.1.0 (commit 0a63540, helper 0.1.0-3f2c…)`: what `version` and `--version` print.
+pub(crate) fn long_version() -> String {
+    format!(
+        "{} (commit {}, helper {})",
+        env!("CARGO_PKG_VERSION"),
+        env!("DOCKER_FLOW_COMMIT"),
+        crate::helper::build_id()
+    )
+}
+
+/// What a command line clap cannot parse gets: help and version on stdout (exit 0), otherwise
+/// clap's message without its generic tip, and one help line that fits the mistake.
+pub(crate) fn refuse(e: clap::Error, argv: &[String]) -> crate::error::Result<()> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        let text = e.to_string();
+        crate::report::print(&text, || text.clone(), false);
+        return Ok(());
+    }
+    let text = e.to_string();
+    let message: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with("For more information, try"))
+        .collect();
+    let message = message
+        .join("\n")
+        .trim()
+        .trim_start_matches("error: ")
+        .to_string();
+    // The word clap could not place: an argument, or (first) a would-be subcommand.
+    let unexpected = [ContextKind::InvalidArg, ContextKind::InvalidSubcommand]
+        .into_iter()
+        .find_map(|k| match e.get(k) {
+            Some(ContextValue::String(v)) => Some(v.clone()),
+            _ => None,
+        });
+    // `-b true`: a boolean option takes its value after `=`, so `true` was read as a command.
+    let boolean = unexpected
+        .as_deref()
+        .filter(|v| matches!(*v, "true" | "false"))
+        .and_then(|v| {
+            let at = argv.iter().position(|a| a == v)?;
+            let flag = crate::settings::boolean_flag(argv.get(at.checked_sub(1)?)?)?;
+            Some(format!(
+                "a boolean option takes its value after `=`: write `--{flag}={v}`{}",
+                if v == "true" {
+                    format!(", or `--{flag}` alone")
+                } else {
+                    String::new()
+                }
+            ))
+        });
+    Err(crate::error::Error::Usage {
+        message,
+        help: Some(
+            boolean
+                .unwrap_or_else(|| "run `docker flow --help` for the commands and options".into()),
+        ),
+    })
 }

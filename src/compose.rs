@@ -95,11 +95,56 @@ pub(crate) struct Project {
     pub dir: PathBuf,
     /// The user's Compose files, for pointing at lines in errors.
     pub files: Vec<PathBuf>,
+    /// In a dry run, the model before interpolation (`config --no-interpolate`): what a plan
+    /// shows where interpolation put a value (a secret from `.env`, say).
+    pub uninterpolated: Option<ComposeFile>,
 }
 
-/// `docker compose` arguments that select the user's project (`-f …`, `-p …`).
+/// The Compose file names Compose looks for, in its order.
+const DEFAULT_FILES: [&str; 4] = [
+    "compose.yaml",
+    "compose.yml",
+    "docker-compose.yaml",
+    "docker-compose.yml",
+];
+
+/// The project's directory as Compose finds it: `--project-directory`; else the directory of
+/// the first Compose file (`-f`, else `COMPOSE_FILE`); else the nearest directory, from the
+/// working directory up, that holds a Compose file; else the working directory.
+pub(crate) fn project_dir(
+    cwd: &Path,
+    directory: Option<&Path>,
+    first_file: Option<&Path>,
+) -> PathBuf {
+    if let Some(d) = directory {
+        return cwd.join(d);
+    }
+    let from_env = std::env::var("COMPOSE_FILE").ok().and_then(|list| {
+        let sep = std::env::var("COMPOSE_PATH_SEPARATOR").unwrap_or_else(|_| ":".into());
+        list.split(sep.as_str())
+            .find(|s| !s.is_empty())
+            .map(PathBuf::from)
+    });
+    if let Some(f) = first_file.map(Path::to_path_buf).or(from_env) {
+        let file = cwd.join(f);
+        return file
+            .parent()
+            .map_or_else(|| cwd.to_path_buf(), Path::to_path_buf);
+    }
+    cwd.ancestors()
+        .find(|d| DEFAULT_FILES.iter().any(|f| d.join(f).is_file()))
+        .unwrap_or(cwd)
+        .to_path_buf()
+}
+
+/// `docker compose` arguments that select the user's project (`-f …`, `--project-directory …`,
+/// `-p …`).
 pub(crate) fn selection_args(settings: &Settings) -> Vec<String> {
     let mut a = Vec::new();
+    if let Some(d) = &settings.project_directory {
+        a.push("--project-directory".to_string());
+        a.push(d.display().to_string());
+    }
     for f in &settings.compose_paths {
         a.push("-f".to_string());
         a.push(f.display().to_string());
@@ -109,6 +154,17 @@ pub(crate) fn selection_args(settings: &Settings) -> Vec<String> {
         a.push(p.clone());
     }
     a
+}
+
+/// The project's name as Compose resolves it (`-p`, `COMPOSE_PROJECT_NAME`, `name:`, the
+/// directory), None when Compose cannot load the project.
+pub(crate) fn project_name(engine: &Engine, settings: &Settings) -> Option<String> {
+    let mut a = args(&["compose"]);
+    a.extend(selection_args(settings));
+    a.extend(args(&["config", "--no-interpolate", "--format", "json"]));
+    let out = engine.read(&a).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).ok()?;
+    v.get("name")?.as_str().map(String::from)
 }
 
 /// Loads the project through `docker compose config`.
@@ -136,18 +192,29 @@ pub(crate) fn load(engine: &Engine, settings: &Settings, cwd: &Path) -> Result<P
             "use Compose v2.20 or newer",
         )
     })?;
-    let files = user_files(settings, cwd);
-    let dir = files
-        .first()
-        .and_then(|f| f.parent().map(Path::to_path_buf))
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or_else(|| cwd.to_path_buf());
-    let dir = if dir.is_absolute() {
-        dir
+    let uninterpolated = if engine.dry_run() {
+        let mut a = args(&["compose"]);
+        a.extend(selection_args(settings));
+        a.extend(args(&["config", "--no-interpolate", "--format", "json"]));
+        let out = engine.read(&a)?;
+        out.ok()
+            .then(|| serde_json::from_str(&out.stdout).ok())
+            .flatten()
     } else {
-        cwd.join(dir)
+        None
     };
-    Ok(Project { model, dir, files })
+    let files = user_files(settings, cwd);
+    let dir = project_dir(
+        cwd,
+        settings.project_directory.as_deref(),
+        files.first().map(PathBuf::as_path),
+    );
+    Ok(Project {
+        model,
+        dir,
+        files,
+        uninterpolated,
+    })
 }
 
 /// The Compose files Compose itself reads: `-f`, else `COMPOSE_FILE`, else the default names.
@@ -166,22 +233,37 @@ pub(crate) fn user_files(settings: &Settings, cwd: &Path) -> Vec<PathBuf> {
             return files;
         }
     }
-    let mut out = Vec::new();
-    for base in ["compose", "docker-compose"] {
-        for ext in ["yaml", "yml"] {
-            let f = cwd.join(format!("{base}.{ext}"));
-            if out.is_empty() && f.is_file() {
-                out.push(f);
-                for oext in ["yaml", "yml"] {
-                    let o = cwd.join(format!("{base}.override.{oext}"));
-                    if o.is_file() {
-                        out.push(o);
-                        break;
-                    }
-                }
-            }
-        }
-    }
+    // Compose's own discovery: the nearest directory up (from --project-directory, if given)
+    // that holds a Compose file, and the override file beside it.
+    let start = settings
+        .project_directory
+        .as_ref()
+        .map_or_else(|| cwd.to_path_buf(), |d| cwd.join(d));
+    let Some(dir) = start
+        .ancestors()
+        .find(|d| DEFAULT_FILES.iter().any(|f| d.join(f).is_file()))
+    else {
+        return Vec::new();
+    };
+    let Some(main) = DEFAULT_FILES
+        .iter()
+        .map(|f| dir.join(f))
+        .find(|f| f.is_file())
+    else {
+        return Vec::new();
+    };
+    let stem = if main.to_string_lossy().contains("docker-compose.") {
+        "docker-compose"
+    } else {
+        "compose"
+    };
+    let mut out = vec![main];
+    out.extend(
+        ["yaml", "yml"]
+            .iter()
+            .map(|ext| dir.join(format!("{stem}.override.{ext}")))
+            .find(|f| f.is_file()),
+    );
     out
 }
 

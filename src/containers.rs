@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::instance::Instance;
 use crate::model::{
     Color, LABEL_COLOR, LABEL_PORT, LABEL_PREVIOUS_IMAGE, LABEL_PREVIOUS_RELEASE,
-    LABEL_PREVIOUS_RELEASED_AT, LABEL_RELEASE, LABEL_RELEASED_AT,
+    LABEL_PREVIOUS_RELEASED_AT, LABEL_RELEASE, LABEL_RELEASED_AT, LABEL_TARGET,
 };
 
 impl Instance {
@@ -60,6 +60,7 @@ impl Instance {
             image_id: s("/Image"),
             created: s("/Created"),
             color: Color::parse(&label(LABEL_COLOR)),
+            target: label(LABEL_TARGET),
             release: label(LABEL_RELEASE),
             released_at: label(LABEL_RELEASED_AT),
             port: label(LABEL_PORT).parse().ok(),

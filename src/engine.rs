@@ -332,6 +332,16 @@ impl Engine {
         if out.ok() && !out.stdout.trim().is_empty() {
             return Ok(());
         }
+        // `context "prod": context not found: …`: a name that does not exist, not a daemon down.
+        if let Some(rest) = out.stderr.split("context \"").nth(1) {
+            if out.stderr.contains("context not found") {
+                let name = rest.split('"').next().unwrap_or_default();
+                return Err(Error::environment(
+                    format!("there is no docker context `{name}`"),
+                    "list the contexts with `docker context ls`, or choose one with --context or DOCKER_CONTEXT",
+                ));
+            }
+        }
         Err(Error::environment(
             format!(
                 "the Docker daemon is unreachable: {}",

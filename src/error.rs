@@ -1,6 +1,7 @@
 //! The one error type of docker flow.
 //!
-//! Every variant says what went wrong and what to do about it, and knows the exit code the README
+//! Every variant says what went wrong and what to do about it (no internal code line: users see
+//! the message and the help), and knows the exit code the README
 //! documents: 1 a flow failed, 2 usage or configuration, 3 the environment (daemon, Compose,
 //! proxy), 4 another run holds the project's deploy lock (retry later).
 
@@ -17,7 +18,6 @@ pub struct Located {
 pub enum Error {
     /// A flag, a value or a combination of them is wrong.
     #[error("{message}")]
-    #[diagnostic(code(docker_flow::usage))]
     Usage {
         message: String,
         #[help]
@@ -26,7 +26,6 @@ pub enum Error {
 
     /// A setting from `docker-flow.yml`, the environment or a flag is invalid.
     #[error("invalid {key} from {origin}: {message}")]
-    #[diagnostic(code(docker_flow::setting))]
     Setting {
         key: String,
         origin: String,
@@ -37,7 +36,6 @@ pub enum Error {
 
     /// A user file (docker-flow.yml, a Compose file) is malformed or asks for something unsupported.
     #[error("{message}")]
-    #[diagnostic(code(docker_flow::config))]
     Config {
         message: String,
         #[help]
@@ -50,7 +48,6 @@ pub enum Error {
 
     /// Docker, Compose or the proxy cannot be used.
     #[error("{message}")]
-    #[diagnostic(code(docker_flow::environment))]
     Environment {
         message: String,
         #[help]
@@ -60,7 +57,6 @@ pub enum Error {
     /// What stands at the proxy's name, port or config is not docker flow's own proxy; nothing
     /// was changed.
     #[error("{message}")]
-    #[diagnostic(code(docker_flow::proxy_not_owned))]
     ProxyNotOwned {
         message: String,
         #[help]
@@ -69,7 +65,6 @@ pub enum Error {
 
     /// docker flow's proxy runs but does not answer through the engine.
     #[error("{message}")]
-    #[diagnostic(code(docker_flow::proxy_unreachable))]
     ProxyUnreachable {
         message: String,
         #[help]
@@ -78,16 +73,12 @@ pub enum Error {
 
     /// A Compose command failed; its own output, above, says why.
     #[error("`{command}` failed (see its output above)")]
-    #[diagnostic(
-        code(docker_flow::compose_failed),
-        help("fix what Compose reports; the live release keeps serving")
-    )]
+    #[diagnostic(help("fix what Compose reports; the live release keeps serving"))]
     ComposeFailed { command: String },
 
     /// A new instance exited or did not turn healthy in time; what it started is removed.
     #[error("new instance {instance} {what}; the deploy is aborted and the live release keeps serving{details}")]
     #[diagnostic(
-        code(docker_flow::unhealthy),
         help("fix the release (see its logs above), or raise --health-timeout if it only needs longer to start")
     )]
     Unhealthy {
@@ -98,10 +89,24 @@ pub enum Error {
         details: String,
     },
 
+    /// The target runs in the other deployment mode than the settings ask for; nothing was
+    /// changed.
+    #[error("`{target}` runs {running}, but blue_green is {asked} (from {origin}): this would change how it is deployed")]
+    #[diagnostic(help(
+        "deploy it as it runs (--blue-green={running_flag}), or convert it without downtime: `docker flow deploy --blue-green={asked} --switch-mode`"
+    ))]
+    ModeMismatch {
+        target: String,
+        /// `blue-green (blue, green)` or `plain`.
+        running: String,
+        running_flag: bool,
+        asked: bool,
+        origin: String,
+    },
+
     /// Another run holds the project's deploy lock; nothing was changed.
     #[error("project `{project}` is locked by `{command}` (pid {pid} on {host}) since {age}s ago")]
     #[diagnostic(
-        code(docker_flow::locked),
         help("wait for it to finish, or pass --lock-wait=5m to wait; if that run is dead on another machine, remove the lock with `docker rm {lock}`")
     )]
     Locked {
@@ -116,7 +121,6 @@ pub enum Error {
 
     /// A flow started and could not finish; the live release keeps serving.
     #[error("{message}")]
-    #[diagnostic(code(docker_flow::flow))]
     Flow {
         message: String,
         #[help]
@@ -128,7 +132,10 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Flow { .. } | Error::ComposeFailed { .. } | Error::Unhealthy { .. } => 1,
-            Error::Usage { .. } | Error::Setting { .. } | Error::Config { .. } => 2,
+            Error::Usage { .. }
+            | Error::Setting { .. }
+            | Error::Config { .. }
+            | Error::ModeMismatch { .. } => 2,
             Error::Environment { .. }
             | Error::ProxyNotOwned { .. }
             | Error::ProxyUnreachable { .. } => 3,

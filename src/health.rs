@@ -1,8 +1,8 @@
 //! Health gates: new instances get traffic only once docker flow has seen them healthy.
 //!
 //! An instance with a Docker healthcheck is healthy when Docker says so. One without is healthy
-//! when its service port accepts a connection and answers an HTTP request with a status below
-//! 500, checked from inside the instance's network by the probe (see `probe`), so it works the
+//! when its service port accepts a connection and answers `GET --health-path` (default `/`)
+//! with a status below 500, checked from inside the instance's network by the probe (see `probe`), so it works the
 //! same on a remote engine. An instance that exits or turns unhealthy fails at once; the whole
 //! wait is bounded by `--health-timeout`.
 
@@ -24,6 +24,7 @@ pub(crate) fn wait_healthy(
     engine: &Engine,
     ids: &[String],
     port: Option<u16>,
+    path: &str,
     timeout: Duration,
     progress: &Progress,
 ) -> Result<Vec<Instance>> {
@@ -127,9 +128,10 @@ pub(crate) fn wait_healthy(
         let image = probe_image.as_deref().unwrap_or_default();
         for (network, targets) in &to_probe {
             let addrs: Vec<String> = targets.iter().map(|(a, _)| a.clone()).collect();
-            let found = probe::run(engine, image, network, &addrs, round).inspect_err(|_| {
-                progress.end_waiting();
-            })?;
+            let found =
+                probe::run(engine, image, network, &addrs, path, round).inspect_err(|_| {
+                    progress.end_waiting();
+                })?;
             for (addr, id) in targets {
                 if found.answered.contains(addr) {
                     answered.insert(id.clone());

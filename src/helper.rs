@@ -17,7 +17,7 @@ static PROGRAM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/helper"));
 
 /// This build of the helper: the version and a hash of the program, so a new build gets a new
 /// name and a stale copy is never used.
-fn build_id() -> String {
+pub(crate) fn build_id() -> String {
     let mut h = DefaultHasher::new();
     PROGRAM.hash(&mut h);
     format!(

@@ -13,6 +13,8 @@ use crate::model::Color;
 pub(crate) struct Instance {
     pub id: String,
     pub name: String,
+    /// The Compose service it is a release of (`app` for `app-blue`).
+    pub target: String,
     /// running, exited, created, …
     pub state: String,
     /// healthy, unhealthy, starting, or none (no healthcheck).

@@ -46,6 +46,9 @@ pub enum Action {
     Rollback,
     Status,
     Config,
+    /// `docker flow` alone: the help, as Compose does.
+    Help,
+    Version,
 }
 
 /// Runs docker flow with the process's arguments and environment; returns the exit code.
@@ -78,32 +81,17 @@ fn run_with(args: &[String]) -> Result<()> {
     }
     let split = argv::split(args)?;
     let mut ours = split.ours.clone();
-    // `docker help flow` runs `docker-flow help flow`.
-    if split.as_plugin && ours.get(1).map(String::as_str) == Some("help") {
+    // `docker help flow` runs `docker-flow flow help flow`: the top-level help. `help deploy` is
+    // clap's own: that command's help.
+    if ours.get(1).map(String::as_str) == Some("help")
+        && ours.get(2).is_none_or(|a| a == argv::PLUGIN_NAME)
+    {
         ours.truncate(1);
         ours.push("--help".into());
     }
-    if !split.as_plugin && args.first().map(String::as_str) == Some("help") {
-        ours = vec![ours[0].clone(), "--help".into()];
-    }
     let matches = match cli::command().try_get_matches_from(&ours) {
         Ok(m) => m,
-        Err(e) => {
-            use clap::error::ErrorKind;
-            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
-                // A reader that stops early (`| head`) is not an error.
-                let _ = std::io::Write::write_all(&mut std::io::stdout(), e.to_string().as_bytes());
-                return Ok(());
-            }
-            return Err(Error::Usage {
-                message: e
-                    .to_string()
-                    .trim()
-                    .trim_start_matches("error: ")
-                    .to_string(),
-                help: Some("run `docker flow --help` for the commands and options".into()),
-            });
-        }
+        Err(e) => return cli::refuse(e, &ours),
     };
     let cli = Cli::from_arg_matches(&matches)
         .map_err(|e| Error::usage(e.to_string(), "see `docker flow --help`"))?;
@@ -113,12 +101,31 @@ fn run_with(args: &[String]) -> Result<()> {
             "run docker flow from your project's directory",
         )
     })?;
-    let file = settings::load_file(&cwd)?;
+    let file = settings::load_file(&matches, &cwd)?;
     let resolved = settings::resolve(&matches, file, &|k| std::env::var(k).ok());
     let mut settings = resolved.settings()?;
     let action = action(&cli, &mut settings)?;
+    match action {
+        Action::Help => {
+            let help = cli::command().render_help().to_string();
+            report::print(&help, || help.clone(), false);
+            return Ok(());
+        }
+        Action::Version => {
+            let v = cli::long_version();
+            report::print(&v, || format!("docker flow {v}\n"), false);
+            return Ok(());
+        }
+        _ => {}
+    }
     if action == Action::Config {
-        let config = resolved.report();
+        let mut config = resolved.report();
+        // The project's name as Compose resolves it, when Compose can tell (no daemon needed).
+        if let Ok(engine) = engine::Engine::new(&split.docker_globals, &settings) {
+            if let Some(name) = compose::project_name(&engine, &settings) {
+                config.resolved_by_compose(settings::Key::Project, name);
+            }
+        }
         report::print(
             &config,
             || config.to_text(),
@@ -138,13 +145,14 @@ pub fn action(cli: &Cli, settings: &mut settings::Settings) -> Result<Action> {
     }
     let Some(cmd) = &cli.command else {
         if settings.flow.is_empty() {
-            return Err(Error::usage(
-                "nothing to do: give a command or --flow steps",
-                "run `docker flow deploy`, `docker flow status`, … or the seed's `docker flow --flow=deploy --flow=proxy`; `docker flow --help` lists them",
-            ));
+            // As `docker compose` does: no command, the help.
+            return Ok(Action::Help);
         }
         return Ok(Action::Steps(settings.flow.clone()));
     };
+    if matches!(cmd, Command::Version) {
+        return Ok(Action::Version);
+    }
     if !settings.flow.is_empty() {
         return Err(Error::usage(
             "--flow cannot be combined with a subcommand",
@@ -176,5 +184,6 @@ pub fn action(cli: &Cli, settings: &mut settings::Settings) -> Result<Action> {
         Command::Rollback => Action::Rollback,
         Command::Status => Action::Status,
         Command::Config => Action::Config,
+        Command::Version => Action::Version,
     })
 }

@@ -36,6 +36,7 @@ pub(crate) fn run(
     image: &str,
     network: &str,
     addrs: &[String],
+    path: &str,
     within: Duration,
 ) -> Result<Findings> {
     let within_ms = within.as_millis().max(100).to_string();
@@ -53,7 +54,7 @@ pub(crate) fn run(
         "65534:65534",
     ]);
     a.extend(args(&helper::CONFINED));
-    a.extend(args(&[image, "probe", &within_ms]));
+    a.extend(args(&[image, "probe", &within_ms, "--path", path]));
     a.extend(addrs.iter().cloned());
     let out = engine.read(&a)?;
     let mut findings = Findings::default();

@@ -120,6 +120,15 @@ impl Releases {
             .filter(move |i| routed.iter().any(|up| i.is(up)))
     }
 
+    /// How the running instances were deployed: (some with a colour, some without). Both at
+    /// once only while a `--switch-mode` deploy converts the target.
+    pub(crate) fn running_modes(&self) -> (bool, bool) {
+        (
+            self.running().any(|i| i.color.is_some()),
+            self.running().any(|i| i.color.is_none()),
+        )
+    }
+
     /// The live colour (blue-green only): the colour of the newest release the proxy routes
     /// to, else (no proxy, or a route to nothing that runs) of the newest running release.
     pub(crate) fn live_color(&self) -> Option<Color> {

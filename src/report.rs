@@ -38,7 +38,8 @@ pub(crate) struct PlanReport {
     pub model: Option<Value>,
 }
 
-/// `docker flow status --format json`: the target's releases and the proxy's routes.
+/// `docker flow status --format json`: the target's releases and the proxy's routes (without
+/// `--target`: an array of them, one per target docker flow deployed in the project).
 #[derive(Debug, Serialize, JsonSchema)]
 pub(crate) struct StatusReport {
     pub project: String,
@@ -156,6 +157,10 @@ fn schemas() -> Vec<(&'static str, schemars::Schema)> {
         ("run.schema.json", schemars::schema_for!(RunReport)),
         ("plan.schema.json", schemars::schema_for!(PlanReport)),
         ("status.schema.json", schemars::schema_for!(StatusReport)),
+        (
+            "status-every-target.schema.json",
+            schemars::schema_for!(Vec<StatusReport>),
+        ),
         (
             "config.schema.json",
             schemars::schema_for!(crate::settings::ConfigReport),

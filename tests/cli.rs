@@ -279,6 +279,30 @@ fn rows() -> Vec<Row> {
             [json!("1m"), json!("2m"), json!("3m")],
         ),
         r(
+            "project_directory",
+            "pdf",
+            "FLOW_PROJECT_DIRECTORY",
+            "pde",
+            &["--project-directory", "pdc"],
+            [json!("pdf"), json!("pde"), json!("pdc")],
+        ),
+        r(
+            "health_path",
+            "/f",
+            "FLOW_HEALTH_PATH",
+            "/e",
+            &["--health-path", "/c"],
+            [json!("/f"), json!("/e"), json!("/c")],
+        ),
+        r(
+            "switch_mode",
+            "true",
+            "FLOW_SWITCH_MODE",
+            "false",
+            &["--switch-mode"],
+            [json!(true), json!(false), json!(true)],
+        ),
+        r(
             "dry_run",
             "true",
             "FLOW_DRY_RUN",
@@ -479,7 +503,14 @@ fn flow_steps_and_subcommands() {
         &[("FLOW", "deploy,nope")],
         "`nope` is not a flow step",
     );
-    usage_error(&bed, &[], &[], "nothing to do");
+    // Without a command, the help, as Compose does.
+    let r = bed.flow(&[]);
+    r.ok();
+    assert!(
+        r.stdout.contains("Usage:") && r.stdout.contains("Commands:"),
+        "{}",
+        r.stdout
+    );
     // Help exits 0 (the seed's exited 1).
     let r = bed.flow(&["--help"]);
     r.ok();
@@ -661,4 +692,65 @@ fn the_installed_plugin_works_through_docker() {
         "the -H value did not reach docker:\n{}",
         r.stderr
     );
+}
+
+#[test]
+fn first_contact_help_version_and_hints() {
+    let bed = Bed::new("first");
+    // `help <command>` is that command's help; an unknown one is an error.
+    let r = bed.flow(&["help", "deploy"]);
+    r.ok();
+    assert!(
+        r.stdout.starts_with("Deploy the next release"),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("Commands:"), "{}", r.stdout);
+    bed.flow(&["help", "bogus"])
+        .fails(2, "unrecognized subcommand 'bogus'");
+    // `version` and `--version` say the version, the commit and the helper build.
+    let v = bed.flow(&["version"]);
+    v.ok();
+    assert!(
+        v.stdout.starts_with(&format!(
+            "docker flow {} (commit ",
+            env!("CARGO_PKG_VERSION")
+        )) && v.stdout.contains(", helper "),
+        "{}",
+        v.stdout
+    );
+    let long = bed.flow(&["--version"]);
+    long.ok();
+    assert_eq!(long.stdout, v.stdout);
+    // A boolean option takes its value after `=`: `-b true` says so.
+    for (args, hint) in [
+        (&["-b", "true", "deploy"][..], "write `--blue-green=true`"),
+        (
+            &["--dry-run", "false", "status"][..],
+            "write `--dry-run=false`",
+        ),
+    ] {
+        let r = usage_error(&bed, args, &[], "unrecognized subcommand");
+        assert!(r.stderr.contains(hint), "{}", r.stderr);
+    }
+    // Errors carry no internal code line, and clap's own tip is not repeated under ours.
+    for r in [
+        usage_error(&bed, &["--bogus"], &[], "unexpected argument '--bogus'"),
+        usage_error(&bed, &["config", "--scale=x"], &[], "is not a scale"),
+    ] {
+        assert!(!r.stderr.contains("docker_flow::"), "{}", r.stderr);
+        assert!(!r.stderr.contains("For more information"), "{}", r.stderr);
+        assert_eq!(r.stderr.matches("help:").count(), 1, "{}", r.stderr);
+    }
+}
+
+#[test]
+fn an_unknown_docker_context_is_named_as_such() {
+    let bed = Bed::new("ctx");
+    let r = bed.flow_env(
+        &["status", "-t", "app"],
+        &[("DOCKER_CONTEXT", "no-such-context")],
+    );
+    r.fails(3, "there is no docker context `no-such-context`");
+    assert!(!r.stderr.contains("start Docker"), "{}", r.stderr);
 }

@@ -7,11 +7,10 @@ use crate::support;
 use serde_json::Value;
 use support::Bed;
 
-/// `docker compose config --format json` in the bed, as Compose itself sees the project.
+/// `docker compose config --format json EXTRA` in the bed, as Compose itself sees the project.
 fn compose_config(bed: &Bed, extra: &[&str]) -> Value {
-    let mut a = vec!["compose"];
+    let mut a = vec!["compose", "config", "--format", "json"];
     a.extend(extra);
-    a.extend(["config", "--format", "json"]);
     let r = bed.docker(&a);
     r.ok();
     r.json()
@@ -80,18 +79,29 @@ services:
     );
     bed.env("COMPOSE_PROFILES", "debug");
     let compose = compose_config(&bed, &[]);
+    // A plan shows the model before interpolation (it may carry secrets from `.env`).
+    let written = compose_config(&bed, &["--no-interpolate"]);
     let ours = dry_run_model(&bed, &["-t", "web", "--blue-green"]);
     assert_eq!(ours["name"], compose["name"]);
-    let theirs = compose["services"].as_object().unwrap();
+    let theirs = written["services"].as_object().unwrap();
     let mine = ours["services"].as_object().unwrap();
     // Every other service is handed back exactly as Compose resolved it (worker's reference to
     // the target aside).
+    // Keys Compose writes as null when it interpolates, and not otherwise, aside.
+    let without_nulls = |v: &Value| {
+        let mut v = v.clone();
+        if let Some(m) = v.as_object_mut() {
+            m.retain(|_, x| !x.is_null());
+        }
+        v
+    };
     for (name, svc) in theirs {
         if name == "web" || name == "worker" {
             continue;
         }
         assert_eq!(
-            &mine[name], svc,
+            without_nulls(&mine[name]),
+            without_nulls(svc),
             "service {name} differs from `docker compose config`"
         );
     }
@@ -109,18 +119,23 @@ services:
         labels.remove("io.docker-flow.release");
         labels.remove("io.docker-flow.released-at");
         assert_eq!(
-            &svc, &theirs["web"],
+            without_nulls(&svc),
+            without_nulls(&theirs["web"]),
             "web-{color} differs from Compose's web"
         );
     }
-    let web = &theirs["web"];
+    assert_eq!(mine["web-blue"]["image"], "demo-service:${WEB_TAG}");
+    let web = &compose["services"]["web"];
     assert_eq!(web["image"], "demo-service:v2", ".env interpolation");
     assert_eq!(web["environment"]["GREETING"], "hello from .env");
     assert_eq!(
         web["restart"], "unless-stopped",
         "YAML anchor and merge key"
     );
-    assert_eq!(theirs["db"]["environment"]["ANCHOR"], "from anchor");
+    assert_eq!(
+        compose["services"]["db"]["environment"]["ANCHOR"],
+        "from anchor"
+    );
     assert_eq!(web["environment"]["FROM_BASE"], "yes", "extends");
     assert_eq!(web["environment"]["OVERRIDDEN"], "yes", "override file");
     // The first deploy is blue; references to the target follow it.
@@ -400,4 +415,128 @@ fn docker_flow_build_suffix(plan: &str) -> String {
         .and_then(|rest| rest.split_whitespace().next())
         .unwrap_or_default()
         .to_string()
+}
+
+#[test]
+fn the_project_is_found_as_compose_finds_it_and_plans_name_containers() {
+    if !support::engine_available() {
+        return;
+    }
+    let bed = Bed::demo("disc", 0);
+    let compose = bed.path().join("compose.yaml").display().to_string();
+    let elsewhere = tempfile::tempdir().unwrap();
+    // From another directory, -f points at the project: its docker-flow.yml is the one read
+    // (blue-green, the route, the proxy), as from inside.
+    let config = bed.flow_from(
+        elsewhere.path(),
+        &["-f", &compose, "config", "--format", "json"],
+    );
+    config.ok();
+    let v = config.json();
+    assert_eq!(v["blue_green"]["value"], true, "{v}");
+    let origin = v["blue_green"]["origin"].as_str().unwrap().to_string();
+    assert!(
+        origin.ends_with("docker-flow.yml line 4") && origin.starts_with('/'),
+        "{origin}"
+    );
+    // So does --project-directory, and a subdirectory of the project (Compose looks up).
+    let dir = bed.path().display().to_string();
+    let v = bed
+        .flow_from(
+            elsewhere.path(),
+            &["--project-directory", &dir, "config", "--format", "json"],
+        )
+        .json();
+    assert_eq!(v["blue_green"]["source"], "file", "{v}");
+    std::fs::create_dir_all(bed.path().join("sub")).unwrap();
+    let v = bed
+        .flow_from(&bed.path().join("sub"), &["config", "--format", "json"])
+        .json();
+    assert_eq!(v["blue_green"]["origin"], origin.as_str(), "{v}");
+    let r = bed.flow_from(elsewhere.path(), &["-f", &compose, "deploy"]);
+    r.ok();
+    assert_eq!(bed.version_at("/demo"), "v1");
+    bed.flow_from(elsewhere.path(), &["-f", &compose, "deploy"])
+        .ok();
+    let s = bed.flow(&["status", "--format", "json"]).json();
+    assert_eq!(s["live_color"], "green", "{s}");
+    // A plan names containers, never by their 64-character ids.
+    let plan = bed.flow(&["deploy", "--dry-run"]);
+    plan.ok();
+    assert!(
+        plan.stdout
+            .contains(&format!("rm -f -v {}-app-blue-1", bed.project)),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        !plan
+            .stdout
+            .split_whitespace()
+            .any(|w| w.len() >= 64 && w.bytes().all(|b| b.is_ascii_hexdigit())),
+        "{}",
+        plan.stdout
+    );
+}
+
+#[test]
+fn a_dry_run_never_prints_what_interpolation_filled_in() {
+    if !support::engine_available() {
+        return;
+    }
+    let bed = Bed::new("secret");
+    bed.write(".env", "TOKEN=hunter2\n");
+    bed.write("app.env", "FROM_FILE=s3cr3t\n");
+    bed.write(
+        "compose.yaml",
+        &format!(
+            "name: {}\nservices:\n  app:\n    image: demo-service:v1\n    environment:\n      TOKEN: ${{TOKEN}}\n      PLAIN: visible\n    env_file: [app.env]\n    expose: [\"8080\"]\n",
+            bed.project
+        ),
+    );
+    let r = bed.flow(&[
+        "deploy",
+        "--dry-run",
+        "--format",
+        "json",
+        "--proxy-driver",
+        "none",
+        "-t",
+        "app",
+    ]);
+    r.ok();
+    for secret in ["hunter2", "s3cr3t"] {
+        assert!(
+            !r.stdout.contains(secret) && !r.stderr.contains(secret),
+            "{secret} printed:\n{}\n{}",
+            r.stdout,
+            r.stderr
+        );
+    }
+    let env = &r.json()["model"]["services"]["app"]["environment"];
+    assert_eq!(env["TOKEN"], "${TOKEN}", "{env}");
+    assert_eq!(env["PLAIN"], "visible", "{env}");
+    assert_eq!(env["FROM_FILE"], "********", "{env}");
+    // What Compose is handed is interpolated all the same.
+    bed.flow(&[
+        "deploy",
+        "--proxy-driver",
+        "none",
+        "-t",
+        "app",
+        "--pull",
+        "missing",
+    ])
+    .ok();
+    let e = bed.docker(&[
+        "inspect",
+        "--format",
+        "{{range .Config.Env}}{{println .}}{{end}}",
+        &format!("{}-app-1", bed.project),
+    ]);
+    assert!(
+        e.stdout.contains("TOKEN=hunter2") && e.stdout.contains("FROM_FILE=s3cr3t"),
+        "{}",
+        e.stdout
+    );
 }

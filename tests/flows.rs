@@ -627,3 +627,165 @@ fn progress_shows_each_step_and_spins_on_a_terminal() {
         tty.stdout
     );
 }
+
+#[test]
+fn a_deploy_keeps_the_targets_mode_unless_told_to_switch_and_switches_without_dropping_a_request() {
+    if !support::engine_available() {
+        return;
+    }
+    let mut bed = Bed::demo("mode", 0);
+    bed.flow(&["deploy"]).ok();
+    assert_eq!(bed.version_at("/demo"), "v1");
+    // A plain deploy of a blue-green target would remove both colours: refused, nothing changed.
+    let before = bed.engine_snapshot();
+    bed.flow(&["deploy", "--blue-green=false"]).fails(
+        2,
+        "`app` runs blue-green, but blue_green is false (from --blue-green)",
+    );
+    bed.flow(&["scale", "+1", "--blue-green=false"])
+        .fails(2, "runs blue-green");
+    bed.flow(&["proxy", "--switch-mode"])
+        .fails(2, "--switch-mode converts a target by deploying it");
+    assert_eq!(before, bed.engine_snapshot(), "the engine changed");
+
+    // The conversion to plain, under load: the colours go once the plain release serves.
+    bed.env("V", "v2");
+    let (run, stats, switched) = under_load(&bed, || {
+        bed.flow(&["deploy", "--blue-green=false", "--switch-mode"])
+    });
+    run.ok();
+    no_drop(&stats, switched, "v2");
+    let coloured = |bed: &Bed| {
+        bed.docker(&[
+            "ps",
+            "-aq",
+            "--filter",
+            &format!("label=com.docker.compose.project={}", bed.project),
+            "--filter",
+            "label=io.docker-flow.color",
+        ])
+        .stdout
+        .split_whitespace()
+        .count()
+    };
+    assert_eq!(coloured(&bed), 0, "the colours were not removed");
+
+    // Back to blue-green (the file says so): refused without the switch, converted with it.
+    bed.flow(&["deploy"]).fails(
+        2,
+        "runs plain (without blue-green), but blue_green is true (from docker-flow.yml line 4)",
+    );
+    bed.env("V", "v3");
+    let (run, stats, switched) = under_load(&bed, || bed.flow(&["deploy", "--switch-mode"]));
+    run.ok();
+    no_drop(&stats, switched, "v3");
+    let s = status(&bed);
+    assert_eq!(s["live_color"], "blue", "{s}");
+    let plain = bed.docker(&[
+        "ps",
+        "-a",
+        "--format",
+        "{{.Names}}",
+        "--filter",
+        &format!("label=com.docker.compose.project={}", bed.project),
+        "--filter",
+        "label=io.docker-flow.target=app",
+    ]);
+    assert!(
+        plain.stdout.lines().all(|n| n.contains("-app-blue-")),
+        "a plain instance is left:\n{}",
+        plain.stdout
+    );
+    // And it is a blue-green target again: the next deploy needs no switch.
+    bed.flow(&["deploy"]).ok();
+    assert_eq!(status(&bed)["live_color"], "green");
+}
+
+#[test]
+fn the_probe_asks_the_health_path() {
+    if !support::engine_available() {
+        return;
+    }
+    let bed = Bed::new("hpath");
+    // Every path but /health answers only after a minute (and the image's own healthcheck is
+    // off, so docker flow's probe decides).
+    bed.write(
+        "compose.yaml",
+        &format!(
+            "name: {}\nservices:\n  app:\n    image: demo-service:v1\n    healthcheck:\n      disable: true\n    environment:\n      RESPONSE_DELAY_MS: \"60000\"\n    expose: [\"8080\"]\n",
+            bed.project
+        ),
+    );
+    let deploy = |extra: &[&str]| {
+        let mut a = vec![
+            "deploy",
+            "-t",
+            "app",
+            "--proxy-driver",
+            "none",
+            "--pull",
+            "missing",
+            "--health-timeout",
+            "6s",
+        ];
+        a.extend_from_slice(extra);
+        bed.flow(&a)
+    };
+    deploy(&[]).fails(1, "did not become healthy within 6s");
+    deploy(&["--health-path", "/health"]).ok();
+    deploy(&["--health-path", "/a b"]).fails(2, "which a path prefix may not");
+}
+
+#[test]
+fn status_without_a_target_shows_every_target_of_the_project() {
+    if !support::engine_available() {
+        return;
+    }
+    let bed = Bed::demo("every", 0);
+    bed.flow(&["deploy"]).ok();
+    // A second target, `worker`, deployed plain and without a proxy.
+    let compose = std::fs::read_to_string(bed.path().join("compose.yaml")).unwrap();
+    bed.write(
+        "compose.yaml",
+        &format!("{compose}  worker:\n    image: demo-service:v1\n    expose: [\"8080\"]\n"),
+    );
+    bed.flow(&[
+        "deploy",
+        "-t",
+        "worker",
+        "-T",
+        "",
+        "--blue-green=false",
+        "--proxy-driver",
+        "none",
+    ])
+    .ok();
+    let r = bed.flow(&["status", "-t", "", "--format", "json"]);
+    r.ok();
+    let all = r.json();
+    let targets: Vec<(&str, bool)> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["target"].as_str().unwrap(),
+                s["blue_green"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(targets, [("app", true), ("worker", false)], "{all}");
+    assert_eq!(all[0]["live_color"], "blue", "{all}");
+    assert_eq!(
+        all[1]["colors"]["default"]["instances"][0]["state"],
+        "running"
+    );
+    let text = bed.flow(&["status", "-t", ""]);
+    text.ok();
+    assert!(
+        text.stdout.contains("target app  live blue")
+            && text.stdout.contains("target worker  live -"),
+        "{}",
+        text.stdout
+    );
+}

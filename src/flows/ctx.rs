@@ -1,12 +1,13 @@
 //! What the steps of one run share, read-only: the engine, the settings, the target, the
 //! orchestrator and the proxy; and the operations more than one step performs.
 
+use crate::compose::Project;
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::instance::{self, Instance, Upstream};
-use crate::orchestrator::Orchestrator;
+use crate::orchestrator::{self, Orchestrator};
 use crate::progress::Progress;
-use crate::proxy::{Drained, Proxy};
+use crate::proxy::{self, Drained, Proxy, RouteSpec};
 use crate::releases::Releases;
 use crate::settings::Settings;
 
@@ -22,7 +23,35 @@ pub(crate) struct Ctx<'a> {
     pub progress: Progress,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    /// The context for `target` of `project`; `port` is the service port the proxy forwards to.
+    pub(crate) fn new(
+        engine: &'a Engine,
+        settings: &'a Settings,
+        project: Project,
+        target: String,
+        port: Option<u16>,
+    ) -> Ctx<'a> {
+        let route_port = port.unwrap_or(80);
+        let route = RouteSpec {
+            project: project.model.name.clone(),
+            target: target.clone(),
+            paths: settings.service_paths.clone(),
+            domains: settings.service_domains.clone(),
+            port: route_port,
+        };
+        Ctx {
+            engine,
+            settings,
+            project: project.model.name.clone(),
+            orchestrator: orchestrator::new(engine, settings, project, &target, port),
+            target,
+            route_port,
+            proxy: proxy::for_settings(engine, settings, route),
+            progress: Progress::new(false),
+        }
+    }
+
     /// The release model now: the target's instances and what the proxy routes to.
     pub(crate) fn releases(&self) -> Result<Releases> {
         let routed = self.proxy.current()?;

@@ -44,7 +44,13 @@ pub(super) fn run(ctx: &Ctx) -> Result<Deployed> {
         color: next,
         release: Release::new(),
         count,
-        beside: if next.is_some() { 0 } else { old.len() as u32 },
+        // Plain: the instances of the same service keep running beside it (a `--switch-mode`
+        // deploy from blue-green has none: the colours are other services).
+        beside: if next.is_some() {
+            0
+        } else {
+            old.iter().filter(|i| i.color.is_none()).count() as u32
+        },
         replaces: old.first().cloned(),
         refer_to: live.or(next).unwrap_or(Color::Blue),
     };

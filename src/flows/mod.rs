@@ -23,14 +23,15 @@ use crate::compose::{self, ComposeFile};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::lock::Lock;
-use crate::progress::Progress;
-use crate::proxy::{self, RouteSpec};
 use crate::report::{self, PlanReport, RunReport};
 use crate::settings::{Format, ProxyDriver, Settings, Step};
-use crate::{model, orchestrator, Action};
+use crate::{model, Action};
 
 pub(crate) fn run(engine: &Engine, settings: &Settings, action: &Action, cwd: &Path) -> Result<()> {
     let Some(target) = settings.target.clone() else {
+        if *action == Action::Status {
+            return status::every_target(engine, settings, cwd);
+        }
         return Err(Error::usage(
             "no target: docker flow needs to know which Compose service to deploy",
             "pass --target=SERVICE (or -t), set FLOW_TARGET, or put `target: SERVICE` in docker-flow.yml",
@@ -51,26 +52,8 @@ pub(crate) fn run(engine: &Engine, settings: &Settings, action: &Action, cwd: &P
     engine.check_compose()?;
     let project = compose::load(engine, settings, cwd)?;
     let port = model::validate(&project, settings, &target)?;
-    let project_name = project.model.name.clone();
-    let route_port = port.unwrap_or(80);
     let needs_probe = !declares_healthcheck(&project.model, &target);
-    let route = RouteSpec {
-        project: project_name.clone(),
-        target: target.clone(),
-        paths: settings.service_paths.clone(),
-        domains: settings.service_domains.clone(),
-        port: route_port,
-    };
-    let ctx = Ctx {
-        engine,
-        settings,
-        project: project_name,
-        orchestrator: orchestrator::new(engine, settings, project, &target, port),
-        target,
-        route_port,
-        proxy: proxy::for_settings(engine, settings, route),
-        progress: Progress::new(false),
-    };
+    let ctx = Ctx::new(engine, settings, project, target, port);
     if *action == Action::Status {
         let s = status::report(&ctx)?;
         report::print(&s, || s.to_text(), settings.format == Format::Json);
@@ -84,6 +67,7 @@ pub(crate) fn run(engine: &Engine, settings: &Settings, action: &Action, cwd: &P
             .join(","),
         _ => "rollback".to_string(),
     };
+    check_mode(&ctx, action)?;
     ctx.proxy.preflight()?;
     if needs_probe {
         // Its health is then checked by docker flow's helper, which must run on the engine.
@@ -131,6 +115,38 @@ impl Record {
         }
         self.history.outcomes.push(outcome);
     }
+}
+
+/// Refuses, before anything changes, to deploy a target in the other mode than it runs in:
+/// a plain deploy of a blue-green target would remove both colours (and the rollback), a
+/// blue-green deploy of a plain one would leave it running beside. `--switch-mode` converts it,
+/// with a deploy.
+fn check_mode(ctx: &Ctx, action: &Action) -> Result<()> {
+    let deploys = matches!(action, Action::Steps(steps) if steps.contains(&Step::Deploy));
+    let settings = ctx.settings;
+    if settings.switch_mode {
+        if !deploys {
+            return Err(Error::usage(
+                "--switch-mode converts a target by deploying it; this command deploys nothing",
+                "use it with `docker flow deploy` (or --flow=deploy)",
+            ));
+        }
+        return Ok(());
+    }
+    let (colours, plain) = ctx.releases_routed(None)?.running_modes();
+    let running = match (colours, plain) {
+        (true, false) if !settings.blue_green => "blue-green",
+        (false, true) if settings.blue_green => "plain (without blue-green)",
+        (true, true) => "both blue-green and plain (a --switch-mode deploy did not finish)",
+        _ => return Ok(()),
+    };
+    Err(Error::ModeMismatch {
+        target: ctx.target.clone(),
+        running: running.to_string(),
+        running_flag: !settings.blue_green,
+        asked: settings.blue_green,
+        origin: settings.blue_green_origin.clone(),
+    })
 }
 
 /// Whether the Compose service declares a Docker healthcheck (one its image declares is seen

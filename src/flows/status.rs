@@ -1,9 +1,62 @@
-//! `docker flow status`: releases, instances and proxy routes, read from the engine and the proxy.
+//! `docker flow status`: releases, instances and proxy routes, read from the engine and the proxy;
+//! for one target, or (without `--target`) for every target docker flow deployed in the project.
+
+use std::path::Path;
 
 use super::Ctx;
+use crate::engine::Engine;
 use crate::error::Result;
-use crate::model::Color;
-use crate::report::{ColorReport, InstanceReport, ProxyReport, StatusReport};
+use crate::model::{Color, LABEL_TARGET};
+use crate::report::{self, ColorReport, InstanceReport, ProxyReport, StatusReport};
+use crate::settings::{Format, Settings};
+use crate::{compose, containers};
+
+/// `docker flow status` without a target: one report per target docker flow deployed in the
+/// project (each in the mode its instances were deployed in).
+pub(super) fn every_target(engine: &Engine, settings: &Settings, cwd: &Path) -> Result<()> {
+    engine.check_daemon()?;
+    engine.check_compose()?;
+    let project = compose::load(engine, settings, cwd)?;
+    let found = containers::labelled(
+        engine,
+        &[
+            format!("com.docker.compose.project={}", project.model.name),
+            LABEL_TARGET.to_string(),
+        ],
+    )?;
+    let mut targets: Vec<(String, bool, Option<u16>)> = Vec::new();
+    for i in &found {
+        match targets.iter_mut().find(|(t, _, _)| *t == i.target) {
+            Some(t) => t.1 |= i.color.is_some(),
+            None => targets.push((i.target.clone(), i.color.is_some(), i.port)),
+        }
+    }
+    targets.sort();
+    let mut reports = Vec::new();
+    for (target, blue_green, port) in targets {
+        let settings = Settings {
+            blue_green,
+            ..settings.clone()
+        };
+        let ctx = Ctx::new(engine, &settings, project.clone(), target, port);
+        reports.push(report(&ctx)?);
+    }
+    let text = || {
+        if reports.is_empty() {
+            return format!(
+                "no target of project `{}` was deployed by docker flow\n",
+                project.model.name
+            );
+        }
+        reports
+            .iter()
+            .map(StatusReport::to_text)
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    report::print(&reports, text, settings.format == Format::Json);
+    Ok(())
+}
 
 pub(super) fn report(ctx: &Ctx) -> Result<StatusReport> {
     // A proxy that cannot be reached is reported, not fatal: status is how one finds out.

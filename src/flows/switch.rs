@@ -51,13 +51,15 @@ pub(super) fn stop_old(ctx: &Ctx, done: &History) -> Result<Outcome> {
         if !serving.is_empty() {
             ctx.progress.info("no old instance runs");
         }
-    } else if blue_green {
+    } else if blue_green && old.iter().all(|i| i.color.is_some()) {
         ctx.progress.info(&format!(
             "stopping {} (kept for rollback)",
             instance::names(&old)
         ));
         ctx.take_out(&old)?;
     } else {
+        // Without blue-green, or converting a plain target to it (`--switch-mode`): an instance
+        // without a colour is no release a rollback starts again.
         ctx.progress
             .info(&format!("removing {}", instance::names(&old)));
         ctx.take_out(&old)?;
@@ -65,7 +67,7 @@ pub(super) fn stop_old(ctx: &Ctx, done: &History) -> Result<Outcome> {
     }
     step.done();
     Ok(Outcome::Stopped {
+        removed: !blue_green || old.iter().any(|i| i.color.is_none()),
         instances: old,
-        removed: !blue_green,
     })
 }

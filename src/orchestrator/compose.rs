@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use super::mask;
 use super::{NewRelease, Orchestrator};
 use crate::compose::{ComposeFile, Project};
 use crate::containers;
@@ -81,7 +82,7 @@ impl<'a> Compose<'a> {
     /// one labelled with `release`.
     fn derive(
         &self,
-        model: &ComposeFile,
+        adjust: &dyn Fn(&mut ComposeFile),
         release: Option<(Option<Color>, &Release)>,
         refer_to: Color,
         extra_labels: &[(String, String)],
@@ -94,9 +95,21 @@ impl<'a> Compose<'a> {
             port: self.port,
             extra_labels,
         };
-        let out = model::derive(model, &d)?;
+        let derive = |base: &ComposeFile| {
+            let mut m = base.clone();
+            adjust(&mut m);
+            model::derive(&m, &d)
+        };
+        let out = derive(&self.project.model)?;
         if self.engine.dry_run() {
-            *self.planned.borrow_mut() = serde_json::to_value(&out).ok();
+            // The plan shows the model with what interpolation filled in masked.
+            let shown = self.project.uninterpolated.as_ref().and_then(|raw| {
+                let mut shown = serde_json::to_value(&out).ok()?;
+                let raw = serde_json::to_value(derive(raw).ok()?).ok()?;
+                mask::interpolated(&mut shown, &raw, false);
+                Some(shown)
+            });
+            *self.planned.borrow_mut() = shown;
         }
         serde_json::to_vec(&out).map_err(|e| {
             Error::flow(
@@ -122,12 +135,7 @@ impl<'a> Compose<'a> {
                 ]
             })
             .unwrap_or_default();
-        self.derive(
-            &self.project.model,
-            Some((r.color, &r.release)),
-            r.refer_to,
-            &previous,
-        )
+        self.derive(&|_| {}, Some((r.color, &r.release)), r.refer_to, &previous)
     }
 
     /// Instances of `release`, running or not.
@@ -250,7 +258,6 @@ impl Orchestrator for Compose<'_> {
             id: like.release.clone(),
             at: like.released_at.clone(),
         };
-        let mut model = self.project.model.clone();
         // The release's own image: by name while the name still points at it, else by id.
         let by_name = self
             .engine
@@ -262,16 +269,19 @@ impl Orchestrator for Compose<'_> {
                 &like.image,
             ]))
             .is_ok_and(|o| o.ok() && o.stdout.trim() == like.image_id);
-        if let Some(svc) = model.services.get_mut(&self.target) {
-            svc.image = Some(if by_name {
-                like.image.clone()
-            } else {
-                like.image_id.clone()
-            });
-            svc.build = None;
-        }
+        let image = if by_name {
+            like.image.clone()
+        } else {
+            like.image_id.clone()
+        };
+        let pin = |model: &mut ComposeFile| {
+            if let Some(svc) = model.services.get_mut(&self.target) {
+                svc.image = Some(image.clone());
+                svc.build = None;
+            }
+        };
         let derived = self.derive(
-            &model,
+            &pin,
             Some((like.color, &release)),
             like.color.unwrap_or(Color::Blue),
             &[],
@@ -319,7 +329,7 @@ impl Orchestrator for Compose<'_> {
             stopped
                 .iter()
                 .filter(|i| !i.running())
-                .map(|i| i.id.clone()),
+                .map(|i| i.name.clone()),
         );
         if a.len() > 1 {
             let out = self.engine.change(&a, None)?;
@@ -343,6 +353,7 @@ impl Orchestrator for Compose<'_> {
             self.engine,
             &ids,
             self.port,
+            &self.settings.health_path,
             self.settings.health_timeout,
             progress,
         )
@@ -364,13 +375,15 @@ impl Orchestrator for Compose<'_> {
         Ok(())
     }
 
+    /// By name, as every command docker flow makes (and shows in a plan): Compose's names are
+    /// unique in the engine.
     fn remove(&self, instances: &[Instance]) -> Result<()> {
         if instances.is_empty() {
             return Ok(());
         }
         // `-v` removes the container's anonymous volumes only; named volumes always stay.
         let mut a = args(&["rm", "-f", "-v"]);
-        a.extend(instances.iter().map(|i| i.id.clone()));
+        a.extend(instances.iter().map(|i| i.name.clone()));
         let out = self.engine.change(&a, None)?;
         if !out.ok_or_gone() {
             return Err(Error::flow(

@@ -6,6 +6,7 @@
 //! command of their own. Adding an orchestrator is adding a file here and an arm in `new`.
 
 mod compose;
+mod mask;
 
 use std::time::Duration;
 

@@ -17,6 +17,8 @@ pub(crate) const FILE_NAME: &str = "docker-flow.yml";
 #[derive(Debug, Default)]
 pub(crate) struct FileValues {
     pub path: Option<PathBuf>,
+    /// How messages name the file: `docker-flow.yml` in the working directory, else its path.
+    pub shown: String,
     pub text: String,
     pub values: IndexMap<String, (Raw, usize)>,
 }
@@ -45,8 +47,12 @@ pub(crate) fn locate_line(path: &Path, text: &str, line: usize) -> Option<Locate
 }
 
 /// Loads `docker-flow.yml` from `dir`, checking each key against `known`.
-pub(crate) fn load(dir: &Path, known: &[&str]) -> Result<FileValues> {
+pub(crate) fn load(dir: &Path, cwd: &Path, known: &[&str]) -> Result<FileValues> {
     let path = dir.join(FILE_NAME);
+    let shown = match path.strip_prefix(cwd) {
+        Ok(relative) => relative.display().to_string(),
+        Err(_) => path.display().to_string(),
+    };
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(FileValues::default()),
@@ -58,7 +64,10 @@ pub(crate) fn load(dir: &Path, known: &[&str]) -> Result<FileValues> {
             ))
         }
     };
-    parse(&path, text, known)
+    Ok(FileValues {
+        shown,
+        ..parse(&path, text, known)?
+    })
 }
 
 pub(crate) fn parse(path: &Path, text: String, known: &[&str]) -> Result<FileValues> {
@@ -78,6 +87,7 @@ pub(crate) fn parse(path: &Path, text: String, known: &[&str]) -> Result<FileVal
         serde_norway::Value::Null => {
             return Ok(FileValues {
                 path: Some(path.to_path_buf()),
+                shown: FILE_NAME.into(),
                 text,
                 values: IndexMap::new(),
             })
@@ -120,6 +130,7 @@ pub(crate) fn parse(path: &Path, text: String, known: &[&str]) -> Result<FileVal
     }
     Ok(FileValues {
         path: Some(path.to_path_buf()),
+        shown: FILE_NAME.into(),
         text,
         values,
     })

@@ -24,6 +24,8 @@ pub(crate) use values::{Format, ProxyDriver, PullPolicy, ScaleSpec, Step};
 #[serde(rename_all = "lowercase")]
 pub(crate) enum Source {
     Default,
+    /// Not set: what Compose resolves (the project's name).
+    Compose,
     File,
     Env,
     Flag,
@@ -34,6 +36,15 @@ pub(crate) enum Source {
 pub(crate) enum Raw {
     One(String),
     Many(Vec<String>),
+}
+
+/// The long name of the boolean option `arg` names (`-b`, `--blue-green`), if it names one.
+pub(crate) fn boolean_flag(arg: &str) -> Option<&'static str> {
+    Key::ALL.iter().map(|k| k.spec()).find_map(|s| {
+        let named = arg.strip_prefix("--") == Some(s.long)
+            || s.short.is_some_and(|c| arg == format!("-{c}"));
+        (s.kind == Kind::Bool && named).then_some(s.long)
+    })
 }
 
 /// The `docker-flow.yml` key of every setting.
@@ -106,7 +117,7 @@ pub(crate) fn resolve(
                 Entry {
                     raw: Some(raw),
                     source: Source::File,
-                    origin: format!("{} line {line}", file::FILE_NAME),
+                    origin: format!("{} line {line}", file.shown),
                     line: Some(*line),
                 }
             })
@@ -156,8 +167,12 @@ pub(crate) struct ConfigEntry {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub blue_green: bool,
+    /// Where `blue_green` came from (`--blue-green`, `docker-flow.yml line 2`, `default`).
+    pub blue_green_origin: String,
+    pub switch_mode: bool,
     pub cert_path: Option<PathBuf>,
     pub compose_paths: Vec<PathBuf>,
+    pub project_directory: Option<PathBuf>,
     pub consul_address: Option<String>,
     pub consul_template_fe_path: Option<PathBuf>,
     pub consul_template_be_path: Option<PathBuf>,
@@ -174,6 +189,7 @@ pub struct Settings {
     pub service_domains: Vec<String>,
     pub pull: PullPolicy,
     pub health_timeout: Duration,
+    pub health_path: String,
     pub drain_timeout: Duration,
     pub lock_wait: Duration,
     pub dry_run: bool,
@@ -307,8 +323,11 @@ impl Resolved {
         };
         Ok(Settings {
             blue_green: self.value(Key::BlueGreen, boolean)?,
+            blue_green_origin: self.entry(Key::BlueGreen).origin.clone(),
+            switch_mode: self.value(Key::SwitchMode, boolean)?,
             cert_path: self.optional(Key::CertPath, path)?,
             compose_paths: self.each(Key::ComposePath, path)?,
+            project_directory: self.optional(Key::ProjectDirectory, path)?,
             consul_address: self.optional(Key::ConsulAddress, values::parse_http_url)?,
             consul_template_fe_path: self.optional(Key::ConsulTemplateFePath, path)?,
             consul_template_be_path: self.optional(Key::ConsulTemplateBePath, path)?,
@@ -325,6 +344,7 @@ impl Resolved {
             service_domains: self.each(Key::ServiceDomain, values::parse_domain)?,
             pull: self.value(Key::Pull, values::parse_pull)?,
             health_timeout: self.value(Key::HealthTimeout, duration)?,
+            health_path: self.value(Key::HealthPath, values::parse_health_path)?,
             drain_timeout: self.value(Key::DrainTimeout, duration)?,
             lock_wait: self.value(Key::LockWait, duration)?,
             dry_run: self.value(Key::DryRun, boolean)?,
@@ -368,6 +388,17 @@ impl Resolved {
 }
 
 impl ConfigReport {
+    /// Shows what Compose resolves for a setting nobody set (the project's name).
+    pub(crate) fn resolved_by_compose(&mut self, key: Key, value: String) {
+        if let Some(e) = self.0.get_mut(key.name()) {
+            if e.source == Source::Default {
+                e.value = Value::String(value);
+                e.source = Source::Compose;
+                e.origin = "Compose's project name rules".into();
+            }
+        }
+    }
+
     /// The resolved settings as a table for people.
     pub(crate) fn to_text(&self) -> String {
         let mut out = String::new();
@@ -385,7 +416,22 @@ impl ConfigReport {
     }
 }
 
-/// Working directory the settings file is read from.
-pub(crate) fn load_file(dir: &Path) -> Result<file::FileValues> {
-    file::load(dir, &keys())
+/// Reads `docker-flow.yml` from the project's directory, found as Compose finds it (see
+/// `compose::project_dir`) from the flags and variables that select the project.
+pub(crate) fn load_file(matches: &ArgMatches, cwd: &Path) -> Result<file::FileValues> {
+    let given = |key: Key| -> Vec<String> {
+        match matches.value_source(key.name()) {
+            Some(ValueSource::CommandLine | ValueSource::EnvVariable) => matches
+                .get_many::<String>(key.name())
+                .map(|v| v.filter(|s| !s.trim().is_empty()).cloned().collect())
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        }
+    };
+    let dir = crate::compose::project_dir(
+        cwd,
+        given(Key::ProjectDirectory).first().map(Path::new),
+        given(Key::ComposePath).first().map(Path::new),
+    );
+    file::load(&dir, cwd, &keys())
 }

@@ -95,6 +95,7 @@ macro_rules! keys {
 
 keys! {
     ComposePath = "compose_path",
+    ProjectDirectory = "project_directory",
     Project = "project",
     SideTargets = "side_targets",
     Target = "target",
@@ -102,6 +103,7 @@ keys! {
     Flow = "flow",
     PullSideTargets = "pull_side_targets",
     Scale = "scale",
+    SwitchMode = "switch_mode",
     Pull = "pull",
     ServicePath = "service_path",
     ServicePort = "service_port",
@@ -111,6 +113,7 @@ keys! {
     ProxyName = "proxy_name",
     ProxyHttpPort = "proxy_http_port",
     HealthTimeout = "health_timeout",
+    HealthPath = "health_path",
     DrainTimeout = "drain_timeout",
     LockWait = "lock_wait",
     CertPath = "cert_path",
@@ -132,6 +135,8 @@ impl Key {
         match self {
             Key::ComposePath => Spec::new("compose-path", List, PROJECT, "Compose file (repeatable; default: Compose's own file discovery)")
                 .short('f').env("FLOW_COMPOSE_PATH"),
+            Key::ProjectDirectory => Spec::new("project-directory", Text, PROJECT, "The project's directory, as Compose's --project-directory (default: the first Compose file's); docker-flow.yml is read from it")
+                .env("FLOW_PROJECT_DIRECTORY"),
             Key::Project => Spec::new("project", Text, PROJECT, "Compose project name (default: Compose's project name rules)")
                 .short('p').env("FLOW_PROJECT"),
             Key::SideTargets => Spec::new("side-target", List, PROJECT, "Side target: a service started with the target but never recreated (repeatable)")
@@ -146,6 +151,8 @@ impl Key {
                 .short('S').env("FLOW_PULL_SIDE_TARGETS").default("false"),
             Key::Scale => Spec::new("scale", Text, RELEASE, "Number of instances: N, +N or -N (relative to the running count)")
                 .short('s').env("FLOW_SCALE").fallback("SCALE"),
+            Key::SwitchMode => Spec::new("switch-mode", Bool, RELEASE, "Convert a deployed target between blue-green and plain deployment with this deploy, without downtime [true|false]")
+                .env("FLOW_SWITCH_MODE").default("false"),
             Key::Pull => Spec::new("pull", Text, RELEASE, "When to pull the target's image: always, missing or never")
                 .env("FLOW_PULL").default("always"),
             Key::ServicePath => Spec::new("service-path", List, PROXY, "Path prefix the proxy routes to the target (repeatable)")
@@ -164,6 +171,8 @@ impl Key {
                 .env("FLOW_PROXY_HTTP_PORT").default("80"),
             Key::HealthTimeout => Spec::new("health-timeout", Duration, TIMING, "How long new instances may take to become healthy (e.g. 60s, 2m)")
                 .env("FLOW_HEALTH_TIMEOUT").default("60s"),
+            Key::HealthPath => Spec::new("health-path", Text, TIMING, "Path docker flow's probe requests from a target without a Docker healthcheck (healthy: an answer below 500)")
+                .env("FLOW_HEALTH_PATH").default("/"),
             Key::DrainTimeout => Spec::new("drain-timeout", Duration, TIMING, "How long in-flight requests may take to finish before the old release stops (e.g. 30s)")
                 .env("FLOW_DRAIN_TIMEOUT").default("30s"),
             Key::LockWait => Spec::new("lock-wait", Duration, TIMING, "How long to wait for another run's deploy lock (e.g. 5m; 0s: fail at once)")

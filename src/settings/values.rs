@@ -170,6 +170,27 @@ pub(crate) fn parse_service_path(v: &str) -> Parsed<String> {
     Ok(v.to_string())
 }
 
+/// `--health-path`: an absolute path, optionally with a query (`/health?full=1`), of the same
+/// strict characters as a route's path.
+pub(crate) fn parse_health_path(v: &str) -> Parsed<String> {
+    let (path, query) = v.split_once('?').unwrap_or((v, ""));
+    let path = parse_service_path(path)?;
+    if let Some(c) = query
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "-._~=&%".contains(*c)))
+    {
+        return bad(
+            format!("`{}` contains {:?} in its query", v.escape_debug(), c),
+            "use a query of letters, digits and - . _ ~ = & % only",
+        );
+    }
+    Ok(if query.is_empty() {
+        path
+    } else {
+        format!("{path}?{query}")
+    })
+}
+
 /// `--service-domain`: a host name, optionally with a leading `*.` wildcard.
 pub(crate) fn parse_domain(v: &str) -> Parsed<String> {
     let fix = "use a host name such as app.example.com or *.example.com";
@@ -396,6 +417,18 @@ mod tests {
                 parse_service_path(bad).is_err(),
                 "{bad:?} should be rejected"
             );
+        }
+    }
+
+    #[test]
+    fn health_paths() {
+        assert_eq!(parse_health_path("/"), Ok("/".to_string()));
+        assert_eq!(
+            parse_health_path("/health?full=1"),
+            Ok("/health?full=1".to_string())
+        );
+        for bad in ["health", "/a b", "/a\r\nX: y", "/h?x=<1>"] {
+            assert!(parse_health_path(bad).is_err(), "{bad:?}");
         }
     }
 

@@ -149,23 +149,23 @@ impl Bed {
         self
     }
 
-    /// The standard demo project: `app` (demo-service) and a side target `db`.
+    /// The standard demo project, `tests/fixtures/demo/`: `app` (demo-service) and a side
+    /// target `db`, with this bed's project name, proxy and ports.
     pub fn demo(prefix: &str, delay_ms: u32) -> Bed {
         let bed = Bed::new(prefix);
-        bed.write(
-            "compose.yaml",
-            &format!(
-                "name: {}\nservices:\n  app:\n    image: demo-service:${{V:-v1}}\n    environment:\n      STARTUP_DELAY_MS: \"{delay_ms}\"\n      HEALTH: ${{HEALTH:-ok}}\n    expose: [\"8080\"]\n  db:\n    image: demo-service:v1\n    environment:\n      VERSION: db\n",
-                bed.project
-            ),
-        );
-        bed.write(
-            "docker-flow.yml",
-            &format!(
-                "target: app\nside_targets: [db]\nblue_green: true\nservice_path: [/demo]\npull: missing\nproxy_image: {CADDY_IMAGE}\nproxy_name: {}\nproxy_http_port: {}\nproxy_reconf_port: {}\nhealth_timeout: 30s\ndrain_timeout: 10s\n",
-                bed.proxy_name, bed.http_port, bed.admin_port
-            ),
-        );
+        let fill = |file: &str| {
+            let path = root().join("tests/fixtures/demo").join(file);
+            std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+                .replace("@PROJECT@", &bed.project)
+                .replace("@DELAY_MS@", &delay_ms.to_string())
+                .replace("@CADDY_IMAGE@", CADDY_IMAGE)
+                .replace("@PROXY_NAME@", &bed.proxy_name)
+                .replace("@HTTP_PORT@", &bed.http_port.to_string())
+                .replace("@ADMIN_PORT@", &bed.admin_port.to_string())
+        };
+        bed.write("compose.yaml", &fill("compose.yaml"));
+        bed.write("docker-flow.yml", &fill("docker-flow.yml"));
         bed
     }
 
@@ -188,6 +188,13 @@ impl Bed {
     /// Runs `docker-flow ARGS` (standalone).
     pub fn flow(&self, args: &[&str]) -> Run {
         run(self.command(Path::new(env!("CARGO_BIN_EXE_docker-flow")), args))
+    }
+
+    /// Runs `docker-flow ARGS` from another working directory (the project is not there).
+    pub fn flow_from(&self, cwd: &Path, args: &[&str]) -> Run {
+        let mut c = self.command(Path::new(env!("CARGO_BIN_EXE_docker-flow")), args);
+        c.current_dir(cwd);
+        run(c)
     }
 
     /// Runs `docker-flow ARGS` with extra environment.
