@@ -465,7 +465,7 @@ fn the_project_is_found_as_compose_finds_it_and_plans_name_containers() {
     plan.ok();
     assert!(
         plan.stdout
-            .contains(&format!("rm -f -v {}-app-blue-1", bed.project)),
+            .contains(&format!("rm -f {}-app-blue-1", bed.project)),
         "{}",
         plan.stdout
     );

@@ -109,7 +109,7 @@ fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
 
 /// Waits until the proxy's route for the bed's target includes `color`.
 fn wait_for_switch(bed: &Bed, color: &str) {
-    let net = format!("dflow-{}-app", bed.project);
+    let net = format!("dflow-{}.app", bed.project);
     let needle = format!("-app-{color}-");
     wait_until(&format!("the switch to {color}"), || {
         Command::new("docker")

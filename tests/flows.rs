@@ -789,3 +789,100 @@ fn status_without_a_target_shows_every_target_of_the_project() {
         text.stdout
     );
 }
+
+#[test]
+fn no_deploy_scale_or_failure_removes_a_volume() {
+    if !support::engine_available() {
+        return;
+    }
+    let mut bed = Bed::new("vol");
+    // `/data` is an anonymous volume, as an image's VOLUME is.
+    bed.write(
+        "compose.yaml",
+        &format!(
+            "name: {}\nservices:\n  app:\n    image: demo-service:v1\n    environment:\n      HEALTH: ${{HEALTH:-ok}}\n    volumes: [\"/data\"]\n    expose: [\"8080\"]\n",
+            bed.project
+        ),
+    );
+    let flow = |bed: &Bed, args: &[&str]| {
+        let mut a = args.to_vec();
+        a.extend([
+            "-t",
+            "app",
+            "--proxy-driver",
+            "none",
+            "--pull",
+            "missing",
+            "--health-timeout",
+            "5s",
+        ]);
+        bed.flow(&a)
+    };
+    // Every anonymous volume any instance of the target has had.
+    let mut seen: Vec<String> = Vec::new();
+    let mut look = |bed: &Bed| {
+        let ids = bed.docker(&[
+            "ps",
+            "-aq",
+            "--filter",
+            &format!("label=com.docker.compose.project={}", bed.project),
+        ]);
+        for id in ids.stdout.split_whitespace() {
+            let m = bed.docker(&[
+                "inspect",
+                "--format",
+                "{{range .Mounts}}{{.Name}} {{end}}",
+                id,
+            ]);
+            for v in m.stdout.split_whitespace() {
+                if !seen.iter().any(|s| s == v) {
+                    seen.push(v.to_string());
+                }
+            }
+        }
+        seen.clone()
+    };
+    let exists = |bed: &Bed, v: &str| bed.docker(&["volume", "inspect", v]).code == 0;
+    flow(&bed, &["deploy"]).ok();
+    look(&bed);
+    flow(&bed, &["deploy"]).ok(); // a plain deploy removes the old container
+    look(&bed);
+    flow(&bed, &["scale", "+1"]).ok();
+    look(&bed);
+    flow(&bed, &["scale", "-1"]).ok(); // a scale-down removes one
+    look(&bed);
+    bed.env("HEALTH", "fail");
+    // A failed deploy removes its new instance; look at it while it still waits for health.
+    let started = std::time::Instant::now();
+    let failing = std::thread::scope(|s| {
+        let run = s.spawn(|| flow(&bed, &["deploy"]));
+        while started.elapsed() < std::time::Duration::from_secs(4) {
+            look(&bed);
+            std::thread::sleep(std::time::Duration::from_millis(300));
+        }
+        run.join().unwrap()
+    });
+    failing.fails(1, "the deploy is aborted");
+    let all = look(&bed);
+    // The first deploy's, the second's, the scaled-up one's, and the failed deploy's.
+    assert!(
+        all.len() >= 4,
+        "expected the volumes of 4 instances: {all:?}"
+    );
+    for v in &all {
+        assert!(exists(&bed, v), "volume {v} was removed");
+    }
+    // Clean up after ourselves: the bed removes containers, not anonymous volumes.
+    let mut rm = vec!["volume", "rm", "-f"];
+    let ids = bed.docker(&[
+        "ps",
+        "-aq",
+        "--filter",
+        &format!("label=com.docker.compose.project={}", bed.project),
+    ]);
+    for id in ids.stdout.split_whitespace() {
+        bed.docker(&["rm", "-f", id]);
+    }
+    rm.extend(all.iter().map(String::as_str));
+    bed.docker(&rm);
+}

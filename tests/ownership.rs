@@ -259,7 +259,7 @@ fn a_proxy_of_the_earlier_layout_is_migrated_once_with_its_routes() {
     docker_ok(&[
         "network",
         "connect",
-        &format!("dflow-{}-app", bed.project),
+        &format!("dflow-{}.app", bed.project),
         &name,
     ]);
     docker_ok(&["start", &name]);

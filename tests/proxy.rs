@@ -340,3 +340,143 @@ fn the_docker_flow_proxy_driver_speaks_the_seeds_protocol() {
     let r = bed.flow(&d);
     r.fails(3, "is unreachable");
 }
+
+/// Writes a one-service project `name` with target `target` behind `host`'s proxy on `path`.
+fn one_service(bed: &Bed, name: &str, target: &str, blue_green: bool, path: &str, host: &Bed) {
+    bed.write(
+        "compose.yaml",
+        &format!(
+            "name: {name}\nservices:\n  {target}:\n    image: demo-service:${{V:-v1}}\n    expose: [\"8080\"]\n"
+        ),
+    );
+    bed.write(
+        "docker-flow.yml",
+        &format!(
+            "target: {target}\nblue_green: {blue_green}\nservice_path: [{path}]\npull: missing\nproxy_image: {}\nproxy_name: {}\nproxy_http_port: {}\n",
+            support::CADDY_IMAGE, host.proxy_name, host.http_port
+        ),
+    );
+}
+
+#[test]
+fn projects_whose_names_run_together_get_their_own_routes_and_networks() {
+    if !support::engine_available() {
+        return;
+    }
+    // `shop` + `api-web` and `shop-api` + `web`: the same words, split differently.
+    let a = Bed::new("coll");
+    one_service(&a, &a.project, "api-web", true, "/a", &a);
+    a.flow(&["deploy"]).ok();
+    let mut b = Bed::new("coll");
+    b.project = format!("{}-api", a.project);
+    one_service(&b, &b.project, "web", false, "/b", &a);
+    b.env("V", "v2");
+    b.flow(&["deploy"]).ok();
+    assert_eq!(a.version_at("/a"), "v1");
+    assert_eq!(a.version_at("/b"), "v2");
+    a.flow(&["deploy"]).ok();
+    b.flow(&["deploy"]).ok();
+    for _ in 0..20 {
+        assert_eq!(a.version_at("/a"), "v1");
+        assert_eq!(a.version_at("/b"), "v2");
+    }
+    // Neither project's containers share a network with the other's.
+    let networks = |bed: &Bed| {
+        let ids = bed.docker(&[
+            "ps",
+            "-q",
+            "--filter",
+            &format!("label=com.docker.compose.project={}", bed.project),
+        ]);
+        let mut nets = std::collections::BTreeSet::new();
+        for id in ids.stdout.split_whitespace() {
+            let n = bed.docker(&[
+                "inspect",
+                "--format",
+                "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}",
+                id,
+            ]);
+            nets.extend(n.stdout.split_whitespace().map(String::from));
+        }
+        nets
+    };
+    let (na, nb) = (networks(&a), networks(&b));
+    assert!(!na.is_empty() && !nb.is_empty(), "{na:?} {nb:?}");
+    assert!(na.is_disjoint(&nb), "shared networks: {na:?} and {nb:?}");
+    // A network of a route's name that another route owns is refused before anything changes.
+    let c = Bed::new("coll");
+    let taken = format!("dflow-{}.web", c.project);
+    c.docker(&[
+        "network",
+        "create",
+        "--label",
+        "io.docker-flow.route=someone.else",
+        &taken,
+    ])
+    .ok();
+    one_service(&c, &c.project, "web", true, "/c", &a);
+    let before = c.engine_snapshot();
+    let r = c.flow(&["deploy"]);
+    r.fails(
+        3,
+        &format!("the network `{taken}` belongs to the route `someone.else`"),
+    );
+    assert_eq!(before, c.engine_snapshot(), "the engine changed");
+    c.docker(&["network", "rm", &taken]).ok();
+}
+
+/// The size of the large route below: more addresses than one DNS answer to Caddy's resolver
+/// carries (73 in its 1,232 bytes), and what this 2-core test machine starts in about a minute
+/// (the README states it as the tested limit).
+const LARGE_ROUTE: usize = 80;
+
+#[test]
+#[ignore = "heavy: `make test` runs it alone, after the others"]
+fn every_instance_of_a_large_route_serves() {
+    if !support::engine_available() {
+        return;
+    }
+    let bed = Bed::demo("large", 0);
+    // docker flow's probe checks them all in one container per round; the image's own
+    // healthcheck, one process per instance every second, is more than 2 cores start with.
+    let compose = std::fs::read_to_string(bed.path().join("compose.yaml")).unwrap();
+    bed.write(
+        "compose.yaml",
+        &compose.replace(
+            "    expose: [\"8080\"]\n",
+            "    expose: [\"8080\"]\n    healthcheck:\n      disable: true\n",
+        ),
+    );
+    let n = LARGE_ROUTE.to_string();
+    let started = std::time::Instant::now();
+    bed.flow(&["deploy", "--scale", &n, "--health-timeout", "240s"])
+        .ok();
+    eprintln!(
+        "{LARGE_ROUTE} instances deployed in {:?}",
+        started.elapsed()
+    );
+    // More addresses than one DNS answer carries: each lookup gets its window of them, and
+    // every instance answers within a bounded number of requests.
+    let mut hosts = std::collections::HashSet::new();
+    let mut sent = 0;
+    while hosts.len() < LARGE_ROUTE && sent < 20 * LARGE_ROUTE {
+        sent += 1;
+        if let Some((200, body)) = bed.get("/demo") {
+            hosts.insert(
+                body.split_whitespace()
+                    .nth(1)
+                    .unwrap_or_default()
+                    .to_string(),
+            );
+        }
+        // Paced: a fresh connection per request, well below what exhausts the ports.
+        std::thread::sleep(Duration::from_millis(3));
+    }
+    assert_eq!(
+        hosts.len(),
+        LARGE_ROUTE,
+        "only {} of {LARGE_ROUTE} instances answered in {sent} requests",
+        hosts.len()
+    );
+    eprintln!("all {LARGE_ROUTE} answered within {sent} requests");
+}

@@ -10,20 +10,31 @@
 //! - `set <dir> <name> [<container>@<ip>...]`: replaces a record at once (write, then rename).
 //! - `get <dir> <name>`: prints a record, one `<ip> <container>` per line (nothing if none).
 
+use std::collections::HashMap;
 use std::net::{Ipv4Addr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::protocol;
 
+/// The largest reply without EDNS (RFC 1035), and the most an EDNS client may ask for here.
+const PLAIN_LIMIT: usize = 512;
+const EDNS_LIMIT: usize = 4096;
+/// One A record in a reply: a pointer to the question's name, type, class, TTL, length, address.
+const ANSWER_LEN: usize = 16;
+/// The OPT record of a reply to an EDNS query: root name, type 41, size, TTL, no data.
+const OPT_LEN: usize = 11;
+
 /// Answers queries on `socket` from the records in `dir`, for ever.
 pub fn serve_on(socket: &UdpSocket, dir: &Path) -> ! {
     let mut buf = [0u8; 1500];
+    // Where each name's next answer starts, when its record holds more than a reply can carry.
+    let mut rotation = HashMap::new();
     loop {
         let Ok((n, from)) = socket.recv_from(&mut buf) else {
             continue;
         };
-        if let Some(reply) = respond(&buf[..n], dir) {
+        if let Some(reply) = respond(&buf[..n], dir, &mut rotation) {
             let _ = socket.send_to(&reply, from);
         }
     }
@@ -112,12 +123,20 @@ fn addresses(dir: &Path, name: &str) -> Option<Vec<Ipv4Addr>> {
 
 /// The reply to one query: A records for a known name (TTL 0: Caddy decides how long to keep
 /// them), no records for other types of a known name, NXDOMAIN for an unknown one.
-fn respond(q: &[u8], dir: &Path) -> Option<Vec<u8>> {
+///
+/// A reply never exceeds what the client can read: 512 bytes, or the UDP size its EDNS record
+/// advertises (Go's resolver, Caddy's, reads at most 1232). A record with more addresses than
+/// fit is answered with as many as fit, a different window of them each time (`rotation` keeps
+/// where each name's next window starts), so that, as Caddy looks the name up again every
+/// 200 ms, every instance gets its turn. The reply is not marked truncated: Caddy's resolver
+/// would retry over TCP, which it dials as UDP.
+fn respond(q: &[u8], dir: &Path, rotation: &mut HashMap<String, usize>) -> Option<Vec<u8>> {
     if q.len() < 12 || q[2] & 0x80 != 0 {
         return None;
     }
     let opcode = (q[2] >> 3) & 0x0f;
     let qdcount = u16::from_be_bytes([q[4], q[5]]);
+    let arcount = u16::from_be_bytes([q[10], q[11]]);
     let mut pos = 12;
     let mut labels = Vec::new();
     loop {
@@ -135,28 +154,53 @@ fn respond(q: &[u8], dir: &Path) -> Option<Vec<u8>> {
     let qtype = u16::from_be_bytes([*q.get(pos)?, *q.get(pos + 1)?]);
     let qclass = u16::from_be_bytes([*q.get(pos + 2)?, *q.get(pos + 3)?]);
     let question = &q[12..pos + 4];
-    let (rcode, answers) = if opcode != 0 || qdcount != 1 {
+    // An OPT record right after the question (root name, type 41) carries the client's size.
+    let edns =
+        (arcount > 0 && q.get(pos + 4) == Some(&0) && q.get(pos + 5..pos + 7) == Some(&[0, 41]))
+            .then(|| {
+                let size = u16::from_be_bytes([*q.get(pos + 7)?, *q.get(pos + 8)?]) as usize;
+                Some(size.clamp(PLAIN_LIMIT, EDNS_LIMIT))
+            })
+            .flatten();
+    let limit = edns.unwrap_or(PLAIN_LIMIT);
+    let name = labels.join(".");
+    let (rcode, mut answers) = if opcode != 0 || qdcount != 1 {
         (4, Vec::new())
     } else {
-        match addresses(dir, &labels.join(".")) {
+        match addresses(dir, &name) {
             None => (3, Vec::new()),
             Some(ips) if qclass == 1 && (qtype == 1 || qtype == 255) => (0, ips),
             Some(_) => (0, Vec::new()),
         }
     };
-    let mut r = Vec::with_capacity(question.len() + 12 + 16 * answers.len());
+    let fixed = 12 + question.len() + if edns.is_some() { OPT_LEN } else { 0 };
+    let fit = limit.saturating_sub(fixed) / ANSWER_LEN;
+    if answers.len() > fit {
+        let start = rotation.entry(name).or_insert(0);
+        let n = answers.len();
+        *start %= n;
+        answers = (0..fit).map(|i| answers[(*start + i) % n]).collect();
+        *start = (*start + fit) % n;
+    }
+    let mut r = Vec::with_capacity(fixed + ANSWER_LEN * answers.len());
     r.extend_from_slice(&q[0..2]);
     // QR, the query's opcode, AA, the query's RD, RA; then the rcode.
     r.push(0x80 | (opcode << 3) | 0x04 | (q[2] & 0x01));
     r.push(0x80 | rcode);
     r.extend_from_slice(&1u16.to_be_bytes());
     r.extend_from_slice(&(answers.len() as u16).to_be_bytes());
-    r.extend_from_slice(&[0, 0, 0, 0]);
+    r.extend_from_slice(&[0, 0]);
+    r.extend_from_slice(&u16::from(edns.is_some()).to_be_bytes());
     r.extend_from_slice(question);
     for ip in answers {
-        // The name as a pointer to the question's, type A, class IN, TTL 0, 4 bytes of address.
         r.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 0, 0, 4]);
         r.extend_from_slice(&ip.octets());
+    }
+    if edns.is_some() {
+        r.push(0);
+        r.extend_from_slice(&41u16.to_be_bytes());
+        r.extend_from_slice(&(EDNS_LIMIT as u16).to_be_bytes());
+        r.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
     }
     Some(r)
 }
@@ -191,7 +235,7 @@ mod tests {
             &["demo-app-1@10.0.0.2", "demo-app-2@10.0.0.3"],
         );
         let q = query(0xbeef, "App.Demo.dflow", 1);
-        let r = respond(&q, dir.path()).unwrap();
+        let r = respond(&q, dir.path(), &mut HashMap::new()).unwrap();
         assert_eq!(&r[0..2], &[0xbe, 0xef], "id");
         assert_eq!(r[2] & 0x80, 0x80, "a response");
         assert_eq!(r[3] & 0x0f, 0, "NOERROR");
@@ -213,11 +257,94 @@ mod tests {
     fn unknown_names_are_nxdomain_and_other_types_empty() {
         let dir = tempfile::tempdir().unwrap();
         records(dir.path(), "app.demo.dflow", &["c@10.0.0.2"]);
-        let r = respond(&query(1, "other.demo.dflow", 1), dir.path()).unwrap();
+        let r = respond(
+            &query(1, "other.demo.dflow", 1),
+            dir.path(),
+            &mut HashMap::new(),
+        )
+        .unwrap();
         assert_eq!((r[3] & 0x0f, r[7]), (3, 0));
-        let r = respond(&query(1, "app.demo.dflow", 28), dir.path()).unwrap();
+        let r = respond(
+            &query(1, "app.demo.dflow", 28),
+            dir.path(),
+            &mut HashMap::new(),
+        )
+        .unwrap();
         assert_eq!((r[3] & 0x0f, r[7]), (0, 0));
-        assert!(respond(&[0u8; 5], dir.path()).is_none(), "too short");
+        assert!(
+            respond(&[0u8; 5], dir.path(), &mut HashMap::new()).is_none(),
+            "too short"
+        );
+    }
+
+    /// `query` with an EDNS OPT record advertising `size`.
+    fn edns_query(name: &str, size: u16) -> Vec<u8> {
+        let mut q = query(7, name, 1);
+        q[11] = 1;
+        q.extend_from_slice(&[0, 0, 41]);
+        q.extend_from_slice(&size.to_be_bytes());
+        q.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+        q
+    }
+
+    #[test]
+    fn a_large_record_fits_the_clients_size_and_every_member_gets_its_turn() {
+        let dir = tempfile::tempdir().unwrap();
+        let members: Vec<String> = (0..120)
+            .map(|i| format!("demo-app-{i}@10.0.{}.{}", i / 200, i % 200 + 1))
+            .collect();
+        let refs: Vec<&str> = members.iter().map(String::as_str).collect();
+        records(dir.path(), "app.demo.dflow", &refs);
+        let mut rotation = HashMap::new();
+        let mut seen = std::collections::HashSet::new();
+        for (q, limit) in [
+            (query(1, "app.demo.dflow", 1), 512),
+            (edns_query("app.demo.dflow", 1232), 1232),
+            (edns_query("app.demo.dflow", 100), 512),
+        ] {
+            let mut rounds = 0;
+            seen.clear();
+            while seen.len() < 120 {
+                let r = respond(&q, dir.path(), &mut rotation).unwrap();
+                assert!(
+                    r.len() <= limit,
+                    "{} bytes for a {limit}-byte client",
+                    r.len()
+                );
+                assert_eq!(r[2] & 0x02, 0, "not marked truncated");
+                let count = u16::from_be_bytes([r[6], r[7]]) as usize;
+                assert!(count >= (limit - 80) / 16, "{count} answers only");
+                let answers = &r[12 + (q.len() - 12 - if q[11] == 1 { 11 } else { 0 })..];
+                for a in answers.chunks(16).take(count) {
+                    seen.insert([a[12], a[13], a[14], a[15]]);
+                }
+                rounds += 1;
+                assert!(
+                    rounds <= 120 * 16 / (limit - 80) + 1,
+                    "{rounds} lookups and not all seen"
+                );
+            }
+            r_last_arcount(&q, dir.path());
+        }
+    }
+
+    /// An EDNS query gets an OPT record back, a plain one none.
+    fn r_last_arcount(q: &[u8], dir: &Path) {
+        let r = respond(q, dir, &mut HashMap::new()).unwrap();
+        assert_eq!(r[11], q[11], "additional records of the reply");
+    }
+
+    #[test]
+    fn a_member_name_cannot_carry_another_line() {
+        let dir = tempfile::tempdir().unwrap();
+        for bad in ["a b@10.0.0.2", "a\n10.0.0.9 x@10.0.0.2", "@10.0.0.2", "a@x"] {
+            let a = [
+                dir.path().display().to_string(),
+                "app.demo.dflow".into(),
+                bad.into(),
+            ];
+            assert_eq!(set(&a), ExitCode::from(2), "{bad:?}");
+        }
     }
 
     #[test]

@@ -82,24 +82,90 @@ pub fn run(args: &[String]) -> ExitCode {
 /// One HTTP request; the connection and the answer each get at most a second (less when the
 /// deadline is nearer, but never under 100 ms so a slow network still gets one fair try).
 fn answer(addr: SocketAddr, path: &str, deadline: Instant) -> Result<(), String> {
-    let left = deadline
-        .saturating_duration_since(Instant::now())
-        .clamp(Duration::from_millis(100), Duration::from_secs(1));
-    let mut s = TcpStream::connect_timeout(&addr, left).map_err(|e| e.to_string())?;
-    s.set_read_timeout(Some(left)).map_err(|e| e.to_string())?;
+    // One attempt has at most a second, and never outlives the probe's deadline: the time
+    // bounds the attempt as a whole, so an answer that trickles in byte by byte cannot hold it.
+    let until = Instant::now()
+        + deadline
+            .saturating_duration_since(Instant::now())
+            .clamp(Duration::from_millis(100), Duration::from_secs(1));
+    let left = || {
+        let d = until.saturating_duration_since(Instant::now());
+        (!d.is_zero()).then_some(d).ok_or("answered too slowly")
+    };
+    let mut s = TcpStream::connect_timeout(&addr, left()?).map_err(|e| e.to_string())?;
+    s.set_write_timeout(Some(left()?))
+        .map_err(|e| e.to_string())?;
     s.write_all(format!("GET {path} HTTP/1.0\r\nHost: docker-flow-health\r\n\r\n").as_bytes())
         .map_err(|e| e.to_string())?;
-    let mut head = [0u8; 12];
-    s.read_exact(&mut head).map_err(|e| e.to_string())?;
-    if !head.starts_with(b"HTTP/") {
+    let mut head = Vec::new();
+    let mut buf = [0u8; 128];
+    while !head.contains(&b'\n') && head.len() < 256 {
+        s.set_read_timeout(Some(left()?))
+            .map_err(|e| e.to_string())?;
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    status(&head).and_then(|code| {
+        if code >= 500 {
+            Err(format!("answered {code}"))
+        } else {
+            Ok(())
+        }
+    })
+}
+
+/// The status code of an HTTP status line (`HTTP/1.1 200 OK`, `HTTP/2 503`).
+fn status(head: &[u8]) -> Result<u16, String> {
+    let line = String::from_utf8_lossy(head);
+    let mut words = line.lines().next().unwrap_or_default().split_whitespace();
+    if !words.next().is_some_and(|w| w.starts_with("HTTP/")) {
         return Err("answered, but not with HTTP".into());
     }
-    // "HTTP/1.1 200": the status starts at byte 9.
-    if head[9] == b'5' {
-        return Err(format!(
-            "answered {}",
-            String::from_utf8_lossy(&head[9..12])
-        ));
+    words
+        .next()
+        .filter(|c| c.len() == 3)
+        .and_then(|c| c.parse::<u16>().ok())
+        .ok_or_else(|| "answered, but with no HTTP status".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::status;
+
+    #[test]
+    fn the_status_is_read_from_any_http_version() {
+        assert_eq!(status(b"HTTP/1.1 200 OK\r\n"), Ok(200));
+        assert_eq!(status(b"HTTP/2 503\r\n"), Ok(503));
+        assert_eq!(status(b"HTTP/1.0 404 Not Found"), Ok(404));
+        assert!(status(b"SSH-2.0-OpenSSH\r\n").is_err());
+        assert!(status(b"HTTP/1.1 2000 OK\r\n").is_err());
     }
-    Ok(())
+
+    #[test]
+    fn a_trickling_answer_cannot_hold_the_probe_past_its_deadline() {
+        use std::io::{Read, Write};
+        use std::time::{Duration, Instant};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let (mut c, _) = listener.accept().unwrap();
+            let mut req = [0u8; 64];
+            let _ = c.read(&mut req);
+            for b in b"HTTP/1.1 200 OK\r\n" {
+                let _ = c.write_all(&[*b]);
+                std::thread::sleep(Duration::from_millis(300));
+            }
+        });
+        let started = Instant::now();
+        let r = super::answer(addr, "/", started + Duration::from_millis(700));
+        assert!(r.is_err(), "{r:?}");
+        assert!(
+            started.elapsed() < Duration::from_millis(1500),
+            "{:?}",
+            started.elapsed()
+        );
+    }
 }

@@ -11,9 +11,14 @@ pub mod record {
         format!("{container}@{ip}")
     }
 
-    /// The inverse of [`member_arg`].
+    /// The inverse of [`member_arg`]. A container name is Docker's: letters, digits, `_`, `.`
+    /// and `-`, so nothing in it can start another line of a record.
     pub fn parse_member_arg(arg: &str) -> Option<(&str, &str)> {
-        arg.rsplit_once('@').filter(|(c, _)| !c.is_empty())
+        arg.rsplit_once('@').filter(|(c, _)| {
+            !c.is_empty()
+                && c.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+        })
     }
 
     /// A member as a record file holds it and `get` prints it: `<ipv4> <container>`.

@@ -381,8 +381,9 @@ impl Orchestrator for Compose<'_> {
         if instances.is_empty() {
             return Ok(());
         }
-        // `-v` removes the container's anonymous volumes only; named volumes always stay.
-        let mut a = args(&["rm", "-f", "-v"]);
+        // Without `-v`: a container's anonymous volumes (an image's `VOLUME`s) stay, as
+        // `docker compose rm` leaves them; named volumes are never touched.
+        let mut a = args(&["rm", "-f"]);
         a.extend(instances.iter().map(|i| i.name.clone()));
         let out = self.engine.change(&a, None)?;
         if !out.ok_or_gone() {

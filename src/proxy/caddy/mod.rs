@@ -248,6 +248,7 @@ impl Proxy for Caddy<'_> {
     /// name (or on its port) is docker flow's own proxy, answering, with docker flow's config.
     fn preflight(&self) -> Result<()> {
         helper::check_engine(self.engine, HELPER_HELP)?;
+        self.network.check_owner()?;
         match self.found()? {
             Found::Foreign { image } => Err(self.container.foreign(&image)),
             Found::Absent => self.container.check_port_free(),

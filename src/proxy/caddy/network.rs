@@ -1,10 +1,21 @@
-//! The route's own network, `dflow-<project>-<target>`: the proxy and the instances in rotation
+//! The route's own network, `dflow-<project>.<target>`: the proxy and the instances in rotation
 //! meet there, and nowhere else. The records in the rotation hold the instances' addresses on it.
+//!
+//! A Compose project name cannot hold a `.`, so the name is one route's only (`shop` with
+//! `api-web` and `shop-api` with `web` differ), and a network of that name is reused only when its
+//! label says it is this route's.
 
 use super::rotation::Member;
-use crate::engine::{args, Engine};
+use crate::engine::{args, Engine, Refusal};
 use crate::error::{Error, Result};
 use crate::proxy::RouteSpec;
+
+/// The label on a route's network: which route (`<project>.<target>`) it is.
+const LABEL: &str = "io.docker-flow.route";
+
+fn route_label(route: &RouteSpec) -> String {
+    format!("{}.{}", route.project, route.target)
+}
 
 pub(super) struct RouteNetwork<'a> {
     engine: &'a Engine,
@@ -18,8 +29,8 @@ impl<'a> RouteNetwork<'a> {
     pub(super) fn new(engine: &'a Engine, route: &RouteSpec, proxy: &str) -> RouteNetwork<'a> {
         RouteNetwork {
             engine,
-            name: format!("dflow-{}-{}", route.project, route.target),
-            label: format!("io.docker-flow.route={}.{}", route.project, route.target),
+            name: format!("dflow-{}.{}", route.project, route.target),
+            label: format!("{LABEL}={}", route_label(route)),
             proxy: proxy.to_string(),
         }
     }
@@ -34,7 +45,9 @@ impl<'a> RouteNetwork<'a> {
             &args(&["network", "create", "--label", &self.label, &self.name]),
             None,
         )?;
-        if !created.ok_or_exists() {
+        if created.refusal() == Some(Refusal::Conflict) {
+            self.check_owner()?;
+        } else if !created.ok() {
             return Err(Error::environment(
                 format!(
                     "cannot create the route network `{}`: {}",
@@ -45,6 +58,38 @@ impl<'a> RouteNetwork<'a> {
             ));
         }
         self.connect(&self.proxy)
+    }
+
+    /// Refuses a network of this name that another route (or something else) owns; fine when
+    /// there is none yet.
+    pub(super) fn check_owner(&self) -> Result<()> {
+        let out = self.engine.read(&args(&[
+            "network",
+            "inspect",
+            "--format",
+            &format!("{{{{index .Labels \"{LABEL}\"}}}}"),
+            &self.name,
+        ]))?;
+        let owner = out.stdout.trim();
+        let ours = self.label.split_once('=').map_or("", |(_, v)| v);
+        if !out.ok() || owner == ours {
+            return Ok(());
+        }
+        Err(Error::ProxyNotOwned {
+            message: format!(
+                "the network `{}` belongs to {}, not to this route ({ours})",
+                self.name,
+                if owner.is_empty() {
+                    "something other than docker flow".to_string()
+                } else {
+                    format!("the route `{owner}`")
+                }
+            ),
+            help: format!(
+                "docker flow never joins a network it did not make for this route: remove or rename `{}`",
+                self.name
+            ),
+        })
     }
 
     /// Connects a container (idempotent).
