@@ -44,6 +44,9 @@ pub enum Command {
     Config,
     /// Show docker flow's version, commit and helper build.
     Version,
+    /// Remove the project's deploy lock, saying whose it was (a lock follows its holder, so this
+    /// is for a lock docker flow cannot prove dead).
+    Unlock,
 }
 
 /// The whole command line: the subcommands, and every option as `settings` declares it.

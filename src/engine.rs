@@ -26,6 +26,50 @@ pub(crate) struct Engine {
     calls: Cell<u32>,
 }
 
+/// A running `docker` command whose stdin docker flow holds (see `Engine::start_attached`).
+pub(crate) struct Attached {
+    handle: duct::ReaderHandle,
+    stdin: Option<os_pipe::PipeWriter>,
+}
+
+impl Attached {
+    /// The first line it printed; None when it ended without one.
+    pub(crate) fn first_line(&mut self) -> Option<String> {
+        use std::io::Read;
+        let mut line = Vec::new();
+        let mut byte = [0u8; 1];
+        while line.len() < 256 {
+            match (&self.handle).read(&mut byte) {
+                Ok(1) if byte[0] == b'\n' => return Some(String::from_utf8_lossy(&line).into()),
+                Ok(1) => line.push(byte[0]),
+                _ => return None,
+            }
+        }
+        None
+    }
+
+    /// What it printed on stderr, once it has ended.
+    pub(crate) fn stderr(&self) -> String {
+        match self.handle.try_wait() {
+            Ok(Some(out)) => String::from_utf8_lossy(&out.stderr).into_owned(),
+            _ => String::new(),
+        }
+    }
+
+    /// Closes its stdin and waits, at most `within`, for it to end; true when it did.
+    pub(crate) fn close(&mut self, within: std::time::Duration) -> bool {
+        self.stdin.take();
+        let started = std::time::Instant::now();
+        while started.elapsed() < within {
+            if matches!(self.handle.try_wait(), Ok(Some(_))) {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        false
+    }
+}
+
 /// What a finished command printed.
 #[derive(Debug, Clone)]
 pub(crate) struct Output {
@@ -208,6 +252,40 @@ impl Engine {
             status: out.status.code().unwrap_or(-1),
             stdout: String::new(),
             stderr: String::new(),
+        })
+    }
+
+    /// Starts `docker ARGS` (a `docker run -i`) with its stdin a pipe that only the returned
+    /// value holds, and a reader on its stdout. When docker flow exits, however it exits, the
+    /// pipe closes; that is what ends the deploy lock's process. It runs in its own process
+    /// group, so a Ctrl-C at the terminal reaches docker flow, which releases the lock in order,
+    /// and not this process.
+    pub(crate) fn start_attached(&self, args: &[String]) -> Result<Attached> {
+        let (stdin, writer) = os_pipe::pipe().map_err(|e| {
+            Error::environment(
+                format!("cannot make a pipe: {e}"),
+                "check the limits on open files",
+            )
+        })?;
+        self.calls.set(self.calls.get() + 1);
+        let mut e = duct::cmd(&self.bin, self.argv(args))
+            .unchecked()
+            .stdin_file(stdin)
+            .stderr_capture();
+        for (k, v) in &self.env {
+            e = e.env(k, v);
+        }
+        #[cfg(unix)]
+        {
+            e = e.before_spawn(|cmd| {
+                std::os::unix::process::CommandExt::process_group(cmd, 0);
+                Ok(())
+            });
+        }
+        let handle = e.reader().map_err(|err| self.spawn_error(err))?;
+        Ok(Attached {
+            handle,
+            stdin: Some(writer),
         })
     }
 

@@ -39,6 +39,9 @@ pub(crate) fn path_in_container() -> String {
     format!("/docker-flow/helper-{}", build_id())
 }
 
+/// What the user can do when the engine cannot run the helper the deploy lock runs.
+pub(crate) const LOCK_HELP: &str = "the deploy lock runs docker flow's helper; without it the lock cannot tell a dead holder from a live one, so a lock left by a killed run needs `docker flow unlock`";
+
 /// The environment variable a test sets to make the architecture check see another engine.
 const TEST_ARCH: &str = "DOCKER_FLOW_TEST_ENGINE_ARCH";
 

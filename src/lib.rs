@@ -49,6 +49,7 @@ pub enum Action {
     /// `docker flow` alone: the help, as Compose does.
     Help,
     Version,
+    Unlock,
 }
 
 /// Runs docker flow with the process's arguments and environment; returns the exit code.
@@ -135,6 +136,21 @@ fn run_with(args: &[String]) -> Result<()> {
     }
     cancel::install();
     let engine = engine::Engine::new(&split.docker_globals, &settings)?;
+    if action == Action::Unlock {
+        engine.check_daemon()?;
+        let project = match &settings.project {
+            Some(p) => p.clone(),
+            None => compose::project_name(&engine, &settings).ok_or_else(|| {
+                Error::usage(
+                    "cannot tell the project's name: Compose cannot load the project here",
+                    "run it in the project's directory, or pass -p PROJECT",
+                )
+            })?,
+        };
+        let said = lock::unlock(&engine, &project)?;
+        report::print(&said, || format!("{said}\n"), false);
+        return Ok(());
+    }
     flows::run(&engine, &settings, &action, &cwd)
 }
 
@@ -150,8 +166,10 @@ pub fn action(cli: &Cli, settings: &mut settings::Settings) -> Result<Action> {
         }
         return Ok(Action::Steps(settings.flow.clone()));
     };
-    if matches!(cmd, Command::Version) {
-        return Ok(Action::Version);
+    match cmd {
+        Command::Version => return Ok(Action::Version),
+        Command::Unlock => return Ok(Action::Unlock),
+        _ => {}
     }
     if !settings.flow.is_empty() {
         return Err(Error::usage(
@@ -185,5 +203,6 @@ pub fn action(cli: &Cli, settings: &mut settings::Settings) -> Result<Action> {
         Command::Status => Action::Status,
         Command::Config => Action::Config,
         Command::Version => Action::Version,
+        Command::Unlock => Action::Unlock,
     })
 }

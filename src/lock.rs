@@ -1,46 +1,90 @@
 //! The deploy lock: one changing run per project, across processes and machines sharing the engine.
 //!
-//! The lock is a container named after the project, created (never started) from an empty image
-//! docker flow imports once: the daemon reserves container names atomically, so creation is the
-//! test-and-set. (Network names are not reserved atomically on every engine version.) Its labels
-//! say who holds it. A lock whose holder is provably gone (same host, dead pid) or
-//! that is older than a bound is taken over, with a message; removal is by id, so a run that
-//! recovers a stale lock can never remove a fresh one.
+//! The lock is a container named after the project: the daemon reserves container names
+//! atomically, so creating it is the test-and-set. It runs docker flow's helper (`hold`) with
+//! `docker run -i --rm`, its stdin a pipe only the holder writes to, so it runs exactly as long as
+//! its holder: when the holder exits, however (SIGKILL included), or its machine loses the
+//! engine, the input ends, the container stops and is removed. A lock that runs has a live
+//! holder and is never taken over, however long its build takes; one that does not run is left
+//! over and is removed (only if it carries the lock's label). Its labels say who holds it.
+//!
+//! On an engine the helper cannot run on (another architecture), the lock is a container that
+//! never starts: it proves nothing about its holder, so it is never taken over; `docker flow
+//! unlock` removes it.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
-use crate::engine::{args, Engine, Refusal};
+use crate::engine::{args, Attached, Engine, Refusal};
 use crate::error::{Error, Result};
+use crate::helper;
 use crate::progress::Progress;
 
 const LABEL_LOCK: &str = "io.docker-flow.lock";
-/// An image with no files at all, imported from an empty tar: a lock container never runs.
-const LOCK_IMAGE: &str = "docker-flow-lock:1";
+/// On a lock that cannot prove its holder alive (see the module's doc).
+const LABEL_UNPROVEN: &str = "io.docker-flow.lock.unproven";
+/// An image with no files at all, imported from an empty tar: an unproven lock never runs.
+const EMPTY_IMAGE: &str = "docker-flow-lock:1";
+/// How long a released lock may take to stop before it is removed by force.
+const RELEASE_WITHIN: Duration = Duration::from_secs(5);
 
 pub(crate) struct Lock<'a> {
     engine: &'a Engine,
-    id: Option<String>,
+    name: String,
+    held: Held,
 }
 
+enum Held {
+    /// A dry run takes no lock.
+    Nothing,
+    /// The running `hold`, attached: closing its input releases the lock.
+    Running(Box<Attached>),
+    /// A container that never runs, removed by id on release.
+    Unproven(String),
+}
+
+/// Who holds a lock, from its container's labels and state.
 #[derive(Debug)]
-struct Holder {
+pub(crate) struct Holder {
     id: String,
+    /// Whether the container carries the lock's label (docker flow's lock, not another's).
+    is_lock: bool,
+    unproven: bool,
+    running: bool,
     host: String,
     pid: u32,
     command: String,
     since: u64,
 }
 
+impl Holder {
+    fn age(&self) -> u64 {
+        now().saturating_sub(self.since)
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "`{}` (pid {} on {}) since {}s ago",
+            self.command,
+            self.pid,
+            self.host,
+            self.age()
+        )
+    }
+}
+
 pub(crate) fn lock_name(project: &str) -> String {
     format!("docker-flow-lock-{project}")
 }
 
+/// The machine's name, for the lock's labels (a person reading who holds a lock wants it; no
+/// decision depends on it).
 fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|s| s.trim().to_string())
         .or_else(|_| std::env::var("HOSTNAME"))
+        .or_else(|_| std::env::var("COMPUTERNAME"))
         .unwrap_or_else(|_| "unknown".into())
 }
 
@@ -51,77 +95,58 @@ fn now() -> u64 {
         .unwrap_or(0)
 }
 
-fn pid_alive(pid: u32) -> bool {
-    std::path::Path::new(&format!("/proc/{pid}")).exists()
+/// Why the lock could not be created at once.
+enum Attempt<'a> {
+    Taken(Box<Lock<'a>>),
+    /// The name is taken: another holder, or one left over.
+    Busy,
 }
 
 impl<'a> Lock<'a> {
-    /// Takes the lock for `project`, waiting up to `wait`; stale locks older than `stale_after`
-    /// are taken over.
+    /// Takes the lock for `project`, waiting up to `wait` for a live holder to finish.
     pub(crate) fn acquire(
         engine: &'a Engine,
         project: &str,
         command: &str,
         wait: Duration,
-        stale_after: Duration,
         progress: &Progress,
     ) -> Result<Lock<'a>> {
-        if engine.dry_run() {
-            return Ok(Lock { engine, id: None });
-        }
         let name = lock_name(project);
+        if engine.dry_run() {
+            return Ok(Lock {
+                engine,
+                name,
+                held: Held::Nothing,
+            });
+        }
+        let image = match helper::check_engine(engine, helper::LOCK_HELP) {
+            Ok(()) => Some(helper::ensure_image(engine, helper::LOCK_HELP)?),
+            Err(_) => None,
+        };
         let started = Instant::now();
-        let me = hostname();
-        ensure_image(engine)?;
         loop {
-            let out = engine.read(&args(&[
-                "container",
-                "create",
-                "--label",
-                &format!("{LABEL_LOCK}=true"),
-                "--label",
-                &format!("io.docker-flow.lock.host={me}"),
-                "--label",
-                &format!("io.docker-flow.lock.pid={}", std::process::id()),
-                "--label",
-                &format!("io.docker-flow.lock.command={command}"),
-                "--label",
-                &format!("io.docker-flow.lock.since={}", now()),
-                "--name",
-                &name,
-                LOCK_IMAGE,
-                "lock",
-            ]))?;
-            if out.ok() {
-                return Ok(Lock {
-                    engine,
-                    id: Some(out.stdout.trim().to_string()),
-                });
+            let attempt = match &image {
+                Some(image) => Self::hold(engine, &name, command, image)?,
+                None => Self::create_unproven(engine, &name, command)?,
+            };
+            if let Attempt::Taken(lock) = attempt {
+                return Ok(*lock);
             }
             let Some(holder) = read_holder(engine, &name)? else {
-                if out.refusal() == Some(Refusal::Conflict) {
-                    continue; // released between our attempt and the read: try again
-                }
-                return Err(Error::environment(
-                    format!("cannot create the deploy lock: {}", out.stderr.trim()),
-                    "check that the Docker daemon is running and that you may create containers",
-                ));
+                continue; // released between our attempt and the read: try again
             };
-            let age = now().saturating_sub(holder.since);
-            let gone =
-                holder.host == me && holder.pid != std::process::id() && !pid_alive(holder.pid);
-            if gone || age > stale_after.as_secs() {
-                let why = if gone {
-                    format!("its holder (pid {} on {}) is gone", holder.pid, holder.host)
-                } else {
-                    format!(
-                        "it is {age}s old, over the {}s bound",
-                        stale_after.as_secs()
-                    )
-                };
+            if !holder.is_lock {
+                return Err(Error::environment(
+                    format!("the container `{name}` holds the deploy lock's name but is not docker flow's lock"),
+                    "docker flow never removes a container it did not make: rename or remove it",
+                ));
+            }
+            if !holder.running && !holder.unproven {
+                // Its holder is gone (the lock stops with it); it is being removed, or was left
+                // by an older docker flow. Only a container with the lock's label is removed.
                 progress.warn(&format!(
-                    "taking over the deploy lock of `{project}` left by `{}`: {why}",
-                    holder.command
+                    "taking over the deploy lock of `{project}` left by {}: it no longer runs",
+                    holder.describe()
                 ));
                 let _ = engine.read(&args(&["rm", "-f", &holder.id]));
                 continue;
@@ -133,12 +158,90 @@ impl<'a> Lock<'a> {
                     command: holder.command,
                     pid: holder.pid,
                     host: holder.host,
-                    age,
+                    age: now().saturating_sub(holder.since),
                     lock: name,
                 });
             }
             std::thread::sleep(Duration::from_millis(500));
         }
+    }
+
+    /// The lock's labels: who holds it.
+    fn labels(command: &str) -> Vec<String> {
+        let mut a = Vec::new();
+        for (k, v) in [
+            (LABEL_LOCK.to_string(), "true".to_string()),
+            ("io.docker-flow.lock.host".into(), hostname()),
+            (
+                "io.docker-flow.lock.pid".into(),
+                std::process::id().to_string(),
+            ),
+            ("io.docker-flow.lock.command".into(), command.to_string()),
+            ("io.docker-flow.lock.since".into(), now().to_string()),
+        ] {
+            a.push("--label".to_string());
+            a.push(format!("{k}={v}"));
+        }
+        a
+    }
+
+    /// Runs the lock's process, attached: taken once it says so.
+    fn hold(engine: &'a Engine, name: &str, command: &str, image: &str) -> Result<Attempt<'a>> {
+        let mut a = args(&["run", "-i", "--rm", "--pull", "never", "--name", name]);
+        a.extend(Self::labels(command));
+        a.extend(args(&["--network", "none", "--user", "65534:65534"]));
+        a.extend(args(&helper::CONFINED));
+        a.extend(args(&[image, "hold"]));
+        let mut run = engine.start_attached(&a)?;
+        if run.first_line().as_deref() == Some(docker_flow_helper::protocol::hold::HELD.trim_end())
+        {
+            return Ok(Attempt::Taken(Box::new(Lock {
+                engine,
+                name: name.to_string(),
+                held: Held::Running(Box::new(run)),
+            })));
+        }
+        run.close(RELEASE_WITHIN);
+        let stderr = run.stderr();
+        let refused = crate::engine::Output {
+            status: 1,
+            stdout: String::new(),
+            stderr,
+        };
+        if refused.refusal() == Some(Refusal::Conflict) {
+            return Ok(Attempt::Busy);
+        }
+        Err(Error::environment(
+            format!("cannot take the deploy lock: {}", refused.last_error_line()),
+            "check that the Docker daemon is running and that you may run containers",
+        ))
+    }
+
+    /// Creates a lock container that never runs (an engine the helper cannot run on).
+    fn create_unproven(engine: &'a Engine, name: &str, command: &str) -> Result<Attempt<'a>> {
+        engine.ensure_imported(EMPTY_IMAGE, "docker flow deploy lock", &[], || {
+            // Two empty 512-byte blocks: the smallest valid tar archive.
+            Ok(vec![0u8; 1024])
+        })?;
+        let mut a = args(&["container", "create", "--name", name]);
+        a.extend(Self::labels(command));
+        a.extend(args(&["--label", &format!("{LABEL_UNPROVEN}=true")]));
+        a.extend(args(&[EMPTY_IMAGE, "lock"]));
+        let out = engine.read(&a)?;
+        if out.ok() {
+            return Ok(Attempt::Taken(Box::new(Lock {
+                engine,
+                name: name.to_string(),
+                held: Held::Unproven(out.stdout.trim().to_string()),
+            })));
+        }
+        if out.refusal() == Some(Refusal::Conflict) {
+            return Ok(Attempt::Busy);
+        }
+        Err(Error::environment(
+            format!("cannot create the deploy lock: {}", out.last_error_line()),
+            "check that the Docker daemon is running and that you may create containers",
+        ))
     }
 
     /// Releases the lock (also done on drop).
@@ -147,8 +250,21 @@ impl<'a> Lock<'a> {
     }
 
     fn release_inner(&mut self) {
-        if let Some(id) = self.id.take() {
-            let _ = self.engine.read(&args(&["rm", "-f", &id]));
+        match std::mem::replace(&mut self.held, Held::Nothing) {
+            Held::Nothing => {}
+            Held::Running(mut run) => {
+                if !run.close(RELEASE_WITHIN) {
+                    // Still running: remove it, if it is still this run's lock.
+                    if let Ok(Some(h)) = read_holder(self.engine, &self.name) {
+                        if h.is_lock && h.pid == std::process::id() && h.host == hostname() {
+                            let _ = self.engine.read(&args(&["rm", "-f", &h.id]));
+                        }
+                    }
+                }
+            }
+            Held::Unproven(id) => {
+                let _ = self.engine.read(&args(&["rm", "-f", &id]));
+            }
         }
     }
 }
@@ -159,11 +275,34 @@ impl Drop for Lock<'_> {
     }
 }
 
-fn ensure_image(engine: &Engine) -> Result<()> {
-    // Two empty 512-byte blocks: the smallest valid tar archive.
-    engine.ensure_imported(LOCK_IMAGE, "docker flow deploy lock", &[], || {
-        Ok(vec![0u8; 1024])
-    })
+/// `docker flow unlock`: removes the project's lock, whoever holds it; says what it removed.
+pub(crate) fn unlock(engine: &Engine, project: &str) -> Result<String> {
+    let name = lock_name(project);
+    let Some(holder) = read_holder(engine, &name)? else {
+        return Ok(format!("project `{project}` is not locked"));
+    };
+    if !holder.is_lock {
+        return Err(Error::environment(
+            format!("the container `{name}` is not docker flow's lock; nothing was removed"),
+            "docker flow never removes a container it did not make",
+        ));
+    }
+    let out = engine.change(&args(&["rm", "-f", &holder.id]), None)?;
+    if !out.ok_or_gone() {
+        return Err(Error::environment(
+            format!("cannot remove the lock `{name}`: {}", out.last_error_line()),
+            format!("remove it with `docker rm -f {name}`"),
+        ));
+    }
+    Ok(format!(
+        "removed the deploy lock of `{project}` ({name}), held by {}{}",
+        holder.describe(),
+        if holder.running {
+            "; that run may still be changing the project"
+        } else {
+            ""
+        }
+    ))
 }
 
 fn read_holder(engine: &Engine, name: &str) -> Result<Option<Holder>> {
@@ -175,7 +314,7 @@ fn read_holder(engine: &Engine, name: &str) -> Result<Option<Holder>> {
     let Some(n) = v.get(0) else { return Ok(None) };
     let label = |k: &str| {
         n.pointer("/Config/Labels")
-            .and_then(|l| l.get(format!("io.docker-flow.lock.{k}")))
+            .and_then(|l| l.get(k))
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string()
@@ -186,9 +325,12 @@ fn read_holder(engine: &Engine, name: &str) -> Result<Option<Holder>> {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string(),
-        host: label("host"),
-        pid: label("pid").parse().unwrap_or(0),
-        command: label("command"),
-        since: label("since").parse().unwrap_or(0),
+        is_lock: label(LABEL_LOCK) == "true",
+        unproven: label(LABEL_UNPROVEN) == "true",
+        running: n.pointer("/State/Running").and_then(Value::as_bool) == Some(true),
+        host: label("io.docker-flow.lock.host"),
+        pid: label("io.docker-flow.lock.pid").parse().unwrap_or(0),
+        command: label("io.docker-flow.lock.command"),
+        since: label("io.docker-flow.lock.since").parse().unwrap_or(0),
     }))
 }

@@ -375,18 +375,75 @@ fn the_deploy_lock_admits_one_run_and_recovers_from_a_killed_holder() {
     );
     assert_eq!(bed.version_at("/demo"), "v2");
 
-    // A holder killed with SIGKILL leaves the lock; the next run takes it over.
-    let mut victim = spawn();
+    // A holder stopped (SIGSTOP: a long build, a paused laptop) still holds the lock: nothing
+    // guesses from its age or its process id.
+    let victim = spawn();
     wait_for_lock(&bed);
-    victim.kill().unwrap();
-    victim.wait().unwrap();
-    let r = bed.flow(&["deploy"]);
+    let signal = |sig: &str, pid: u32| {
+        assert!(std::process::Command::new("kill")
+            .args([sig, &pid.to_string()])
+            .status()
+            .unwrap()
+            .success());
+    };
+    signal("-STOP", victim.id());
+    std::thread::sleep(Duration::from_secs(3));
+    bed.flow(&["deploy"])
+        .fails(4, "is locked by `deploy,proxy,stop-old`");
+    // Killed (SIGKILL), the lock goes with it: the next run has it within 2 s.
+    signal("-KILL", victim.id());
+    victim.wait_with_output().unwrap();
+    let r = bed.flow(&["deploy", "--lock-wait", "2s"]);
+    r.ok();
+    // A lock whose labels name a dead process on this very host, but which runs (a run in
+    // another PID namespace, a container with the same hostname): never taken over.
+    let image = bed.docker(&[
+        "images",
+        "docker-flow-helper",
+        "--format",
+        "{{.Repository}}:{{.Tag}}",
+    ]);
+    let image = image.stdout.lines().next().unwrap().to_string();
+    let lock = format!("docker-flow-lock-{}", bed.project);
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    bed.docker(&[
+        "run",
+        "-d",
+        "-i",
+        "--name",
+        &lock,
+        "--label",
+        "io.docker-flow.lock=true",
+        "--label",
+        &format!("io.docker-flow.lock.host={}", host.trim()),
+        "--label",
+        "io.docker-flow.lock.pid=999999",
+        "--label",
+        "io.docker-flow.lock.command=deploy",
+        &image,
+        "hold",
+    ])
+    .ok();
+    bed.flow(&["deploy"])
+        .fails(4, "is locked by `deploy` (pid 999999 on");
+    // `docker flow unlock` removes it, and says what it removed.
+    let r = bed.flow(&["unlock"]);
     r.ok();
     assert!(
-        r.stderr.contains("taking over the deploy lock"),
+        r.stdout.contains("removed the deploy lock of")
+            && r.stdout.contains("`deploy` (pid 999999 on"),
         "{}",
-        r.stderr
+        r.stdout
     );
+    bed.flow(&["unlock"]).ok();
+    assert!(bed.flow(&["unlock"]).stdout.contains("is not locked"));
+    // A container at the lock's name that is not a lock is never removed.
+    bed.docker(&["create", "--name", &lock, &image, "hold"])
+        .ok();
+    bed.flow(&["deploy"]).fails(3, "is not docker flow's lock");
+    bed.flow(&["unlock"]).fails(3, "is not docker flow's lock");
+    bed.docker(&["rm", "-f", &lock]).ok();
+    bed.flow(&["deploy"]).ok();
     // A scale while a deploy runs is refused the same way.
     let holder = spawn();
     wait_for_lock(&bed);

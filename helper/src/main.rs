@@ -9,9 +9,11 @@
 //! - `proxy`: the Caddy proxy container's first process: serves the rotation on the container's
 //!   loopback and runs Caddy.
 //! - `admin`, `drain`: Caddy's admin API, which listens on the proxy container's loopback only.
+//! - `hold`: the deploy lock's process, running exactly as long as its holder.
 
 mod admin;
 mod dns;
+mod hold;
 mod probe;
 // docker flow's half of the protocol (the parsers) is used by docker flow, through the library.
 #[allow(dead_code)]
@@ -23,7 +25,7 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((command, rest)) = args.split_first() else {
-        eprintln!("usage: helper probe|set|get|proxy|admin|drain ...");
+        eprintln!("usage: helper probe|set|get|proxy|admin|drain|hold ...");
         return ExitCode::from(2);
     };
     match command.as_str() {
@@ -33,6 +35,7 @@ fn main() -> ExitCode {
         "proxy" => supervise::run(rest),
         "admin" => admin::run(rest),
         "drain" => admin::drain(rest),
+        "hold" => hold::run(rest),
         other => {
             eprintln!("helper: unknown command `{other}`");
             ExitCode::from(2)

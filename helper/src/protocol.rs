@@ -33,6 +33,12 @@ pub mod record {
     }
 }
 
+/// `hold`: the deploy lock's process.
+pub mod hold {
+    /// What it prints once it runs: the lock is taken.
+    pub const HELD: &str = "held\n";
+}
+
 /// `admin`: one request to Caddy's admin API.
 pub mod admin {
     /// What stands for "no ETag" on the first line.

@@ -13,7 +13,7 @@ mod status;
 mod switch;
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde_json::Value;
 
@@ -73,13 +73,11 @@ pub(crate) fn run(engine: &Engine, settings: &Settings, action: &Action, cwd: &P
         // Its health is then checked by docker flow's helper, which must run on the engine.
         crate::helper::check_engine(engine, crate::probe::HELP)?;
     }
-    let stale = 2 * (settings.health_timeout + settings.drain_timeout) + Duration::from_secs(300);
     let lock = Lock::acquire(
         engine,
         &ctx.project,
         &command,
         settings.lock_wait,
-        stale,
         &ctx.progress,
     )?;
     let mut done = Record::default();
