@@ -116,3 +116,28 @@ pub(crate) fn refuse(e: clap::Error, argv: &[String]) -> crate::error::Result<()
         ),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    /// The help as a user reads it, at a fixed width: any change to it shows in review.
+    fn help(args: &[&str]) -> String {
+        let mut cmd = super::command().term_width(100);
+        let mut argv = vec!["docker flow"];
+        argv.extend_from_slice(args);
+        argv.push("--help");
+        match cmd.try_get_matches_from_mut(argv) {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("--help did not print the help"),
+        }
+    }
+
+    #[test]
+    fn the_top_level_help() {
+        insta::assert_snapshot!(help(&[]));
+    }
+
+    #[test]
+    fn the_deploy_help() {
+        insta::assert_snapshot!(help(&["deploy"]));
+    }
+}

@@ -183,3 +183,41 @@ impl Error {
 }
 
 pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::Error;
+
+    /// An error as a user reads it (no colour, a fixed width): message and help, no code line.
+    fn rendered(e: Error) -> String {
+        let mut out = String::new();
+        miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+            .with_width(100)
+            .render_report(&mut out, &e)
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn errors_read_as_message_and_help() {
+        insta::assert_snapshot!(rendered(Error::ModeMismatch {
+            target: "app".into(),
+            running: "blue-green".into(),
+            running_flag: true,
+            asked: false,
+            origin: "--blue-green".into(),
+        }));
+        insta::assert_snapshot!(rendered(Error::Locked {
+            project: "shop".into(),
+            command: "deploy,proxy,stop-old".into(),
+            pid: 4242,
+            host: "ci-7".into(),
+            age: 12,
+            lock: "docker-flow-lock-shop".into(),
+        }));
+        insta::assert_snapshot!(rendered(Error::usage(
+            "scale needs a count",
+            "pass N, +N or -N: `docker flow scale +2`",
+        )));
+    }
+}

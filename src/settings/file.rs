@@ -73,9 +73,12 @@ pub(crate) fn load(dir: &Path, cwd: &Path, known: &[&str]) -> Result<FileValues>
 pub(crate) fn parse(path: &Path, text: String, known: &[&str]) -> Result<FileValues> {
     let display = path.display().to_string();
     let doc: serde_norway::Value = serde_norway::from_str(&text).map_err(|e| {
+        // The parser may place an error past the last line (an unclosed list, say): mark the
+        // last line then, so the error always points somewhere.
+        let last = text.lines().count().max(1);
         let at = e
             .location()
-            .map(|l| l.line())
+            .map(|l| l.line().clamp(1, last))
             .and_then(|line| locate_line(path, &text, line));
         Error::config(
             format!("{display} is not valid YAML: {e}"),
@@ -109,7 +112,7 @@ pub(crate) fn parse(path: &Path, text: String, known: &[&str]) -> Result<FileVal
         };
         let line = key_line(&text, &key).unwrap_or(1);
         if !known.contains(&key.as_str()) {
-            let close = known.iter().find(|k| strsim(k, &key));
+            let close = known.iter().find(|k| close(k, &key));
             return Err(Error::config(
                 format!("unknown setting `{key}` in {display}"),
                 match close {
@@ -170,23 +173,12 @@ fn key_line(text: &str, key: &str) -> Option<usize> {
         .map(|i| i + 1)
 }
 
-/// Close enough to suggest: same letters but for `-`/`_`, or one edit apart.
-fn strsim(a: &str, b: &str) -> bool {
+/// Close enough to suggest: the same but for `-`/`_`, case or a plural `s`, or at most two
+/// edits apart (the `strsim` crate's Damerau-Levenshtein distance).
+fn close(a: &str, b: &str) -> bool {
     let norm = |s: &str| s.replace('-', "_").to_lowercase();
-    if norm(a) == norm(b) || norm(a).trim_end_matches('s') == norm(b).trim_end_matches('s') {
-        return true;
-    }
-    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.iter().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != cb);
-            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev[b.len()] <= 2
+    let (a, b) = (norm(a), norm(b));
+    a.trim_end_matches('s') == b.trim_end_matches('s') || strsim::damerau_levenshtein(&a, &b) <= 2
 }
 
 #[cfg(test)]
@@ -225,6 +217,13 @@ mod tests {
         match e {
             Error::Config { span, .. } => assert!(span.is_some()),
             other => panic!("unexpected {other:?}"),
+        }
+        // An error the parser finds only at the end of the text still marks a line.
+        for text in ["side_targets: [db\n", "target: \"app\n", "a: b\n  c: d\n"] {
+            match parse(Path::new("docker-flow.yml"), text.into(), KNOWN).unwrap_err() {
+                Error::Config { span, .. } => assert!(span.is_some(), "{text:?}"),
+                other => panic!("unexpected {other:?}"),
+            }
         }
     }
 

@@ -212,6 +212,8 @@ impl Key {
             .env(s.env)
             .help(s.help)
             .help_heading(s.heading)
+            // The help names the variable, never its value (it may be a secret).
+            .hide_env_values(true)
             .global(true);
         if let Some(c) = s.short {
             arg = arg.short(c);
