@@ -64,13 +64,8 @@ impl<'a> DockerFlowProxy<'a> {
         color: Option<Color>,
         templates: Option<(&str, &str)>,
     ) -> String {
-        let mut url = url::Url::parse(&format!(
-            "{}/v1/docker-flow-proxy/reconfigure",
-            base_url(&self.settings.host, self.settings.reconf_port)
-        ))
-        .expect("a validated host and port make a valid URL");
+        let mut q = form_urlencoded::Serializer::new(String::new());
         {
-            let mut q = url.query_pairs_mut();
             q.append_pair("serviceName", &self.service_name());
             match templates {
                 Some((fe, be)) => {
@@ -88,7 +83,11 @@ impl<'a> DockerFlowProxy<'a> {
                 }
             }
         }
-        url.to_string()
+        format!(
+            "{}/v1/docker-flow-proxy/reconfigure?{}",
+            base_url(&self.settings.host, self.settings.reconf_port),
+            q.finish()
+        )
     }
 
     /// Copies the templates, with `SERVICE_NAME` replaced, into the proxy container.

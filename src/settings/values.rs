@@ -214,8 +214,13 @@ pub(crate) fn parse_domain(v: &str) -> Parsed<String> {
 }
 
 pub(crate) fn parse_http_url(v: &str) -> Parsed<String> {
-    match url::Url::parse(v) {
-        Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.host_str().is_some() => {
+    // The `http` crate (already there for ureq) parses URIs without the `url` crate's IDNA
+    // tables: a Consul address is ASCII.
+    match v.parse::<http::Uri>() {
+        Ok(u)
+            if matches!(u.scheme_str(), Some("http" | "https"))
+                && u.host().is_some_and(|h| !h.is_empty()) =>
+        {
             Ok(v.to_string())
         }
         _ => bad(
