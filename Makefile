@@ -23,10 +23,10 @@ demo: testbed install
 	bash scripts/demo.sh
 
 # Unit tests, then the end-to-end suite against the real engine (a missing engine fails it),
-# two at a time; then the heavy ones (a route of 80 instances), alone.
+# two at a time; then the heavy ones (tests/heavy.rs: a route of 80 instances), alone.
 test: testbed install
-	DOCKER_FLOW_E2E=1 $(CARGO) test --workspace --locked -- --test-threads=2
-	DOCKER_FLOW_E2E=1 $(CARGO) test --locked --test main -- --ignored --test-threads=1
+	DOCKER_FLOW_E2E=1 $(CARGO) test --workspace --locked -- --test-threads=2 --skip heavy::
+	DOCKER_FLOW_E2E=1 $(CARGO) test --locked --test main -- --test-threads=1 heavy::
 
 # The zero-downtime benchmark against a plain `docker compose up -d`, into docs/BENCHMARKS.md.
 bench: testbed install

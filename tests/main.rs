@@ -9,6 +9,7 @@ mod cli;
 mod compose;
 mod faults;
 mod flows;
+mod heavy;
 mod ownership;
 mod proxy;
 mod remote;
