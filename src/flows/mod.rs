@@ -48,9 +48,7 @@ pub(crate) fn run(engine: &Engine, settings: &Settings, action: &Action, cwd: &P
         ));
     }
     check_templates(settings)?;
-    engine.check_daemon()?;
-    engine.check_compose()?;
-    let project = compose::load(engine, settings, cwd)?;
+    let project = open_project(engine, settings, cwd)?;
     let port = model::validate(&project, settings, &target)?;
     let needs_probe = !declares_healthcheck(&project.model, &target);
     let ctx = Ctx::new(engine, settings, project, target, port);
@@ -113,6 +111,13 @@ impl Record {
         }
         self.history.outcomes.push(outcome);
     }
+}
+
+/// The project, once the daemon and Compose answer (exit 3 otherwise).
+fn open_project(engine: &Engine, settings: &Settings, cwd: &Path) -> Result<compose::Project> {
+    engine.check_daemon()?;
+    engine.check_compose()?;
+    compose::load(engine, settings, cwd)
 }
 
 /// Refuses, before anything changes, to deploy a target in the other mode than it runs in:

@@ -4,19 +4,17 @@
 use std::path::Path;
 
 use super::Ctx;
+use crate::containers;
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::model::{Color, LABEL_TARGET};
 use crate::report::{self, ColorReport, InstanceReport, ProxyReport, StatusReport};
 use crate::settings::{Format, Settings};
-use crate::{compose, containers};
 
 /// `docker flow status` without a target: one report per target docker flow deployed in the
 /// project (each in the mode its instances were deployed in).
 pub(super) fn every_target(engine: &Engine, settings: &Settings, cwd: &Path) -> Result<()> {
-    engine.check_daemon()?;
-    engine.check_compose()?;
-    let project = compose::load(engine, settings, cwd)?;
+    let project = super::open_project(engine, settings, cwd)?;
     let found = containers::labelled(
         engine,
         &[
