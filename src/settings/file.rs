@@ -1,12 +1,16 @@
-//! `./docker-flow.yml`: the lowest layer of settings above the defaults.
+//! `docker-flow.yml`: the lowest layer of settings above the defaults.
 //!
-//! Read once from the working directory (a missing file is fine). Keys are the flag names with
-//! `_`; an unknown key or malformed YAML is an error that points at the line.
+//! Read once from the project directory (a missing file is fine). Keys are the flag names with
+//! `_`; an unknown key, a value that is not a setting, a repeated key or malformed YAML is an error
+//! that points at its line. The YAML parser (serde-saphyr, pure Rust) gives each key's position,
+//! so no line is searched for by hand.
 
 use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
 use miette::{NamedSource, SourceSpan};
+use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_saphyr::Spanned;
 
 use super::Raw;
 use crate::error::{Error, Located, Result};
@@ -72,31 +76,24 @@ pub(crate) fn load(dir: &Path, cwd: &Path, known: &[&str]) -> Result<FileValues>
 
 pub(crate) fn parse(path: &Path, text: String, known: &[&str]) -> Result<FileValues> {
     let display = path.display().to_string();
-    let doc: serde_norway::Value = serde_norway::from_str(&text).map_err(|e| {
+    let doc: Doc = serde_saphyr::from_str(&text).map_err(|e| {
         // The parser may place an error past the last line (an unclosed list, say): mark the
         // last line then, so the error always points somewhere.
         let last = text.lines().count().max(1);
         let at = e
             .location()
-            .map(|l| l.line().clamp(1, last))
+            .map(|l| (l.line() as usize).clamp(1, last))
             .and_then(|line| locate_line(path, &text, line));
         Error::config(
-            format!("{display} is not valid YAML: {e}"),
+            format!("{display} is not valid YAML: {}", plain(&e)),
             "fix the YAML syntax at the marked line (keys are the flag names with `_`, e.g. `blue_green: true`)",
             at,
         )
     })?;
-    let mapping = match doc {
-        serde_norway::Value::Null => {
-            return Ok(FileValues {
-                path: Some(path.to_path_buf()),
-                shown: FILE_NAME.into(),
-                text,
-                values: IndexMap::new(),
-            })
-        }
-        serde_norway::Value::Mapping(m) => m,
-        _ => {
+    let entries = match doc {
+        Doc::Empty => Vec::new(),
+        Doc::Settings(entries) => entries,
+        Doc::Other => {
             return Err(Error::config(
                 format!("{display} must be a mapping of settings"),
                 "write one `key: value` per line, e.g. `target: app`",
@@ -105,12 +102,9 @@ pub(crate) fn parse(path: &Path, text: String, known: &[&str]) -> Result<FileVal
         }
     };
     let mut values = IndexMap::new();
-    for (k, v) in mapping {
-        let key = match k {
-            serde_norway::Value::String(s) => s,
-            other => format!("{other:?}"),
-        };
-        let line = key_line(&text, &key).unwrap_or(1);
+    for (key, Setting(raw)) in entries {
+        let line = (key.referenced.line() as usize).max(1);
+        let key = key.value;
         if !known.contains(&key.as_str()) {
             let close = known.iter().find(|k| close(k, &key));
             return Err(Error::config(
@@ -122,7 +116,7 @@ pub(crate) fn parse(path: &Path, text: String, known: &[&str]) -> Result<FileVal
                 locate_line(path, &text, line),
             ));
         }
-        let raw = to_raw(&v).ok_or_else(|| {
+        let raw = raw.ok_or_else(|| {
             Error::config(
                 format!("`{key}` in {display} must be a string, number, boolean or list of them"),
                 "write a scalar (`key: value`) or a list (`key: [a, b]`)",
@@ -139,38 +133,148 @@ pub(crate) fn parse(path: &Path, text: String, known: &[&str]) -> Result<FileVal
     })
 }
 
-fn scalar(v: &serde_norway::Value) -> Option<String> {
-    match v {
-        serde_norway::Value::String(s) => Some(s.clone()),
-        serde_norway::Value::Bool(b) => Some(b.to_string()),
-        serde_norway::Value::Number(n) => Some(n.to_string()),
-        _ => None,
+/// The parser's message for users (no parser internals such as its option names) and without its
+/// own snippet: the diagnostic marks the line.
+fn plain(e: &serde_saphyr::Error) -> String {
+    let options = serde_saphyr::render_options! {
+        formatter: &serde_saphyr::UserMessageFormatter,
+        snippets: serde_saphyr::SnippetMode::Off,
+    };
+    e.without_snippet().render_with_options(options)
+}
+
+/// The file as a whole: settings in the order written, each key with where it stands.
+enum Doc {
+    Empty,
+    Settings(Vec<(Spanned<String>, Setting)>),
+    Other,
+}
+
+/// One setting's value: `None` when it is neither a scalar nor a list of scalars (the caller
+/// names the key and line; the parser's own message would not).
+struct Setting(Option<Raw>);
+
+impl<'de> Deserialize<'de> for Doc {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Doc;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a mapping of settings")
+            }
+            fn visit_unit<E: de::Error>(self) -> std::result::Result<Doc, E> {
+                Ok(Doc::Empty)
+            }
+            fn visit_none<E: de::Error>(self) -> std::result::Result<Doc, E> {
+                Ok(Doc::Empty)
+            }
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<Doc, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(entry) = map.next_entry()? {
+                    entries.push(entry);
+                }
+                Ok(Doc::Settings(entries))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> std::result::Result<Doc, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Doc::Other)
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> std::result::Result<Doc, E> {
+                Ok(Doc::Other)
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> std::result::Result<Doc, E> {
+                Ok(Doc::Other)
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> std::result::Result<Doc, E> {
+                Ok(Doc::Other)
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> std::result::Result<Doc, E> {
+                Ok(Doc::Other)
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> std::result::Result<Doc, E> {
+                Ok(Doc::Other)
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 
-fn to_raw(v: &serde_norway::Value) -> Option<Raw> {
-    match v {
-        serde_norway::Value::Sequence(items) => items
-            .iter()
-            .map(scalar)
-            .collect::<Option<Vec<_>>>()
-            .map(Raw::Many),
-        serde_norway::Value::Null => Some(Raw::Many(Vec::new())),
-        other => scalar(other).map(Raw::One),
-    }
-}
+/// A scalar as the text it means (`true`, `3`, `app`); `None` for a list or mapping.
+struct Scalar(Option<String>);
 
-/// The line where a top-level key is defined (keys at column 0).
-fn key_line(text: &str, key: &str) -> Option<usize> {
-    text.lines()
-        .position(|l| {
-            let l = l.trim_end();
-            l.strip_prefix(key)
-                .or_else(|| l.strip_prefix(&format!("\"{key}\"")))
-                .or_else(|| l.strip_prefix(&format!("'{key}'")))
-                .is_some_and(|rest| rest.trim_start().starts_with(':'))
+impl<'de> Deserialize<'de> for Scalar {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        d.deserialize_any(ValueVisitor).map(|raw| {
+            Scalar(match raw {
+                Some(Raw::One(s)) => Some(s),
+                _ => None,
+            })
         })
-        .map(|i| i + 1)
+    }
+}
+
+impl<'de> Deserialize<'de> for Setting {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        d.deserialize_any(ValueVisitor).map(Setting)
+    }
+}
+
+/// Reads any YAML value as a setting: a scalar is `One`, null an empty list, a list of scalars
+/// `Many`; anything else (a mapping, a nested list) is `None`.
+struct ValueVisitor;
+
+impl<'de> Visitor<'de> for ValueVisitor {
+    type Value = Option<Raw>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a string, number, boolean or list of them")
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> std::result::Result<Self::Value, E> {
+        Ok(Some(Raw::One(v.to_string())))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> std::result::Result<Self::Value, E> {
+        Ok(Some(Raw::One(v.to_string())))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> std::result::Result<Self::Value, E> {
+        Ok(Some(Raw::One(v.to_string())))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> std::result::Result<Self::Value, E> {
+        Ok(Some(Raw::One(v.to_string())))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<Self::Value, E> {
+        Ok(Some(Raw::One(v.to_string())))
+    }
+    fn visit_unit<E: de::Error>(self) -> std::result::Result<Self::Value, E> {
+        Ok(Some(Raw::Many(Vec::new())))
+    }
+    fn visit_none<E: de::Error>(self) -> std::result::Result<Self::Value, E> {
+        Ok(Some(Raw::Many(Vec::new())))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> std::result::Result<Self::Value, A::Error> {
+        let mut items = Some(Vec::new());
+        while let Some(Scalar(item)) = seq.next_element()? {
+            match (item, items.as_mut()) {
+                (Some(s), Some(all)) => all.push(s),
+                _ => items = None,
+            }
+        }
+        Ok(items.map(Raw::Many))
+    }
+    fn visit_map<A: MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> std::result::Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
 }
 
 /// Close enough to suggest: the same but for `-`/`_`, case or a plural `s`, or at most two
@@ -218,6 +322,11 @@ mod tests {
             Error::Config { span, .. } => assert!(span.is_some()),
             other => panic!("unexpected {other:?}"),
         }
+        // A repeated key is refused on its second line.
+        match parse(Path::new("x"), "target: a\ntarget: b\n".into(), KNOWN).unwrap_err() {
+            Error::Config { span, .. } => assert_eq!(span.unwrap().offset(), 10),
+            other => panic!("unexpected {other:?}"),
+        }
         // An error the parser finds only at the end of the text still marks a line.
         for text in ["side_targets: [db\n", "target: \"app\n", "a: b\n  c: d\n"] {
             match parse(Path::new("docker-flow.yml"), text.into(), KNOWN).unwrap_err() {
@@ -256,5 +365,33 @@ mod tests {
             .unwrap()
             .values
             .is_empty());
+    }
+
+    #[test]
+    fn values_that_are_not_settings_point_at_their_key() {
+        let text = "target: app\n\"scale\": {a: 1}\n";
+        match parse(Path::new("docker-flow.yml"), text.into(), KNOWN).unwrap_err() {
+            Error::Config { message, span, .. } => {
+                assert!(message.contains("`scale`"), "{message}");
+                assert_eq!(span.unwrap().offset(), 12);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        let nested = "side_targets: [db, [cache]]\n";
+        assert!(parse(Path::new("x"), nested.into(), KNOWN).is_err());
+        for text in ["just text\n", "- a\n- b\n", "3\n"] {
+            match parse(Path::new("x"), text.into(), KNOWN).unwrap_err() {
+                Error::Config { message, .. } => assert!(message.contains("mapping"), "{message}"),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        // A null value is an empty list, a quoted key is found on its own line.
+        let f = parse(
+            Path::new("x"),
+            "target: app\n'side_targets':\n".into(),
+            KNOWN,
+        )
+        .unwrap();
+        assert_eq!(f.values["side_targets"], (Raw::Many(vec![]), 2));
     }
 }
