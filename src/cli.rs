@@ -13,47 +13,159 @@ use clap::{CommandFactory, Parser, Subcommand};
     version,
     about = "Zero-downtime blue-green deployment, relative scaling and proxy reconfiguration for Docker Compose projects",
     long_about = None,
-    after_help = "Settings come from defaults < ./docker-flow.yml < FLOW_* environment < flags.\n\
+    after_help = "Each command's options: `docker flow COMMAND --help`. An option may also stand before the\n\
+                  command, and the seed's `docker flow --flow=deploy --flow=proxy …` takes every option.\n\
+                  Settings come from defaults < docker-flow.yml < FLOW_* environment < flags.\n\
                   Exit codes: 0 success, 1 a flow failed, 2 usage or configuration error, 3 environment error,\n\
                   4 the project is locked by another run."
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Deploy the next release of the target: start it, wait for health, switch the proxy, stop the old.
+    #[command(after_help = "Examples:
+  docker flow deploy -t web --blue-green --service-path /api
+  docker flow deploy --scale +2            one more pair of instances than run now
+  docker flow deploy --dry-run --format json")]
     Deploy,
     /// Scale the live release: N, +N or -N instances.
+    #[command(after_help = "Examples:
+  docker flow scale 4
+  docker flow scale +2
+  docker flow scale -1 -t web")]
     Scale {
         /// N (absolute), +N or -N (relative to the running count).
         #[arg(allow_hyphen_values = true, value_name = "N|+N|-N")]
         count: Option<String>,
     },
     /// Point the proxy at the live release (or the newest deployed one after `--flow=deploy`).
+    #[command(after_help = "Examples:
+  docker flow proxy                        route to the live release again
+  docker flow --flow=deploy && docker flow proxy && docker flow stop-old")]
     Proxy,
     /// Stop the release the proxy no longer routes to.
+    #[command(after_help = "Examples:
+  docker flow stop-old
+  docker flow stop-old --drain-timeout 2m")]
     StopOld,
     /// Bring the previous release back and make it live.
+    #[command(after_help = "Examples:
+  docker flow rollback
+  docker flow rollback --dry-run")]
     Rollback,
     /// Show the target's releases, their instances and the proxy routes.
+    #[command(after_help = "Examples:
+  docker flow status                       every target docker flow deployed in the project
+  docker flow status -t web --format json")]
     Status,
-    /// Show the resolved settings and where each came from.
+    /// Show the live release's logs, whatever its colour.
+    #[command(after_help = "Examples:
+  docker flow logs --follow --tail 20
+  docker flow logs --all --since 10m       both colours, each line prefixed by its instance
+  docker flow -f prod.yaml logs -f         -f after the command is --follow, as in Compose")]
+    Logs {
+        /// Follow the output.
+        #[arg(short = 'f', long)]
+        follow: bool,
+        /// Lines from the end of each instance's logs (a number, or `all`).
+        #[arg(short = 'n', long, value_name = "N")]
+        tail: Option<String>,
+        /// Logs since a time (2026-11-27T10:00:00Z) or a duration back (42m).
+        #[arg(long, value_name = "TIME")]
+        since: Option<String>,
+        /// Show timestamps.
+        #[arg(long)]
+        timestamps: bool,
+        /// Every instance of the target, both colours, not only the live release's.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Run a command in an instance of the live release, whatever its colour.
+    #[command(after_help = "Examples:
+  docker flow exec -- sh
+  docker flow exec --index 2 -T -- cat /etc/hostname")]
+    Exec {
+        /// Which instance of the live release (1: the first by name).
+        #[arg(long, default_value_t = 1, value_name = "N")]
+        index: usize,
+        /// Do not allocate a pseudo-terminal (the default off a terminal).
+        #[arg(short = 'T', long = "no-tty")]
+        no_tty: bool,
+        /// Run as this user.
+        #[arg(short, long)]
+        user: Option<String>,
+        /// Run in this directory.
+        #[arg(short, long)]
+        workdir: Option<String>,
+        /// Set an environment variable (repeatable).
+        #[arg(short, long, value_name = "KEY=VALUE")]
+        env: Vec<String>,
+        /// The command and its arguments.
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, num_args = 1..)]
+        command: Vec<String>,
+    },
+    /// Show the resolved settings and where each came from (takes every option).
+    #[command(after_help = "Examples:
+  docker flow config
+  docker flow config --scale +1 --format json")]
     Config,
+    /// Print a shell completion script: bash, zsh, fish, elvish or powershell.
+    #[command(after_help = "Examples:
+  docker flow completion bash > /etc/bash_completion.d/docker-flow
+  docker flow completion zsh > \"${fpath[1]}/_docker-flow\"")]
+    Completion {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Show docker flow's version, commit and helper build.
+    #[command(after_help = "Examples:
+  docker flow version
+  docker flow --version")]
     Version,
     /// Remove the project's deploy lock, saying whose it was (a lock follows its holder, so this
     /// is for a lock docker flow cannot prove dead).
+    #[command(after_help = "Examples:
+  docker flow unlock
+  docker flow unlock -p shop")]
     Unlock,
 }
 
-/// The whole command line: the subcommands, and every option as `settings` declares it.
+/// The whole command line: the subcommands, each offering the options that apply to it, and
+/// the top level taking every option (hidden from its help, which lists the commands).
 pub(crate) fn command() -> clap::Command {
-    Cli::command()
+    use crate::settings::Key;
+    let mut cmd = Cli::command()
+        .bin_name("docker flow")
         .version(long_version())
-        .args(crate::settings::Key::ALL.iter().map(|k| k.arg()))
+        .args(Key::ALL.iter().map(|k| k.arg().hide(true)));
+    let names: Vec<String> = cmd
+        .get_subcommands()
+        .map(|s| s.get_name().to_string())
+        .collect();
+    for name in names {
+        cmd = cmd.mut_subcommand(&name, |mut sub| {
+            for key in Key::ALL
+                .iter()
+                .filter(|k| k.spec().commands.contains(&name.as_str()))
+            {
+                let mut arg = key.arg();
+                // A command's own short flag wins (`logs -f` is --follow, as in Compose); the
+                // option keeps its long name and its place before the command.
+                if let Some(c) = arg.get_short() {
+                    if sub.get_arguments().any(|a| a.get_short() == Some(c)) {
+                        arg = arg.short(None);
+                    }
+                }
+                sub = sub.arg(arg);
+            }
+            sub
+        });
+    }
+    cmd
 }
 
 /// `0.1.0 (commit 0a63540, helper 0.1.0-3f2c…)`: what `version` and `--version` print.
@@ -108,6 +220,27 @@ pub(crate) fn refuse(e: clap::Error, argv: &[String]) -> crate::error::Result<()
                 }
             ))
         });
+    // An option of docker flow given after a command that does not take it.
+    let sub = argv
+        .iter()
+        .skip(1)
+        .find(|a| command().find_subcommand(a.as_str()).is_some());
+    let elsewhere = unexpected
+        .as_deref()
+        .and_then(|u| crate::settings::option_named(u))
+        .zip(sub);
+    if let Some((long, sub)) = elsewhere {
+        if long == "flow" {
+            return Err(crate::error::Error::usage(
+                "--flow cannot be combined with a subcommand",
+                crate::FLOW_OR_COMMAND,
+            ));
+        }
+        return Err(crate::error::Error::usage(
+            format!("`--{long}` is not an option of `docker flow {sub}`"),
+            format!("`docker flow {sub} --help` lists the options it takes"),
+        ));
+    }
     Err(crate::error::Error::Usage {
         message,
         help: Some(
@@ -137,7 +270,56 @@ mod tests {
     }
 
     #[test]
-    fn the_deploy_help() {
-        insta::assert_snapshot!(help(&["deploy"]));
+    fn each_commands_help() {
+        for sub in super::command().get_subcommands() {
+            let name = sub.get_name();
+            if name == "help" {
+                continue;
+            }
+            let text = help(&[name]);
+            assert!(
+                text.contains("\nExamples:\n"),
+                "{name} has no examples:\n{text}"
+            );
+            insta::assert_snapshot!(format!("help_{name}"), text);
+        }
+    }
+
+    #[test]
+    fn a_command_offers_only_the_options_that_apply_to_it() {
+        let status = help(&["status"]);
+        for deploy_only in [
+            "--blue-green",
+            "--scale",
+            "--pull",
+            "--switch-mode",
+            "--service-path",
+            "--drain-timeout",
+            "--health-timeout",
+            "--dry-run",
+            "--consul-template-fe-path",
+            "--flow",
+        ] {
+            assert!(!status.contains(deploy_only), "status offers {deploy_only}");
+        }
+        let deploy = help(&["deploy"]);
+        for heading in [
+            "Project:",
+            "Release:",
+            "Proxy:",
+            "Health and timing:",
+            "Docker connection:",
+            "Output:",
+        ] {
+            assert!(deploy.contains(heading), "deploy's help has no {heading}");
+        }
+        // The top level lists the commands and fits on a screen.
+        assert!(help(&[]).lines().count() <= 40);
+        // `logs -f` is --follow, as in Compose; the Compose file is still --compose-path there.
+        let logs = help(&["logs"]);
+        assert!(
+            logs.contains("-f, --follow") && logs.contains("    --compose-path"),
+            "{logs}"
+        );
     }
 }

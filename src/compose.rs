@@ -138,9 +138,9 @@ pub(crate) fn project_dir(
 }
 
 /// `docker compose` arguments that select the user's project (`-f …`, `--project-directory …`,
-/// `-p …`).
+/// `-p …`, and the environment's `--env-file …`, `--profile …`).
 pub(crate) fn selection_args(settings: &Settings) -> Vec<String> {
-    let mut a = Vec::new();
+    let mut a = environment_args(settings);
     if let Some(d) = &settings.project_directory {
         a.push("--project-directory".to_string());
         a.push(d.display().to_string());
@@ -151,6 +151,21 @@ pub(crate) fn selection_args(settings: &Settings) -> Vec<String> {
     }
     if let Some(p) = &settings.project {
         a.push("-p".to_string());
+        a.push(p.clone());
+    }
+    a
+}
+
+/// `--env-file …` and `--profile …` as given: every Compose call gets them, so that the project
+/// Compose loads and the one docker flow changes are the same.
+pub(crate) fn environment_args(settings: &Settings) -> Vec<String> {
+    let mut a = Vec::new();
+    for f in &settings.env_files {
+        a.push("--env-file".to_string());
+        a.push(f.display().to_string());
+    }
+    for p in &settings.profiles {
+        a.push("--profile".to_string());
         a.push(p.clone());
     }
     a

@@ -255,6 +255,32 @@ impl Engine {
         })
     }
 
+    /// Runs `docker ARGS` on the user's terminal (stdin, stdout and stderr are ours): `exec`
+    /// and `logs` of one instance. Returns its exit code.
+    pub(crate) fn interactive(&self, args: &[String]) -> Result<i32> {
+        self.calls.set(self.calls.get() + 1);
+        let mut e = duct::cmd(&self.bin, self.argv(args)).unchecked();
+        for (k, v) in &self.env {
+            e = e.env(k, v);
+        }
+        let out = e.run().map_err(|err| self.spawn_error(err))?;
+        Ok(out.status.code().unwrap_or(1))
+    }
+
+    /// Starts `docker ARGS` with its output (stdout and stderr merged) on a reader: `logs` of
+    /// several instances, each read by its own thread.
+    pub(crate) fn lines(&self, args: &[String]) -> Result<duct::ReaderHandle> {
+        self.calls.set(self.calls.get() + 1);
+        let mut e = duct::cmd(&self.bin, self.argv(args))
+            .unchecked()
+            .stdin_null()
+            .stderr_to_stdout();
+        for (k, v) in &self.env {
+            e = e.env(k, v);
+        }
+        e.reader().map_err(|err| self.spawn_error(err))
+    }
+
     /// Starts `docker ARGS` (a `docker run -i`) with its stdin a pipe that only the returned
     /// value holds, and a reader on its stdout. When docker flow exits, however it exits, the
     /// pipe closes; that is what ends the deploy lock's process. It runs in its own process

@@ -9,13 +9,13 @@ use miette::{Diagnostic, NamedSource, SourceSpan};
 
 /// A labelled place in a user's file, for errors that can point at one.
 #[derive(Debug)]
-pub struct Located {
+pub(crate) struct Located {
     pub src: NamedSource<String>,
     pub span: SourceSpan,
 }
 
 #[derive(Debug, thiserror::Error, Diagnostic)]
-pub enum Error {
+pub(crate) enum Error {
     /// A flag, a value or a combination of them is wrong.
     #[error("{message}")]
     Usage {
@@ -126,10 +126,15 @@ pub enum Error {
         #[help]
         help: Option<String>,
     },
+
+    /// The user's own command (`exec`, `logs`) ended with this code: docker flow exits with
+    /// it and adds nothing, as `docker exec` does.
+    #[error("{command} exited with {code}")]
+    Exited { command: String, code: u8 },
 }
 
 impl Error {
-    pub fn exit_code(&self) -> u8 {
+    pub(crate) fn exit_code(&self) -> u8 {
         match self {
             Error::Flow { .. } | Error::ComposeFailed { .. } | Error::Unhealthy { .. } => 1,
             Error::Usage { .. }
@@ -140,17 +145,18 @@ impl Error {
             | Error::ProxyNotOwned { .. }
             | Error::ProxyUnreachable { .. } => 3,
             Error::Locked { .. } => 4,
+            Error::Exited { code, .. } => *code,
         }
     }
 
-    pub fn usage(message: impl Into<String>, help: impl Into<String>) -> Self {
+    pub(crate) fn usage(message: impl Into<String>, help: impl Into<String>) -> Self {
         Error::Usage {
             message: message.into(),
             help: Some(help.into()),
         }
     }
 
-    pub fn config(
+    pub(crate) fn config(
         message: impl Into<String>,
         help: impl Into<String>,
         at: Option<Located>,
@@ -167,14 +173,14 @@ impl Error {
         }
     }
 
-    pub fn environment(message: impl Into<String>, help: impl Into<String>) -> Self {
+    pub(crate) fn environment(message: impl Into<String>, help: impl Into<String>) -> Self {
         Error::Environment {
             message: message.into(),
             help: Some(help.into()),
         }
     }
 
-    pub fn flow(message: impl Into<String>, help: impl Into<String>) -> Self {
+    pub(crate) fn flow(message: impl Into<String>, help: impl Into<String>) -> Self {
         Error::Flow {
             message: message.into(),
             help: Some(help.into()),

@@ -12,6 +12,7 @@
 mod argv;
 mod cancel;
 mod cli;
+mod complete;
 mod compose;
 mod containers;
 mod engine;
@@ -41,10 +42,13 @@ use crate::settings::{Format, Step};
 
 /// What the user asked for, after settings are validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Action {
+pub(crate) enum Action {
     Steps(Vec<Step>),
     Rollback,
     Status,
+    Logs(flows::logs::LogsOptions),
+    Exec(flows::exec::ExecOptions),
+    Completion(clap_complete::Shell),
     Config,
     /// `docker flow` alone: the help, as Compose does.
     Help,
@@ -52,11 +56,15 @@ pub enum Action {
     Unlock,
 }
 
+/// The fix for `--flow` with a subcommand.
+const FLOW_OR_COMMAND: &str = "use either `docker flow deploy` (or scale, proxy, stop-old) or `docker flow --flow=deploy --flow=…`, not both; check FLOW and docker-flow.yml's `flow` too";
+
 /// Runs docker flow with the process's arguments and environment; returns the exit code.
 pub fn run() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match run_with(&args) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(Error::Exited { code, .. }) => ExitCode::from(code),
         Err(e) => {
             let code = e.exit_code();
             // Unwrapped lines off a terminal, so logs and tests see each message whole.
@@ -76,8 +84,9 @@ fn run_with(args: &[String]) -> Result<()> {
         return Ok(());
     }
     if args.first().map(String::as_str) == Some("__complete") {
-        // Cobra's completion protocol: no suggestions, no file completion.
-        println!(":4");
+        // The docker CLI asks `__complete flow WORD…`.
+        let words = args.get(2..).unwrap_or_default();
+        print!("{}", complete::cobra(words));
         return Ok(());
     }
     let split = argv::split(args)?;
@@ -102,8 +111,9 @@ fn run_with(args: &[String]) -> Result<()> {
             "run docker flow from your project's directory",
         )
     })?;
-    let file = settings::load_file(&matches, &cwd)?;
-    let resolved = settings::resolve(&matches, file, &|k| std::env::var(k).ok());
+    let given = settings::Given::new(&matches);
+    let file = settings::load_file(given, &cwd)?;
+    let resolved = settings::resolve(given, file, &|k| std::env::var(k).ok());
     let mut settings = resolved.settings()?;
     let action = action(&cli, &mut settings)?;
     match action {
@@ -115,6 +125,13 @@ fn run_with(args: &[String]) -> Result<()> {
         Action::Version => {
             let v = cli::long_version();
             report::print(&v, || format!("docker flow {v}\n"), false);
+            return Ok(());
+        }
+        Action::Completion(shell) => {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut cli::command(), "docker-flow", &mut out);
+            let text = String::from_utf8_lossy(&out).into_owned();
+            report::print(&text, || text.clone(), false);
             return Ok(());
         }
         _ => {}
@@ -155,7 +172,7 @@ fn run_with(args: &[String]) -> Result<()> {
 }
 
 /// Turns the subcommand or the seed's `--flow` list into one action.
-pub fn action(cli: &Cli, settings: &mut settings::Settings) -> Result<Action> {
+fn action(cli: &Cli, settings: &mut settings::Settings) -> Result<Action> {
     if matches!(cli.command, Some(Command::Config)) {
         return Ok(Action::Config);
     }
@@ -169,12 +186,13 @@ pub fn action(cli: &Cli, settings: &mut settings::Settings) -> Result<Action> {
     match cmd {
         Command::Version => return Ok(Action::Version),
         Command::Unlock => return Ok(Action::Unlock),
+        Command::Completion { shell } => return Ok(Action::Completion(*shell)),
         _ => {}
     }
     if !settings.flow.is_empty() {
         return Err(Error::usage(
             "--flow cannot be combined with a subcommand",
-            "use either `docker flow deploy` (or scale, proxy, stop-old) or `docker flow --flow=deploy --flow=…`, not both; check FLOW and docker-flow.yml's `flow` too",
+            FLOW_OR_COMMAND,
         ));
     }
     Ok(match cmd {
@@ -201,8 +219,37 @@ pub fn action(cli: &Cli, settings: &mut settings::Settings) -> Result<Action> {
         Command::StopOld => Action::Steps(vec![Step::StopOld]),
         Command::Rollback => Action::Rollback,
         Command::Status => Action::Status,
+        Command::Logs {
+            follow,
+            tail,
+            since,
+            timestamps,
+            all,
+        } => Action::Logs(flows::logs::LogsOptions {
+            follow: *follow,
+            tail: tail.clone(),
+            since: since.clone(),
+            timestamps: *timestamps,
+            all: *all,
+        }),
+        Command::Exec {
+            index,
+            no_tty,
+            user,
+            workdir,
+            env,
+            command,
+        } => Action::Exec(flows::exec::ExecOptions {
+            index: *index,
+            tty: !*no_tty,
+            user: user.clone(),
+            workdir: workdir.clone(),
+            env: env.clone(),
+            command: command.clone(),
+        }),
         Command::Config => Action::Config,
         Command::Version => Action::Version,
         Command::Unlock => Action::Unlock,
+        Command::Completion { shell } => Action::Completion(*shell),
     })
 }

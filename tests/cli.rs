@@ -279,6 +279,26 @@ fn rows() -> Vec<Row> {
             [json!("1m"), json!("2m"), json!("3m")],
         ),
         r(
+            "env_file",
+            "f.env",
+            "FLOW_ENV_FILE",
+            "e.env,e2.env",
+            &["--env-file", "c.env", "--env-file", "c2.env"],
+            [
+                json!(["f.env"]),
+                json!(["e.env", "e2.env"]),
+                json!(["c.env", "c2.env"]),
+            ],
+        ),
+        r(
+            "profile",
+            "[pf]",
+            "FLOW_PROFILE",
+            "pe",
+            &["--profile", "pc"],
+            [json!(["pf"]), json!(["pe"]), json!(["pc"])],
+        ),
+        r(
             "project_directory",
             "pdf",
             "FLOW_PROJECT_DIRECTORY",
@@ -416,6 +436,38 @@ fn format_and_the_seeds_fallback_variables() {
     );
     let v = config(&bed, &[], &[("SCALE", "+3"), ("FLOW_SCALE", "4")]);
     assert_eq!(v["scale"]["value"], "4");
+    // Compose's own variables, split as Compose splits them, each shown as the source.
+    let v = config(
+        &bed,
+        &[],
+        &[
+            ("COMPOSE_FILE", "a.yaml:b.yaml"),
+            ("COMPOSE_PROJECT_NAME", "shop"),
+            ("COMPOSE_PROFILES", "web,debug"),
+            ("COMPOSE_ENV_FILES", "x.env,y.env"),
+        ],
+    );
+    for (key, value, var) in [
+        ("compose_path", json!(["a.yaml", "b.yaml"]), "COMPOSE_FILE"),
+        ("project", json!("shop"), "COMPOSE_PROJECT_NAME"),
+        ("profile", json!(["web", "debug"]), "COMPOSE_PROFILES"),
+        ("env_file", json!(["x.env", "y.env"]), "COMPOSE_ENV_FILES"),
+    ] {
+        assert_eq!(
+            v[key],
+            json!({"value": value, "source": "env", "origin": var}),
+            "{key}"
+        );
+    }
+    let v = config(
+        &bed,
+        &[],
+        &[
+            ("COMPOSE_FILE", "a.yaml;b.yaml"),
+            ("COMPOSE_PATH_SEPARATOR", ";"),
+        ],
+    );
+    assert_eq!(v["compose_path"]["value"], json!(["a.yaml", "b.yaml"]));
 }
 
 #[test]
@@ -514,7 +566,11 @@ fn flow_steps_and_subcommands() {
     // Help exits 0 (the seed's exited 1).
     let r = bed.flow(&["--help"]);
     r.ok();
-    assert!(r.stdout.contains("deploy") && r.stdout.contains("--blue-green"));
+    // The top level lists the commands; each command its own options.
+    assert!(r.stdout.contains("deploy") && !r.stdout.contains("--blue-green"));
+    let r = bed.flow(&["deploy", "--help"]);
+    r.ok();
+    assert!(r.stdout.contains("--blue-green"));
     // Options are grouped under headings, in this order.
     let headings = [
         "Project:",

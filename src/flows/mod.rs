@@ -1,4 +1,5 @@
-//! The flows: deploy, scale, proxy, stop-old (the seed's steps), rollback and status.
+//! The flows: deploy, scale, proxy, stop-old (the seed's steps), rollback, and the reads
+//! status, logs and exec.
 //!
 //! `run` checks the environment, loads the project, takes the deploy lock and runs the steps in
 //! the order given. Each step lives in its own file, reads the release model (`releases`) and
@@ -6,6 +7,8 @@
 
 mod ctx;
 mod deploy;
+pub(crate) mod exec;
+pub(crate) mod logs;
 mod outcome;
 mod rollback;
 mod scale;
@@ -23,6 +26,7 @@ use crate::compose::{self, ComposeFile};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::lock::Lock;
+use crate::releases::Releases;
 use crate::report::{self, PlanReport, RunReport};
 use crate::settings::{Format, ProxyDriver, Settings, Step};
 use crate::{model, Action};
@@ -37,10 +41,11 @@ pub(crate) fn run(engine: &Engine, settings: &Settings, action: &Action, cwd: &P
             "pass --target=SERVICE (or -t), set FLOW_TARGET, or put `target: SERVICE` in docker-flow.yml",
         ));
     };
+    let reads = matches!(action, Action::Status | Action::Logs(_) | Action::Exec(_));
     if settings.proxy.driver != ProxyDriver::None
         && settings.service_paths.is_empty()
         && settings.service_domains.is_empty()
-        && *action != Action::Status
+        && !reads
     {
         return Err(Error::usage(
             "the proxy needs a route: neither --service-path nor --service-domain is set",
@@ -51,12 +56,32 @@ pub(crate) fn run(engine: &Engine, settings: &Settings, action: &Action, cwd: &P
     let project = open_project(engine, settings, cwd)?;
     let port = model::validate(&project, settings, &target)?;
     let needs_probe = !declares_healthcheck(&project.model, &target);
-    let ctx = Ctx::new(engine, settings, project, target, port);
-    if *action == Action::Status {
-        let s = status::report(&ctx)?;
-        report::print(&s, || s.to_text(), settings.format == Format::Json);
-        return Ok(());
+    if reads {
+        // A read shows the target as it runs: in the mode its instances were deployed in,
+        // whatever `blue_green` says now.
+        let instances = Ctx::new(engine, settings, project.clone(), target.clone(), port)
+            .orchestrator
+            .instances()?;
+        let settings = Settings {
+            blue_green: match Releases::new(false, instances, None).running_modes() {
+                (true, _) => true,
+                (false, true) => false,
+                (false, false) => settings.blue_green,
+            },
+            ..settings.clone()
+        };
+        let ctx = Ctx::new(engine, &settings, project, target, port);
+        return match action {
+            Action::Logs(o) => logs::run(&ctx, o),
+            Action::Exec(o) => exec::run(&ctx, o),
+            _ => {
+                let s = status::report(&ctx)?;
+                report::print(&s, || s.to_text(), settings.format == Format::Json);
+                Ok(())
+            }
+        };
     }
+    let ctx = Ctx::new(engine, settings, project, target, port);
     let command = match action {
         Action::Steps(steps) => steps
             .iter()

@@ -56,11 +56,13 @@ impl<'a> Compose<'a> {
         &self.project.model.name
     }
 
-    /// `docker compose -p P --project-directory D -f - REST`: the derived model on stdin.
+    /// `docker compose -p P --project-directory D -f - [--env-file …] [--profile …] REST`: the
+    /// derived model on stdin.
     fn compose_args(&self, rest: &[&str]) -> Vec<String> {
         let mut a = args(&["compose", "-p", self.project_name(), "--project-directory"]);
         a.push(self.project.dir.display().to_string());
         a.extend(args(&["-f", "-"]));
+        a.extend(crate::compose::environment_args(self.settings));
         a.extend(args(rest));
         a
     }

@@ -47,6 +47,16 @@ pub(crate) fn boolean_flag(arg: &str) -> Option<&'static str> {
     })
 }
 
+/// The long name of the option `arg` names (`-b`, `--blue-green`, `--scale=3`), if it names one.
+pub(crate) fn option_named(arg: &str) -> Option<&'static str> {
+    let arg = arg.split('=').next().unwrap_or(arg);
+    Key::ALL.iter().map(|k| k.spec()).find_map(|s| {
+        let named = arg.strip_prefix("--") == Some(s.long)
+            || s.short.is_some_and(|c| arg == format!("-{c}"));
+        named.then_some(s.long)
+    })
+}
+
 /// The `docker-flow.yml` key of every setting.
 pub(crate) fn keys() -> Vec<&'static str> {
     Key::ALL.iter().map(|k| k.name()).collect()
@@ -69,10 +79,69 @@ pub(crate) struct Resolved {
     pub file: file::FileValues,
 }
 
-/// Layers clap's matches (flags and `FLOW_*`), the file, the seed's variables and the
-/// defaults, each as the option declares.
+/// What clap read: the top level's matches (every option, as the seed accepted them before or
+/// without a command) and the command's own (the options it offers). A flag after the command
+/// wins over one before it; variables are read by both, alike.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Given<'a> {
+    pub top: &'a ArgMatches,
+    pub command: Option<&'a ArgMatches>,
+}
+
+impl<'a> Given<'a> {
+    pub(crate) fn new(top: &'a ArgMatches) -> Given<'a> {
+        Given {
+            top,
+            command: top.subcommand().map(|(_, m)| m),
+        }
+    }
+
+    /// The values of `key` given by a flag or its `FLOW_*` variable, with which of the two.
+    fn get(&self, key: Key) -> Option<(ValueSource, Vec<String>)> {
+        let name = key.name();
+        let from = |m: &ArgMatches| {
+            // Only ask about an argument the command has a value for: clap panics on an id
+            // the command does not define.
+            if !m.ids().any(|id| id.as_str() == name) {
+                return None;
+            }
+            let src = m.value_source(name)?;
+            let vals = m
+                .get_many::<String>(name)
+                .map(|v| v.cloned().collect())
+                .unwrap_or_default();
+            Some((src, vals))
+        };
+        let given = |src: ValueSource| {
+            [self.command.and_then(from), from(self.top)]
+                .into_iter()
+                .flatten()
+                .find(|(s, _)| *s == src)
+        };
+        given(ValueSource::CommandLine).or_else(|| given(ValueSource::EnvVariable))
+    }
+}
+
+/// A fallback variable's list: `COMPOSE_FILE` split as Compose splits it
+/// (`COMPOSE_PATH_SEPARATOR`, else `:`), the other lists at commas.
+fn split_fallback(var: &str, value: &str, env: &dyn Fn(&str) -> Option<String>) -> Vec<String> {
+    let sep = if var == "COMPOSE_FILE" {
+        env("COMPOSE_PATH_SEPARATOR").unwrap_or_else(|| ":".into())
+    } else {
+        ",".into()
+    };
+    value
+        .split(sep.as_str())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+/// Layers what clap read (flags and `FLOW_*`), the file, the seed's and Compose's variables and
+/// the defaults, each as the option declares.
 pub(crate) fn resolve(
-    matches: &ArgMatches,
+    given: Given,
     file: file::FileValues,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Resolved {
@@ -80,31 +149,25 @@ pub(crate) fn resolve(
     for &key in Key::ALL {
         let spec = key.spec();
         let name = key.name();
-        let from_cli = match matches.value_source(name) {
-            Some(src @ (ValueSource::CommandLine | ValueSource::EnvVariable)) => {
-                let vals: Vec<String> = matches
-                    .get_many::<String>(name)
-                    .map(|v| v.map(|s| s.trim().to_string()).collect())
-                    .unwrap_or_default();
-                let (source, origin) = if src == ValueSource::CommandLine {
-                    (Source::Flag, format!("--{}", spec.long))
-                } else {
-                    (Source::Env, spec.env.to_string())
-                };
-                let raw = if spec.kind == Kind::List {
-                    Raw::Many(vals.into_iter().filter(|v| !v.is_empty()).collect())
-                } else {
-                    Raw::One(vals.into_iter().next().unwrap_or_default())
-                };
-                Some(Entry {
-                    raw: Some(raw),
-                    source,
-                    origin,
-                    line: None,
-                })
+        let from_cli = given.get(key).map(|(src, vals)| {
+            let vals: Vec<String> = vals.into_iter().map(|s| s.trim().to_string()).collect();
+            let (source, origin) = if src == ValueSource::CommandLine {
+                (Source::Flag, format!("--{}", spec.long))
+            } else {
+                (Source::Env, spec.env.to_string())
+            };
+            let raw = if spec.kind == Kind::List {
+                Raw::Many(vals.into_iter().filter(|v| !v.is_empty()).collect())
+            } else {
+                Raw::One(vals.into_iter().next().unwrap_or_default())
+            };
+            Entry {
+                raw: Some(raw),
+                source,
+                origin,
+                line: None,
             }
-            _ => None,
-        };
+        });
         let from_file = || {
             file.values.get(name).map(|(raw, line)| {
                 let raw = match (spec.kind, raw) {
@@ -125,8 +188,13 @@ pub(crate) fn resolve(
         let from_fallback_env = || {
             let var = spec.fallback_env?;
             let v = env(var).filter(|v| !v.is_empty())?;
+            let raw = if spec.kind == Kind::List {
+                Raw::Many(split_fallback(var, &v, env))
+            } else {
+                Raw::One(v.trim().to_string())
+            };
             Some(Entry {
-                raw: Some(Raw::One(v.trim().to_string())),
+                raw: Some(raw),
                 source: Source::Env,
                 origin: var.to_string(),
                 line: None,
@@ -165,7 +233,7 @@ pub(crate) struct ConfigEntry {
 
 /// The validated settings every flow works from.
 #[derive(Debug, Clone)]
-pub struct Settings {
+pub(crate) struct Settings {
     pub blue_green: bool,
     /// Where `blue_green` came from (`--blue-green`, `docker-flow.yml line 2`, `default`).
     pub blue_green_origin: String,
@@ -173,6 +241,9 @@ pub struct Settings {
     pub cert_path: Option<PathBuf>,
     pub compose_paths: Vec<PathBuf>,
     pub project_directory: Option<PathBuf>,
+    /// Compose's `--env-file`s and `--profile`s, passed to every Compose call.
+    pub env_files: Vec<PathBuf>,
+    pub profiles: Vec<String>,
     pub consul_address: Option<String>,
     pub consul_template_fe_path: Option<PathBuf>,
     pub consul_template_be_path: Option<PathBuf>,
@@ -197,7 +268,7 @@ pub struct Settings {
 }
 
 #[derive(Debug, Clone)]
-pub struct ProxySettings {
+pub(crate) struct ProxySettings {
     pub driver: ProxyDriver,
     pub image: String,
     pub name: String,
@@ -328,6 +399,8 @@ impl Resolved {
             cert_path: self.optional(Key::CertPath, path)?,
             compose_paths: self.each(Key::ComposePath, path)?,
             project_directory: self.optional(Key::ProjectDirectory, path)?,
+            env_files: self.each(Key::EnvFile, path)?,
+            profiles: self.each(Key::Profile, values::parse_profile)?,
             consul_address: self.optional(Key::ConsulAddress, values::parse_http_url)?,
             consul_template_fe_path: self.optional(Key::ConsulTemplateFePath, path)?,
             consul_template_be_path: self.optional(Key::ConsulTemplateBePath, path)?,
@@ -418,20 +491,16 @@ impl ConfigReport {
 
 /// Reads `docker-flow.yml` from the project's directory, found as Compose finds it (see
 /// `compose::project_dir`) from the flags and variables that select the project.
-pub(crate) fn load_file(matches: &ArgMatches, cwd: &Path) -> Result<file::FileValues> {
-    let given = |key: Key| -> Vec<String> {
-        match matches.value_source(key.name()) {
-            Some(ValueSource::CommandLine | ValueSource::EnvVariable) => matches
-                .get_many::<String>(key.name())
-                .map(|v| v.filter(|s| !s.trim().is_empty()).cloned().collect())
-                .unwrap_or_default(),
-            _ => Vec::new(),
-        }
+pub(crate) fn load_file(given: Given, cwd: &Path) -> Result<file::FileValues> {
+    let first = |key: Key| -> Option<String> {
+        given
+            .get(key)
+            .and_then(|(_, v)| v.into_iter().find(|s| !s.trim().is_empty()))
     };
     let dir = crate::compose::project_dir(
         cwd,
-        given(Key::ProjectDirectory).first().map(Path::new),
-        given(Key::ComposePath).first().map(Path::new),
+        first(Key::ProjectDirectory).as_deref().map(Path::new),
+        first(Key::ComposePath).as_deref().map(Path::new),
     );
     file::load(&dir, cwd, &keys())
 }

@@ -25,6 +25,24 @@ const CONNECTION: &str = "Docker connection";
 const SEED: &str = "Seed compatibility (Docker Flow Proxy, Consul)";
 const OUTPUT: &str = "Output";
 
+// Which commands offer an option in their help and arguments. Every option is also accepted
+// before the command and, with `--flow`, without one, as the seed accepted them; `config` takes
+// every option, to show what it would resolve to.
+const EVERY_PROJECT: &[&str] = &[
+    "deploy", "scale", "proxy", "stop-old", "rollback", "status", "logs", "exec", "unlock",
+    "config",
+];
+const EVERY_TARGET: &[&str] = &[
+    "deploy", "scale", "proxy", "stop-old", "rollback", "status", "logs", "exec", "config",
+];
+const CHANGING: &[&str] = &["deploy", "scale", "proxy", "stop-old", "rollback", "config"];
+const ROUTING: &[&str] = &[
+    "deploy", "scale", "proxy", "stop-old", "rollback", "status", "config",
+];
+const STARTING: &[&str] = &["deploy", "scale", "rollback", "config"];
+const DEPLOYING: &[&str] = &["deploy", "config"];
+const SEED_ONLY: &[&str] = &["config"];
+
 /// One option's declaration.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Spec {
@@ -37,6 +55,8 @@ pub(crate) struct Spec {
     pub default: Option<&'static str>,
     pub heading: &'static str,
     pub help: &'static str,
+    /// The commands that offer it (see `EVERY_PROJECT` and the others above).
+    pub commands: &'static [&'static str],
 }
 
 impl Spec {
@@ -44,6 +64,7 @@ impl Spec {
         long: &'static str,
         kind: Kind,
         heading: &'static str,
+        commands: &'static [&'static str],
         help: &'static str,
     ) -> Spec {
         Spec {
@@ -55,6 +76,7 @@ impl Spec {
             default: None,
             heading,
             help,
+            commands,
         }
     }
     const fn short(mut self, c: char) -> Spec {
@@ -96,6 +118,8 @@ macro_rules! keys {
 keys! {
     ComposePath = "compose_path",
     ProjectDirectory = "project_directory",
+    EnvFile = "env_file",
+    Profile = "profile",
     Project = "project",
     SideTargets = "side_targets",
     Target = "target",
@@ -133,71 +157,75 @@ impl Key {
     pub(crate) fn spec(self) -> Spec {
         use Kind::*;
         match self {
-            Key::ComposePath => Spec::new("compose-path", List, PROJECT, "Compose file (repeatable; default: Compose's own file discovery)")
-                .short('f').env("FLOW_COMPOSE_PATH"),
-            Key::ProjectDirectory => Spec::new("project-directory", Text, PROJECT, "The project's directory, as Compose's --project-directory (default: the first Compose file's); docker-flow.yml is read from it")
+            Key::ComposePath => Spec::new("compose-path", List, PROJECT, EVERY_PROJECT, "Compose file (repeatable; falls back to COMPOSE_FILE, then Compose's own file discovery)")
+                .short('f').env("FLOW_COMPOSE_PATH").fallback("COMPOSE_FILE"),
+            Key::ProjectDirectory => Spec::new("project-directory", Text, PROJECT, EVERY_PROJECT, "The project's directory, as Compose's --project-directory (default: the first Compose file's); docker-flow.yml is read from it")
                 .env("FLOW_PROJECT_DIRECTORY"),
-            Key::Project => Spec::new("project", Text, PROJECT, "Compose project name (default: Compose's project name rules)")
-                .short('p').env("FLOW_PROJECT"),
-            Key::SideTargets => Spec::new("side-target", List, PROJECT, "Side target: a service started with the target but never recreated (repeatable)")
+            Key::EnvFile => Spec::new("env-file", List, PROJECT, EVERY_PROJECT, "Compose's --env-file: a file of variables for interpolation (repeatable; falls back to COMPOSE_ENV_FILES)")
+                .env("FLOW_ENV_FILE").fallback("COMPOSE_ENV_FILES"),
+            Key::Profile => Spec::new("profile", List, PROJECT, EVERY_PROJECT, "Compose's --profile: a profile to enable (repeatable; falls back to COMPOSE_PROFILES)")
+                .env("FLOW_PROFILE").fallback("COMPOSE_PROFILES"),
+            Key::Project => Spec::new("project", Text, PROJECT, EVERY_PROJECT, "Compose project name (falls back to COMPOSE_PROJECT_NAME, then Compose's project name rules)")
+                .short('p').env("FLOW_PROJECT").fallback("COMPOSE_PROJECT_NAME"),
+            Key::SideTargets => Spec::new("side-target", List, PROJECT, DEPLOYING, "Side target: a service started with the target but never recreated (repeatable)")
                 .short('T').env("FLOW_SIDE_TARGETS"),
-            Key::Target => Spec::new("target", Text, PROJECT, "The Compose service to deploy")
+            Key::Target => Spec::new("target", Text, PROJECT, EVERY_TARGET, "The Compose service docker flow deploys (and the one a command acts on)")
                 .short('t').env("FLOW_TARGET"),
-            Key::BlueGreen => Spec::new("blue-green", Bool, RELEASE, "Perform a blue-green deployment [true|false]")
+            Key::BlueGreen => Spec::new("blue-green", Bool, RELEASE, CHANGING, "Perform a blue-green deployment [true|false]")
                 .short('b').env("FLOW_BLUE_GREEN").default("false"),
-            Key::Flow => Spec::new("flow", List, RELEASE, "Steps to run in order: deploy, scale, stop-old, proxy (repeatable; the seed's style)")
+            Key::Flow => Spec::new("flow", List, RELEASE, SEED_ONLY, "Steps to run in order: deploy, scale, stop-old, proxy (repeatable; the seed's style)")
                 .short('F').env("FLOW"),
-            Key::PullSideTargets => Spec::new("pull-side-targets", Bool, RELEASE, "Pull side targets too [true|false]")
+            Key::PullSideTargets => Spec::new("pull-side-targets", Bool, RELEASE, DEPLOYING, "Pull side targets too [true|false]")
                 .short('S').env("FLOW_PULL_SIDE_TARGETS").default("false"),
-            Key::Scale => Spec::new("scale", Text, RELEASE, "Number of instances: N, +N or -N (relative to the running count)")
+            Key::Scale => Spec::new("scale", Text, RELEASE, DEPLOYING, "Number of instances: N, +N or -N (relative to the running count)")
                 .short('s').env("FLOW_SCALE").fallback("SCALE"),
-            Key::SwitchMode => Spec::new("switch-mode", Bool, RELEASE, "Convert a deployed target between blue-green and plain deployment with this deploy, without downtime [true|false]")
+            Key::SwitchMode => Spec::new("switch-mode", Bool, RELEASE, DEPLOYING, "Convert a deployed target between blue-green and plain deployment with this deploy, without downtime [true|false]")
                 .env("FLOW_SWITCH_MODE").default("false"),
-            Key::Pull => Spec::new("pull", Text, RELEASE, "When to pull the target's image: always, missing or never")
+            Key::Pull => Spec::new("pull", Text, RELEASE, DEPLOYING, "When to pull the target's image: always, missing or never")
                 .env("FLOW_PULL").default("always"),
-            Key::ServicePath => Spec::new("service-path", List, PROXY, "Path prefix the proxy routes to the target (repeatable)")
+            Key::ServicePath => Spec::new("service-path", List, PROXY, CHANGING, "Path prefix the proxy routes to the target (repeatable)")
                 .env("FLOW_SERVICE_PATH"),
-            Key::ServicePort => Spec::new("service-port", Number, PROXY, "Container port the proxy forwards to (inferred when the target exposes exactly one)")
+            Key::ServicePort => Spec::new("service-port", Number, PROXY, CHANGING, "Container port the proxy forwards to (inferred when the target exposes exactly one)")
                 .env("FLOW_SERVICE_PORT"),
-            Key::ServiceDomain => Spec::new("service-domain", List, PROXY, "Host name the proxy routes to the target (repeatable)")
+            Key::ServiceDomain => Spec::new("service-domain", List, PROXY, CHANGING, "Host name the proxy routes to the target (repeatable)")
                 .env("FLOW_SERVICE_DOMAIN"),
-            Key::ProxyDriver => Spec::new("proxy-driver", Text, PROXY, "Proxy driver: caddy, docker-flow-proxy or none")
+            Key::ProxyDriver => Spec::new("proxy-driver", Text, PROXY, ROUTING, "Proxy driver: caddy, docker-flow-proxy or none")
                 .env("FLOW_PROXY_DRIVER").default("caddy"),
-            Key::ProxyImage => Spec::new("proxy-image", Text, PROXY, "Image of the proxy docker flow starts when none runs")
+            Key::ProxyImage => Spec::new("proxy-image", Text, PROXY, CHANGING, "Image of the proxy docker flow starts when none runs")
                 .env("FLOW_PROXY_IMAGE").default("caddy:2"),
-            Key::ProxyName => Spec::new("proxy-name", Text, PROXY, "Name of the proxy container")
+            Key::ProxyName => Spec::new("proxy-name", Text, PROXY, ROUTING, "Name of the proxy container")
                 .env("FLOW_PROXY_NAME").default("docker-flow-proxy"),
-            Key::ProxyHttpPort => Spec::new("proxy-http-port", Number, PROXY, "Host port the proxy serves HTTP on")
+            Key::ProxyHttpPort => Spec::new("proxy-http-port", Number, PROXY, CHANGING, "Host port the proxy serves HTTP on")
                 .env("FLOW_PROXY_HTTP_PORT").default("80"),
-            Key::HealthTimeout => Spec::new("health-timeout", Duration, TIMING, "How long new instances may take to become healthy (e.g. 60s, 2m)")
+            Key::HealthTimeout => Spec::new("health-timeout", Duration, TIMING, STARTING, "How long new instances may take to become healthy (e.g. 60s, 2m)")
                 .env("FLOW_HEALTH_TIMEOUT").default("60s"),
-            Key::HealthPath => Spec::new("health-path", Text, TIMING, "Path docker flow's probe requests from a target without a Docker healthcheck (healthy: an answer below 500)")
+            Key::HealthPath => Spec::new("health-path", Text, TIMING, STARTING, "Path docker flow's probe requests from a target without a Docker healthcheck (healthy: an answer below 500)")
                 .env("FLOW_HEALTH_PATH").default("/"),
-            Key::DrainTimeout => Spec::new("drain-timeout", Duration, TIMING, "How long in-flight requests may take to finish before the old release stops (e.g. 30s)")
+            Key::DrainTimeout => Spec::new("drain-timeout", Duration, TIMING, CHANGING, "How long in-flight requests may take to finish before the old release stops (e.g. 30s)")
                 .env("FLOW_DRAIN_TIMEOUT").default("30s"),
-            Key::LockWait => Spec::new("lock-wait", Duration, TIMING, "How long to wait for another run's deploy lock (e.g. 5m; 0s: fail at once)")
+            Key::LockWait => Spec::new("lock-wait", Duration, TIMING, CHANGING, "How long to wait for another run's deploy lock (e.g. 5m; 0s: fail at once)")
                 .env("FLOW_LOCK_WAIT").default("0s"),
-            Key::CertPath => Spec::new("cert-path", Text, CONNECTION, "Docker certification path (falls back to DOCKER_CERT_PATH)")
+            Key::CertPath => Spec::new("cert-path", Text, CONNECTION, EVERY_PROJECT, "Docker certification path (falls back to DOCKER_CERT_PATH)")
                 .env("FLOW_CERT_PATH").fallback("DOCKER_CERT_PATH"),
-            Key::Host => Spec::new("host", Text, CONNECTION, "Docker daemon socket to connect to (falls back to DOCKER_HOST)")
+            Key::Host => Spec::new("host", Text, CONNECTION, EVERY_PROJECT, "Docker daemon socket to connect to (falls back to DOCKER_HOST)")
                 .short('H').env("FLOW_HOST").fallback("DOCKER_HOST"),
-            Key::ProxyDockerCertPath => Spec::new("proxy-docker-cert-path", Text, CONNECTION, "Docker certification path of the proxy's host")
+            Key::ProxyDockerCertPath => Spec::new("proxy-docker-cert-path", Text, CONNECTION, ROUTING, "Docker certification path of the proxy's host")
                 .env("FLOW_PROXY_DOCKER_CERT_PATH"),
-            Key::ProxyDockerHost => Spec::new("proxy-docker-host", Text, CONNECTION, "Docker daemon socket of the proxy's host")
+            Key::ProxyDockerHost => Spec::new("proxy-docker-host", Text, CONNECTION, ROUTING, "Docker daemon socket of the proxy's host")
                 .env("FLOW_PROXY_DOCKER_HOST"),
-            Key::ConsulAddress => Spec::new("consul-address", Text, SEED, "Address of the Consul server (optional, http(s) URL)")
+            Key::ConsulAddress => Spec::new("consul-address", Text, SEED, CHANGING, "Address of the Consul server (optional, http(s) URL)")
                 .short('c').env("FLOW_CONSUL_ADDRESS").fallback("CONSUL_ADDRESS"),
-            Key::ConsulTemplateFePath => Spec::new("consul-template-fe-path", Text, SEED, "Consul Template snippet for the proxy's frontend (docker-flow-proxy driver)")
+            Key::ConsulTemplateFePath => Spec::new("consul-template-fe-path", Text, SEED, CHANGING, "Consul Template snippet for the proxy's frontend (docker-flow-proxy driver)")
                 .env("FLOW_CONSUL_TEMPLATE_FE_PATH"),
-            Key::ConsulTemplateBePath => Spec::new("consul-template-be-path", Text, SEED, "Consul Template snippet for the proxy's backend (docker-flow-proxy driver)")
+            Key::ConsulTemplateBePath => Spec::new("consul-template-be-path", Text, SEED, CHANGING, "Consul Template snippet for the proxy's backend (docker-flow-proxy driver)")
                 .env("FLOW_CONSUL_TEMPLATE_BE_PATH"),
-            Key::ProxyHost => Spec::new("proxy-host", Text, SEED, "Host of Docker Flow Proxy's reconfigure endpoint (--proxy-driver docker-flow-proxy)")
+            Key::ProxyHost => Spec::new("proxy-host", Text, SEED, ROUTING, "Host of Docker Flow Proxy's reconfigure endpoint (--proxy-driver docker-flow-proxy)")
                 .env("FLOW_PROXY_HOST").default("127.0.0.1"),
-            Key::ProxyReconfPort => Spec::new("proxy-reconf-port", Number, SEED, "Port of Docker Flow Proxy's reconfigure endpoint (--proxy-driver docker-flow-proxy)")
+            Key::ProxyReconfPort => Spec::new("proxy-reconf-port", Number, SEED, ROUTING, "Port of Docker Flow Proxy's reconfigure endpoint (--proxy-driver docker-flow-proxy)")
                 .env("FLOW_PROXY_RECONF_PORT").default("2019"),
-            Key::DryRun => Spec::new("dry-run", Bool, OUTPUT, "Print the plan and change nothing [true|false]")
+            Key::DryRun => Spec::new("dry-run", Bool, OUTPUT, CHANGING, "Print the plan and change nothing [true|false]")
                 .env("FLOW_DRY_RUN").default("false"),
-            Key::Format => Spec::new("format", Text, OUTPUT, "Output format: text or json")
+            Key::Format => Spec::new("format", Text, OUTPUT, ROUTING, "Output format: text or json")
                 .env("FLOW_FORMAT").default("text"),
         }
     }
@@ -213,8 +241,7 @@ impl Key {
             .help(s.help)
             .help_heading(s.heading)
             // The help names the variable, never its value (it may be a secret).
-            .hide_env_values(true)
-            .global(true);
+            .hide_env_values(true);
         if let Some(c) = s.short {
             arg = arg.short(c);
         }

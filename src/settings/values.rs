@@ -37,7 +37,7 @@ pub(crate) fn parse_duration(v: &str) -> Option<Duration> {
 
 /// A flow step of the seed's `--flow`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Step {
+pub(crate) enum Step {
     Deploy,
     Scale,
     StopOld,
@@ -45,7 +45,7 @@ pub enum Step {
 }
 
 impl Step {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Step::Deploy => "deploy",
             Step::Scale => "scale",
@@ -70,7 +70,7 @@ pub(crate) fn parse_step(v: &str) -> Parsed<Step> {
 
 /// `--scale`: N, +N or -N.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ScaleSpec {
+pub(crate) enum ScaleSpec {
     Absolute(u32),
     Relative(i64),
 }
@@ -80,7 +80,7 @@ pub(crate) const MAX_SCALE: u32 = 1000;
 
 impl ScaleSpec {
     /// The seed's rules: relative to `current`, and never below 1 (the bool says it was raised).
-    pub fn apply(self, current: u32) -> (u32, bool) {
+    pub(crate) fn apply(self, current: u32) -> (u32, bool) {
         let n = match self {
             ScaleSpec::Absolute(n) => i64::from(n),
             ScaleSpec::Relative(d) => i64::from(current) + d,
@@ -125,6 +125,19 @@ pub(crate) fn parse_service_name(v: &str) -> Parsed<String> {
         bad(
             format!("`{v}` is not a Compose service name"),
             "use the service's name as written under `services:` (letters, digits, `.`, `_`, `-`)",
+        )
+    }
+}
+
+/// A Compose profile name, as Compose accepts it: letters, digits, `.`, `_`, `-`, starting with
+/// a letter or digit (`*` enables every profile).
+pub(crate) fn parse_profile(v: &str) -> Parsed<String> {
+    if v == "*" || parse_service_name(v).is_ok() {
+        Ok(v.to_string())
+    } else {
+        bad(
+            format!("`{v}` is not a Compose profile name"),
+            "use a profile named under a service's `profiles:` (letters, digits, `.`, `_`, `-`), or `*` for all",
         )
     }
 }
@@ -291,20 +304,10 @@ pub(crate) fn parse_image(v: &str) -> Parsed<String> {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProxyDriver {
+pub(crate) enum ProxyDriver {
     Caddy,
     DockerFlowProxy,
     None,
-}
-
-impl ProxyDriver {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProxyDriver::Caddy => "caddy",
-            ProxyDriver::DockerFlowProxy => "docker-flow-proxy",
-            ProxyDriver::None => "none",
-        }
-    }
 }
 
 pub(crate) fn parse_proxy_driver(v: &str) -> Parsed<ProxyDriver> {
@@ -320,20 +323,10 @@ pub(crate) fn parse_proxy_driver(v: &str) -> Parsed<ProxyDriver> {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PullPolicy {
+pub(crate) enum PullPolicy {
     Always,
     Missing,
     Never,
-}
-
-impl PullPolicy {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PullPolicy::Always => "always",
-            PullPolicy::Missing => "missing",
-            PullPolicy::Never => "never",
-        }
-    }
 }
 
 pub(crate) fn parse_pull(v: &str) -> Parsed<PullPolicy> {
@@ -349,7 +342,7 @@ pub(crate) fn parse_pull(v: &str) -> Parsed<PullPolicy> {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
+pub(crate) enum Format {
     Text,
     Json,
 }
