@@ -1,6 +1,8 @@
 # docker flow: the two commands of the README, and what they are made of.
 PLUGINS := $(or $(DOCKER_CONFIG),$(HOME)/.docker)/cli-plugins
 CARGO ?= cargo
+PREFIX ?= /usr/local
+MANDIR ?= $(PREFIX)/share/man/man1
 
 .PHONY: all build install testbed demo test bench lint schemas clean-demo
 
@@ -9,10 +11,14 @@ all: build
 build:
 	$(CARGO) build --release --locked
 
-# Installs the plugin: then `docker flow …` works and `docker --help` lists flow.
+# Installs the plugin (then `docker flow …` works and `docker --help` lists flow) and the man
+# pages (`man docker-flow`, `man docker-flow-deploy`, …).
 install: build
 	mkdir -p "$(PLUGINS)"
 	install -m 0755 target/release/docker-flow "$(PLUGINS)/docker-flow"
+	rm -rf target/man && target/release/docker-flow __man target/man >/dev/null
+	mkdir -p "$(MANDIR)"
+	install -m 0644 target/man/*.1 "$(MANDIR)/"
 
 # Engine, Compose v2 and the locally built images (nothing is pulled from an image registry).
 testbed:

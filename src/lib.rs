@@ -22,6 +22,7 @@ mod health;
 mod helper;
 mod instance;
 mod lock;
+mod man;
 mod metadata;
 mod model;
 mod orchestrator;
@@ -83,6 +84,14 @@ fn run_with(args: &[String]) -> Result<()> {
         println!("{}", metadata::json());
         return Ok(());
     }
+    if args.first().map(String::as_str) == Some("__man") {
+        // `make install` and `make dist`: the man pages, into the directory given.
+        let dir = args.get(1).map_or("man", String::as_str);
+        for file in man::write(std::path::Path::new(dir))? {
+            println!("{dir}/{file}");
+        }
+        return Ok(());
+    }
     if args.first().map(String::as_str) == Some("__complete") {
         // The docker CLI asks `__complete flow WORD…`.
         let words = args.get(2..).unwrap_or_default();
@@ -129,7 +138,8 @@ fn run_with(args: &[String]) -> Result<()> {
         }
         Action::Completion(shell) => {
             let mut out = Vec::new();
-            clap_complete::generate(shell, &mut cli::command(), "docker-flow", &mut out);
+            let mut cmd = cli::completed_as("docker-flow", shell);
+            clap_complete::generate(shell, &mut cmd, "docker-flow", &mut out);
             let text = String::from_utf8_lossy(&out).into_owned();
             report::print(&text, || text.clone(), false);
             return Ok(());

@@ -810,3 +810,166 @@ fn an_unknown_docker_context_is_named_as_such() {
     r.fails(3, "there is no docker context `no-such-context`");
     assert!(!r.stderr.contains("start Docker"), "{}", r.stderr);
 }
+
+/// A shell under tmux (a real pseudo-terminal) with `docker-flow` on its PATH.
+struct Terminal {
+    socket: String,
+    _bin: tempfile::TempDir,
+}
+
+impl Terminal {
+    fn start(shell: &[&str]) -> Terminal {
+        let bin = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(
+            env!("CARGO_BIN_EXE_docker-flow"),
+            bin.path().join("docker-flow"),
+        )
+        .unwrap();
+        let socket = crate::support::unique("dflow-term");
+        let path = format!(
+            "{}:{}",
+            bin.path().display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let mut cmd = vec!["env", "PATH", "HOME=/tmp", "TERM=xterm"];
+        let path_arg = format!("PATH={path}");
+        cmd[1] = &path_arg;
+        cmd.extend_from_slice(shell);
+        let mut args = vec!["-L", &socket, "new-session", "-d", "-x", "150", "-y", "40"];
+        args.extend(cmd.iter().copied());
+        let st = std::process::Command::new("tmux").args(&args).status();
+        assert!(
+            st.is_ok_and(|s| s.success()),
+            "tmux is needed for the completion tests (scripts/testbed.sh installs it)"
+        );
+        Terminal { socket, _bin: bin }
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["-L", &self.socket, "send-keys"];
+        args.extend_from_slice(keys);
+        assert!(std::process::Command::new("tmux")
+            .args(&args)
+            .status()
+            .unwrap()
+            .success());
+    }
+
+    fn screen(&self) -> String {
+        let out = std::process::Command::new("tmux")
+            .args(["-L", &self.socket, "capture-pane", "-p"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Waits until the screen shows `text` (10 s at most).
+    #[track_caller]
+    fn shows(&self, text: &str) {
+        for _ in 0..100 {
+            if self.screen().contains(text) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("the terminal never showed {text:?}:\n{}", self.screen());
+    }
+}
+
+impl Drop for Terminal {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .status();
+    }
+}
+
+/// Types `line`, a Tab, and waits for `completed` on the screen (tmux trims trailing blanks);
+/// then clears the line.
+fn completes(t: &Terminal, line: &str, completed: &str) {
+    t.keys(&["-l", line]);
+    t.keys(&["Tab"]);
+    t.shows(completed);
+    t.keys(&["C-u"]);
+}
+
+#[test]
+fn completion_scripts_complete_commands_and_options_in_bash_and_zsh() {
+    let bash = Terminal::start(&["bash", "--norc", "--noprofile", "-i"]);
+    bash.keys(&[
+        "-l",
+        "source <(docker-flow completion bash) && echo bash-loaded",
+    ]);
+    bash.keys(&["Enter"]);
+    bash.shows("\nbash-loaded");
+    completes(&bash, "docker-flow dep", "docker-flow deploy");
+    completes(
+        &bash,
+        "docker-flow status --form",
+        "docker-flow status --format",
+    );
+    completes(&bash, "docker-flow logs --fol", "docker-flow logs --follow");
+
+    let zsh = Terminal::start(&["zsh", "-f", "-i"]);
+    zsh.keys(&[
+        "-l",
+        "autoload -Uz compinit && compinit -u && source <(docker-flow completion zsh) && echo zsh-loaded",
+    ]);
+    zsh.keys(&["Enter"]);
+    zsh.shows("\nzsh-loaded");
+    completes(&zsh, "docker-flow dep", "docker-flow deploy");
+    completes(
+        &zsh,
+        "docker-flow status --form",
+        "docker-flow status --format",
+    );
+}
+
+#[test]
+fn the_docker_cli_completes_docker_flow_through_the_plugin() {
+    if !crate::support::engine_available() {
+        return;
+    }
+    let bed = Bed::new("compl");
+    // The docker CLI asks the plugin (`docker-flow __complete flow …`), in cobra's protocol.
+    let r = bed.docker(&["__complete", "flow", "sta"]);
+    r.ok();
+    assert!(
+        r.stdout.lines().any(|l| l.starts_with("status\t")),
+        "{}",
+        r.stdout
+    );
+    let r = bed.docker(&["__complete", "flow", "status", "--for"]);
+    r.ok();
+    assert!(
+        r.stdout.lines().any(|l| l.starts_with("--format\t")),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("--blue-green"), "{}", r.stdout);
+}
+
+#[test]
+fn man_pages_render_after_make_install() {
+    // `make test` runs `make install` first, which installs the pages beside the plugin.
+    let out = std::process::Command::new("man")
+        .args(["-P", "cat", "docker-flow-deploy"])
+        .env("MANWIDTH", "100")
+        .output()
+        .expect("man is needed (scripts/testbed.sh installs it)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("NAME") && text.contains("--blue-green"),
+        "{text}"
+    );
+    let top = std::process::Command::new("man")
+        .args(["-P", "cat", "docker-flow"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&top.stdout).contains("SYNOPSIS"));
+}
