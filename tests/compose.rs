@@ -540,3 +540,75 @@ fn a_dry_run_never_prints_what_interpolation_filled_in() {
         e.stdout
     );
 }
+
+/// The image Compose resolves for `app` with these arguments before `config`.
+fn compose_image(bed: &Bed, args: &[&str], env: &[(&str, &str)]) -> String {
+    let mut a = vec!["compose"];
+    a.extend_from_slice(args);
+    a.extend(["config", "--format", "json"]);
+    let mut c = bed.command(std::path::Path::new("docker"), &a);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let r = support::run(c);
+    r.ok();
+    r.json()["services"]["app"]["image"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn composes_env_file_and_profile_change_what_is_deployed_as_they_change_compose_config() {
+    if !support::engine_available() {
+        return;
+    }
+    let bed = Bed::demo("cenv", 0);
+    bed.write("v2.env", "V=v2\n").write("v3.env", "V=v3\n");
+    // --env-file: the same image as Compose resolves with it, deployed and serving.
+    assert_eq!(
+        compose_image(&bed, &["--env-file", "v2.env"], &[]),
+        "demo-service:v2"
+    );
+    bed.flow(&["deploy", "--env-file", "v2.env"]).ok();
+    assert_eq!(bed.version_at("/demo"), "v2");
+    // COMPOSE_ENV_FILES does the same, and `config` names it as the source.
+    let env = [("COMPOSE_ENV_FILES", "v3.env")];
+    assert_eq!(compose_image(&bed, &[], &env), "demo-service:v3");
+    let c = bed.flow_env(&["config", "--format", "json"], &env).json();
+    assert_eq!(c["env_file"]["origin"], "COMPOSE_ENV_FILES", "{c}");
+    bed.flow_env(&["deploy"], &env).ok();
+    assert_eq!(bed.version_at("/demo"), "v3");
+
+    // --profile: a target in a profile exists for Compose, and for docker flow, only with it.
+    let profiled = Bed::demo("cprof", 0);
+    let compose = std::fs::read_to_string(profiled.path().join("compose.yaml")).unwrap();
+    profiled.write(
+        "compose.yaml",
+        &compose.replacen("  app:\n", "  app:\n    profiles: [web]\n", 1),
+    );
+    profiled
+        .flow(&["deploy"])
+        .fails(2, "the target `app` is not a service");
+    assert_eq!(
+        compose_image(&profiled, &["--profile", "web"], &[]),
+        "demo-service:v1"
+    );
+    profiled.flow(&["deploy", "--profile", "web"]).ok();
+    assert_eq!(profiled.version_at("/demo"), "v1");
+    // COMPOSE_PROFILES, through the docker CLI; status and a redeploy see the same project.
+    let env = [("COMPOSE_PROFILES", "web"), ("V", "v2")];
+    let mut c = profiled.command(std::path::Path::new("docker"), &["flow", "deploy"]);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    support::run(c).ok();
+    assert_eq!(profiled.version_at("/demo"), "v2");
+    let s = profiled
+        .flow_env(
+            &["status", "--format", "json"],
+            &[("COMPOSE_PROFILES", "web")],
+        )
+        .json();
+    assert_eq!(s["live_color"], "green", "{s}");
+}

@@ -6,6 +6,7 @@ mod support;
 
 mod bad_input;
 mod cli;
+mod commands;
 mod compose;
 mod faults;
 mod flows;
