@@ -10,6 +10,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use crate::error::{Error, Result};
+use crate::progress::Mode;
 use crate::settings::Settings;
 
 /// The oldest Compose that has everything we use (`config --format json`, `-f -`, `--wait`).
@@ -24,6 +25,8 @@ pub(crate) struct Engine {
     plan: RefCell<Vec<String>>,
     /// How many docker commands this run has made (reported in the JSON summary).
     calls: Cell<u32>,
+    /// How the output of commands that show it (`change_streamed`) reaches the user.
+    shown: Mode,
 }
 
 /// A running `docker` command whose stdin docker flow holds (see `Engine::start_attached`).
@@ -154,6 +157,7 @@ impl Engine {
             dry_run: settings.dry_run,
             plan: RefCell::new(Vec::new()),
             calls: Cell::new(0),
+            shown: Mode::new(settings.progress, settings.ansi),
         })
     }
 
@@ -178,6 +182,7 @@ impl Engine {
             dry_run: self.dry_run,
             plan: RefCell::new(Vec::new()),
             calls: Cell::new(0),
+            shown: self.shown,
         }
     }
 
@@ -237,19 +242,56 @@ impl Engine {
     }
 
     /// Like `change`, but the command's own output goes to our stderr as it runs (Compose's
-    /// progress appears under the step that ran it).
+    /// progress appears under the step that ran it): as it is, or each line a JSON event
+    /// (`--progress json`), or kept and shown only if the command fails (`quiet`).
     pub(crate) fn change_streamed(&self, args: &[String], stdin: Option<&[u8]>) -> Result<Output> {
         let argv = self.argv(args);
         if let Some(planned) = self.plan_instead(&argv, stdin) {
             return Ok(planned);
         }
-        let out = self
-            .expression(&argv, stdin)
-            .stdout_to_stderr()
-            .run()
-            .map_err(|err| self.spawn_error(err))?;
+        let expression = self.expression(&argv, stdin);
+        let status = match self.shown {
+            Mode::Json | Mode::Quiet => {
+                let reader = expression
+                    .stderr_to_stdout()
+                    .reader()
+                    .map_err(|err| self.spawn_error(err))?;
+                let mut kept = Vec::new();
+                let mut lines = std::io::BufRead::lines(std::io::BufReader::new(&reader));
+                for line in lines.by_ref() {
+                    let Ok(line) = line else { break };
+                    if self.shown == Mode::Json {
+                        crate::progress::event(serde_json::json!({
+                            "event": "output",
+                            "command": args.first().map_or("docker", String::as_str),
+                            "line": line,
+                        }));
+                    } else {
+                        kept.push(line);
+                    }
+                }
+                // At the end of its output duct has waited for the command already.
+                let code = match reader.try_wait() {
+                    Ok(Some(out)) => out.status.code().unwrap_or(-1),
+                    _ => -1,
+                };
+                if code != 0 {
+                    for line in kept {
+                        eprintln!("{line}");
+                    }
+                }
+                code
+            }
+            _ => expression
+                .stdout_to_stderr()
+                .run()
+                .map_err(|err| self.spawn_error(err))?
+                .status
+                .code()
+                .unwrap_or(-1),
+        };
         Ok(Output {
-            status: out.status.code().unwrap_or(-1),
+            status,
             stdout: String::new(),
             stderr: String::new(),
         })

@@ -60,6 +60,9 @@ pub(crate) enum Action {
 /// The fix for `--flow` with a subcommand.
 const FLOW_OR_COMMAND: &str = "use either `docker flow deploy` (or scale, proxy, stop-old) or `docker flow --flow=deploy --flow=…`, not both; check FLOW and docker-flow.yml's `flow` too";
 
+/// `--ansi` as resolved, for the error message (which may come before or after resolution).
+static ANSI: std::sync::OnceLock<settings::Ansi> = std::sync::OnceLock::new();
+
 /// Runs docker flow with the process's arguments and environment; returns the exit code.
 pub fn run() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -70,8 +73,20 @@ pub fn run() -> ExitCode {
             let code = e.exit_code();
             // Unwrapped lines off a terminal, so logs and tests see each message whole.
             let wrap = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            let ansi = ANSI
+                .get()
+                .copied()
+                .unwrap_or_else(|| settings::ansi_before_settings(&args));
             let _ = miette::set_hook(Box::new(move |_| {
-                Box::new(miette::MietteHandlerOpts::new().wrap_lines(wrap).build())
+                let opts = miette::MietteHandlerOpts::new().wrap_lines(wrap);
+                Box::new(
+                    match ansi {
+                        settings::Ansi::Never => opts.color(false),
+                        settings::Ansi::Always => opts.color(true),
+                        settings::Ansi::Auto => opts,
+                    }
+                    .build(),
+                )
             }));
             eprintln!("{:?}", miette::Report::new(e));
             ExitCode::from(code)
@@ -124,6 +139,7 @@ fn run_with(args: &[String]) -> Result<()> {
     let file = settings::load_file(given, &cwd)?;
     let resolved = settings::resolve(given, file, &|k| std::env::var(k).ok());
     let mut settings = resolved.settings()?;
+    let _ = ANSI.set(settings.ansi);
     let action = action(&cli, &mut settings)?;
     match action {
         Action::Help => {

@@ -1,72 +1,119 @@
-//! Progress for people, on stderr: each step with its duration, warnings, and the wait for health.
-//! Nothing here goes to stdout, which carries only results (`--format json`, `status`, `config`).
+//! Progress for people and for CI, on stderr: each step with its duration, warnings, and the
+//! wait for health. Nothing here goes to stdout, which carries only results (`--format json`,
+//! `status`, `config`).
+//!
+//! `--progress` picks the form, as Compose's does: `tty` redraws the waiting line in place,
+//! `plain` prints a line per change, `json` one event object a line, `quiet` nothing (warnings
+//! but for json too). `--ansi never` (or `NO_COLOR`) turns `tty` into `plain`: no escape code.
 
 use std::io::{IsTerminal, Write};
 use std::time::Instant;
 
+use serde_json::json;
+
+use crate::settings::{Ansi, ProgressMode};
+
+/// The form progress takes, once the terminal and `--ansi` are known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    Tty,
+    Plain,
+    Json,
+    Quiet,
+}
+
+impl Mode {
+    pub(crate) fn new(progress: ProgressMode, ansi: Ansi) -> Mode {
+        let terminal = std::io::stderr().is_terminal();
+        match progress {
+            ProgressMode::Quiet => Mode::Quiet,
+            ProgressMode::Json => Mode::Json,
+            ProgressMode::Plain => Mode::Plain,
+            _ if ansi == Ansi::Never => Mode::Plain,
+            ProgressMode::Tty => Mode::Tty,
+            ProgressMode::Auto if terminal => Mode::Tty,
+            ProgressMode::Auto => Mode::Plain,
+        }
+    }
+}
+
+/// One `--progress json` event: a line of stderr.
+pub(crate) fn event(value: serde_json::Value) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{value}");
+}
+
 pub(crate) struct Progress {
-    tty: bool,
-    quiet: bool,
+    mode: Mode,
     /// Redraws of the waiting line, to turn the spinner.
     frame: std::cell::Cell<usize>,
 }
 
 impl Progress {
-    pub(crate) fn new(quiet: bool) -> Progress {
+    pub(crate) fn new(mode: Mode) -> Progress {
         Progress {
-            tty: std::io::stderr().is_terminal(),
-            quiet,
+            mode,
             frame: std::cell::Cell::new(0),
         }
     }
 
     /// Starts a step; `done` on the returned value prints its duration.
     pub(crate) fn step(&self, what: &str) -> Step {
-        if !self.quiet {
-            eprintln!("==> {what}");
+        match self.mode {
+            Mode::Json => event(json!({"event": "step", "step": what})),
+            Mode::Tty | Mode::Plain => eprintln!("==> {what}"),
+            Mode::Quiet => {}
         }
         Step {
-            quiet: self.quiet,
+            mode: self.mode,
             what: what.to_string(),
             started: Instant::now(),
         }
     }
 
     pub(crate) fn info(&self, msg: &str) {
-        if !self.quiet {
-            eprintln!("    {msg}");
+        match self.mode {
+            Mode::Json => event(json!({"event": "info", "message": msg})),
+            Mode::Tty | Mode::Plain => eprintln!("    {msg}"),
+            Mode::Quiet => {}
         }
     }
 
+    /// A warning shows in every mode: it is something to act on.
     pub(crate) fn warn(&self, msg: &str) {
-        eprintln!("warning: {msg}");
+        match self.mode {
+            Mode::Json => event(json!({"event": "warning", "message": msg})),
+            _ => eprintln!("warning: {msg}"),
+        }
     }
 
     /// A status line while waiting: redrawn in place on a terminal, printed when it changes otherwise.
     pub(crate) fn waiting(&self, line: &str, last: &mut String) {
-        if self.quiet || (!self.tty && line == last) {
+        if self.mode == Mode::Quiet || (self.mode != Mode::Tty && line == last) {
             return;
         }
-        if self.tty {
-            self.frame.set(self.frame.get() + 1);
-            let spin = ['|', '/', '-', '\\'][self.frame.get() % 4];
-            eprint!("\r\x1b[2K    {spin} {line}");
-            let _ = std::io::stderr().flush();
-        } else {
-            eprintln!("    {line}");
+        match self.mode {
+            Mode::Tty => {
+                self.frame.set(self.frame.get() + 1);
+                let spin = ['|', '/', '-', '\\'][self.frame.get() % 4];
+                eprint!("\r\x1b[2K    {spin} {line}");
+                let _ = std::io::stderr().flush();
+            }
+            Mode::Json => event(json!({"event": "waiting", "message": line})),
+            _ => eprintln!("    {line}"),
         }
         *last = line.to_string();
     }
 
     pub(crate) fn end_waiting(&self) {
-        if self.tty && !self.quiet {
+        if self.mode == Mode::Tty {
             eprint!("\r\x1b[2K");
         }
     }
 }
 
 pub(crate) struct Step {
-    quiet: bool,
+    mode: Mode,
     what: String,
     started: Instant,
 }
@@ -74,8 +121,14 @@ pub(crate) struct Step {
 impl Step {
     pub(crate) fn done(self) -> f64 {
         let secs = self.started.elapsed().as_secs_f64();
-        if !self.quiet {
-            eprintln!("    {} done in {secs:.1}s", self.what);
+        match self.mode {
+            Mode::Json => event(json!({
+                "event": "done",
+                "step": self.what,
+                "seconds": (secs * 1000.0).round() / 1000.0,
+            })),
+            Mode::Tty | Mode::Plain => eprintln!("    {} done in {secs:.1}s", self.what),
+            Mode::Quiet => {}
         }
         secs
     }

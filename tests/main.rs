@@ -11,6 +11,7 @@ mod compose;
 mod faults;
 mod flows;
 mod heavy;
+mod output;
 mod ownership;
 mod proxy;
 mod remote;

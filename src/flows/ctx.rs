@@ -6,7 +6,7 @@ use crate::engine::Engine;
 use crate::error::Result;
 use crate::instance::{self, Instance, Upstream};
 use crate::orchestrator::{self, Orchestrator};
-use crate::progress::Progress;
+use crate::progress::{Mode, Progress};
 use crate::proxy::{self, Drained, Proxy, RouteSpec};
 use crate::releases::Releases;
 use crate::settings::Settings;
@@ -48,7 +48,7 @@ impl<'a> Ctx<'a> {
             target,
             route_port,
             proxy: proxy::for_settings(engine, settings, route),
-            progress: Progress::new(false),
+            progress: Progress::new(Mode::new(settings.progress, settings.ansi)),
         }
     }
 

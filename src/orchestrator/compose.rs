@@ -22,7 +22,7 @@ use crate::model::{
     LABEL_PREVIOUS_RELEASED_AT, LABEL_TARGET,
 };
 use crate::progress::Progress;
-use crate::settings::{PullPolicy, Settings};
+use crate::settings::{Ansi, PullPolicy, Settings};
 
 pub(super) struct Compose<'a> {
     engine: &'a Engine,
@@ -59,7 +59,17 @@ impl<'a> Compose<'a> {
     /// `docker compose -p P --project-directory D -f - [--env-file …] [--profile …] REST`: the
     /// derived model on stdin.
     fn compose_args(&self, rest: &[&str]) -> Vec<String> {
-        let mut a = args(&["compose", "-p", self.project_name(), "--project-directory"]);
+        let mut a = args(&["compose"]);
+        // Compose's output shows under the step: in the form docker flow's progress takes.
+        if let Some(p) = self.settings.progress.for_compose() {
+            a.extend(args(&["--progress", p]));
+        }
+        match self.settings.ansi {
+            Ansi::Never => a.extend(args(&["--ansi", "never"])),
+            Ansi::Always => a.extend(args(&["--ansi", "always"])),
+            Ansi::Auto => {}
+        }
+        a.extend(args(&["-p", self.project_name(), "--project-directory"]));
         a.push(self.project.dir.display().to_string());
         a.extend(args(&["-f", "-"]));
         a.extend(crate::compose::environment_args(self.settings));

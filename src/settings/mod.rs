@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use crate::error::{Error, Result};
 pub(crate) use options::Key;
 use options::Kind;
-pub(crate) use values::{Format, ProxyDriver, PullPolicy, ScaleSpec, Step};
+pub(crate) use values::{Ansi, Format, ProgressMode, ProxyDriver, PullPolicy, ScaleSpec, Step};
 
 /// Where a value came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
@@ -57,6 +57,27 @@ pub(crate) fn option_named(arg: &str) -> Option<&'static str> {
     })
 }
 
+/// `--ansi` for an error found before the settings could be resolved: the flag (`--ansi=X` or
+/// `--ansi X`), else `FLOW_ANSI` / `COMPOSE_ANSI`, else `never` under `NO_COLOR`.
+pub(crate) fn ansi_before_settings(args: &[String]) -> Ansi {
+    let flag = args
+        .iter()
+        .enumerate()
+        .find_map(|(i, a)| match a.strip_prefix("--ansi") {
+            Some(rest) if rest.starts_with('=') => Some(rest[1..].to_string()),
+            Some("") => args.get(i + 1).cloned(),
+            _ => None,
+        });
+    let given = flag
+        .or_else(|| std::env::var("FLOW_ANSI").ok())
+        .or_else(|| std::env::var("COMPOSE_ANSI").ok());
+    match given.as_deref().map(values::parse_ansi) {
+        Some(Ok(a)) if a != Ansi::Auto => a,
+        _ if std::env::var("NO_COLOR").is_ok_and(|v| !v.is_empty()) => Ansi::Never,
+        _ => Ansi::Auto,
+    }
+}
+
 /// The `docker-flow.yml` key of every setting.
 pub(crate) fn keys() -> Vec<&'static str> {
     Key::ALL.iter().map(|k| k.name()).collect()
@@ -77,6 +98,8 @@ pub(crate) struct Entry {
 pub(crate) struct Resolved {
     pub entries: IndexMap<Key, Entry>,
     pub file: file::FileValues,
+    /// `NO_COLOR` is set (to anything but nothing), as no-color.org says.
+    no_color: bool,
 }
 
 /// What clap read: the top level's matches (every option, as the seed accepted them before or
@@ -214,7 +237,11 @@ pub(crate) fn resolve(
             });
         entries.insert(key, entry);
     }
-    Resolved { entries, file }
+    Resolved {
+        entries,
+        file,
+        no_color: env("NO_COLOR").is_some_and(|v| !v.is_empty()),
+    }
 }
 
 /// `docker flow config --format json`: every setting by its `docker-flow.yml` key.
@@ -265,6 +292,10 @@ pub(crate) struct Settings {
     pub lock_wait: Duration,
     pub dry_run: bool,
     pub format: Format,
+    /// `--progress`, `quiet` when `-q` was given.
+    pub progress: ProgressMode,
+    /// `--ansi`, `never` when it was left at auto and `NO_COLOR` is set.
+    pub ansi: Ansi,
 }
 
 #[derive(Debug, Clone)]
@@ -422,6 +453,14 @@ impl Resolved {
             lock_wait: self.value(Key::LockWait, duration)?,
             dry_run: self.value(Key::DryRun, boolean)?,
             format: self.value(Key::Format, values::parse_format)?,
+            progress: match self.value(Key::Quiet, boolean)? {
+                true => ProgressMode::Quiet,
+                false => self.value(Key::Progress, values::parse_progress)?,
+            },
+            ansi: match self.value(Key::Ansi, values::parse_ansi)? {
+                Ansi::Auto if self.no_color => Ansi::Never,
+                a => a,
+            },
         })
     }
 

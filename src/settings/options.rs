@@ -151,6 +151,9 @@ keys! {
     ProxyReconfPort = "proxy_reconf_port",
     DryRun = "dry_run",
     Format = "format",
+    Progress = "progress",
+    Quiet = "quiet",
+    Ansi = "ansi",
 }
 
 impl Key {
@@ -227,6 +230,12 @@ impl Key {
                 .env("FLOW_DRY_RUN").default("false"),
             Key::Format => Spec::new("format", Text, OUTPUT, ROUTING, "Output format: text or json")
                 .env("FLOW_FORMAT").default("text"),
+            Key::Progress => Spec::new("progress", Text, OUTPUT, CHANGING, "How steps show on stderr: auto, tty, plain, json (one event a line) or quiet, as Compose's --progress")
+                .env("FLOW_PROGRESS").default("auto"),
+            Key::Quiet => Spec::new("quiet", Bool, OUTPUT, CHANGING, "Print nothing on success (--progress quiet) [true|false]")
+                .short('q').env("FLOW_QUIET").default("false"),
+            Key::Ansi => Spec::new("ansi", Text, OUTPUT, EVERY_PROJECT, "Escape codes (colour, redrawn lines): never, always or auto, as Compose's --ansi; NO_COLOR means never")
+                .env("FLOW_ANSI").fallback("COMPOSE_ANSI").default("auto"),
         }
     }
 

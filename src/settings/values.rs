@@ -358,6 +358,65 @@ pub(crate) fn parse_format(v: &str) -> Parsed<Format> {
     }
 }
 
+/// `--progress`, as Compose spells it: how steps are shown on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ProgressMode {
+    /// A terminal gets `tty`, anything else `plain`.
+    Auto,
+    Tty,
+    Plain,
+    /// One JSON object a line, for CI.
+    Json,
+    Quiet,
+}
+
+impl ProgressMode {
+    /// Compose's own `--progress` for the calls that show its output: the same, but plain
+    /// where docker flow wraps each line in its JSON events; None lets Compose decide.
+    pub(crate) fn for_compose(self) -> Option<&'static str> {
+        match self {
+            ProgressMode::Auto => None,
+            ProgressMode::Tty => Some("tty"),
+            ProgressMode::Plain | ProgressMode::Json => Some("plain"),
+            ProgressMode::Quiet => Some("quiet"),
+        }
+    }
+}
+
+pub(crate) fn parse_progress(v: &str) -> Parsed<ProgressMode> {
+    match v {
+        "auto" => Ok(ProgressMode::Auto),
+        "tty" => Ok(ProgressMode::Tty),
+        "plain" => Ok(ProgressMode::Plain),
+        "json" => Ok(ProgressMode::Json),
+        "quiet" => Ok(ProgressMode::Quiet),
+        other => bad(
+            format!("`{other}` is not a progress type"),
+            "use auto, tty, plain, json or quiet (as Compose's --progress)",
+        ),
+    }
+}
+
+/// `--ansi`, as Compose spells it: whether escape codes (colour, redrawn lines) are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ansi {
+    Auto,
+    Always,
+    Never,
+}
+
+pub(crate) fn parse_ansi(v: &str) -> Parsed<Ansi> {
+    match v {
+        "auto" => Ok(Ansi::Auto),
+        "always" => Ok(Ansi::Always),
+        "never" => Ok(Ansi::Never),
+        other => bad(
+            format!("`{other}` is not an --ansi mode"),
+            "use never, always or auto (as Compose's --ansi)",
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
