@@ -59,6 +59,8 @@ impl Instance {
             image: s("/Config/Image"),
             image_id: s("/Image"),
             created: s("/Created"),
+            started_at: s("/State/StartedAt"),
+            finished_at: s("/State/FinishedAt"),
             color: Color::parse(&label(LABEL_COLOR)),
             target: label(LABEL_TARGET),
             release: label(LABEL_RELEASE),

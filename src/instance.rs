@@ -22,6 +22,9 @@ pub(crate) struct Instance {
     pub image: String,
     pub image_id: String,
     pub created: String,
+    /// Docker's `State.StartedAt` / `State.FinishedAt` (RFC 3339; empty when unknown).
+    pub started_at: String,
+    pub finished_at: String,
     pub color: Option<Color>,
     pub release: String,
     pub released_at: String,

@@ -68,8 +68,43 @@ pub(crate) struct InstanceReport {
     pub health: String,
     pub image: String,
     pub created: String,
+    /// When it last started and, if it does not run, stopped (RFC 3339); null when never.
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
     /// The release id it belongs to.
     pub release: String,
+}
+
+impl InstanceReport {
+    /// `up 3m` for a running instance, `exited 2h ago` for a stopped one, as `docker ps` says
+    /// it; `-` when Docker does not tell.
+    pub(crate) fn uptime(&self, now: std::time::SystemTime) -> String {
+        let since = |t: &Option<String>| {
+            let t = humantime::parse_rfc3339_weak(t.as_deref()?).ok()?;
+            Some(short(now.duration_since(t).unwrap_or_default()))
+        };
+        if self.state == "running" {
+            since(&self.started_at).map_or("-".into(), |d| format!("up {d}"))
+        } else {
+            since(&self.finished_at).map_or("-".into(), |d| format!("{} {d} ago", self.state))
+        }
+    }
+}
+
+/// Docker's "never" timestamp (`0001-01-01T00:00:00Z`) or an empty one: None.
+pub(crate) fn timestamp(t: &str) -> Option<String> {
+    (!t.is_empty() && !t.starts_with("0001-")).then(|| t.to_string())
+}
+
+/// A duration in its largest whole unit: `45s`, `3m`, `2h`, `5d`.
+fn short(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m", s / 60),
+        3600..86400 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86400),
+    }
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -113,12 +148,17 @@ impl StatusReport {
             if c.instances.is_empty() {
                 out.push_str("  (none)\n");
             }
+            let now = std::time::SystemTime::now();
             for i in &c.instances {
                 // Docker keeps the last health of a stopped container; it says nothing now.
                 let health = if i.state == "running" { &i.health } else { "-" };
                 out.push_str(&format!(
-                    "  {:32} {:8} {:9} {}\n",
-                    i.name, i.state, health, i.image
+                    "  {:32} {:8} {:9} {:16} {}\n",
+                    i.name,
+                    i.state,
+                    health,
+                    i.uptime(now),
+                    i.image
                 ));
             }
         }
@@ -201,6 +241,12 @@ mod tests {
             health: "unhealthy".into(),
             image: "demo:v1".into(),
             created: String::new(),
+            started_at: timestamp("2026-11-27T10:00:00.123456789Z"),
+            finished_at: timestamp(if state == "running" {
+                "0001-01-01T00:00:00Z"
+            } else {
+                "2026-11-27T10:30:00Z"
+            }),
             release: "r1".into(),
         };
         let report = StatusReport {
@@ -236,6 +282,17 @@ mod tests {
         };
         assert_eq!(line("running")[2], "unhealthy");
         assert_eq!(line("exited")[2], "-");
+        // Uptime of what runs, time since it stopped of what does not, as `docker ps` says it.
+        let now = humantime::parse_rfc3339("2026-11-27T12:00:01Z").unwrap();
+        let [running, exited] = &report.colors["blue"].instances[..] else {
+            panic!()
+        };
+        assert_eq!(running.uptime(now), "up 2h");
+        assert_eq!(exited.uptime(now), "exited 1h ago");
+        assert_eq!(short(std::time::Duration::from_secs(59)), "59s");
+        assert_eq!(short(std::time::Duration::from_secs(3 * 86400)), "3d");
+        assert_eq!(running.finished_at, None);
+        assert_eq!(line("exited")[3], "exited", "{text}");
         let json = serde_json::to_value(&report).unwrap();
         assert_eq!(json["live_color"], "blue");
         assert_eq!(

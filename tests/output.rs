@@ -112,3 +112,53 @@ fn no_color_and_ansi_never_print_no_escape_code_on_a_terminal() {
         );
     }
 }
+
+/// Checks `output` against `docs/schemas/<schema>`: the documented schema is what is printed.
+#[track_caller]
+fn conforms(schema: &str, output: &str) {
+    let path = support::root().join("docs/schemas").join(schema);
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let value: serde_json::Value =
+        serde_json::from_str(output).unwrap_or_else(|e| panic!("not JSON ({e}): {output}"));
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&value)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{}: {errors:#?}\n{output}",
+        path.display()
+    );
+}
+
+#[test]
+fn every_json_output_validates_against_its_documented_schema() {
+    if !support::engine_available() {
+        return;
+    }
+    let bed = Bed::demo("schema", 0);
+    let json = |args: &[&str]| {
+        let mut a = args.to_vec();
+        a.extend(["--format", "json"]);
+        let r = bed.flow(&a);
+        r.ok();
+        r.stdout.clone()
+    };
+    conforms("config.schema.json", &json(&["config"]));
+    conforms("plan.schema.json", &json(&["deploy", "--dry-run"]));
+    conforms("run.schema.json", &json(&["deploy"]));
+    conforms("run.schema.json", &json(&["scale", "2"]));
+    conforms("status.schema.json", &json(&["status"]));
+    conforms("run.schema.json", &json(&["deploy"]));
+    conforms("run.schema.json", &json(&["rollback"]));
+    let every = bed.flow_env(&["status", "--format", "json"], &[("FLOW_TARGET", "")]);
+    every.ok();
+    let v: serde_json::Value = serde_json::from_str(&every.stdout).unwrap();
+    assert!(v.as_array().is_some_and(|a| !a.is_empty()), "{v}");
+    conforms("status-every-target.schema.json", &every.stdout);
+    // A schema that says something else fails the check (the check can fail).
+    let wrong = std::panic::catch_unwind(|| conforms("config.schema.json", &json(&["status"])));
+    assert!(wrong.is_err());
+}

@@ -81,6 +81,8 @@ pub(super) fn report(ctx: &Ctx) -> Result<StatusReport> {
                     health: i.health.clone(),
                     image: i.image.clone(),
                     created: i.created.clone(),
+                    started_at: report::timestamp(&i.started_at),
+                    finished_at: report::timestamp(&i.finished_at),
                     release: i.release.clone(),
                 })
                 .collect();
