@@ -4,7 +4,9 @@ CARGO ?= cargo
 PREFIX ?= /usr/local
 MANDIR ?= $(PREFIX)/share/man/man1
 
-.PHONY: all build install testbed demo test bench lint schemas clean-demo
+.PHONY: all build install testbed demo test bench lint schemas clean-demo dist dist-check
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+TRIPLE := $(shell rustc -vV | sed -n 's/^host: //p')
 
 all: build
 
@@ -29,10 +31,33 @@ demo: testbed install
 	bash scripts/demo.sh
 
 # Unit tests, then the end-to-end suite against the real engine (a missing engine fails it),
-# two at a time; then the heavy ones (tests/heavy.rs: a route of 80 instances), alone.
+# two at a time; then the heavy ones (tests/heavy.rs: a route of 80 instances), alone; then the
+# .deb, installed and used as a user would.
 test: testbed install
 	DOCKER_FLOW_E2E=1 $(CARGO) test --workspace --locked -- --test-threads=2 --skip heavy::
 	DOCKER_FLOW_E2E=1 $(CARGO) test --locked --test main -- --test-threads=1 heavy::
+	$(MAKE) dist-check
+
+# Release files in target/dist: a tar.gz (binary, man pages, completions, README, LICENSE,
+# CHANGELOG) and a .deb (cargo-deb, installed from crates.io when missing).
+dist: build
+	rm -rf target/dist && mkdir -p target/dist/completions
+	target/release/docker-flow __man target/dist/man >/dev/null
+	target/release/docker-flow completion bash > target/dist/completions/docker-flow.bash
+	target/release/docker-flow completion zsh > target/dist/completions/_docker-flow
+	target/release/docker-flow completion fish > target/dist/completions/docker-flow.fish
+	mkdir -p target/dist/docker-flow-$(VERSION)-$(TRIPLE)
+	cp -r target/release/docker-flow target/dist/man target/dist/completions README.md LICENSE CHANGELOG.md \
+		target/dist/docker-flow-$(VERSION)-$(TRIPLE)/
+	tar -C target/dist -czf target/dist/docker-flow-$(VERSION)-$(TRIPLE).tar.gz docker-flow-$(VERSION)-$(TRIPLE)
+	command -v cargo-deb >/dev/null || $(CARGO) install --locked cargo-deb
+	$(CARGO) deb --no-build --output target/dist/
+	ls -l target/dist/*.tar.gz target/dist/*.deb
+
+# Installs the .deb with dpkg and uses it from outside the build tree: --help, and a deploy of
+# a copy of the bundled example through the docker CLI (root; the package is removed after).
+dist-check: dist testbed
+	bash scripts/dist-check.sh target/dist/docker-flow_*.deb
 
 # The zero-downtime benchmark against a plain `docker compose up -d`, into docs/BENCHMARKS.md.
 bench: testbed install
