@@ -702,6 +702,8 @@ fn a_deploy_keeps_the_targets_mode_unless_told_to_switch_and_switches_without_dr
     bed.flow(&["scale", "+1", "--blue-green=false"])
         .fails(2, "runs blue-green");
     bed.flow(&["proxy", "--switch-mode"])
+        .fails(2, "`--switch-mode` is not an option of `docker flow proxy`");
+    bed.flow(&["--switch-mode", "proxy"])
         .fails(2, "--switch-mode converts a target by deploying it");
     assert_eq!(before, bed.engine_snapshot(), "the engine changed");
 
@@ -861,9 +863,9 @@ fn no_deploy_scale_or_failure_removes_a_volume() {
             bed.project
         ),
     );
+    // The same options for every command: before the command, where every option is taken.
     let flow = |bed: &Bed, args: &[&str]| {
-        let mut a = args.to_vec();
-        a.extend([
+        let mut a = vec![
             "-t",
             "app",
             "--proxy-driver",
@@ -872,7 +874,8 @@ fn no_deploy_scale_or_failure_removes_a_volume() {
             "missing",
             "--health-timeout",
             "5s",
-        ]);
+        ];
+        a.extend_from_slice(args);
         bed.flow(&a)
     };
     // Every anonymous volume any instance of the target has had.
