@@ -579,6 +579,33 @@ fn composes_env_file_and_profile_change_what_is_deployed_as_they_change_compose_
     assert_eq!(c["env_file"]["origin"], "COMPOSE_ENV_FILES", "{c}");
     bed.flow_env(&["deploy"], &env).ok();
     assert_eq!(bed.version_at("/demo"), "v3");
+    // --project-directory: Compose reads that directory's .env (and docker flow its
+    // docker-flow.yml), here with the Compose file given apart.
+    let yml = std::fs::read_to_string(bed.path().join("docker-flow.yml")).unwrap();
+    bed.write("alt/.env", "V=v2\n")
+        .write("alt/docker-flow.yml", &yml);
+    let alt = ["-f", "compose.yaml", "--project-directory", "alt"];
+    assert_eq!(compose_image(&bed, &alt, &[]), "demo-service:v2");
+    let mut args = alt.to_vec();
+    args.push("deploy");
+    bed.flow(&args).ok();
+    assert_eq!(bed.version_at("/demo"), "v2");
+    // COMPOSE_FILE and COMPOSE_PROJECT_NAME, from another directory.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let file = bed.path().join("compose.yaml").display().to_string();
+    let mut c = bed.command(
+        std::path::Path::new(env!("CARGO_BIN_EXE_docker-flow")),
+        &[
+            "deploy",
+            "--env-file",
+            &bed.path().join("v3.env").display().to_string(),
+        ],
+    );
+    c.current_dir(elsewhere.path())
+        .env("COMPOSE_FILE", &file)
+        .env("COMPOSE_PROJECT_NAME", &bed.project);
+    support::run(c).ok();
+    assert_eq!(bed.version_at("/demo"), "v3");
 
     // --profile: a target in a profile exists for Compose, and for docker flow, only with it.
     let profiled = Bed::demo("cprof", 0);
