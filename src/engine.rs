@@ -249,47 +249,9 @@ impl Engine {
         if let Some(planned) = self.plan_instead(&argv, stdin) {
             return Ok(planned);
         }
-        let expression = self.expression(&argv, stdin);
-        let status = match self.shown {
-            Mode::Json | Mode::Quiet => {
-                let reader = expression
-                    .stderr_to_stdout()
-                    .reader()
-                    .map_err(|err| self.spawn_error(err))?;
-                let mut kept = Vec::new();
-                let mut lines = std::io::BufRead::lines(std::io::BufReader::new(&reader));
-                for line in lines.by_ref() {
-                    let Ok(line) = line else { break };
-                    if self.shown == Mode::Json {
-                        crate::progress::event(serde_json::json!({
-                            "event": "output",
-                            "command": args.first().map_or("docker", String::as_str),
-                            "line": line,
-                        }));
-                    } else {
-                        kept.push(line);
-                    }
-                }
-                // At the end of its output duct has waited for the command already.
-                let code = match reader.try_wait() {
-                    Ok(Some(out)) => out.status.code().unwrap_or(-1),
-                    _ => -1,
-                };
-                if code != 0 {
-                    for line in kept {
-                        eprintln!("{line}");
-                    }
-                }
-                code
-            }
-            _ => expression
-                .stdout_to_stderr()
-                .run()
-                .map_err(|err| self.spawn_error(err))?
-                .status
-                .code()
-                .unwrap_or(-1),
-        };
+        let label = args.first().map_or("docker", String::as_str);
+        let status = crate::progress::show(self.expression(&argv, stdin), label, self.shown)
+            .map_err(|err| self.spawn_error(err))?;
         Ok(Output {
             status,
             stdout: String::new(),

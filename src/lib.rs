@@ -20,6 +20,7 @@ mod error;
 mod flows;
 mod health;
 mod helper;
+mod hooks;
 mod instance;
 mod lock;
 mod man;
@@ -207,6 +208,12 @@ fn action(cli: &Cli, settings: &mut settings::Settings) -> Result<Action> {
             // As `docker compose` does: no command, the help.
             return Ok(Action::Help);
         }
+        if settings.flow.contains(&Step::Test) && settings.test_cmd.is_empty() {
+            return Err(Error::usage(
+                "the test step needs a test command",
+                "set --test-cmd (e.g. --test-cmd './smoke.sh'), FLOW_TEST_CMD, or `test_cmd:` in docker-flow.yml",
+            ));
+        }
         return Ok(Action::Steps(settings.flow.clone()));
     };
     match cmd {
@@ -222,7 +229,11 @@ fn action(cli: &Cli, settings: &mut settings::Settings) -> Result<Action> {
         ));
     }
     Ok(match cmd {
-        Command::Deploy => Action::Steps(vec![Step::Deploy, Step::Proxy, Step::StopOld]),
+        Command::Deploy => Action::Steps(if settings.test_cmd.is_empty() {
+            vec![Step::Deploy, Step::Proxy, Step::StopOld]
+        } else {
+            vec![Step::Deploy, Step::Test, Step::Proxy, Step::StopOld]
+        }),
         Command::Scale { count } => {
             if let Some(c) = count {
                 let spec = settings::values::parse_scale(c).map_err(|(m, h)| Error::Setting {

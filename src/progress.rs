@@ -57,6 +57,10 @@ impl Progress {
         }
     }
 
+    pub(crate) fn mode(&self) -> Mode {
+        self.mode
+    }
+
     /// Starts a step; `done` on the returned value prints its duration.
     pub(crate) fn step(&self, what: &str) -> Step {
         match self.mode {
@@ -132,4 +136,36 @@ impl Step {
         }
         secs
     }
+}
+
+/// Runs a command whose own output the user should see (Compose's progress, a hook, a test),
+/// shown as `mode` says: on stderr as it comes (stdout too: stdout carries only results), each
+/// line a JSON event labelled `label`, or (quiet) kept and shown only if the command fails.
+/// Returns its exit code (-1 when a signal ended it).
+pub(crate) fn show(expression: duct::Expression, label: &str, mode: Mode) -> std::io::Result<i32> {
+    if !matches!(mode, Mode::Json | Mode::Quiet) {
+        let out = expression.stdout_to_stderr().run()?;
+        return Ok(out.status.code().unwrap_or(-1));
+    }
+    let reader = expression.stderr_to_stdout().reader()?;
+    let mut kept = Vec::new();
+    for line in std::io::BufRead::lines(std::io::BufReader::new(&reader)) {
+        let Ok(line) = line else { break };
+        if mode == Mode::Json {
+            event(json!({"event": "output", "command": label, "line": line}));
+        } else {
+            kept.push(line);
+        }
+    }
+    // At the end of its output duct has waited for the command already.
+    let code = match reader.try_wait() {
+        Ok(Some(out)) => out.status.code().unwrap_or(-1),
+        _ => -1,
+    };
+    if code != 0 {
+        for line in kept {
+            eprintln!("{line}");
+        }
+    }
+    Ok(code)
 }

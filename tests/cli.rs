@@ -279,6 +279,14 @@ fn rows() -> Vec<Row> {
             [json!("1m"), json!("2m"), json!("3m")],
         ),
         r(
+            "test_cmd",
+            "[./a, x]",
+            "FLOW_TEST_CMD",
+            "./e 'a b'",
+            &["--test-cmd", "./c"],
+            [json!(["./a", "x"]), json!(["./e", "a b"]), json!(["./c"])],
+        ),
+        r(
             "progress",
             "plain",
             "FLOW_PROGRESS",
@@ -569,9 +577,9 @@ fn flow_steps_and_subcommands() {
     );
     usage_error(
         &bed,
-        &["--flow=deploy", "--flow=test"],
+        &["--flow=deploy", "--flow=tests"],
         &[],
-        "`test` is not a flow step",
+        "`tests` is not a flow step",
     );
     usage_error(
         &bed,

@@ -10,6 +10,7 @@ mod commands;
 mod compose;
 mod faults;
 mod flows;
+mod gates;
 mod heavy;
 mod output;
 mod ownership;

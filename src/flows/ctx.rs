@@ -21,6 +21,10 @@ pub(crate) struct Ctx<'a> {
     pub orchestrator: Box<dyn Orchestrator + 'a>,
     pub proxy: Box<dyn Proxy + 'a>,
     pub progress: Progress,
+    /// The project's directory: where the user's hooks and test run.
+    pub dir: std::path::PathBuf,
+    /// The run's steps (`deploy,proxy,stop-old`), as the lock and the hooks name it.
+    pub command: String,
 }
 
 impl<'a> Ctx<'a> {
@@ -33,6 +37,7 @@ impl<'a> Ctx<'a> {
         port: Option<u16>,
     ) -> Ctx<'a> {
         let route_port = port.unwrap_or(80);
+        let dir = project.dir.clone();
         let route = RouteSpec {
             project: project.model.name.clone(),
             target: target.clone(),
@@ -49,6 +54,8 @@ impl<'a> Ctx<'a> {
             route_port,
             proxy: proxy::for_settings(engine, settings, route),
             progress: Progress::new(Mode::new(settings.progress, settings.ansi)),
+            dir,
+            command: String::new(),
         }
     }
 

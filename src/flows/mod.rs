@@ -14,6 +14,7 @@ mod rollback;
 mod scale;
 mod status;
 mod switch;
+mod test;
 
 use std::path::Path;
 use std::time::Instant;
@@ -25,6 +26,7 @@ use self::outcome::{History, Outcome};
 use crate::compose::{self, ComposeFile};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::hooks::{self, Hook, Hooks};
 use crate::lock::Lock;
 use crate::releases::Releases;
 use crate::report::{self, PlanReport, RunReport};
@@ -81,8 +83,17 @@ pub(crate) fn run(engine: &Engine, settings: &Settings, action: &Action, cwd: &P
             }
         };
     }
-    let ctx = Ctx::new(engine, settings, project, target, port);
-    let command = match action {
+    // The user's commands, checked before anything changes.
+    let hooks = Hooks::find(&project.dir)?;
+    let steps: &[Step] = match action {
+        Action::Steps(steps) => steps,
+        _ => &[],
+    };
+    if steps.contains(&Step::Test) {
+        hooks::check_program(&settings.test_cmd, &project.dir)?;
+    }
+    let mut ctx = Ctx::new(engine, settings, project, target, port);
+    ctx.command = match action {
         Action::Steps(steps) => steps
             .iter()
             .map(|s| s.as_str())
@@ -90,6 +101,7 @@ pub(crate) fn run(engine: &Engine, settings: &Settings, action: &Action, cwd: &P
             .join(","),
         _ => "rollback".to_string(),
     };
+    let command = ctx.command.clone();
     check_mode(&ctx, action)?;
     ctx.proxy.preflight()?;
     if needs_probe {
@@ -104,14 +116,46 @@ pub(crate) fn run(engine: &Engine, settings: &Settings, action: &Action, cwd: &P
         &ctx.progress,
     )?;
     let mut done = Record::default();
+    let deploys = steps.contains(&Step::Deploy);
     let result = match action {
-        Action::Steps(steps) => run_steps(&ctx, steps, &mut done),
+        Action::Steps(steps) => (|| {
+            if deploys {
+                run_hook(&ctx, &hooks, Hook::PreDeploy, &[], None)
+                    .map_err(|code| failed_hook(Hook::PreDeploy, code, "nothing was changed"))?;
+            }
+            run_steps(&ctx, steps, &hooks, &mut done)
+        })(),
         Action::Rollback => {
             let started = Instant::now();
             rollback::run(&ctx).map(|o| done.record("rollback", started, o))
         }
         _ => Ok(()),
     };
+    // After the run: post-deploy when it deployed, on-failure when it failed. Their failures
+    // are warnings: what the run did stands.
+    let after = match &result {
+        Ok(()) if deploys => Some((
+            Hook::PostDeploy,
+            done.history.deployed().map(|d| d.new.clone()),
+            None,
+        )),
+        Err(e) if !matches!(e, Error::Exited { .. }) => {
+            Some((Hook::OnFailure, None, Some(e.to_string())))
+        }
+        _ => None,
+    };
+    if let Some((hook, release, error)) = after {
+        if let Err(code) = run_hook(
+            &ctx,
+            &hooks,
+            hook,
+            &release.unwrap_or_default(),
+            error.as_deref(),
+        ) {
+            ctx.progress
+                .warn(&format!("the {} hook failed (exit {code})", hook.name()));
+        }
+    }
     lock.release();
     result?;
     finish(&ctx, &command, done)
@@ -213,7 +257,7 @@ fn check_templates(settings: &Settings) -> Result<()> {
     }
 }
 
-fn run_steps(ctx: &Ctx, steps: &[Step], done: &mut Record) -> Result<()> {
+fn run_steps(ctx: &Ctx, steps: &[Step], hooks: &Hooks, done: &mut Record) -> Result<()> {
     for step in steps {
         crate::cancel::check()?;
         if *step == Step::Scale && done.history.deployed().is_some() {
@@ -226,7 +270,8 @@ fn run_steps(ctx: &Ctx, steps: &[Step], done: &mut Record) -> Result<()> {
         let outcome = match step {
             Step::Deploy => deploy::run(ctx).map(Outcome::Deployed),
             Step::Scale => scale::run(ctx),
-            Step::Proxy => switch::proxy(ctx, history),
+            Step::Proxy => switch::proxy(ctx, history, hooks),
+            Step::Test => test::run(ctx, history),
             Step::StopOld => switch::stop_old(ctx, history),
         }?;
         done.record(step.as_str(), started, outcome);
@@ -262,4 +307,106 @@ fn finish(ctx: &Ctx, command: &str, done: Record) -> Result<()> {
         report::print(&summary, String::new, true);
     }
     Ok(())
+}
+
+/// Runs `hook`, if the project has it, with the run's facts (`release`: the instances
+/// concerned). Err: its exit code (or -1 when it could not run or its facts could not be read).
+pub(super) fn run_hook(
+    ctx: &Ctx,
+    hooks: &Hooks,
+    hook: Hook,
+    release: &[crate::instance::Instance],
+    error: Option<&str>,
+) -> std::result::Result<(), i32> {
+    let Some(path) = hooks.get(hook) else {
+        return Ok(());
+    };
+    if ctx
+        .engine
+        .planned(format!("run the {} hook {}", hook.name(), path.display()))
+    {
+        return Ok(());
+    }
+    let step = ctx.progress.step(hook.name());
+    let vars = facts(ctx, hook.name(), release, error).map_err(|_| -1)?;
+    let argv = [path.display().to_string()];
+    match hooks::run(&argv, &ctx.dir, &vars, hook.name(), ctx.progress.mode()) {
+        Ok(0) => {
+            step.done();
+            Ok(())
+        }
+        Ok(code) => Err(code),
+        Err(e) => {
+            ctx.progress.warn(&e.to_string());
+            Err(-1)
+        }
+    }
+}
+
+/// The error of a hook that failed and ended the run.
+pub(super) fn failed_hook(hook: Hook, code: i32, what: &str) -> Error {
+    Error::flow(
+        format!("the {} hook failed (exit {code}): {what}", hook.name()),
+        format!(
+            "its output is above; fix the hook ({}/{}) or what it checks",
+            hooks::HOOKS_DIR,
+            hook.name()
+        ),
+    )
+}
+
+/// What the user's commands (hooks, the test) are told, as `DOCKER_FLOW_*` variables: the run,
+/// the target, the release concerned (`release`: the new one, when there is one) and what
+/// serves now; `error` for `on-failure`.
+fn facts(
+    ctx: &Ctx,
+    hook: &str,
+    release: &[crate::instance::Instance],
+    error: Option<&str>,
+) -> Result<Vec<(String, String)>> {
+    let releases = ctx.releases_routed(ctx.proxy.current().ok().flatten())?;
+    let names = |i: &[crate::instance::Instance]| {
+        i.iter()
+            .map(|i| i.name.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let first = release.first();
+    let mut vars = vec![
+        ("HOOK", hook.to_string()),
+        ("COMMAND", ctx.command.clone()),
+        ("PROJECT", ctx.project.clone()),
+        ("PROJECT_DIR", ctx.dir.display().to_string()),
+        ("TARGET", ctx.target.clone()),
+        ("BLUE_GREEN", ctx.settings.blue_green.to_string()),
+        ("SERVICE_PORT", ctx.route_port.to_string()),
+        ("LIVE_INSTANCES", names(&releases.live())),
+        (
+            "RELEASE",
+            first.map(|i| i.release.clone()).unwrap_or_default(),
+        ),
+        (
+            "COLOR",
+            first
+                .and_then(|i| i.color)
+                .map(|c| c.to_string())
+                .unwrap_or_default(),
+        ),
+        ("IMAGE", first.map(|i| i.image.clone()).unwrap_or_default()),
+        ("INSTANCES", names(release)),
+        (
+            "NETWORK",
+            first
+                .and_then(|i| i.networks.first())
+                .map(|(n, _)| n.clone())
+                .unwrap_or_default(),
+        ),
+    ];
+    if let Some(e) = error {
+        vars.push(("ERROR", e.to_string()));
+    }
+    Ok(vars
+        .into_iter()
+        .map(|(k, v)| (format!("DOCKER_FLOW_{k}"), v))
+        .collect())
 }

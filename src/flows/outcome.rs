@@ -54,6 +54,10 @@ pub(crate) enum Outcome {
         release: String,
         routed: Vec<Upstream>,
     },
+    /// The test command passed against these.
+    Tested {
+        instances: Vec<Instance>,
+    },
 }
 
 impl Outcome {
@@ -84,6 +88,9 @@ impl Outcome {
                 if *removed { "removed" } else { "stopped" },
                 instance::names(instances)
             )],
+            Outcome::Tested { instances } => {
+                vec![format!("tested {}", instance::names(instances))]
+            }
             Outcome::RolledBack {
                 from,
                 to,

@@ -6,9 +6,10 @@
 use super::outcome::{History, Outcome};
 use super::Ctx;
 use crate::error::{Error, Result};
+use crate::hooks::{Hook, Hooks};
 use crate::instance;
 
-pub(super) fn proxy(ctx: &Ctx, done: &History) -> Result<Outcome> {
+pub(super) fn proxy(ctx: &Ctx, done: &History, hooks: &Hooks) -> Result<Outcome> {
     let step = ctx.progress.step("proxy");
     // What this run deployed, else the newest running release (one staged by `--flow=deploy`).
     let new = match done.deployed() {
@@ -20,6 +21,19 @@ pub(super) fn proxy(ctx: &Ctx, done: &History) -> Result<Outcome> {
             format!("no running instance of `{}` to route to", ctx.target),
             "deploy first: `docker flow deploy`",
         ));
+    }
+    // The last word before traffic moves: a failing pre-promote hook removes what this run
+    // deployed (it never served), as a failed health check does.
+    if let Err(code) = super::run_hook(ctx, hooks, Hook::PrePromote, &new, None) {
+        let what = match done.deployed() {
+            Some(d) => {
+                ctx.progress.info("removing the new instances");
+                ctx.orchestrator.remove(&d.new)?;
+                "the new release was removed; the live one keeps serving"
+            }
+            None => "the proxy was not changed",
+        };
+        return Err(super::failed_hook(Hook::PrePromote, code, what));
     }
     let routed = ctx.route_to(&new)?;
     step.done();

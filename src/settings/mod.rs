@@ -265,6 +265,8 @@ pub(crate) struct Settings {
     /// Where `blue_green` came from (`--blue-green`, `docker-flow.yml line 2`, `default`).
     pub blue_green_origin: String,
     pub switch_mode: bool,
+    /// `--test-cmd` as argv (empty: no test step).
+    pub test_cmd: Vec<String>,
     pub cert_path: Option<PathBuf>,
     pub compose_paths: Vec<PathBuf>,
     pub project_directory: Option<PathBuf>,
@@ -404,6 +406,21 @@ impl Resolved {
         parse(&v).map_err(|(m, h)| self.err(key, m, h))
     }
 
+    /// A command as words: a YAML list as written, a string split as a shell would.
+    fn argv(&self, key: Key) -> Result<Vec<String>> {
+        match &self.entry(key).raw {
+            Some(Raw::Many(words)) => Ok(words.clone()),
+            Some(Raw::One(s)) => shell_words::split(s).map_err(|e| {
+                self.err(
+                    key,
+                    format!("`{s}` cannot be split into words: {e}"),
+                    "close the quote, or write the command as a list in docker-flow.yml",
+                )
+            }),
+            None => Ok(Vec::new()),
+        }
+    }
+
     fn each<T>(&self, key: Key, parse: Parse<T>) -> Result<Vec<T>> {
         self.list(key)
             .iter()
@@ -427,6 +444,7 @@ impl Resolved {
             blue_green: self.value(Key::BlueGreen, boolean)?,
             blue_green_origin: self.entry(Key::BlueGreen).origin.clone(),
             switch_mode: self.value(Key::SwitchMode, boolean)?,
+            test_cmd: self.argv(Key::TestCmd)?,
             cert_path: self.optional(Key::CertPath, path)?,
             compose_paths: self.each(Key::ComposePath, path)?,
             project_directory: self.optional(Key::ProjectDirectory, path)?,
@@ -472,6 +490,7 @@ impl Resolved {
             let value = match (key.spec().kind, &e.raw) {
                 (_, None) => Value::Null,
                 (Kind::List, _) => json!(self.list(key)),
+                (Kind::Argv, _) => json!(self.argv(key).unwrap_or_else(|_| self.list(key))),
                 (Kind::Bool, _) => self
                     .text(key)
                     .and_then(|v| values::parse_bool(&v))

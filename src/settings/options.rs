@@ -15,6 +15,9 @@ pub(crate) enum Kind {
     List,
     Number,
     Duration,
+    /// A command: a list of words in docker-flow.yml, one string split into words as a shell
+    /// would (no shell runs it) in a flag or variable.
+    Argv,
 }
 
 const PROJECT: &str = "Project";
@@ -128,6 +131,7 @@ keys! {
     PullSideTargets = "pull_side_targets",
     Scale = "scale",
     SwitchMode = "switch_mode",
+    TestCmd = "test_cmd",
     Pull = "pull",
     ServicePath = "service_path",
     ServicePort = "service_port",
@@ -184,6 +188,8 @@ impl Key {
                 .short('s').env("FLOW_SCALE").fallback("SCALE"),
             Key::SwitchMode => Spec::new("switch-mode", Bool, RELEASE, DEPLOYING, "Convert a deployed target between blue-green and plain deployment with this deploy, without downtime [true|false]")
                 .env("FLOW_SWITCH_MODE").default("false"),
+            Key::TestCmd => Spec::new("test-cmd", Argv, RELEASE, DEPLOYING, "Command that tests the new release before it gets traffic; exit 0 promotes it, anything else removes it (split into words as a shell would, but run without one)")
+                .env("FLOW_TEST_CMD"),
             Key::Pull => Spec::new("pull", Text, RELEASE, DEPLOYING, "When to pull the target's image: always, missing or never")
                 .env("FLOW_PULL").default("always"),
             Key::ServicePath => Spec::new("service-path", List, PROXY, CHANGING, "Path prefix the proxy routes to the target (repeatable)")

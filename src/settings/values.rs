@@ -42,6 +42,8 @@ pub(crate) enum Step {
     Scale,
     StopOld,
     Proxy,
+    /// The user's `--test-cmd` against the release the proxy step would promote.
+    Test,
 }
 
 impl Step {
@@ -51,6 +53,7 @@ impl Step {
             Step::Scale => "scale",
             Step::StopOld => "stop-old",
             Step::Proxy => "proxy",
+            Step::Test => "test",
         }
     }
 }
@@ -61,9 +64,10 @@ pub(crate) fn parse_step(v: &str) -> Parsed<Step> {
         "scale" => Ok(Step::Scale),
         "stop-old" => Ok(Step::StopOld),
         "proxy" => Ok(Step::Proxy),
+        "test" => Ok(Step::Test),
         other => bad(
             format!("`{other}` is not a flow step"),
-            "the steps are deploy, scale, stop-old and proxy",
+            "the steps are deploy, test, proxy, stop-old and scale",
         ),
     }
 }
