@@ -9,7 +9,7 @@ use crate::engine::{args, Engine};
 use crate::error::{Error, Result};
 use crate::instance::Instance;
 use crate::model::{
-    Color, LABEL_COLOR, LABEL_PORT, LABEL_PREVIOUS_IMAGE, LABEL_PREVIOUS_RELEASE,
+    Color, LABEL_COLOR, LABEL_KEEP_OLD, LABEL_PORT, LABEL_PREVIOUS_IMAGE, LABEL_PREVIOUS_RELEASE,
     LABEL_PREVIOUS_RELEASED_AT, LABEL_RELEASE, LABEL_RELEASED_AT, LABEL_TARGET,
 };
 
@@ -73,6 +73,10 @@ impl Instance {
             previous_image: label(LABEL_PREVIOUS_IMAGE),
             previous_release: label(LABEL_PREVIOUS_RELEASE),
             previous_released_at: label(LABEL_PREVIOUS_RELEASED_AT),
+            keep_old: label(LABEL_KEEP_OLD)
+                .parse()
+                .ok()
+                .map(std::time::Duration::from_secs),
             networks,
         }
     }

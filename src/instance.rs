@@ -34,6 +34,8 @@ pub(crate) struct Instance {
     pub previous_image: String,
     pub previous_release: String,
     pub previous_released_at: String,
+    /// `--keep-old` of its deploy: how long the release it replaced stays warm.
+    pub keep_old: Option<std::time::Duration>,
     pub networks: Vec<(String, String)>,
 }
 

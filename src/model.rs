@@ -22,6 +22,9 @@ pub(crate) const LABEL_PORT: &str = "io.docker-flow.port";
 pub(crate) const LABEL_PREVIOUS_IMAGE: &str = "io.docker-flow.previous-image";
 pub(crate) const LABEL_PREVIOUS_RELEASE: &str = "io.docker-flow.previous-release";
 pub(crate) const LABEL_PREVIOUS_RELEASED_AT: &str = "io.docker-flow.previous-released-at";
+/// On a release deployed with `--keep-old`: for how many seconds from its release the one it
+/// replaced stays running, out of rotation, for an instant rollback.
+pub(crate) const LABEL_KEEP_OLD: &str = "io.docker-flow.keep-old";
 
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, schemars::JsonSchema,

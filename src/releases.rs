@@ -9,6 +9,8 @@
 //! proxy routes to one colour. Without it a release is its id, and several may run at once
 //! (between a deploy and its stop-old).
 
+use std::time::SystemTime;
+
 use crate::instance::{Instance, Upstream};
 use crate::model::Color;
 
@@ -156,6 +158,39 @@ impl Releases {
         };
         self.running()
             .filter(|i| self.belongs(i, &key))
+            .cloned()
+            .collect()
+    }
+
+    /// Until when the release the live one replaced stays warm (running, out of rotation), if
+    /// the live release was deployed with `--keep-old` and that time is still ahead of `now`.
+    pub(crate) fn warm_until(&self, now: SystemTime) -> Option<SystemTime> {
+        let live = self.live_color()?;
+        let newest = Self::newest(self.running().filter(|i| i.color == Some(live)))?;
+        let keep = newest.keep_old?;
+        let released = humantime::parse_rfc3339_weak(&newest.released_at).ok()?;
+        Some(released + keep).filter(|until| *until > now)
+    }
+
+    /// The release the live one replaced, still running out of rotation because the live one
+    /// was deployed with `--keep-old` (blue-green only): warm while `warm_until` says so, to be
+    /// stopped after. A release of the other colour newer than the live one is a staged one,
+    /// never warm.
+    pub(crate) fn warm(&self) -> Vec<Instance> {
+        let Some(live) = self.live_color() else {
+            return Vec::new();
+        };
+        let Some(newest) = Self::newest(self.running().filter(|i| i.color == Some(live))) else {
+            return Vec::new();
+        };
+        if newest.keep_old.is_none() {
+            return Vec::new();
+        }
+        let routed = self.routed.as_deref().unwrap_or_default();
+        self.running()
+            .filter(|i| i.color == Some(live.other()))
+            .filter(|i| (&i.released_at, &i.release) < (&newest.released_at, &newest.release))
+            .filter(|i| !routed.iter().any(|up| i.is(up)))
             .cloned()
             .collect()
     }
@@ -496,5 +531,50 @@ mod tests {
         let r = Releases::new(false, vec![a1, a2], None);
         assert_eq!(r.serving(Some(key(None, "r1"))), [key(None, "r1")]);
         assert_eq!(r.serving(None), [key(None, "r2")]);
+    }
+
+    #[test]
+    fn a_release_kept_by_keep_old_is_warm_until_its_time_then_old() {
+        let at = |t: &str| format!("2026-11-27T10:{t}Z");
+        let b1 = Instance {
+            released_at: at("00:00"),
+            ..inst(Some(Blue), 1, "r1", true)
+        };
+        let g1 = Instance {
+            released_at: at("05:00"),
+            keep_old: Some(std::time::Duration::from_secs(600)),
+            ..inst(Some(Green), 1, "r2", true)
+        };
+        let r = Releases::new(true, vec![b1.clone(), g1.clone()], Some(vec![up(&g1)]));
+        let time = |t: &str| humantime::parse_rfc3339(&at(t)).unwrap();
+        assert_eq!(names(&r.warm()), ["shop-app-blue-1"]);
+        assert_eq!(r.warm_until(time("06:00")), Some(time("15:00")));
+        assert_eq!(r.warm_until(time("15:01")), None);
+        // A rollback within the time brings back running instances: nothing to start.
+        match r.rollback().unwrap().back {
+            Back::Kept { instances, .. } => assert!(instances.iter().all(Instance::running)),
+            other => panic!("{other:?}"),
+        }
+        // Without --keep-old nothing is warm; a staged (newer) other colour never is.
+        let plain = Instance {
+            keep_old: None,
+            ..g1.clone()
+        };
+        assert!(Releases::new(
+            true,
+            vec![b1.clone(), plain.clone()],
+            Some(vec![up(&plain)])
+        )
+        .warm()
+        .is_empty());
+        let staged = Instance {
+            released_at: at("09:00"),
+            ..inst(Some(Blue), 1, "r3", true)
+        };
+        assert!(
+            Releases::new(true, vec![staged, g1.clone()], Some(vec![up(&g1)]))
+                .warm()
+                .is_empty()
+        );
     }
 }

@@ -55,6 +55,9 @@ pub(crate) struct StatusReport {
 #[derive(Debug, Serialize, JsonSchema)]
 pub(crate) struct ColorReport {
     pub instances: Vec<InstanceReport>,
+    /// Kept running out of rotation by `--keep-old` until then (RFC 3339): a rollback to it
+    /// only switches. Null otherwise.
+    pub warm_until: Option<String>,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -144,7 +147,10 @@ impl StatusReport {
             self.live_color.map_or("-".to_string(), |c| c.to_string())
         );
         for (key, c) in &self.colors {
-            out.push_str(&format!("{key}:\n"));
+            match &c.warm_until {
+                Some(until) => out.push_str(&format!("{key} (warm until {until}):\n")),
+                None => out.push_str(&format!("{key}:\n")),
+            }
             if c.instances.is_empty() {
                 out.push_str("  (none)\n");
             }
@@ -258,6 +264,7 @@ mod tests {
                 "blue".to_string(),
                 ColorReport {
                     instances: vec![instance("running"), instance("exited")],
+                    warm_until: None,
                 },
             )]
             .into_iter()

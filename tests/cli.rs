@@ -279,6 +279,14 @@ fn rows() -> Vec<Row> {
             [json!("1m"), json!("2m"), json!("3m")],
         ),
         r(
+            "keep_old",
+            "1m",
+            "FLOW_KEEP_OLD",
+            "2m",
+            &["--keep-old", "3m"],
+            [json!("1m"), json!("2m"), json!("3m")],
+        ),
+        r(
             "test_cmd",
             "[./a, x]",
             "FLOW_TEST_CMD",

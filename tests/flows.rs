@@ -946,3 +946,60 @@ fn no_deploy_scale_or_failure_removes_a_volume() {
     rm.extend(all.iter().map(String::as_str));
     bed.docker(&rm);
 }
+
+#[test]
+fn keep_old_keeps_the_replaced_release_warm_so_a_rollback_only_switches() {
+    if !support::engine_available() {
+        return;
+    }
+    let mut bed = Bed::demo("warm", 1500);
+    bed.flow(&["deploy"]).ok();
+    bed.env("V", "v2");
+    bed.flow(&["deploy", "--keep-old", "5m"]).ok();
+    let blue1 = format!("{}-app-blue-1", bed.project);
+    let started_at = |bed: &Bed| {
+        bed.docker(&["inspect", "-f", "{{.State.StartedAt}}", &blue1])
+            .stdout
+            .trim()
+            .to_string()
+    };
+    // Blue (v1) still runs, out of rotation, and status says until when.
+    let s = status(&bed);
+    assert_eq!(s["live_color"], "green", "{s}");
+    assert_eq!(running(&s, "blue"), 1, "{s}");
+    assert!(s["colors"]["blue"]["warm_until"].is_string(), "{s}");
+    assert!(s["colors"]["green"]["warm_until"].is_null(), "{s}");
+    for _ in 0..20 {
+        assert_eq!(bed.version_at("/demo"), "v2");
+    }
+    let before = started_at(&bed);
+    // The rollback only switches: no container starts (the 1.5 s start-up never shows), no
+    // request fails.
+    let load = Load::start(bed.http_port, "/demo", 4, Duration::from_secs(120));
+    std::thread::sleep(Duration::from_millis(500));
+    let command = load.started.elapsed();
+    let r = bed.flow(&["rollback"]);
+    let switched = load.started.elapsed();
+    std::thread::sleep(Duration::from_millis(500));
+    let stats = load.stop();
+    r.ok();
+    no_drop(&stats, switched, "v1");
+    assert_eq!(
+        started_at(&bed),
+        before,
+        "the warm release was started again"
+    );
+    let first = stats.first_of("v1").expect("no v1 answer") - command;
+    eprintln!("keep-old rollback: first v1 answer {first:?} after the command started");
+    // Kept briefly: the next command after its time stops it (docker flow runs no daemon).
+    bed.env("V", "v3");
+    // (The time counts from the deploy's start, so it covers the new release's start-up.)
+    bed.flow(&["deploy", "--keep-old", "8s"]).ok();
+    assert_eq!(running(&status(&bed), "blue"), 1);
+    std::thread::sleep(Duration::from_secs(8));
+    let s = status(&bed);
+    assert!(s["colors"]["blue"]["warm_until"].is_null(), "{s}");
+    bed.flow(&["proxy"]).ok();
+    assert_eq!(running(&status(&bed), "blue"), 0);
+    assert_eq!(bed.version_at("/demo"), "v3");
+}

@@ -53,6 +53,7 @@ pub(super) fn run(ctx: &Ctx) -> Result<Deployed> {
         },
         replaces: old.first().cloned(),
         refer_to: live.or(next).unwrap_or(Color::Blue),
+        keep_old: ctx.settings.keep_old,
     };
     // Images first, so a missing image fails before anything changes.
     ctx.orchestrator.prepare(&release)?;

@@ -117,7 +117,14 @@ pub(crate) fn run(engine: &Engine, settings: &Settings, action: &Action, cwd: &P
     )?;
     let mut done = Record::default();
     let deploys = steps.contains(&Step::Deploy);
-    let result = match action {
+    // A release kept warm past its time is stopped by the next command (a deploy replaces
+    // that colour anyway; stop-old decides itself).
+    let expired = if deploys || steps.contains(&Step::StopOld) {
+        Ok(())
+    } else {
+        switch::expire_warm(&ctx)
+    };
+    let result = expired.and_then(|()| match action {
         Action::Steps(steps) => (|| {
             if deploys {
                 run_hook(&ctx, &hooks, Hook::PreDeploy, &[], None)
@@ -130,7 +137,7 @@ pub(crate) fn run(engine: &Engine, settings: &Settings, action: &Action, cwd: &P
             rollback::run(&ctx).map(|o| done.record("rollback", started, o))
         }
         _ => Ok(()),
-    };
+    });
     // After the run: post-deploy when it deployed, on-failure when it failed. Their failures
     // are warnings: what the run did stands.
     let after = match &result {

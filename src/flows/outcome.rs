@@ -54,6 +54,11 @@ pub(crate) enum Outcome {
         release: String,
         routed: Vec<Upstream>,
     },
+    /// Old instances kept running out of rotation (`--keep-old`) until then.
+    KeptWarm {
+        instances: Vec<Instance>,
+        until: String,
+    },
     /// The test command passed against these.
     Tested {
         instances: Vec<Instance>,
@@ -86,6 +91,10 @@ impl Outcome {
             Outcome::Stopped { instances, removed } => vec![format!(
                 "{} {}",
                 if *removed { "removed" } else { "stopped" },
+                instance::names(instances)
+            )],
+            Outcome::KeptWarm { instances, until } => vec![format!(
+                "kept {} running out of rotation until {until}",
                 instance::names(instances)
             )],
             Outcome::Tested { instances } => {

@@ -60,6 +60,8 @@ pub(super) fn report(ctx: &Ctx) -> Result<StatusReport> {
     // A proxy that cannot be reached is reported, not fatal: status is how one finds out.
     let releases = ctx.releases_routed(ctx.proxy.current().ok().flatten())?;
     let blue_green = ctx.settings.blue_green;
+    let warm = releases.warm();
+    let warm_until = releases.warm_until(std::time::SystemTime::now());
     let keys: Vec<(String, Option<Color>)> = if blue_green {
         vec![
             ("blue".into(), Some(Color::Blue)),
@@ -86,7 +88,17 @@ pub(super) fn report(ctx: &Ctx) -> Result<StatusReport> {
                     release: i.release.clone(),
                 })
                 .collect();
-            (key, ColorReport { instances })
+            // The colour kept warm by `--keep-old`, while it is.
+            let warm_until = warm_until
+                .filter(|_| color.is_some() && color != releases.live_color() && !warm.is_empty())
+                .map(|t| humantime::format_rfc3339_seconds(t).to_string());
+            (
+                key,
+                ColorReport {
+                    instances,
+                    warm_until,
+                },
+            )
         })
         .collect();
     let (routes, error) = match ctx.proxy.routes() {

@@ -40,6 +40,24 @@ pub(super) fn proxy(ctx: &Ctx, done: &History, hooks: &Hooks) -> Result<Outcome>
     Ok(Outcome::Routed(routed))
 }
 
+/// Stops a release kept warm by `--keep-old` once its time is up: what "the next docker flow
+/// command" does (docker flow runs no daemon of its own to do it on time).
+pub(super) fn expire_warm(ctx: &Ctx) -> Result<()> {
+    if !ctx.settings.blue_green {
+        return Ok(());
+    }
+    let releases = ctx.releases()?;
+    let warm = releases.warm();
+    if warm.is_empty() || releases.warm_until(std::time::SystemTime::now()).is_some() {
+        return Ok(());
+    }
+    ctx.progress.info(&format!(
+        "stopping {} (kept by --keep-old; its time is up)",
+        instance::names(&warm)
+    ));
+    ctx.take_out(&warm)
+}
+
 pub(super) fn stop_old(ctx: &Ctx, done: &History) -> Result<Outcome> {
     let step = ctx.progress.step("stop-old");
     let routed = match done.routed() {
@@ -61,6 +79,23 @@ pub(super) fn stop_old(ctx: &Ctx, done: &History) -> Result<Outcome> {
     } else {
         releases.old(&serving)
     };
+    let warm = releases
+        .warm_until(std::time::SystemTime::now())
+        .filter(|_| blue_green && !old.is_empty() && old.iter().all(|i| i.color.is_some()));
+    if let Some(until) = warm {
+        // `--keep-old`: out of rotation (it serves nothing) but running, for a rollback that
+        // only switches. The next command after `until` stops it (`expire_warm`).
+        let until = humantime::format_rfc3339_seconds(until).to_string();
+        ctx.progress.info(&format!(
+            "keeping {} running out of rotation until {until} (--keep-old): a rollback before then only switches",
+            instance::names(&old)
+        ));
+        step.done();
+        return Ok(Outcome::KeptWarm {
+            instances: old,
+            until,
+        });
+    }
     if old.is_empty() {
         if !serving.is_empty() {
             ctx.progress.info("no old instance runs");

@@ -133,7 +133,7 @@ impl<'a> Compose<'a> {
 
     fn derive_release(&self, r: &NewRelease) -> Result<Vec<u8>> {
         // What this release replaces, so that a rollback can recreate it if its containers go.
-        let previous: Vec<(String, String)> = r
+        let mut previous: Vec<(String, String)> = r
             .replaces
             .as_ref()
             .map(|o| {
@@ -147,6 +147,12 @@ impl<'a> Compose<'a> {
                 ]
             })
             .unwrap_or_default();
+        if !r.keep_old.is_zero() {
+            previous.push((
+                crate::model::LABEL_KEEP_OLD.to_string(),
+                r.keep_old.as_secs().max(1).to_string(),
+            ));
+        }
         self.derive(&|_| {}, Some((r.color, &r.release)), r.refer_to, &previous)
     }
 

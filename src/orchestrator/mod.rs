@@ -35,6 +35,8 @@ pub(crate) struct NewRelease {
     pub replaces: Option<Instance>,
     /// The colour the other services' references to the target point at: the live one.
     pub refer_to: Color,
+    /// `--keep-old`: recorded on the release, for the stop-old step and the next commands.
+    pub keep_old: std::time::Duration,
 }
 
 pub(crate) trait Orchestrator {

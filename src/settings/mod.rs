@@ -267,6 +267,8 @@ pub(crate) struct Settings {
     pub switch_mode: bool,
     /// `--test-cmd` as argv (empty: no test step).
     pub test_cmd: Vec<String>,
+    /// `--keep-old`: how long the replaced release stays warm (0: stopped at once).
+    pub keep_old: Duration,
     pub cert_path: Option<PathBuf>,
     pub compose_paths: Vec<PathBuf>,
     pub project_directory: Option<PathBuf>,
@@ -445,6 +447,7 @@ impl Resolved {
             blue_green_origin: self.entry(Key::BlueGreen).origin.clone(),
             switch_mode: self.value(Key::SwitchMode, boolean)?,
             test_cmd: self.argv(Key::TestCmd)?,
+            keep_old: self.value(Key::KeepOld, duration)?,
             cert_path: self.optional(Key::CertPath, path)?,
             compose_paths: self.each(Key::ComposePath, path)?,
             project_directory: self.optional(Key::ProjectDirectory, path)?,

@@ -132,6 +132,7 @@ keys! {
     Scale = "scale",
     SwitchMode = "switch_mode",
     TestCmd = "test_cmd",
+    KeepOld = "keep_old",
     Pull = "pull",
     ServicePath = "service_path",
     ServicePort = "service_port",
@@ -190,6 +191,8 @@ impl Key {
                 .env("FLOW_SWITCH_MODE").default("false"),
             Key::TestCmd => Spec::new("test-cmd", Argv, RELEASE, DEPLOYING, "Command that tests the new release before it gets traffic; exit 0 promotes it, anything else removes it (split into words as a shell would, but run without one)")
                 .env("FLOW_TEST_CMD"),
+            Key::KeepOld => Spec::new("keep-old", Duration, RELEASE, DEPLOYING, "Keep the replaced release running, out of rotation, this long (e.g. 10m): a rollback then only switches. The next docker flow command after it, or stop-old, stops it")
+                .env("FLOW_KEEP_OLD").default("0s"),
             Key::Pull => Spec::new("pull", Text, RELEASE, DEPLOYING, "When to pull the target's image: always, missing or never")
                 .env("FLOW_PULL").default("always"),
             Key::ServicePath => Spec::new("service-path", List, PROXY, CHANGING, "Path prefix the proxy routes to the target (repeatable)")
