@@ -259,6 +259,27 @@ impl Engine {
         })
     }
 
+    /// The environment that makes a plain `docker` (in a hook or the test command) talk to
+    /// the same daemon as docker flow: docker's global flags given before `flow` as the
+    /// variables docker reads (`--context` → `DOCKER_CONTEXT`, `--host` → `DOCKER_HOST`, …),
+    /// and the certificate path docker flow was given.
+    pub(crate) fn docker_environment(&self) -> Vec<(String, String)> {
+        let mut vars: Vec<(String, String)> = self.env.clone();
+        for g in &self.globals {
+            let (name, value) = g.split_once('=').unwrap_or((g.as_str(), ""));
+            let var = match name {
+                "--context" => "DOCKER_CONTEXT",
+                "--host" => "DOCKER_HOST",
+                "--config" => "DOCKER_CONFIG",
+                "--tlsverify" => "DOCKER_TLS_VERIFY",
+                _ => continue,
+            };
+            let value = if value.is_empty() { "1" } else { value };
+            vars.push((var.to_string(), value.to_string()));
+        }
+        vars
+    }
+
     /// Runs `docker ARGS` on the user's terminal (stdin, stdout and stderr are ours): `exec`
     /// and `logs` of one instance. Returns its exit code.
     pub(crate) fn interactive(&self, args: &[String]) -> Result<i32> {
@@ -496,6 +517,26 @@ pub(crate) fn args(a: &[&str]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_users_docker_gets_the_daemon_docker_flow_was_given() {
+        let engine = Engine {
+            bin: "docker".into(),
+            globals: args(&["--context=prod", "--tlsverify", "--log-level=debug"]),
+            env: vec![("DOCKER_CERT_PATH".into(), "/certs".into())],
+            dry_run: false,
+            plan: RefCell::new(Vec::new()),
+            calls: Cell::new(0),
+            shown: Mode::Plain,
+        };
+        let vars = engine.docker_environment();
+        let get = |k: &str| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("DOCKER_CONTEXT"), Some("prod"));
+        assert_eq!(get("DOCKER_TLS_VERIFY"), Some("1"));
+        assert_eq!(get("DOCKER_CERT_PATH"), Some("/certs"));
+        assert_eq!(get("DOCKER_HOST"), None);
+        assert_eq!(vars.len(), 3, "{vars:?}");
+    }
 
     #[test]
     fn refusals_are_told_apart_by_the_daemons_message() {

@@ -91,7 +91,7 @@ fn a_failing_test_command_keeps_the_live_release_and_removes_the_tested_one() {
 
 /// A hook that appends what it was told to `$HOOK_LOG`, and fails when `$FAIL` names it.
 const HOOK: &str = r#"#!/bin/sh
-echo "$DOCKER_FLOW_HOOK release=$DOCKER_FLOW_RELEASE color=$DOCKER_FLOW_COLOR instances=$DOCKER_FLOW_INSTANCES live=$DOCKER_FLOW_LIVE_INSTANCES target=$DOCKER_FLOW_TARGET error=$DOCKER_FLOW_ERROR" >> "$HOOK_LOG"
+echo "$DOCKER_FLOW_HOOK release=$DOCKER_FLOW_RELEASE color=$DOCKER_FLOW_COLOR instances=$DOCKER_FLOW_INSTANCES live=$DOCKER_FLOW_LIVE_INSTANCES target=$DOCKER_FLOW_TARGET context=$DOCKER_CONTEXT error=$DOCKER_FLOW_ERROR" >> "$HOOK_LOG"
 [ "$FAIL" != "$DOCKER_FLOW_HOOK" ]
 "#;
 
@@ -106,7 +106,8 @@ fn hooks_run_once_each_with_their_variables_and_a_failing_pre_deploy_changes_not
     for hook in ["pre-deploy", "pre-promote", "post-deploy", "on-failure"] {
         executable(&bed, &format!(".docker-flow/hooks/{hook}"), HOOK);
     }
-    bed.flow(&["deploy"]).ok();
+    // Through the docker CLI with a context: a hook's own `docker` gets the same one.
+    bed.docker(&["--context", "default", "flow", "deploy"]).ok();
     let read = || std::fs::read_to_string(&log).unwrap_or_default();
     let lines: Vec<String> = read().lines().map(String::from).collect();
     let hooks: Vec<&str> = lines.iter().map(|l| l.split(' ').next().unwrap()).collect();
@@ -117,7 +118,7 @@ fn hooks_run_once_each_with_their_variables_and_a_failing_pre_deploy_changes_not
     );
     let blue1 = format!("{}-app-blue-1", bed.project);
     assert!(
-        lines[0].contains("release= color= instances= live= target=app"),
+        lines[0].contains("release= color= instances= live= target=app context=default"),
         "{}",
         lines[0]
     );

@@ -59,6 +59,15 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// The release the proxy step would promote (and the test step tests): what this run
+    /// deployed, else the newest running one (staged by an earlier `--flow=deploy`).
+    pub(crate) fn to_promote(&self, done: &super::outcome::History) -> Result<Vec<Instance>> {
+        Ok(match done.deployed() {
+            Some(d) => d.new.clone(),
+            None => self.releases()?.newest_release(),
+        })
+    }
+
     /// The release model now: the target's instances and what the proxy routes to.
     pub(crate) fn releases(&self) -> Result<Releases> {
         let routed = self.proxy.current()?;

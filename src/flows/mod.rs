@@ -412,8 +412,14 @@ fn facts(
     if let Some(e) = error {
         vars.push(("ERROR", e.to_string()));
     }
-    Ok(vars
+    // A `docker` the command runs talks to the daemon docker flow talks to.
+    Ok(ctx
+        .engine
+        .docker_environment()
         .into_iter()
-        .map(|(k, v)| (format!("DOCKER_FLOW_{k}"), v))
+        .chain(
+            vars.into_iter()
+                .map(|(k, v)| (format!("DOCKER_FLOW_{k}"), v)),
+        )
         .collect())
 }

@@ -11,11 +11,7 @@ use crate::instance;
 
 pub(super) fn proxy(ctx: &Ctx, done: &History, hooks: &Hooks) -> Result<Outcome> {
     let step = ctx.progress.step("proxy");
-    // What this run deployed, else the newest running release (one staged by `--flow=deploy`).
-    let new = match done.deployed() {
-        Some(d) => d.new.clone(),
-        None => ctx.releases()?.newest_release(),
-    };
+    let new = ctx.to_promote(done)?;
     if new.is_empty() {
         return Err(Error::flow(
             format!("no running instance of `{}` to route to", ctx.target),

@@ -12,10 +12,7 @@ use crate::instance;
 pub(super) fn run(ctx: &Ctx, done: &History) -> Result<Outcome> {
     let step = ctx.progress.step("test");
     let deployed_here = done.deployed().is_some();
-    let candidate = match done.deployed() {
-        Some(d) => d.new.clone(),
-        None => ctx.releases()?.newest_release(),
-    };
+    let candidate = ctx.to_promote(done)?;
     if candidate.is_empty() {
         return Err(Error::flow(
             format!("no release of `{}` to test", ctx.target),
