@@ -40,10 +40,10 @@ pub(crate) enum Raw {
 
 /// The long name of the boolean option `arg` names (`-b`, `--blue-green`), if it names one.
 pub(crate) fn boolean_flag(arg: &str) -> Option<&'static str> {
-    Key::ALL.iter().map(|k| k.spec()).find_map(|s| {
-        let named = arg.strip_prefix("--") == Some(s.long)
-            || s.short.is_some_and(|c| arg == format!("-{c}"));
-        (s.kind == Kind::Bool && named).then_some(s.long)
+    option_named(arg).filter(|long| {
+        Key::ALL
+            .iter()
+            .any(|k| k.spec().long == *long && k.spec().kind == Kind::Bool)
     })
 }
 
