@@ -203,12 +203,18 @@ impl Engine {
 
     /// The command with `stdin` fed in (or none: docker never waits on our terminal).
     fn expression(&self, argv: &[String], stdin: Option<&[u8]>) -> duct::Expression {
-        self.calls.set(self.calls.get() + 1);
-        let mut e = duct::cmd(&self.bin, argv).unchecked();
-        e = match stdin {
+        let e = self.command(argv);
+        match stdin {
             Some(input) => e.stdin_bytes(input.to_vec()),
             None => e.stdin_null(),
-        };
+        }
+    }
+
+    /// `docker ARGV` (globals included) as every call makes it: counted, with docker flow's
+    /// variables for docker, its exit status left to the caller.
+    fn command(&self, argv: &[String]) -> duct::Expression {
+        self.calls.set(self.calls.get() + 1);
+        let mut e = duct::cmd(&self.bin, argv).unchecked();
         for (k, v) in &self.env {
             e = e.env(k, v);
         }
@@ -281,29 +287,29 @@ impl Engine {
     }
 
     /// Runs `docker ARGS` on the user's terminal (stdin, stdout and stderr are ours): `exec`
-    /// and `logs` of one instance. Returns its exit code.
-    pub(crate) fn interactive(&self, args: &[String]) -> Result<i32> {
-        self.calls.set(self.calls.get() + 1);
-        let mut e = duct::cmd(&self.bin, self.argv(args)).unchecked();
-        for (k, v) in &self.env {
-            e = e.env(k, v);
+    /// and `logs` of one instance. Its failure is `Error::Exited` with its own exit code (a
+    /// signal counts as 1), which docker flow exits with, adding nothing, as docker does.
+    pub(crate) fn interactive(&self, args: &[String]) -> Result<()> {
+        let out = self
+            .command(&self.argv(args))
+            .run()
+            .map_err(|err| self.spawn_error(err))?;
+        match out.status.code() {
+            Some(0) => Ok(()),
+            code => Err(Error::Exited {
+                command: format!("docker {}", args.first().map_or("", String::as_str)),
+                code: code.and_then(|c| u8::try_from(c).ok()).unwrap_or(1),
+            }),
         }
-        let out = e.run().map_err(|err| self.spawn_error(err))?;
-        Ok(out.status.code().unwrap_or(1))
     }
 
     /// Starts `docker ARGS` with its output (stdout and stderr merged) on a reader: `logs` of
     /// several instances, each read by its own thread.
     pub(crate) fn lines(&self, args: &[String]) -> Result<duct::ReaderHandle> {
-        self.calls.set(self.calls.get() + 1);
-        let mut e = duct::cmd(&self.bin, self.argv(args))
-            .unchecked()
-            .stdin_null()
-            .stderr_to_stdout();
-        for (k, v) in &self.env {
-            e = e.env(k, v);
-        }
-        e.reader().map_err(|err| self.spawn_error(err))
+        self.expression(&self.argv(args), None)
+            .stderr_to_stdout()
+            .reader()
+            .map_err(|err| self.spawn_error(err))
     }
 
     /// Starts `docker ARGS` (a `docker run -i`) with its stdin a pipe that only the returned
@@ -318,14 +324,10 @@ impl Engine {
                 "check the limits on open files",
             )
         })?;
-        self.calls.set(self.calls.get() + 1);
-        let mut e = duct::cmd(&self.bin, self.argv(args))
-            .unchecked()
+        let mut e = self
+            .command(&self.argv(args))
             .stdin_file(stdin)
             .stderr_capture();
-        for (k, v) in &self.env {
-            e = e.env(k, v);
-        }
         #[cfg(unix)]
         {
             e = e.before_spawn(|cmd| {

@@ -48,11 +48,5 @@ pub(super) fn run(ctx: &Ctx, o: &ExecOptions) -> Result<()> {
     }
     a.push(instance.name.clone());
     a.extend(o.command.iter().cloned());
-    match ctx.engine.interactive(&a)? {
-        0 => Ok(()),
-        code => Err(Error::Exited {
-            command: "docker exec".into(),
-            code: u8::try_from(code).unwrap_or(1),
-        }),
-    }
+    ctx.engine.interactive(&a)
 }

@@ -36,13 +36,7 @@ pub(super) fn run(ctx: &Ctx, o: &LogsOptions) -> Result<()> {
         if !o.all {
             // One instance: docker's own output, untouched (stdout and stderr kept apart).
             a.push(one.name.clone());
-            return match ctx.engine.interactive(&a)? {
-                0 => Ok(()),
-                code => Err(Error::Exited {
-                    command: "docker logs".into(),
-                    code: u8::try_from(code).unwrap_or(1),
-                }),
-            };
+            return ctx.engine.interactive(&a);
         }
     }
     // Several: each instance's lines as they come, prefixed by its name, as Compose does.
