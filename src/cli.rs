@@ -30,8 +30,20 @@ pub(crate) enum Command {
     #[command(after_help = "Examples:
   docker flow deploy -t web --blue-green --service-path /api
   docker flow deploy --scale +2            one more pair of instances than run now
-  docker flow deploy --dry-run --format json")]
+  docker flow deploy --dry-run --format json
+  docker flow deploy --no-promote          preview it: curl -H 'X-Docker-Flow-Preview: 1' …
+  docker flow deploy --canary 1            one new instance shares traffic with the live ones")]
     Deploy,
+    /// Make a staged release (`deploy --no-promote`) or a canary (`deploy --canary`) live; stop the old.
+    #[command(after_help = "Examples:
+  docker flow deploy --no-promote && ./smoke.sh && docker flow promote
+  docker flow deploy --canary 25% && sleep 600 && docker flow promote")]
+    Promote,
+    /// Remove a staged release or a canary (out of rotation first); the live release keeps serving.
+    #[command(after_help = "Examples:
+  docker flow abort
+  docker flow abort -t web")]
+    Abort,
     /// Scale the live release: N, +N or -N instances.
     #[command(after_help = "Examples:
   docker flow scale 4
@@ -52,16 +64,27 @@ pub(crate) enum Command {
   docker flow stop-old
   docker flow stop-old --drain-timeout 2m")]
     StopOld,
-    /// Bring the previous release back and make it live.
+    /// Bring the previous release back and make it live (or any release `history` lists, with --to).
     #[command(after_help = "Examples:
   docker flow rollback
-  docker flow rollback --dry-run")]
-    Rollback,
+  docker flow rollback --dry-run
+  docker flow rollback --to 1764235200123-4242   a release id from `docker flow history`")]
+    Rollback {
+        /// The release to bring back (an id `docker flow history` lists; its image must still be
+        /// on the engine). Default: the previous release.
+        #[arg(long, value_name = "RELEASE")]
+        to: Option<String>,
+    },
     /// Show the target's releases, their instances and the proxy routes.
     #[command(after_help = "Examples:
   docker flow status                       every target docker flow deployed in the project
   docker flow status -t web --format json")]
     Status,
+    /// List the target's releases, newest first: id, colour, image, when, who, command, outcome.
+    #[command(after_help = "Examples:
+  docker flow history
+  docker flow history -t web --format json")]
+    History,
     /// Show the live release's logs, whatever its colour.
     #[command(after_help = "Examples:
   docker flow logs --follow --tail 20

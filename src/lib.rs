@@ -20,6 +20,7 @@ mod error;
 mod flows;
 mod health;
 mod helper;
+mod history;
 mod hooks;
 mod instance;
 mod lock;
@@ -46,7 +47,13 @@ use crate::settings::{Format, Step};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Action {
     Steps(Vec<Step>),
-    Rollback,
+    /// Make a staged or canary release live.
+    Promote,
+    /// Remove a staged or canary release.
+    Abort,
+    /// `rollback`, or `rollback --to RELEASE`.
+    Rollback(Option<String>),
+    History,
     Status,
     Logs(flows::logs::LogsOptions),
     Exec(flows::exec::ExecOptions),
@@ -198,6 +205,39 @@ fn run_with(args: &[String]) -> Result<()> {
     flows::run(&engine, &settings, &action, &cwd)
 }
 
+/// The steps of `docker flow deploy`: the test when there is one, then the promotion, unless
+/// `--no-promote` or `--canary` leave it to `promote`.
+fn deploy_steps(settings: &settings::Settings) -> Result<Vec<Step>> {
+    let mut steps = vec![Step::Deploy];
+    if !settings.test_cmd.is_empty() {
+        steps.push(Step::Test);
+    }
+    match (settings.canary, settings.no_promote) {
+        (Some(_), true) => {
+            return Err(Error::usage(
+                "--canary and --no-promote cannot go together",
+                "a canary is not promoted either: drop --no-promote (or --canary to only preview)",
+            ))
+        }
+        (Some(_), false) if !settings.blue_green => {
+            return Err(Error::usage(
+                "--canary needs a blue-green deployment: the canary is the next colour, beside the live one",
+                "add --blue-green (or `blue_green: true` in docker-flow.yml)",
+            ))
+        }
+        (Some(_), false) if settings.proxy.driver == settings::ProxyDriver::None => {
+            return Err(Error::usage(
+                "--canary needs a proxy to share the traffic (--proxy-driver is none)",
+                "use --proxy-driver caddy (the default) or docker-flow-proxy",
+            ))
+        }
+        (Some(_), false) => steps.push(Step::Canary),
+        (None, true) => {}
+        (None, false) => steps.extend([Step::Proxy, Step::StopOld]),
+    }
+    Ok(steps)
+}
+
 /// Turns the subcommand or the seed's `--flow` list into one action.
 fn action(cli: &Cli, settings: &mut settings::Settings) -> Result<Action> {
     if matches!(cli.command, Some(Command::Config)) {
@@ -212,6 +252,12 @@ fn action(cli: &Cli, settings: &mut settings::Settings) -> Result<Action> {
             return Err(Error::usage(
                 "the test step needs a test command",
                 "set --test-cmd (e.g. --test-cmd './smoke.sh'), FLOW_TEST_CMD, or `test_cmd:` in docker-flow.yml",
+            ));
+        }
+        if settings.canary.is_some() {
+            return Err(Error::usage(
+                "--canary goes with `docker flow deploy`, not with --flow",
+                "run `docker flow deploy --canary N`; `docker flow promote` or `abort` decides after",
             ));
         }
         return Ok(Action::Steps(settings.flow.clone()));
@@ -229,11 +275,9 @@ fn action(cli: &Cli, settings: &mut settings::Settings) -> Result<Action> {
         ));
     }
     Ok(match cmd {
-        Command::Deploy => Action::Steps(if settings.test_cmd.is_empty() {
-            vec![Step::Deploy, Step::Proxy, Step::StopOld]
-        } else {
-            vec![Step::Deploy, Step::Test, Step::Proxy, Step::StopOld]
-        }),
+        Command::Deploy => Action::Steps(deploy_steps(settings)?),
+        Command::Promote => Action::Promote,
+        Command::Abort => Action::Abort,
         Command::Scale { count } => {
             if let Some(c) = count {
                 let spec = settings::values::parse_scale(c).map_err(|(m, h)| Error::Setting {
@@ -254,7 +298,8 @@ fn action(cli: &Cli, settings: &mut settings::Settings) -> Result<Action> {
         }
         Command::Proxy => Action::Steps(vec![Step::Proxy]),
         Command::StopOld => Action::Steps(vec![Step::StopOld]),
-        Command::Rollback => Action::Rollback,
+        Command::Rollback { to } => Action::Rollback(to.clone()),
+        Command::History => Action::History,
         Command::Status => Action::Status,
         Command::Logs {
             follow,

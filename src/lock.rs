@@ -7,6 +7,8 @@
 //! engine, the input ends, the container stops and is removed. A lock that runs has a live
 //! holder and is never taken over, however long its build takes; one that does not run is left
 //! over and is removed (only if it carries the lock's label). Its labels say who holds it.
+//! It mounts the project's release history volume: the holder appends to the history through
+//! it (`record`), so runs never write it at the same time.
 //!
 //! On an engine the helper cannot run on (another architecture), the lock is a container that
 //! never starts: it proves nothing about its holder, so it is never taken over; `docker flow
@@ -19,6 +21,7 @@ use serde_json::Value;
 use crate::engine::{args, Attached, Engine, Refusal};
 use crate::error::{Error, Result};
 use crate::helper;
+use crate::history;
 use crate::progress::Progress;
 
 const LABEL_LOCK: &str = "io.docker-flow.lock";
@@ -32,6 +35,7 @@ const RELEASE_WITHIN: Duration = Duration::from_secs(5);
 pub(crate) struct Lock<'a> {
     engine: &'a Engine,
     name: String,
+    project: String,
     held: Held,
 }
 
@@ -80,7 +84,7 @@ pub(crate) fn lock_name(project: &str) -> String {
 
 /// The machine's name, for the lock's labels (a person reading who holds a lock wants it; no
 /// decision depends on it).
-fn hostname() -> String {
+pub(crate) fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|s| s.trim().to_string())
         .or_else(|_| std::env::var("HOSTNAME"))
@@ -116,6 +120,7 @@ impl<'a> Lock<'a> {
             return Ok(Lock {
                 engine,
                 name,
+                project: project.to_string(),
                 held: Held::Nothing,
             });
         }
@@ -126,8 +131,8 @@ impl<'a> Lock<'a> {
         let started = Instant::now();
         loop {
             let attempt = match &image {
-                Some(image) => Self::hold(engine, &name, command, image)?,
-                None => Self::create_unproven(engine, &name, command)?,
+                Some(image) => Self::hold(engine, &name, project, command, image)?,
+                None => Self::create_unproven(engine, &name, project, command)?,
             };
             if let Attempt::Taken(lock) = attempt {
                 return Ok(*lock);
@@ -186,10 +191,26 @@ impl<'a> Lock<'a> {
     }
 
     /// Runs the lock's process, attached: taken once it says so.
-    fn hold(engine: &'a Engine, name: &str, command: &str, image: &str) -> Result<Attempt<'a>> {
+    fn hold(
+        engine: &'a Engine,
+        name: &str,
+        project: &str,
+        command: &str,
+        image: &str,
+    ) -> Result<Attempt<'a>> {
         let mut a = args(&["run", "-i", "--rm", "--pull", "never", "--name", name]);
         a.extend(Self::labels(command));
         a.extend(args(&["--network", "none", "--user", "65534:65534"]));
+        // The project's release history: the run holding the lock appends to it (`record`).
+        a.extend(args(&[
+            "--mount",
+            &format!(
+                "type=volume,src={},dst={},volume-label={}={project}",
+                history::volume(project),
+                history::DIR,
+                history::LABEL
+            ),
+        ]));
         a.extend(args(&helper::CONFINED));
         a.extend(args(&[image, "hold"]));
         let mut run = engine.start_attached(&a)?;
@@ -198,6 +219,7 @@ impl<'a> Lock<'a> {
             return Ok(Attempt::Taken(Box::new(Lock {
                 engine,
                 name: name.to_string(),
+                project: project.to_string(),
                 held: Held::Running(Box::new(run)),
             })));
         }
@@ -218,7 +240,12 @@ impl<'a> Lock<'a> {
     }
 
     /// Creates a lock container that never runs (an engine the helper cannot run on).
-    fn create_unproven(engine: &'a Engine, name: &str, command: &str) -> Result<Attempt<'a>> {
+    fn create_unproven(
+        engine: &'a Engine,
+        name: &str,
+        project: &str,
+        command: &str,
+    ) -> Result<Attempt<'a>> {
         engine.ensure_imported(EMPTY_IMAGE, "docker flow deploy lock", &[], || {
             // Two empty 512-byte blocks: the smallest valid tar archive.
             Ok(vec![0u8; 1024])
@@ -232,6 +259,7 @@ impl<'a> Lock<'a> {
             return Ok(Attempt::Taken(Box::new(Lock {
                 engine,
                 name: name.to_string(),
+                project: project.to_string(),
                 held: Held::Unproven(out.stdout.trim().to_string()),
             })));
         }
@@ -242,6 +270,46 @@ impl<'a> Lock<'a> {
             format!("cannot create the deploy lock: {}", out.last_error_line()),
             "check that the Docker daemon is running and that you may create containers",
         ))
+    }
+
+    /// Appends `lines` to the target's release history, on the project's history volume
+    /// mounted on this lock (so only the holder writes). False when this lock cannot: a dry
+    /// run, or an engine that cannot run docker flow's helper.
+    pub(crate) fn record(&self, target: &str, lines: &[String]) -> Result<bool> {
+        if lines.is_empty() || !matches!(self.held, Held::Running(_)) {
+            return Ok(false);
+        }
+        // As root in the container: the volume's directory is root's; the lock's own process
+        // runs as nobody and never writes.
+        let mut a = args(&["exec", "-u", "0", &self.name, "/helper", "append"]);
+        a.push(history::file(target));
+        a.extend(lines.iter().cloned());
+        let out = self.engine.read(&a)?;
+        if !out.ok() {
+            return Err(Error::environment(
+                format!(
+                    "cannot record the release history: {}",
+                    out.last_error_line()
+                ),
+                format!("check the volume `{}`", history::volume(&self.project)),
+            ));
+        }
+        Ok(true)
+    }
+
+    /// The target's release history file, read through this lock (None: this lock cannot).
+    pub(crate) fn history(&self, target: &str) -> Result<Option<String>> {
+        if !matches!(self.held, Held::Running(_)) {
+            return Ok(None);
+        }
+        let out = self.engine.read(&args(&[
+            "exec",
+            &self.name,
+            "/helper",
+            "read",
+            &history::file(target),
+        ]))?;
+        Ok(out.ok().then_some(out.stdout))
     }
 
     /// Releases the lock (also done on drop).

@@ -27,7 +27,17 @@ pub(crate) const LABEL_PREVIOUS_RELEASED_AT: &str = "io.docker-flow.previous-rel
 pub(crate) const LABEL_KEEP_OLD: &str = "io.docker-flow.keep-old";
 
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, schemars::JsonSchema,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
 )]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum Color {

@@ -57,6 +57,19 @@ pub(crate) enum Back {
     Recreate { like: Box<Instance> },
 }
 
+/// A release waiting for `promote` or `abort`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Pending {
+    /// Deployed and healthy, out of rotation (`deploy --no-promote`, `--flow=deploy`): only
+    /// previewed.
+    Staged(Vec<Instance>),
+    /// In rotation beside the live release (`deploy --canary`).
+    Canary {
+        canary: Vec<Instance>,
+        live: Vec<Instance>,
+    },
+}
+
 /// Why there is nothing to roll back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum NoRollback {
@@ -80,6 +93,11 @@ impl Releases {
             instances,
             routed,
         }
+    }
+
+    /// What the proxy routes to (empty when it has no route or cannot say).
+    pub(crate) fn routed(&self) -> &[Upstream] {
+        self.routed.as_deref().unwrap_or_default()
     }
 
     /// Every instance, oldest release first.
@@ -131,15 +149,44 @@ impl Releases {
         )
     }
 
-    /// The live colour (blue-green only): the colour of the newest release the proxy routes
-    /// to, else (no proxy, or a route to nothing that runs) of the newest running release.
+    /// The live colour (blue-green only): the colour of the oldest release the proxy routes
+    /// to (the newer one, when two are, is a canary), else (no proxy, or a route to nothing
+    /// that runs) of the newest running release.
     pub(crate) fn live_color(&self) -> Option<Color> {
         if !self.blue_green {
             return None;
         }
-        Self::newest(self.routed_running())
+        self.routed_running()
+            .min_by(|a, b| (&a.released_at, &a.release).cmp(&(&b.released_at, &b.release)))
             .or_else(|| self.newest_running())
             .and_then(|i| i.color)
+    }
+
+    /// The release waiting for `promote` or `abort`, if one is: the newest running release
+    /// when it is in rotation beside an older one (a canary), or out of rotation while an
+    /// older one serves (staged). Without a route, with a proxy (`proxied`) the newest
+    /// release is staged whenever it is out of rotation (a first deploy with `--no-promote`,
+    /// say); without a proxy, when an older release runs beside it.
+    pub(crate) fn pending(&self, proxied: bool) -> Option<Pending> {
+        let newest = self.newest_release();
+        let first = newest.first()?;
+        let key = self.key(first);
+        let routed = self.routed.as_deref().unwrap_or_default();
+        let is_routed = |i: &Instance| routed.iter().any(|up| i.is(up));
+        let others: Vec<Instance> = self
+            .running()
+            .filter(|i| !self.belongs(i, &key))
+            .cloned()
+            .collect();
+        let others_routed: Vec<Instance> =
+            others.iter().filter(|i| is_routed(i)).cloned().collect();
+        if newest.iter().any(is_routed) {
+            return (!others_routed.is_empty()).then(|| Pending::Canary {
+                canary: newest.clone(),
+                live: others_routed,
+            });
+        }
+        (proxied || !others.is_empty()).then_some(Pending::Staged(newest))
     }
 
     /// The live release's running instances: those of the live colour (blue-green), else those
@@ -576,5 +623,51 @@ mod tests {
                 .warm()
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn a_canary_is_the_newer_release_in_rotation_and_the_older_stays_live() {
+        let (b1, b2, b3) = (
+            inst(Some(Blue), 1, "r1", true),
+            inst(Some(Blue), 2, "r1", true),
+            inst(Some(Blue), 3, "r1", true),
+        );
+        let g1 = inst(Some(Green), 1, "r2", true);
+        let all = vec![b1.clone(), b2.clone(), b3.clone(), g1.clone()];
+        let routed = Some(vec![up(&b1), up(&b2), up(&b3), up(&g1)]);
+        let r = Releases::new(true, all.clone(), routed);
+        assert_eq!(r.live_color(), Some(Blue));
+        assert_eq!(
+            names(&r.live()),
+            names(&[b1.clone(), b2.clone(), b3.clone()])
+        );
+        assert_eq!(
+            r.pending(true),
+            Some(Pending::Canary {
+                canary: vec![g1.clone()],
+                live: vec![b1.clone(), b2.clone(), b3.clone()],
+            })
+        );
+        // Staged: the newer release out of rotation while the older serves.
+        let r = Releases::new(true, all.clone(), Some(vec![up(&b1), up(&b2), up(&b3)]));
+        assert_eq!(r.pending(true), Some(Pending::Staged(vec![g1.clone()])));
+        assert_eq!(r.pending(false), Some(Pending::Staged(vec![g1.clone()])));
+        // Promoted: nothing pends.
+        let r = Releases::new(true, all.clone(), Some(vec![up(&g1)]));
+        assert_eq!(r.live_color(), Some(Green));
+        assert_eq!(r.pending(true), None);
+    }
+
+    #[test]
+    fn a_first_release_out_of_rotation_is_staged_only_with_a_proxy() {
+        let b1 = inst(Some(Blue), 1, "r1", true);
+        let r = Releases::new(true, vec![b1.clone()], None);
+        assert_eq!(r.pending(true), Some(Pending::Staged(vec![b1.clone()])));
+        assert_eq!(r.pending(false), None, "without a proxy it is simply live");
+        assert_eq!(Releases::new(true, vec![], None).pending(true), None);
+        // A warm release (older, out of rotation) is not pending.
+        let g1 = inst(Some(Green), 1, "r2", true);
+        let r = Releases::new(true, vec![b1, g1.clone()], Some(vec![up(&g1)]));
+        assert_eq!(r.pending(true), None);
     }
 }

@@ -58,6 +58,13 @@ pub(crate) struct ColorReport {
     /// Kept running out of rotation by `--keep-old` until then (RFC 3339): a rollback to it
     /// only switches. Null otherwise.
     pub warm_until: Option<String>,
+    /// What the colour's running release is now: `live`, `canary` (in rotation beside the
+    /// live one), `staged` (deployed, previewed, not promoted), `warm`; null when nothing of it
+    /// runs or it is simply old.
+    pub role: Option<String>,
+    /// Its share of the proxy's rotation, in percent of the instances in it (the proxy
+    /// balances round-robin over them); null when it is not in rotation.
+    pub traffic_percent: Option<u32>,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -147,9 +154,19 @@ impl StatusReport {
             self.live_color.map_or("-".to_string(), |c| c.to_string())
         );
         for (key, c) in &self.colors {
-            match &c.warm_until {
-                Some(until) => out.push_str(&format!("{key} (warm until {until}):\n")),
-                None => out.push_str(&format!("{key}:\n")),
+            let mut about = Vec::new();
+            if let Some(role) = &c.role {
+                about.push(role.clone());
+            }
+            if let Some(p) = c.traffic_percent {
+                about.push(format!("{p}% of requests"));
+            }
+            if let Some(until) = &c.warm_until {
+                about.push(format!("until {until}"));
+            }
+            match about.is_empty() {
+                true => out.push_str(&format!("{key}:\n")),
+                false => out.push_str(&format!("{key} ({}):\n", about.join(", "))),
             }
             if c.instances.is_empty() {
                 out.push_str("  (none)\n");
@@ -203,6 +220,10 @@ fn schemas() -> Vec<(&'static str, schemars::Schema)> {
         ("run.schema.json", schemars::schema_for!(RunReport)),
         ("plan.schema.json", schemars::schema_for!(PlanReport)),
         ("status.schema.json", schemars::schema_for!(StatusReport)),
+        (
+            "history.schema.json",
+            schemars::schema_for!(Vec<crate::history::HistoryEntry>),
+        ),
         (
             "status-every-target.schema.json",
             schemars::schema_for!(Vec<StatusReport>),
@@ -265,6 +286,8 @@ mod tests {
                 ColorReport {
                     instances: vec![instance("running"), instance("exited")],
                     warm_until: None,
+                    role: Some("live".into()),
+                    traffic_percent: Some(100),
                 },
             )]
             .into_iter()
@@ -277,7 +300,7 @@ mod tests {
         };
         let text = report.to_text();
         assert!(
-            text.starts_with("project p  target app  live blue\n"),
+            text.starts_with("project p  target app  live blue\nblue (live, 100% of requests):\n"),
             "{text}"
         );
         let line = |state: &str| {

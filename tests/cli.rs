@@ -287,6 +287,22 @@ fn rows() -> Vec<Row> {
             [json!("1m"), json!("2m"), json!("3m")],
         ),
         r(
+            "no_promote",
+            "true",
+            "FLOW_NO_PROMOTE",
+            "false",
+            &["--no-promote"],
+            [json!(true), json!(false), json!(true)],
+        ),
+        r(
+            "canary",
+            "1",
+            "FLOW_CANARY",
+            "2",
+            &["--canary", "25%"],
+            [json!("1"), json!("2"), json!("25%")],
+        ),
+        r(
             "test_cmd",
             "[./a, x]",
             "FLOW_TEST_CMD",

@@ -115,7 +115,7 @@ fn no_color_and_ansi_never_print_no_escape_code_on_a_terminal() {
 
 /// Checks `output` against `docs/schemas/<schema>`: the documented schema is what is printed.
 #[track_caller]
-fn conforms(schema: &str, output: &str) {
+pub(crate) fn conforms(schema: &str, output: &str) {
     let path = support::root().join("docs/schemas").join(schema);
     let schema: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();

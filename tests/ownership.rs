@@ -208,13 +208,28 @@ fn old_layout(mut config: Value, proxy: &str) -> Value {
     let mut other = routes[0].clone();
     other["@id"] = json!("docker-flow.other.app");
     other["match"] = json!([{"path": ["/other", "/other/*"]}]);
-    other["handle"][0]["dynamic_upstreams"]["name"] = json!("app.other.dflow");
-    routes.push(other);
-    for rt in routes.iter_mut() {
-        rt["handle"][0]["dynamic_upstreams"]["resolver"] =
+    // The earlier layout's route: one proxy handler, resolving the route's record.
+    let flat = |rt: &Value| {
+        let mut h = proxies(rt).into_iter().last().unwrap();
+        h["dynamic_upstreams"]["resolver"] =
             json!({"addresses": [format!("udp/{proxy}-dns:5353")]});
-    }
+        json!([h])
+    };
+    other["handle"] = flat(&other);
+    other["handle"][0]["dynamic_upstreams"]["name"] = json!("app.other.dflow");
+    routes[0]["handle"] = flat(&routes[0]);
+    routes.push(other);
     config
+}
+
+/// Every `reverse_proxy` handler in a route, however deep.
+fn proxies(v: &Value) -> Vec<Value> {
+    match v {
+        Value::Object(o) if o.get("handler") == Some(&json!("reverse_proxy")) => vec![v.clone()],
+        Value::Object(o) => o.values().flat_map(proxies).collect(),
+        Value::Array(a) => a.iter().flat_map(proxies).collect(),
+        _ => Vec::new(),
+    }
 }
 
 #[test]
@@ -312,9 +327,9 @@ fn a_proxy_of_the_earlier_layout_is_migrated_once_with_its_routes() {
         ids.contains(&"docker-flow.other.app"),
         "another project's route was lost: {ids:?}"
     );
-    for rt in routes {
+    for h in routes.iter().flat_map(proxies) {
         assert_eq!(
-            rt["handle"][0]["dynamic_upstreams"]["resolver"],
+            h["dynamic_upstreams"]["resolver"],
             json!({"addresses": ["udp/127.0.0.1:5353"]})
         );
     }

@@ -10,10 +10,12 @@
 //!   loopback and runs Caddy.
 //! - `admin`, `drain`: Caddy's admin API, which listens on the proxy container's loopback only.
 //! - `hold`: the deploy lock's process, running exactly as long as its holder.
+//! - `append`, `read`: the release history on the project's history volume.
 
 mod admin;
 mod dns;
 mod hold;
+mod journal;
 mod probe;
 // docker flow's half of the protocol (the parsers) is used by docker flow, through the library.
 #[allow(dead_code)]
@@ -25,7 +27,7 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((command, rest)) = args.split_first() else {
-        eprintln!("usage: helper probe|set|get|proxy|admin|drain|hold ...");
+        eprintln!("usage: helper probe|set|get|proxy|admin|drain|hold|append|read ...");
         return ExitCode::from(2);
     };
     match command.as_str() {
@@ -36,6 +38,8 @@ fn main() -> ExitCode {
         "admin" => admin::run(rest),
         "drain" => admin::drain(rest),
         "hold" => hold::run(rest),
+        "append" => journal::append(rest),
+        "read" => journal::read(rest),
         other => {
             eprintln!("helper: unknown command `{other}`");
             ExitCode::from(2)

@@ -3,12 +3,13 @@
 
 use crate::compose::Project;
 use crate::engine::Engine;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::instance::{self, Instance, Upstream};
+use crate::model::Release;
 use crate::orchestrator::{self, Orchestrator};
 use crate::progress::{Mode, Progress};
 use crate::proxy::{self, Drained, Proxy, RouteSpec};
-use crate::releases::Releases;
+use crate::releases::{Pending, Releases};
 use crate::settings::Settings;
 
 pub(crate) struct Ctx<'a> {
@@ -25,6 +26,11 @@ pub(crate) struct Ctx<'a> {
     pub dir: std::path::PathBuf,
     /// The run's steps (`deploy,proxy,stop-old`), as the lock and the hooks name it.
     pub command: String,
+    /// The release a deploy step of this run starts (its id is known before it starts, so a
+    /// deploy that fails is recorded under it).
+    pub release: Release,
+    /// The target's image as the Compose file names it (what a deploy would start).
+    pub image: String,
 }
 
 impl<'a> Ctx<'a> {
@@ -38,6 +44,12 @@ impl<'a> Ctx<'a> {
     ) -> Ctx<'a> {
         let route_port = port.unwrap_or(80);
         let dir = project.dir.clone();
+        let image = project
+            .model
+            .services
+            .get(&target)
+            .and_then(|s| s.image.clone())
+            .unwrap_or_default();
         let route = RouteSpec {
             project: project.model.name.clone(),
             target: target.clone(),
@@ -56,6 +68,8 @@ impl<'a> Ctx<'a> {
             progress: Progress::new(Mode::new(settings.progress, settings.ansi)),
             dir,
             command: String::new(),
+            release: Release::new(),
+            image,
         }
     }
 
@@ -112,6 +126,48 @@ impl<'a> Ctx<'a> {
             ));
         }
         Ok(upstreams)
+    }
+
+    /// Refuses to change the target while a canary runs beside the live release: a deploy,
+    /// scale or rollback would have to guess which of the two it acts on.
+    pub(crate) fn no_canary(&self, releases: &Releases) -> Result<()> {
+        match releases.pending(self.proxy.driver() != "none") {
+            Some(Pending::Canary { canary, .. }) => Err(Error::flow(
+                format!(
+                    "a canary of `{}` is in rotation beside the live release ({})",
+                    self.target,
+                    instance::names(&canary)
+                ),
+                "decide first: `docker flow promote` makes it live, `docker flow abort` removes it",
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Takes `instances` out of the proxy's preview if it sends requests to them, and waits
+    /// for those requests to finish: before they are removed.
+    pub(crate) fn unpreview(&self, instances: &[Instance]) -> Result<()> {
+        if instances.is_empty() {
+            return Ok(());
+        }
+        let previewed = self.proxy.previewed()?;
+        let leaving: Vec<Upstream> = previewed
+            .into_iter()
+            .filter(|up| instances.iter().any(|i| i.is(up)))
+            .collect();
+        if leaving.is_empty() {
+            return Ok(());
+        }
+        self.proxy.preview(&[])?;
+        self.proxy.drain(&leaving, self.settings.drain_timeout)?;
+        Ok(())
+    }
+
+    /// Removes a release that never served (a failed test or hook, an abort): out of the
+    /// preview first.
+    pub(crate) fn remove_unserved(&self, instances: &[Instance]) -> Result<()> {
+        self.unpreview(instances)?;
+        self.orchestrator.remove(instances)
     }
 
     /// Stops instances that are out of the proxy's rotation and drained (they still get

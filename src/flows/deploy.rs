@@ -7,19 +7,33 @@ use std::time::Instant;
 
 use super::outcome::Deployed;
 use super::Ctx;
-use crate::error::Result;
-use crate::model::{Color, Release};
+use crate::error::{Error, Result};
+use crate::instance::{self, Instance};
+use crate::model::Color;
 use crate::orchestrator::NewRelease;
 
-pub(super) fn run(ctx: &Ctx) -> Result<Deployed> {
+/// `preview`: the run does not promote it next, so the proxy's preview points at it once it is
+/// healthy (requests with `X-Docker-Flow-Preview` reach it; nothing else does).
+pub(super) fn run(ctx: &Ctx, preview: bool) -> Result<Deployed> {
     let step = ctx.progress.step("deploy");
     let releases = ctx.releases()?;
+    ctx.no_canary(&releases)?;
     let live = releases.live_color();
     let next = releases.next_color();
     let old = releases.replaced_by_deploy();
     let base = if old.is_empty() { 1 } else { old.len() as u32 };
-    let count = match ctx.settings.scale {
-        Some(spec) => {
+    let count = match (ctx.settings.canary, ctx.settings.scale) {
+        (Some(_), _) if old.is_empty() => {
+            return Err(Error::flow(
+                format!(
+                    "no release of `{}` is live for a canary to join",
+                    ctx.target
+                ),
+                "deploy the first release without --canary",
+            ))
+        }
+        (Some(canary), _) => canary.count(base),
+        (None, Some(spec)) => {
             let (n, raised) = spec.apply(base);
             if raised {
                 ctx.progress
@@ -27,7 +41,7 @@ pub(super) fn run(ctx: &Ctx) -> Result<Deployed> {
             }
             n
         }
-        None => base,
+        (None, None) => base,
     };
     let service = ctx.orchestrator.service(next);
     ctx.progress.info(&match next {
@@ -42,7 +56,7 @@ pub(super) fn run(ctx: &Ctx) -> Result<Deployed> {
     });
     let release = NewRelease {
         color: next,
-        release: Release::new(),
+        release: ctx.release.clone(),
         count,
         // Plain: the instances of the same service keep running beside it (a `--switch-mode`
         // deploy from blue-green has none: the colours are other services).
@@ -62,6 +76,7 @@ pub(super) fn run(ctx: &Ctx) -> Result<Deployed> {
     // in the proxy's rotation (a run killed after its switch): those are taken out gracefully.
     let leftovers = releases.leftovers();
     let running: Vec<_> = leftovers.iter().filter(|i| i.running()).cloned().collect();
+    ctx.unpreview(&running)?;
     ctx.take_out(&running)?;
     ctx.orchestrator.remove(&leftovers)?;
 
@@ -79,12 +94,44 @@ pub(super) fn run(ctx: &Ctx) -> Result<Deployed> {
             return Err(e);
         }
     };
+    let health = waiting.elapsed();
+    let previewed = if preview {
+        match show_preview(ctx, &healthy) {
+            Ok(p) => p,
+            Err(e) => {
+                ctx.progress.info("removing the new instances");
+                ctx.orchestrator.remove(&healthy)?;
+                return Err(e);
+            }
+        }
+    } else {
+        false
+    };
     step.done();
     Ok(Deployed {
         color: next,
         service,
         release: release.release,
         new: healthy,
-        health: waiting.elapsed(),
+        health,
+        previewed,
     })
+}
+
+/// Points the proxy's preview at the new release; false when the driver has no preview.
+fn show_preview(ctx: &Ctx, new: &[Instance]) -> Result<bool> {
+    if ctx.proxy.driver() == "none" {
+        return Ok(false);
+    }
+    ctx.proxy.ensure()?;
+    let upstreams: Vec<_> = new.iter().map(|i| i.upstream(ctx.route_port)).collect();
+    let previewed = ctx.proxy.preview(&upstreams)?;
+    if previewed {
+        ctx.progress.info(&format!(
+            "preview: requests with the header `{}: 1` reach {}; everything else still goes to the live release",
+            crate::proxy::PREVIEW_HEADER,
+            instance::names(new)
+        ));
+    }
+    Ok(previewed)
 }

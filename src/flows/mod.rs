@@ -10,6 +10,8 @@ mod deploy;
 pub(crate) mod exec;
 pub(crate) mod logs;
 mod outcome;
+mod promote;
+mod record;
 mod rollback;
 mod scale;
 mod status;
@@ -43,6 +45,17 @@ pub(crate) fn run(engine: &Engine, settings: &Settings, action: &Action, cwd: &P
             "pass --target=SERVICE (or -t), set FLOW_TARGET, or put `target: SERVICE` in docker-flow.yml",
         ));
     };
+    if *action == Action::History {
+        let project = open_project(engine, settings, cwd)?;
+        let text = crate::history::read(engine, &project.model.name, &target)?;
+        let entries = crate::history::entries(&crate::history::parse(&text));
+        report::print(
+            &entries,
+            || crate::history::to_text(&target, &entries),
+            settings.format == Format::Json,
+        );
+        return Ok(());
+    }
     let reads = matches!(action, Action::Status | Action::Logs(_) | Action::Exec(_));
     if settings.proxy.driver != ProxyDriver::None
         && settings.service_paths.is_empty()
@@ -99,6 +112,8 @@ pub(crate) fn run(engine: &Engine, settings: &Settings, action: &Action, cwd: &P
             .map(|s| s.as_str())
             .collect::<Vec<_>>()
             .join(","),
+        Action::Promote => "promote".to_string(),
+        Action::Abort => "abort".to_string(),
         _ => "rollback".to_string(),
     };
     let command = ctx.command.clone();
@@ -117,6 +132,7 @@ pub(crate) fn run(engine: &Engine, settings: &Settings, action: &Action, cwd: &P
     )?;
     let mut done = Record::default();
     let deploys = steps.contains(&Step::Deploy);
+    let run_started = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
     // A release kept warm past its time is stopped by the next command (a deploy replaces
     // that colour anyway; stop-old decides itself).
     let expired = if deploys || steps.contains(&Step::StopOld) {
@@ -129,12 +145,26 @@ pub(crate) fn run(engine: &Engine, settings: &Settings, action: &Action, cwd: &P
             if deploys {
                 run_hook(&ctx, &hooks, Hook::PreDeploy, &[], None)
                     .map_err(|code| failed_hook(Hook::PreDeploy, code, "nothing was changed"))?;
+            } else if steps.first() == Some(&Step::Proxy) {
+                // `proxy` routes to the newest release only: not while a canary waits for a
+                // decision (deploy, scale and rollback check it themselves).
+                ctx.no_canary(&ctx.releases()?)?;
             }
             run_steps(&ctx, steps, &hooks, &mut done)
         })(),
-        Action::Rollback => {
+        Action::Rollback(to) => {
             let started = Instant::now();
-            rollback::run(&ctx).map(|o| done.record("rollback", started, o))
+            rollback::run(&ctx, to.as_deref(), &lock).map(|o| done.record("rollback", started, o))
+        }
+        Action::Promote => (|| {
+            let started = Instant::now();
+            let o = promote::prepare(&ctx)?;
+            done.record("promote", started, o);
+            run_steps(&ctx, &[Step::Proxy, Step::StopOld], &hooks, &mut done)
+        })(),
+        Action::Abort => {
+            let started = Instant::now();
+            promote::abort(&ctx).map(|o| done.record("abort", started, o))
         }
         _ => Ok(()),
     });
@@ -162,6 +192,21 @@ pub(crate) fn run(engine: &Engine, settings: &Settings, action: &Action, cwd: &P
             ctx.progress
                 .warn(&format!("the {} hook failed (exit {code})", hook.name()));
         }
+    }
+    // What the run did to which release, into the release history (held by the lock).
+    let events = record::events(
+        &ctx,
+        &done.history,
+        result.as_ref().err(),
+        deploys,
+        &run_started,
+    );
+    let lines: Vec<String> = events
+        .iter()
+        .filter_map(|e| serde_json::to_string(e).ok())
+        .collect();
+    if let Err(e) = lock.record(&ctx.target, &lines) {
+        ctx.progress.warn(&e.to_string());
     }
     lock.release();
     result?;
@@ -265,7 +310,7 @@ fn check_templates(settings: &Settings) -> Result<()> {
 }
 
 fn run_steps(ctx: &Ctx, steps: &[Step], hooks: &Hooks, done: &mut Record) -> Result<()> {
-    for step in steps {
+    for (n, step) in steps.iter().enumerate() {
         crate::cancel::check()?;
         if *step == Step::Scale && done.history.deployed().is_some() {
             ctx.progress
@@ -275,7 +320,13 @@ fn run_steps(ctx: &Ctx, steps: &[Step], hooks: &Hooks, done: &mut Record) -> Res
         let started = Instant::now();
         let history = &done.history;
         let outcome = match step {
-            Step::Deploy => deploy::run(ctx).map(Outcome::Deployed),
+            // A release the run does not promote right after is previewed meanwhile.
+            Step::Deploy => deploy::run(
+                ctx,
+                !matches!(steps.get(n + 1), Some(Step::Proxy | Step::Canary)),
+            )
+            .map(Outcome::Deployed),
+            Step::Canary => promote::canary(ctx, history),
             Step::Scale => scale::run(ctx),
             Step::Proxy => switch::proxy(ctx, history, hooks),
             Step::Test => test::run(ctx, history),

@@ -20,6 +20,8 @@ pub(crate) struct Deployed {
     pub new: Vec<Instance>,
     /// How long they took to become healthy: the application's time, not docker flow's.
     pub health: Duration,
+    /// Whether the proxy's preview was pointed at them (the run does not promote at once).
+    pub previewed: bool,
 }
 
 impl Deployed {
@@ -52,7 +54,18 @@ pub(crate) enum Outcome {
         from: Color,
         to: Color,
         release: String,
+        /// The release that was live before.
+        from_release: String,
+        /// The instances that serve now.
+        instances: Vec<Instance>,
         routed: Vec<Upstream>,
+    },
+    /// `promote`: the staged release or canary about to take all the traffic (a canary grown
+    /// from `from` to `to` instances first).
+    Promoting {
+        instances: Vec<Instance>,
+        from: u32,
+        to: u32,
     },
     /// Old instances kept running out of rotation (`--keep-old`) until then.
     KeptWarm {
@@ -62,6 +75,17 @@ pub(crate) enum Outcome {
     /// The test command passed against these.
     Tested {
         instances: Vec<Instance>,
+    },
+    /// A canary: these new instances in rotation beside `live` live ones.
+    Canary {
+        instances: Vec<Instance>,
+        live: usize,
+        routed: Vec<Upstream>,
+    },
+    /// A staged or canary release removed; the proxy routes to `routed` when it had to change.
+    Aborted {
+        instances: Vec<Instance>,
+        routed: Option<Vec<Upstream>>,
     },
 }
 
@@ -100,11 +124,42 @@ impl Outcome {
             Outcome::Tested { instances } => {
                 vec![format!("tested {}", instance::names(instances))]
             }
+            Outcome::Canary {
+                instances,
+                live,
+                routed,
+            } => vec![
+                routes(routed),
+                format!(
+                    "canary: {} new instance(s) beside {live} live",
+                    instances.len()
+                ),
+            ],
+            Outcome::Aborted { instances, routed } => routed
+                .iter()
+                .map(|up| routes(up))
+                .chain([format!("removed {} (aborted)", instance::names(instances))])
+                .collect(),
+            Outcome::Promoting {
+                instances,
+                from,
+                to,
+            } => {
+                let grew =
+                    (to > from).then(|| format!("grew the canary from {from} to {to} instance(s)"));
+                grew.into_iter()
+                    .chain([format!(
+                        "promoting release {}",
+                        instances.first().map_or("", |i| i.release.as_str())
+                    )])
+                    .collect()
+            }
             Outcome::RolledBack {
                 from,
                 to,
                 release,
                 routed,
+                ..
             } => vec![
                 routes(routed),
                 format!("rolled back to {to} (release {release}); stopped {from}"),
@@ -131,7 +186,9 @@ impl History {
     /// Where this run last pointed the proxy.
     pub(crate) fn routed(&self) -> Option<&[Upstream]> {
         self.outcomes.iter().rev().find_map(|o| match o {
-            Outcome::Routed(up) | Outcome::RolledBack { routed: up, .. } => Some(up.as_slice()),
+            Outcome::Routed(up)
+            | Outcome::RolledBack { routed: up, .. }
+            | Outcome::Canary { routed: up, .. } => Some(up.as_slice()),
             Outcome::Scaled {
                 routed: Some(up), ..
             } => Some(up.as_slice()),

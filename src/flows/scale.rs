@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 pub(super) fn run(ctx: &Ctx) -> Result<Outcome> {
     let step = ctx.progress.step("scale");
     let releases = ctx.releases()?;
+    ctx.no_canary(&releases)?;
     let live = releases.live();
     let Some(first) = live.first() else {
         return Err(Error::flow(

@@ -8,6 +8,7 @@ use crate::containers;
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::model::{Color, LABEL_TARGET};
+use crate::releases::Pending;
 use crate::report::{self, ColorReport, InstanceReport, ProxyReport, StatusReport};
 use crate::settings::{Format, Settings};
 
@@ -61,6 +62,18 @@ pub(super) fn report(ctx: &Ctx) -> Result<StatusReport> {
     let releases = ctx.releases_routed(ctx.proxy.current().ok().flatten())?;
     let blue_green = ctx.settings.blue_green;
     let warm = releases.warm();
+    let pending = releases.pending(ctx.proxy.driver() != "none");
+    let in_rotation = |c: Option<Color>| {
+        releases
+            .all()
+            .iter()
+            .filter(|i| i.running() && i.color == c && releases.routed().iter().any(|up| i.is(up)))
+            .count()
+    };
+    let rotation: usize = [Some(Color::Blue), Some(Color::Green), None]
+        .into_iter()
+        .map(in_rotation)
+        .sum();
     let warm_until = releases.warm_until(std::time::SystemTime::now());
     let keys: Vec<(String, Option<Color>)> = if blue_green {
         vec![
@@ -92,11 +105,25 @@ pub(super) fn report(ctx: &Ctx) -> Result<StatusReport> {
             let warm_until = warm_until
                 .filter(|_| color.is_some() && color != releases.live_color() && !warm.is_empty())
                 .map(|t| humantime::format_rfc3339_seconds(t).to_string());
+            let role = match (&pending, color) {
+                (Some(Pending::Canary { canary, .. }), Some(c)) if canary[0].color == Some(c) => {
+                    Some("canary")
+                }
+                (Some(Pending::Staged(s)), Some(c)) if s[0].color == Some(c) => Some("staged"),
+                _ if warm_until.is_some() => Some("warm"),
+                _ if color.is_some() && color == releases.live_color() => Some("live"),
+                _ if color.is_none() && !releases.live().is_empty() => Some("live"),
+                _ => None,
+            };
+            let share = in_rotation(color);
             (
                 key,
                 ColorReport {
                     instances,
                     warm_until,
+                    role: role.map(String::from),
+                    traffic_percent: (share > 0)
+                        .then(|| ((share * 100 + rotation / 2) / rotation.max(1)) as u32),
                 },
             )
         })

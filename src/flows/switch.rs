@@ -24,7 +24,7 @@ pub(super) fn proxy(ctx: &Ctx, done: &History, hooks: &Hooks) -> Result<Outcome>
         let what = match done.deployed() {
             Some(d) => {
                 ctx.progress.info("removing the new instances");
-                ctx.orchestrator.remove(&d.new)?;
+                ctx.remove_unserved(&d.new)?;
                 "the new release was removed; the live one keeps serving"
             }
             None => "the proxy was not changed",
@@ -32,8 +32,21 @@ pub(super) fn proxy(ctx: &Ctx, done: &History, hooks: &Hooks) -> Result<Outcome>
         return Err(super::failed_hook(Hook::PrePromote, code, what));
     }
     let routed = ctx.route_to(&new)?;
+    clear_preview(ctx, done)?;
     step.done();
     Ok(Outcome::Routed(routed))
+}
+
+/// Once the release the preview showed serves everyone, the preview shows nothing. Asked of
+/// the proxy only when this run previewed, or deployed nothing (a staged release, promoted).
+pub(super) fn clear_preview(ctx: &Ctx, done: &History) -> Result<()> {
+    if done.deployed().is_some_and(|d| !d.previewed) {
+        return Ok(());
+    }
+    if !ctx.proxy.previewed()?.is_empty() {
+        ctx.proxy.preview(&[])?;
+    }
+    Ok(())
 }
 
 /// Stops a release kept warm by `--keep-old` once its time is up: what "the next docker flow

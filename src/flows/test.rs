@@ -35,7 +35,14 @@ pub(super) fn run(ctx: &Ctx, done: &History) -> Result<Outcome> {
         instance::names(&candidate),
         argv.join(" ")
     ));
-    let vars = super::facts(ctx, "test", &candidate, None)?;
+    let mut vars = super::facts(ctx, "test", &candidate, None)?;
+    if done.deployed().is_some_and(|d| d.previewed) {
+        // The test can go through the proxy, as users will, with the preview header.
+        vars.push((
+            "DOCKER_FLOW_PREVIEW_HEADER".into(),
+            format!("{}: 1", crate::proxy::PREVIEW_HEADER),
+        ));
+    }
     let code = hooks::run(argv, &ctx.dir, &vars, "test", ctx.progress.mode())?;
     if code != 0 {
         // A release that never served goes, as an unhealthy one does; one that serves stays.
@@ -47,7 +54,7 @@ pub(super) fn run(ctx: &Ctx, done: &History) -> Result<Outcome> {
             "the release it tested serves and was kept".to_string()
         } else {
             ctx.progress.info("removing the tested release");
-            ctx.orchestrator.remove(&candidate)?;
+            ctx.remove_unserved(&candidate)?;
             "the tested release was removed; the live one keeps serving".to_string()
         };
         return Err(Error::flow(

@@ -17,6 +17,8 @@ use crate::model::Color;
 use crate::report::RouteReport;
 use crate::settings::{ProxyDriver, Settings};
 
+pub(crate) use caddy::PREVIEW_HEADER;
+
 /// Which route this run owns.
 #[derive(Debug, Clone)]
 pub(crate) struct RouteSpec {
@@ -41,6 +43,16 @@ pub(crate) trait Proxy {
     fn current(&self) -> Result<Option<Vec<Upstream>>>;
     /// Points the route at exactly `upstreams` (all seen healthy), in one atomic change.
     fn switch(&self, upstreams: &[Upstream], color: Option<Color>) -> Result<()>;
+    /// Sends the requests that opt in (the header `X-Docker-Flow-Preview`) to exactly
+    /// `upstreams`, all other traffic staying where it goes; none: no preview. False when the
+    /// driver has no preview.
+    fn preview(&self, _upstreams: &[Upstream]) -> Result<bool> {
+        Ok(false)
+    }
+    /// What the preview sends requests to now (none without a preview).
+    fn previewed(&self) -> Result<Vec<Upstream>> {
+        Ok(Vec::new())
+    }
     /// Waits until no request is in flight to `old`, at most `timeout`.
     fn drain(&self, old: &[Upstream], timeout: Duration) -> Result<Drained>;
     /// Detaches instances that were stopped from what the route reaches them by (they are out

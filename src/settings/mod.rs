@@ -269,6 +269,10 @@ pub(crate) struct Settings {
     pub test_cmd: Vec<String>,
     /// `--keep-old`: how long the replaced release stays warm (0: stopped at once).
     pub keep_old: Duration,
+    /// `--no-promote`: the deploy stops before the proxy step (the release is previewed).
+    pub no_promote: bool,
+    /// `--canary`: the deploy puts this many new instances beside the live ones.
+    pub canary: Option<values::CanarySpec>,
     pub cert_path: Option<PathBuf>,
     pub compose_paths: Vec<PathBuf>,
     pub project_directory: Option<PathBuf>,
@@ -448,6 +452,8 @@ impl Resolved {
             switch_mode: self.value(Key::SwitchMode, boolean)?,
             test_cmd: self.argv(Key::TestCmd)?,
             keep_old: self.value(Key::KeepOld, duration)?,
+            no_promote: self.value(Key::NoPromote, boolean)?,
+            canary: self.optional(Key::Canary, values::parse_canary)?,
             cert_path: self.optional(Key::CertPath, path)?,
             compose_paths: self.each(Key::ComposePath, path)?,
             project_directory: self.optional(Key::ProjectDirectory, path)?,

@@ -32,17 +32,25 @@ const OUTPUT: &str = "Output";
 // before the command and, with `--flow`, without one, as the seed accepted them; `config` takes
 // every option, to show what it would resolve to.
 const EVERY_PROJECT: &[&str] = &[
-    "deploy", "scale", "proxy", "stop-old", "rollback", "status", "logs", "exec", "unlock",
-    "config",
+    "deploy", "promote", "abort", "scale", "proxy", "stop-old", "rollback", "status", "history",
+    "logs", "exec", "unlock", "config",
 ];
 const EVERY_TARGET: &[&str] = &[
-    "deploy", "scale", "proxy", "stop-old", "rollback", "status", "logs", "exec", "config",
+    "deploy", "promote", "abort", "scale", "proxy", "stop-old", "rollback", "status", "history",
+    "logs", "exec", "config",
 ];
-const CHANGING: &[&str] = &["deploy", "scale", "proxy", "stop-old", "rollback", "config"];
+/// The commands whose result has a JSON form (`--format json`).
+const FORMATTED: &[&str] = &[
+    "deploy", "promote", "abort", "scale", "proxy", "stop-old", "rollback", "status", "history",
+    "config",
+];
+const CHANGING: &[&str] = &[
+    "deploy", "promote", "abort", "scale", "proxy", "stop-old", "rollback", "config",
+];
 const ROUTING: &[&str] = &[
-    "deploy", "scale", "proxy", "stop-old", "rollback", "status", "config",
+    "deploy", "promote", "abort", "scale", "proxy", "stop-old", "rollback", "status", "config",
 ];
-const STARTING: &[&str] = &["deploy", "scale", "rollback", "config"];
+const STARTING: &[&str] = &["deploy", "promote", "scale", "rollback", "config"];
 const DEPLOYING: &[&str] = &["deploy", "config"];
 const SEED_ONLY: &[&str] = &["config"];
 
@@ -133,6 +141,8 @@ keys! {
     SwitchMode = "switch_mode",
     TestCmd = "test_cmd",
     KeepOld = "keep_old",
+    NoPromote = "no_promote",
+    Canary = "canary",
     Pull = "pull",
     ServicePath = "service_path",
     ServicePort = "service_port",
@@ -193,6 +203,10 @@ impl Key {
                 .env("FLOW_TEST_CMD"),
             Key::KeepOld => Spec::new("keep-old", Duration, RELEASE, DEPLOYING, "Keep the replaced release running, out of rotation, this long (e.g. 10m): a rollback then only switches. The next docker flow command after it, or stop-old, stops it")
                 .env("FLOW_KEEP_OLD").default("0s"),
+            Key::NoPromote => Spec::new("no-promote", Bool, RELEASE, DEPLOYING, "Deploy and health-check the new release, reachable through the proxy only with the header `X-Docker-Flow-Preview`, without making it live: `docker flow promote` or `abort` decides [true|false]")
+                .env("FLOW_NO_PROMOTE").default("false"),
+            Key::Canary => Spec::new("canary", Text, RELEASE, DEPLOYING, "Put N instances (or N% of the live count) of the new release into rotation beside the live ones, sharing traffic by instance count; `docker flow promote` or `abort` decides (blue-green)")
+                .env("FLOW_CANARY"),
             Key::Pull => Spec::new("pull", Text, RELEASE, DEPLOYING, "When to pull the target's image: always, missing or never")
                 .env("FLOW_PULL").default("always"),
             Key::ServicePath => Spec::new("service-path", List, PROXY, CHANGING, "Path prefix the proxy routes to the target (repeatable)")
@@ -237,7 +251,7 @@ impl Key {
                 .env("FLOW_PROXY_RECONF_PORT").default("2019"),
             Key::DryRun => Spec::new("dry-run", Bool, OUTPUT, CHANGING, "Print the plan and change nothing [true|false]")
                 .env("FLOW_DRY_RUN").default("false"),
-            Key::Format => Spec::new("format", Text, OUTPUT, ROUTING, "Output format: text or json")
+            Key::Format => Spec::new("format", Text, OUTPUT, FORMATTED, "Output format: text or json")
                 .env("FLOW_FORMAT").default("text"),
             Key::Progress => Spec::new("progress", Text, OUTPUT, CHANGING, "How steps show on stderr: auto, tty, plain, json (one event a line) or quiet, as Compose's --progress")
                 .env("FLOW_PROGRESS").default("auto"),

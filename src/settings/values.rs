@@ -44,6 +44,9 @@ pub(crate) enum Step {
     Proxy,
     /// The user's `--test-cmd` against the release the proxy step would promote.
     Test,
+    /// `deploy --canary`: the new release joins the live one in rotation (not a `--flow` step:
+    /// it needs the canary's size).
+    Canary,
 }
 
 impl Step {
@@ -54,6 +57,7 @@ impl Step {
             Step::StopOld => "stop-old",
             Step::Proxy => "proxy",
             Step::Test => "test",
+            Step::Canary => "canary",
         }
     }
 }
@@ -115,6 +119,42 @@ pub(crate) fn parse_scale(v: &str) -> Parsed<ScaleSpec> {
         Some(s) => ScaleSpec::Relative(s * i64::from(n)),
         None => ScaleSpec::Absolute(n),
     })
+}
+
+/// `--canary`: how many instances of the new release join the live ones in rotation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CanarySpec {
+    Count(u32),
+    /// A share of the live release's instance count.
+    Percent(u32),
+}
+
+impl CanarySpec {
+    /// The canary's instance count beside `live` live instances: at least 1.
+    pub(crate) fn count(self, live: u32) -> u32 {
+        match self {
+            CanarySpec::Count(n) => n.max(1),
+            CanarySpec::Percent(p) => ((u64::from(live) * u64::from(p) + 50) / 100).max(1) as u32,
+        }
+    }
+}
+
+pub(crate) fn parse_canary(v: &str) -> Parsed<CanarySpec> {
+    let fix = format!(
+        "use N instances (1 to {MAX_SCALE}) or N% of the live ones (1% to 100%), e.g. 1 or 25%"
+    );
+    let (digits, percent) = match v.strip_suffix('%') {
+        Some(d) => (d, true),
+        None => (v, false),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return bad(format!("`{v}` is not a canary size"), fix);
+    }
+    match (digits.parse::<u32>(), percent) {
+        (Ok(n @ 1..=100), true) => Ok(CanarySpec::Percent(n)),
+        (Ok(n), false) if (1..=MAX_SCALE).contains(&n) => Ok(CanarySpec::Count(n)),
+        _ => bad(format!("`{v}` is not a canary size"), fix),
+    }
 }
 
 /// A Compose service name.

@@ -46,6 +46,16 @@ pub fn try_request(
     method: &str,
     path: &str,
 ) -> Result<(u16, String), String> {
+    try_request_with(addr, method, path, "")
+}
+
+/// Like `try_request`, with `header` (`Name: value`, or empty) sent too.
+pub fn try_request_with(
+    addr: impl ToSocketAddrs,
+    method: &str,
+    path: &str,
+    header: &str,
+) -> Result<(u16, String), String> {
     let addr = addr
         .to_socket_addrs()
         .map_err(|e| e.to_string())?
@@ -56,9 +66,14 @@ pub fn try_request(
     s.set_read_timeout(Some(Duration::from_secs(30)))
         .map_err(|e| e.to_string())?;
     let body = if method == "GET" { "" } else { "ping" };
+    let header = if header.is_empty() {
+        String::new()
+    } else {
+        format!("{header}\r\n")
+    };
     s.write_all(
         format!(
-            "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+            "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n{header}Content-Length: {}\r\n\r\n{body}",
             body.len()
         )
         .as_bytes(),
@@ -103,12 +118,35 @@ impl Load {
         Load::start_on("127.0.0.1", port, method, path, clients, max)
     }
 
+    /// Like `start`, each request carrying `header` (`Name: value`).
+    pub fn start_with_header(
+        port: u16,
+        path: &str,
+        header: &str,
+        clients: usize,
+        max: Duration,
+    ) -> Load {
+        Load::spawn("127.0.0.1", port, "GET", path, header, clients, max)
+    }
+
     /// Like `start_with`, against another host (a test host in a network namespace).
     pub fn start_on(
         host: &str,
         port: u16,
         method: &str,
         path: &str,
+        clients: usize,
+        max: Duration,
+    ) -> Load {
+        Load::spawn(host, port, method, path, "", clients, max)
+    }
+
+    fn spawn(
+        host: &str,
+        port: u16,
+        method: &str,
+        path: &str,
+        header: &str,
         clients: usize,
         max: Duration,
     ) -> Load {
@@ -119,11 +157,12 @@ impl Load {
             .map(|_| {
                 let (stop, samples, path) = (stop.clone(), samples.clone(), path.to_string());
                 let (method, host) = (method.to_string(), host.to_string());
+                let header = header.to_string();
                 std::thread::spawn(move || {
                     while !stop.load(Ordering::SeqCst) && started.elapsed() < max {
                         let at = started.elapsed();
                         let t = Instant::now();
-                        let r = try_request((host.as_str(), port), &method, &path);
+                        let r = try_request_with((host.as_str(), port), &method, &path, &header);
                         let sample = Sample {
                             at,
                             latency: t.elapsed(),

@@ -78,9 +78,20 @@ pub(super) fn record(route: &RouteSpec) -> String {
     format!("{}.{}.dflow", route.target, route.project).to_ascii_lowercase()
 }
 
+/// The request header that opts a request into the route's preview (any value).
+pub(crate) const PREVIEW_HEADER: &str = "X-Docker-Flow-Preview";
+
+/// The DNS name of the route's preview: the release a `deploy --no-promote` staged, reached by
+/// requests that carry `PREVIEW_HEADER`. Empty when nothing is staged.
+pub(super) fn preview_record(route: &RouteSpec) -> String {
+    format!("preview.{}", record(route))
+}
+
 /// The route: its upstreams are whatever its record in the rotation holds, looked up again
 /// every `REFRESH_MS`, so a switch rewrites the record and never changes Caddy's config (Caddy
-/// drops requests on every config change). A dial that fails is retried on another instance.
+/// drops requests on every config change). Requests with `PREVIEW_HEADER` go to the preview
+/// record instead (a staged release; none when it is empty). A dial that fails is retried on
+/// another instance.
 pub(super) fn route(route: &RouteSpec) -> Value {
     let mut matcher = serde_json::Map::new();
     if !route.paths.is_empty() {
@@ -105,29 +116,60 @@ pub(super) fn route(route: &RouteSpec) -> Value {
         "@id": route_id(route),
         "match": [Value::Object(matcher)],
         "handle": [{
-            "handler": "reverse_proxy",
-            "dynamic_upstreams": {
-                "source": "a",
-                "name": record(route),
-                "port": route.port.to_string(),
-                "refresh": format!("{REFRESH_MS}ms"),
-                "resolver": {"addresses": [format!("udp/{RESOLVER}")]},
-                // The rotation serves A records only.
-                "versions": {"ipv4": true}
-            },
-            // A dial that fails (an instance that died in rotation) is retried at once on
-            // another instance, and that address is skipped for a moment so no request tries
-            // it twice.
-            "transport": {"protocol": "http", "keep_alive": {"enabled": false}, "dial_timeout": "250ms"},
-            "load_balancing": {
-                "selection_policy": {"policy": "round_robin"},
-                "try_duration": "5s",
-                "try_interval": "10ms"
-            },
-            "health_checks": {"passive": {"fail_duration": "500ms", "max_fails": 1}}
+            "handler": "subroute",
+            "routes": [
+                {
+                    "match": [{"header": {PREVIEW_HEADER: ["*"]}}],
+                    "handle": [reverse_proxy(&preview_record(route), route.port)],
+                    "terminal": true
+                },
+                {"handle": [reverse_proxy(&record(route), route.port)]}
+            ]
         }],
         "terminal": true
     })
+}
+
+/// Caddy's proxy to the instances the DNS record `name` lists.
+fn reverse_proxy(name: &str, port: u16) -> Value {
+    json!({
+        "handler": "reverse_proxy",
+        "dynamic_upstreams": {
+            "source": "a",
+            "name": name,
+            "port": port.to_string(),
+            "refresh": format!("{REFRESH_MS}ms"),
+            "resolver": {"addresses": [format!("udp/{RESOLVER}")]},
+            // The rotation serves A records only.
+            "versions": {"ipv4": true}
+        },
+        // A dial that fails (an instance that died in rotation) is retried at once on
+        // another instance, and that address is skipped for a moment so no request tries
+        // it twice.
+        "transport": {"protocol": "http", "keep_alive": {"enabled": false}, "dial_timeout": "250ms"},
+        "load_balancing": {
+            "selection_policy": {"policy": "round_robin"},
+            "try_duration": "5s",
+            "try_interval": "10ms"
+        },
+        "health_checks": {"passive": {"fail_duration": "500ms", "max_fails": 1}}
+    })
+}
+
+/// Every `reverse_proxy` handler under `v` (a route, or a handler holding routes), however
+/// deep: an earlier docker flow wrote them at the top of a route, this one inside a subroute.
+pub(super) fn each_proxy(v: &mut Value, f: &mut dyn FnMut(&mut serde_json::Map<String, Value>)) {
+    match v {
+        Value::Object(o) => {
+            if o.get("handler").and_then(Value::as_str) == Some("reverse_proxy") {
+                f(o);
+            } else {
+                o.values_mut().for_each(|v| each_proxy(v, f));
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|v| each_proxy(v, f)),
+        _ => {}
+    }
 }
 
 /// `routes` with `ours` in place: replacing the route with the same id, or inserted before the
@@ -180,22 +222,15 @@ pub(super) fn migrated(mut config: Value) -> Value {
         .and_then(Value::as_object_mut)
     {
         server.insert("@id".into(), json!(SERVER));
-        for rt in server
-            .get_mut("routes")
-            .and_then(Value::as_array_mut)
-            .into_iter()
-            .flatten()
-        {
-            for h in rt
-                .get_mut("handle")
-                .and_then(Value::as_array_mut)
-                .into_iter()
-                .flatten()
-            {
-                if let Some(resolver) = h.pointer_mut("/dynamic_upstreams/resolver") {
+        if let Some(routes) = server.get_mut("routes") {
+            each_proxy(routes, &mut |h| {
+                if let Some(resolver) = h
+                    .get_mut("dynamic_upstreams")
+                    .and_then(|d| d.get_mut("resolver"))
+                {
                     *resolver = json!({"addresses": [format!("udp/{RESOLVER}")]});
                 }
-            }
+            });
         }
     }
     config
@@ -288,8 +323,10 @@ mod tests {
         let server = &mut old["apps"]["http"]["servers"][SERVER];
         server.as_object_mut().unwrap().remove("@id");
         let mut rt = route(&spec(&["/demo"], &[]));
-        rt["handle"][0]["dynamic_upstreams"]["resolver"] =
-            json!({"addresses": ["udp/docker-flow-proxy-dns:5353"]});
+        each_proxy(&mut rt, &mut |h| {
+            h["dynamic_upstreams"]["resolver"] =
+                json!({"addresses": ["udp/docker-flow-proxy-dns:5353"]});
+        });
         server["routes"] = json!([rt]);
         let new = migrated(old);
         let mut expected = base();

@@ -46,6 +46,7 @@ use crate::settings::ProxySettings;
 pub(crate) const ADMIN: &str = "127.0.0.1:2019";
 /// The rotation's DNS server, on the proxy container's loopback.
 pub(crate) const RESOLVER: &str = "127.0.0.1:5353";
+pub(crate) use config::PREVIEW_HEADER;
 /// Where the rotation's records live inside the proxy container.
 pub(crate) const RECORDS: &str = "/routes";
 
@@ -209,6 +210,47 @@ impl<'a> Caddy<'a> {
         Err(kept_changing())
     }
 
+    /// The instances in a record, as upstreams of this route.
+    fn upstreams(&self, members: Vec<Member>) -> Vec<Upstream> {
+        members
+            .into_iter()
+            .map(|(container, _)| Upstream {
+                container,
+                port: self.route.port,
+            })
+            .collect()
+    }
+
+    /// Connects `upstreams` to the route network; the records' members they become there.
+    fn attach(&self, upstreams: &[Upstream]) -> Result<Vec<Member>> {
+        let names: Vec<&str> = upstreams.iter().map(|up| up.container.as_str()).collect();
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        for name in &names {
+            self.network.connect(name)?;
+        }
+        let on_network = self.network.members()?;
+        let mut members = Vec::new();
+        for name in names {
+            let ip = match on_network.iter().find(|(n, _)| n == name) {
+                Some((_, ip)) => ip.clone(),
+                None if self.engine.dry_run() => "<address>".into(),
+                None => {
+                    let net = self.network.name();
+                    return Err(Error::environment(
+                        format!("`{name}` has no address on the route network `{net}`"),
+                        format!(
+                            "check `docker network inspect {net}`; `docker flow proxy` repairs the route"
+                        ),
+                    ));
+                }
+            };
+            members.push((name.to_string(), ip));
+        }
+        Ok(members)
+    }
+
     /// Waits until Caddy's admin API answers (a proxy just started needs a moment); its config.
     fn wait_for_admin(&self) -> Result<Reply> {
         let started = Instant::now();
@@ -292,15 +334,7 @@ impl Proxy for Caddy<'_> {
     }
 
     fn current(&self) -> Result<Option<Vec<Upstream>>> {
-        Ok(self.members()?.map(|members| {
-            members
-                .into_iter()
-                .map(|(container, _)| Upstream {
-                    container,
-                    port: self.route.port,
-                })
-                .collect()
-        }))
+        Ok(self.members()?.map(|members| self.upstreams(members)))
     }
 
     fn switch(&self, upstreams: &[Upstream], _: Option<Color>) -> Result<()> {
@@ -310,29 +344,26 @@ impl Proxy for Caddy<'_> {
                 "this is a bug in docker flow: please report it",
             ));
         }
-        let names: Vec<&str> = upstreams.iter().map(|up| up.container.as_str()).collect();
-        for name in &names {
-            self.network.connect(name)?;
-        }
-        let on_network = self.network.members()?;
-        let mut members = Vec::new();
-        for name in names {
-            let ip = match on_network.iter().find(|(n, _)| n == name) {
-                Some((_, ip)) => ip.clone(),
-                None if self.engine.dry_run() => "<address>".into(),
-                None => {
-                    let net = self.network.name();
-                    return Err(Error::environment(
-                        format!("`{name}` has no address on the route network `{net}`"),
-                        format!(
-                            "check `docker network inspect {net}`; `docker flow proxy` repairs the route"
-                        ),
-                    ));
-                }
-            };
-            members.push((name.to_string(), ip));
-        }
+        let members = self.attach(upstreams)?;
         self.set_members(members)
+    }
+
+    fn preview(&self, upstreams: &[Upstream]) -> Result<bool> {
+        let members = self.attach(upstreams)?;
+        self.rotation()
+            .set(&config::preview_record(&self.route), &members)?;
+        Ok(true)
+    }
+
+    fn previewed(&self) -> Result<Vec<Upstream>> {
+        if !self.serving()? {
+            return Ok(Vec::new());
+        }
+        let members = self
+            .rotation()
+            .get(&config::preview_record(&self.route))?
+            .unwrap_or_default();
+        Ok(self.upstreams(members))
     }
 
     fn drain(&self, old: &[Upstream], timeout: Duration) -> Result<Drained> {
