@@ -5,9 +5,10 @@
 //! Commands are argv vectors handed to `duct`; nothing is ever run through a shell.
 //! With `--dry-run`, commands that change the engine are recorded in the plan instead of run.
 
-use std::cell::{Cell, RefCell};
 use std::ffi::OsString;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Mutex;
 
 use crate::error::{Error, Result};
 use crate::progress::Mode;
@@ -22,9 +23,9 @@ pub(crate) struct Engine {
     globals: Vec<String>,
     env: Vec<(String, String)>,
     dry_run: bool,
-    plan: RefCell<Vec<String>>,
+    plan: Mutex<Vec<String>>,
     /// How many docker commands this run has made (reported in the JSON summary).
-    calls: Cell<u32>,
+    calls: AtomicU32,
     /// How the output of commands that show it (`change_streamed`) reaches the user.
     shown: Mode,
 }
@@ -155,8 +156,8 @@ impl Engine {
             globals,
             env,
             dry_run: settings.dry_run,
-            plan: RefCell::new(Vec::new()),
-            calls: Cell::new(0),
+            plan: Mutex::new(Vec::new()),
+            calls: AtomicU32::new(0),
             shown: Mode::new(settings.progress, settings.ansi),
         })
     }
@@ -180,15 +181,15 @@ impl Engine {
             globals,
             env,
             dry_run: self.dry_run,
-            plan: RefCell::new(Vec::new()),
-            calls: Cell::new(0),
+            plan: Mutex::new(Vec::new()),
+            calls: AtomicU32::new(0),
             shown: self.shown,
         }
     }
 
     /// How many docker commands this engine has run.
     pub(crate) fn calls(&self) -> u32 {
-        self.calls.get()
+        self.calls.load(Ordering::Relaxed)
     }
 
     pub(crate) fn dry_run(&self) -> bool {
@@ -213,7 +214,7 @@ impl Engine {
     /// `docker ARGV` (globals included) as every call makes it: counted, with docker flow's
     /// variables for docker, its exit status left to the caller.
     fn command(&self, argv: &[String]) -> duct::Expression {
-        self.calls.set(self.calls.get() + 1);
+        self.calls.fetch_add(1, Ordering::Relaxed);
         let mut e = duct::cmd(&self.bin, argv).unchecked();
         for (k, v) in &self.env {
             e = e.env(k, v);
@@ -347,9 +348,11 @@ impl Engine {
         if !self.dry_run {
             return None;
         }
+        let line = self.render(argv, stdin.is_some());
         self.plan
-            .borrow_mut()
-            .push(self.render(argv, stdin.is_some()));
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(line);
         Some(Output {
             status: 0,
             stdout: String::new(),
@@ -402,13 +405,16 @@ impl Engine {
     /// when the caller must not make the change.
     pub(crate) fn planned(&self, what: String) -> bool {
         if self.dry_run {
-            self.plan.borrow_mut().push(what);
+            self.plan
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(what);
         }
         self.dry_run
     }
 
     pub(crate) fn take_plan(&self) -> Vec<String> {
-        std::mem::take(&mut self.plan.borrow_mut())
+        std::mem::take(&mut self.plan.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     fn render(&self, argv: &[String], stdin: bool) -> String {
@@ -527,8 +533,8 @@ mod tests {
             globals: args(&["--context=prod", "--tlsverify", "--log-level=debug"]),
             env: vec![("DOCKER_CERT_PATH".into(), "/certs".into())],
             dry_run: false,
-            plan: RefCell::new(Vec::new()),
-            calls: Cell::new(0),
+            plan: Mutex::new(Vec::new()),
+            calls: AtomicU32::new(0),
             shown: Mode::Plain,
         };
         let vars = engine.docker_environment();

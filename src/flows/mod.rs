@@ -130,6 +130,8 @@ pub(crate) fn run(engine: &Engine, settings: &Settings, action: &Action, cwd: &P
         settings.lock_wait,
         &ctx.progress,
     )?;
+    // What was listed before the lock may have changed while another run held it.
+    ctx.orchestrator.forget();
     let mut done = Record::default();
     let deploys = steps.contains(&Step::Deploy);
     let run_started = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
@@ -234,11 +236,26 @@ impl Record {
     }
 }
 
-/// The project, once the daemon and Compose answer (exit 3 otherwise).
+/// The project, once the daemon and Compose answer (exit 3 otherwise). The three questions go
+/// out at once (each is a docker command of its own, and a rollback's time is mostly theirs);
+/// their answers are judged in order, so a daemon that is down is reported as such.
 fn open_project(engine: &Engine, settings: &Settings, cwd: &Path) -> Result<compose::Project> {
-    engine.check_daemon()?;
-    engine.check_compose()?;
-    compose::load(engine, settings, cwd)
+    std::thread::scope(|s| {
+        let daemon = s.spawn(|| engine.check_daemon());
+        let compose = s.spawn(|| engine.check_compose());
+        let project = compose::load(engine, settings, cwd);
+        let joined = |h: std::thread::ScopedJoinHandle<'_, Result<()>>| {
+            h.join().unwrap_or_else(|_| {
+                Err(Error::environment(
+                    "a check of the engine stopped unexpectedly",
+                    "run the command again",
+                ))
+            })
+        };
+        joined(daemon)?;
+        joined(compose)?;
+        project
+    })
 }
 
 /// Refuses, before anything changes, to deploy a target in the other mode than it runs in:

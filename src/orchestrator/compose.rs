@@ -32,6 +32,8 @@ pub(super) struct Compose<'a> {
     port: Option<u16>,
     /// The last derived model, kept in a dry run only, for the plan.
     planned: RefCell<Option<Value>>,
+    /// The target's instances as last listed (see `instances`).
+    listed: RefCell<Option<Vec<Instance>>>,
 }
 
 impl<'a> Compose<'a> {
@@ -49,6 +51,7 @@ impl<'a> Compose<'a> {
             target: target.to_string(),
             port,
             planned: RefCell::new(None),
+            listed: RefCell::new(None),
         }
     }
 
@@ -156,10 +159,26 @@ impl<'a> Compose<'a> {
         self.derive(&|_| {}, Some((r.color, &r.release)), r.refer_to, &previous)
     }
 
+    /// The target's instances as the engine lists them now.
+    fn list(&self) -> Result<Vec<Instance>> {
+        containers::labelled(
+            self.engine,
+            &[
+                format!("com.docker.compose.project={}", self.project_name()),
+                format!("{LABEL_TARGET}={}", self.target),
+            ],
+        )
+    }
+
+    /// Forgets the listed instances: something is about to change them.
+    fn changing(&self) {
+        *self.listed.borrow_mut() = None;
+    }
+
     /// Instances of `release`, running or not.
     fn of_release(&self, release: &str) -> Result<Vec<Instance>> {
         Ok(self
-            .instances()?
+            .list()?
             .into_iter()
             .filter(|i| i.release == release)
             .collect())
@@ -192,17 +211,23 @@ impl Orchestrator for Compose<'_> {
         service_name(&self.target, color)
     }
 
+    /// Listed once until this orchestrator changes something (or `forget`): every step of a
+    /// run reads the release model, and under the lock nothing else changes the target.
     fn instances(&self) -> Result<Vec<Instance>> {
-        containers::labelled(
-            self.engine,
-            &[
-                format!("com.docker.compose.project={}", self.project_name()),
-                format!("{LABEL_TARGET}={}", self.target),
-            ],
-        )
+        if let Some(list) = self.listed.borrow().clone() {
+            return Ok(list);
+        }
+        let list = self.list()?;
+        *self.listed.borrow_mut() = Some(list.clone());
+        Ok(list)
+    }
+
+    fn forget(&self) {
+        self.changing();
     }
 
     fn prepare(&self, r: &NewRelease) -> Result<()> {
+        self.changing();
         let derived = self.derive_release(r)?;
         let svc = self.service(r.color);
         if self.project.model.services[&self.target].build.is_some() {
@@ -231,6 +256,7 @@ impl Orchestrator for Compose<'_> {
     }
 
     fn start_release(&self, r: &NewRelease) -> Result<Vec<Instance>> {
+        self.changing();
         let derived = self.derive_release(r)?;
         let svc = self.service(r.color);
         let pull = match self.settings.pull {
@@ -271,7 +297,8 @@ impl Orchestrator for Compose<'_> {
     }
 
     fn add_like(&self, like: &Instance, total: u32, progress: &Progress) -> Result<Vec<Instance>> {
-        let before = self.instances()?;
+        self.changing();
+        let before = self.list()?;
         let release = Release {
             id: like.release.clone(),
             at: like.released_at.clone(),
@@ -342,6 +369,7 @@ impl Orchestrator for Compose<'_> {
     }
 
     fn restart(&self, stopped: &[Instance]) -> Result<Vec<Instance>> {
+        self.changing();
         let mut a = args(&["start"]);
         a.extend(
             stopped
@@ -378,6 +406,7 @@ impl Orchestrator for Compose<'_> {
     }
 
     fn stop(&self, instances: &[Instance], grace: Duration) -> Result<()> {
+        self.changing();
         if instances.is_empty() {
             return Ok(());
         }
@@ -396,6 +425,7 @@ impl Orchestrator for Compose<'_> {
     /// By name, as every command docker flow makes (and shows in a plan): Compose's names are
     /// unique in the engine.
     fn remove(&self, instances: &[Instance]) -> Result<()> {
+        self.changing();
         if instances.is_empty() {
             return Ok(());
         }

@@ -44,6 +44,9 @@ pub(crate) trait Orchestrator {
     fn service(&self, color: Option<Color>) -> String;
     /// Every instance of the target, in any state.
     fn instances(&self) -> Result<Vec<Instance>>;
+    /// Forgets what `instances` listed, if it keeps it: another run may have changed the
+    /// target (called once the deploy lock is held).
+    fn forget(&self) {}
     /// What must exist before the release starts, so that a missing image fails before anything
     /// changes: the target's image built or pulled, the side targets up (never recreated).
     fn prepare(&self, release: &NewRelease) -> Result<()>;

@@ -227,6 +227,9 @@ impl<'a> Caddy<'a> {
         if names.is_empty() {
             return Ok(Vec::new());
         }
+        // Read now, so that instances on the network already (a release kept warm, say) are
+        // not connected again, and one replaced under the same name is.
+        self.network.fresh()?;
         for name in &names {
             self.network.connect(name)?;
         }

@@ -5,6 +5,8 @@
 //! `api-web` and `shop-api` with `web` differ), and a network of that name is reused only when its
 //! label says it is this route's.
 
+use std::cell::RefCell;
+
 use super::rotation::Member;
 use crate::engine::{args, Engine, Refusal};
 use crate::error::{Error, Result};
@@ -23,6 +25,17 @@ pub(super) struct RouteNetwork<'a> {
     label: String,
     /// The proxy container, which is on the network but never in rotation.
     proxy: String,
+    /// The network as last inspected: its owner label and every container on it (the proxy
+    /// too) with its address; None when not read since the last change docker flow made to it.
+    seen: RefCell<Option<Seen>>,
+}
+
+/// One inspection of the route network.
+#[derive(Debug, Clone)]
+pub(super) struct Seen {
+    /// None: there is no such network.
+    owner: Option<String>,
+    containers: Vec<Member>,
 }
 
 impl<'a> RouteNetwork<'a> {
@@ -32,7 +45,53 @@ impl<'a> RouteNetwork<'a> {
             name: format!("dflow-{}.{}", route.project, route.target),
             label: format!("{LABEL}={}", route_label(route)),
             proxy: proxy.to_string(),
+            seen: RefCell::new(None),
         }
+    }
+
+    /// The network's owner and containers, read once until docker flow changes it (the
+    /// deploy lock keeps other runs of the project from changing it meanwhile).
+    fn seen(&self) -> Result<Seen> {
+        if let Some(s) = self.seen.borrow().clone() {
+            return Ok(s);
+        }
+        let out = self.engine.read(&args(&[
+            "network",
+            "inspect",
+            "--format",
+            &format!(
+                "{{{{index .Labels \"{LABEL}\"}}}}\n{{{{range .Containers}}}}{{{{.Name}}}} {{{{.IPv4Address}}}}\n{{{{end}}}}"
+            ),
+            &self.name,
+        ]))?;
+        let mut lines = out.stdout.lines();
+        let owner = lines.next().unwrap_or_default().trim().to_string();
+        let seen = Seen {
+            owner: out.ok().then_some(owner),
+            containers: lines
+                .filter_map(|line| line.trim().split_once(' '))
+                .map(|(name, cidr)| {
+                    let ip = cidr.split('/').next().unwrap_or_default();
+                    (name.to_string(), ip.to_string())
+                })
+                .collect(),
+        };
+        if !self.engine.dry_run() {
+            *self.seen.borrow_mut() = Some(seen.clone());
+        }
+        Ok(seen)
+    }
+
+    /// The network read again now: before connecting instances by name, since a container of
+    /// the same name may have been replaced since the last read.
+    pub(super) fn fresh(&self) -> Result<Seen> {
+        self.changed();
+        self.seen()
+    }
+
+    /// Forgets what was read: the network changed.
+    fn changed(&self) {
+        *self.seen.borrow_mut() = None;
     }
 
     pub(super) fn name(&self) -> &str {
@@ -40,7 +99,17 @@ impl<'a> RouteNetwork<'a> {
     }
 
     /// Creates the network (once) and connects the proxy to it.
+    /// Makes sure the network exists, is this route's, and has the proxy on it. Read afresh:
+    /// the proxy container may have just been created.
     pub(super) fn ensure(&self) -> Result<()> {
+        let ours = self.label.split_once('=').map_or("", |(_, v)| v);
+        let seen = self.fresh()?;
+        if seen.owner.as_deref() == Some(ours)
+            && seen.containers.iter().any(|(n, _)| *n == self.proxy)
+        {
+            return Ok(());
+        }
+        self.changed();
         let created = self.engine.change(
             &args(&["network", "create", "--label", &self.label, &self.name]),
             None,
@@ -63,18 +132,12 @@ impl<'a> RouteNetwork<'a> {
     /// Refuses a network of this name that another route (or something else) owns; fine when
     /// there is none yet.
     pub(super) fn check_owner(&self) -> Result<()> {
-        let out = self.engine.read(&args(&[
-            "network",
-            "inspect",
-            "--format",
-            &format!("{{{{index .Labels \"{LABEL}\"}}}}"),
-            &self.name,
-        ]))?;
-        let owner = out.stdout.trim();
         let ours = self.label.split_once('=').map_or("", |(_, v)| v);
-        if !out.ok() || owner == ours {
-            return Ok(());
-        }
+        let owner = match self.seen()?.owner {
+            None => return Ok(()),
+            Some(o) if o == ours => return Ok(()),
+            Some(o) => o,
+        };
         Err(Error::ProxyNotOwned {
             message: format!(
                 "the network `{}` belongs to {}, not to this route ({ours})",
@@ -94,6 +157,15 @@ impl<'a> RouteNetwork<'a> {
 
     /// Connects a container (idempotent).
     pub(super) fn connect(&self, container: &str) -> Result<()> {
+        if self
+            .seen
+            .borrow()
+            .as_ref()
+            .is_some_and(|s| s.containers.iter().any(|(n, _)| n == container))
+        {
+            return Ok(());
+        }
+        self.changed();
         let out = self
             .engine
             .change(&args(&["network", "connect", &self.name, container]), None)?;
@@ -116,6 +188,7 @@ impl<'a> RouteNetwork<'a> {
     /// Takes a stopped container off the network (idempotent): it is out of rotation already;
     /// this frees its address.
     pub(super) fn disconnect(&self, container: &str) -> Result<()> {
+        self.changed();
         let out = self.engine.change(
             &args(&["network", "disconnect", "--force", &self.name, container]),
             None,
@@ -135,23 +208,13 @@ impl<'a> RouteNetwork<'a> {
     /// The instances on the network, as (container name, IPv4 address): the running ones (a
     /// stopped container has no endpoint), the proxy aside. Empty without the network (in a dry
     /// run, say).
+    /// The containers on the network but the proxy, with their addresses.
     pub(super) fn members(&self) -> Result<Vec<Member>> {
-        let out = self.engine.read(&args(&[
-            "network",
-            "inspect",
-            "--format",
-            "{{range .Containers}}{{.Name}} {{.IPv4Address}}\n{{end}}",
-            &self.name,
-        ]))?;
-        Ok(out
-            .stdout
-            .lines()
-            .filter_map(|line| line.trim().split_once(' '))
+        Ok(self
+            .seen()?
+            .containers
+            .into_iter()
             .filter(|(name, _)| *name != self.proxy)
-            .map(|(name, cidr)| {
-                let ip = cidr.split('/').next().unwrap_or_default();
-                (name.to_string(), ip.to_string())
-            })
             .collect())
     }
 }
