@@ -75,4 +75,4 @@ lint:
 clean-demo:
 	cd fixtures/example && docker compose down -v --remove-orphans || true
 	docker rm -f docker-flow-proxy docker-flow-proxy-dns >/dev/null 2>&1 || true
-	docker volume rm docker-flow-proxy-data docker-flow-proxy-dns >/dev/null 2>&1 || true
+	docker volume rm docker-flow-proxy-data docker-flow-proxy-dns docker-flow-history-flowdemo >/dev/null 2>&1 || true
