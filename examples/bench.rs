@@ -213,6 +213,22 @@ fn main() {
     let rollback = measure("docker flow rollback", "127.0.0.1", http, "/demo", || {
         must(&flow_dir, "docker", &["flow", "rollback"], &[]);
     });
+    // The same rollback with the old release kept warm by --keep-old: only a switch.
+    must(
+        &flow_dir,
+        "docker",
+        &["flow", "deploy", "--keep-old", "5m"],
+        &[("V", "v2")],
+    );
+    let warm = measure(
+        "docker flow rollback (within --keep-old)",
+        "127.0.0.1",
+        http,
+        "/demo",
+        || {
+            must(&flow_dir, "docker", &["flow", "rollback"], &[]);
+        },
+    );
 
     // The remote engine (the test bed's second dockerd, through its docker context), with its
     // own proxy; the load goes to its published port.
@@ -340,7 +356,7 @@ fn main() {
     )
     .1;
     let compose = run(root, "docker", &["compose", "version", "--short"], &[]).1;
-    let rows = [&flow, &rollback, &plain, &remote];
+    let rows = [&flow, &rollback, &warm, &plain, &remote];
     let mut md = String::new();
     md.push_str("# Benchmarks\n\nWritten by `make bench` (examples/bench.rs) from one real run; do not edit by hand.\n\n");
     md.push_str(&format!(
@@ -422,7 +438,8 @@ fn cleanup(dir: &Path, globals: &[&str], project: &str, proxy: &str) {
     let _ = docker(&rm);
     let records = format!("{proxy}-dns");
     let data = format!("{proxy}-data");
-    let _ = docker(&["volume", "rm", &data, &records]);
+    let history = format!("docker-flow-history-{project}");
+    let _ = docker(&["volume", "rm", &data, &records, &history]);
     let nets = [format!("{project}_default"), format!("dflow-{project}-app")];
     let _ = docker(&["network", "rm", &nets[0], &nets[1]]);
 }

@@ -228,10 +228,7 @@ pub(crate) fn to_text(target: &str, entries: &[HistoryEntry]) -> String {
 
 /// `user@host` of this run, for the record (a person reads it; nothing depends on it).
 pub(crate) fn by() -> String {
-    let user = ["USER", "USERNAME", "LOGNAME"]
-        .iter()
-        .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
-        .unwrap_or_else(|| "unknown".into());
+    let user = whoami::username().unwrap_or_else(|_| "unknown".into());
     format!("{user}@{}", crate::lock::hostname())
 }
 

@@ -85,11 +85,7 @@ pub(crate) fn lock_name(project: &str) -> String {
 /// The machine's name, for the lock's labels (a person reading who holds a lock wants it; no
 /// decision depends on it).
 pub(crate) fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_string())
-        .or_else(|_| std::env::var("HOSTNAME"))
-        .or_else(|_| std::env::var("COMPUTERNAME"))
-        .unwrap_or_else(|_| "unknown".into())
+    whoami::hostname().unwrap_or_else(|_| "unknown".into())
 }
 
 fn now() -> u64 {
