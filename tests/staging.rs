@@ -4,34 +4,10 @@
 
 use std::time::Duration;
 
-use crate::support::load::{self, Load, Stats};
+use crate::support::load::{self, all_ok, only, Load};
 use crate::support::{self, Bed};
 
 const PREVIEW: &str = "X-Docker-Flow-Preview: 1";
-
-#[track_caller]
-fn all_ok(stats: &Stats, what: &str) {
-    assert!(
-        stats.total() > 30,
-        "{what}: too little load: {}",
-        stats.summary()
-    );
-    assert!(
-        stats.failed().is_empty(),
-        "{what}: requests failed: {}",
-        stats.summary()
-    );
-}
-
-#[track_caller]
-fn only(stats: &Stats, version: &str, what: &str) {
-    all_ok(stats, what);
-    assert!(
-        stats.samples.iter().all(|s| s.version() == version),
-        "{what}: not every answer was {version}: {}",
-        stats.summary()
-    );
-}
 
 /// The project's containers of one colour (any state).
 fn colour(bed: &Bed, colour: &str) -> Vec<String> {

@@ -305,3 +305,29 @@ pub fn no_drop(stats: &Stats, switched: Duration, version: &str) {
         stats.summary()
     );
 }
+
+/// Enough load to judge (`what` names it in a failure), and no request failed.
+#[track_caller]
+pub fn all_ok(stats: &Stats, what: &str) {
+    assert!(
+        stats.total() > 30,
+        "{what}: too little load: {}",
+        stats.summary()
+    );
+    assert!(
+        stats.failed().is_empty(),
+        "{what}: requests failed: {}",
+        stats.summary()
+    );
+}
+
+/// `all_ok`, and every answer was `version`.
+#[track_caller]
+pub fn only(stats: &Stats, version: &str, what: &str) {
+    all_ok(stats, what);
+    assert!(
+        stats.samples.iter().all(|s| s.version() == version),
+        "{what}: not every answer was {version}: {}",
+        stats.summary()
+    );
+}
