@@ -19,3 +19,4 @@ mod proxy;
 mod remote;
 mod security;
 mod staging;
+mod streams;

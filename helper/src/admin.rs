@@ -85,6 +85,7 @@ pub fn drain(args: &[String]) -> ExitCode {
     let started = Instant::now();
     std::thread::sleep(Duration::from_millis(settle));
     let mut last = None;
+    let mut most = 0;
     while started.elapsed() < Duration::from_millis(timeout) {
         // When Caddy cannot say, keep waiting: stopping an instance with requests in flight is
         // worse than waiting out the timeout.
@@ -92,8 +93,9 @@ pub fn drain(args: &[String]) -> ExitCode {
             .ok()
             .filter(|r| r.status == 200)
             .map(|r| requests_to(&r.body, targets));
+        most = most.max(last.unwrap_or(0));
         if last == Some(0) {
-            print!("{}", drain::line(Outcome::Clear));
+            print!("{}", drain::line(Outcome::Clear(most)));
             return ExitCode::SUCCESS;
         }
         std::thread::sleep(Duration::from_millis(50));

@@ -70,14 +70,15 @@ pub mod drain {
     /// How a drain round ended.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     pub enum Outcome {
-        Clear,
+        /// None in flight any more; the most that were while the round waited.
+        Clear(u64),
         /// The round's time ran out with this many requests in flight (None: Caddy could not say).
         TimedOut(Option<u64>),
     }
 
     pub fn line(outcome: Outcome) -> String {
         match outcome {
-            Outcome::Clear => "clear\n".into(),
+            Outcome::Clear(n) => format!("clear {n}\n"),
             Outcome::TimedOut(Some(n)) => format!("timeout {n}\n"),
             Outcome::TimedOut(None) => "timeout ?\n".into(),
         }
@@ -85,7 +86,10 @@ pub mod drain {
 
     pub fn parse(out: &str) -> Option<Outcome> {
         match out.trim() {
-            "clear" => Some(Outcome::Clear),
+            "clear" => Some(Outcome::Clear(0)),
+            other if other.starts_with("clear ") => {
+                other["clear ".len()..].parse().ok().map(Outcome::Clear)
+            }
             other => {
                 let n = other.strip_prefix("timeout ")?;
                 Some(Outcome::TimedOut(n.parse().ok()))
@@ -149,7 +153,8 @@ mod tests {
         );
         assert_eq!(admin::parse("garbage"), None);
         for o in [
-            drain::Outcome::Clear,
+            drain::Outcome::Clear(0),
+            drain::Outcome::Clear(2),
             drain::Outcome::TimedOut(Some(3)),
             drain::Outcome::TimedOut(None),
         ] {

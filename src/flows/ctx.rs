@@ -117,13 +117,24 @@ impl<'a> Ctx<'a> {
             self.proxy.driver(),
             instance::list(&upstreams)
         ));
-        if let Drained::TimedOut(in_flight) = self.proxy.drain(&old, self.settings.drain_timeout)? {
-            let how_many = in_flight.map_or("some".to_string(), |n| n.to_string());
-            self.progress.warn(&format!(
-                "{how_many} request(s) still in flight to {} after --drain-timeout ({}); stopping it anyway",
-                instance::list(&old),
-                humantime::format_duration(self.settings.drain_timeout)
-            ));
+        let draining = std::time::Instant::now();
+        match self.proxy.drain(&old, self.settings.drain_timeout)? {
+            Drained::TimedOut(in_flight) => {
+                let how_many = in_flight.map_or("some".to_string(), |n| n.to_string());
+                self.progress.warn(&format!(
+                    "{how_many} request(s) still in flight to {} after --drain-timeout ({}); stopping it anyway",
+                    instance::list(&old),
+                    humantime::format_duration(self.settings.drain_timeout)
+                ));
+            }
+            // Long requests and streams (SSE, WebSockets) opened before the switch keep their
+            // old instance until they end: said, as they made the command wait.
+            Drained::Clear { waited_for } if waited_for > 0 => self.progress.info(&format!(
+                "drained: waited {:.1}s for {waited_for} request(s) in flight to {} (long requests and streams included)",
+                draining.elapsed().as_secs_f64(),
+                instance::list(&old)
+            )),
+            Drained::Clear { .. } => {}
         }
         Ok(upstreams)
     }

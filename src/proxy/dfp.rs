@@ -239,7 +239,7 @@ impl Proxy for DockerFlowProxy<'_> {
         if !self.engine.dry_run() {
             std::thread::sleep(Duration::from_secs(1));
         }
-        Ok(Drained::Clear)
+        Ok(Drained::Clear { waited_for: 0 })
     }
 
     fn routes(&self) -> Result<Vec<RouteReport>> {

@@ -67,8 +67,9 @@ pub(crate) trait Proxy {
 /// How waiting for the old instances' requests in flight ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Drained {
-    /// None is left in flight (or the driver cannot tell and waited what its proxy needs).
-    Clear,
+    /// None is left in flight (or the driver cannot tell and waited what its proxy needs);
+    /// `waited_for`: the most that were in flight while it waited (long requests, streams).
+    Clear { waited_for: u64 },
     /// `--drain-timeout` passed with requests still in flight (how many, when the proxy said).
     TimedOut(Option<u64>),
 }
@@ -90,7 +91,7 @@ impl Proxy for NoProxy {
         Ok(())
     }
     fn drain(&self, _: &[Upstream], _: Duration) -> Result<Drained> {
-        Ok(Drained::Clear)
+        Ok(Drained::Clear { waited_for: 0 })
     }
     fn routes(&self) -> Result<Vec<RouteReport>> {
         Ok(Vec::new())

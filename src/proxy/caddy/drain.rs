@@ -28,6 +28,7 @@ pub(super) fn wait(
     let started = Instant::now();
     let mut settle = 2 * config::REFRESH_MS;
     let mut last = None;
+    let mut most = 0;
     while started.elapsed() < timeout {
         crate::cancel::check()?;
         let round = (timeout - started.elapsed()).min(ROUND);
@@ -44,8 +45,15 @@ pub(super) fn wait(
         // keep waiting (stopping an instance with requests in flight is worse than waiting out
         // --drain-timeout).
         match protocol::drain::parse(&out.stdout).filter(|_| out.ok()) {
-            Some(Outcome::Clear) => return Ok(Drained::Clear),
-            Some(Outcome::TimedOut(n)) => last = n.or(last),
+            Some(Outcome::Clear(n)) => {
+                return Ok(Drained::Clear {
+                    waited_for: most.max(n),
+                })
+            }
+            Some(Outcome::TimedOut(n)) => {
+                last = n.or(last);
+                most = most.max(n.unwrap_or(0));
+            }
             None => std::thread::sleep(Duration::from_millis(200)),
         }
     }

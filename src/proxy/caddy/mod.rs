@@ -379,7 +379,7 @@ impl Proxy for Caddy<'_> {
                     .join(", ")
             ))
         {
-            return Ok(Drained::Clear);
+            return Ok(Drained::Clear { waited_for: 0 });
         }
         // The old instances left the record but still run on the route network: their
         // addresses there are the ones Caddy sends requests to.
@@ -391,7 +391,7 @@ impl Proxy for Caddy<'_> {
             .map(|(_, ip)| format!("{ip}:{}", self.route.port))
             .collect();
         if addresses.is_empty() {
-            return Ok(Drained::Clear);
+            return Ok(Drained::Clear { waited_for: 0 });
         }
         drain::wait(&self.container, &addresses, timeout)
     }
