@@ -10,7 +10,7 @@ use crate::orchestrator::{self, Orchestrator};
 use crate::progress::{Mode, Progress};
 use crate::proxy::{self, Drained, Proxy, RouteSpec};
 use crate::releases::{Pending, Releases};
-use crate::settings::Settings;
+use crate::settings::{ProxyDriver, Settings};
 
 pub(crate) struct Ctx<'a> {
     pub engine: &'a Engine,
@@ -139,10 +139,15 @@ impl<'a> Ctx<'a> {
         Ok(upstreams)
     }
 
+    /// Whether a proxy routes the target (any driver but `none`).
+    pub(crate) fn proxied(&self) -> bool {
+        self.settings.proxy.driver != ProxyDriver::None
+    }
+
     /// Refuses to change the target while a canary runs beside the live release: a deploy,
     /// scale or rollback would have to guess which of the two it acts on.
     pub(crate) fn no_canary(&self, releases: &Releases) -> Result<()> {
-        match releases.pending(self.proxy.driver() != "none") {
+        match releases.pending(self.proxied()) {
             Some(Pending::Canary { canary, .. }) => Err(Error::flow(
                 format!(
                     "a canary of `{}` is in rotation beside the live release ({})",

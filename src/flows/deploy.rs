@@ -120,7 +120,7 @@ pub(super) fn run(ctx: &Ctx, preview: bool) -> Result<Deployed> {
 
 /// Points the proxy's preview at the new release; false when the driver has no preview.
 fn show_preview(ctx: &Ctx, new: &[Instance]) -> Result<bool> {
-    if ctx.proxy.driver() == "none" {
+    if !ctx.proxied() {
         return Ok(false);
     }
     ctx.proxy.ensure()?;

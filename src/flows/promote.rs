@@ -15,17 +15,15 @@ use crate::releases::Pending;
 
 /// The release waiting for a decision; an error naming what to do when there is none.
 fn pending(ctx: &Ctx, verb: &str) -> Result<Pending> {
-    ctx.releases()?
-        .pending(ctx.proxy.driver() != "none")
-        .ok_or_else(|| {
-            Error::flow(
-                format!(
-                    "nothing to {verb}: no release of `{}` is staged or in a canary",
-                    ctx.target
-                ),
-                "stage one with `docker flow deploy --no-promote` or `docker flow deploy --canary N`",
-            )
-        })
+    ctx.releases()?.pending(ctx.proxied()).ok_or_else(|| {
+        Error::flow(
+            format!(
+                "nothing to {verb}: no release of `{}` is staged or in a canary",
+                ctx.target
+            ),
+            "stage one with `docker flow deploy --no-promote` or `docker flow deploy --canary N`",
+        )
+    })
 }
 
 /// Before the proxy and stop-old steps of `promote`: there must be a release to promote, and a

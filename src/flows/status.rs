@@ -62,7 +62,7 @@ pub(super) fn report(ctx: &Ctx) -> Result<StatusReport> {
     let releases = ctx.releases_routed(ctx.proxy.current().ok().flatten())?;
     let blue_green = ctx.settings.blue_green;
     let warm = releases.warm();
-    let pending = releases.pending(ctx.proxy.driver() != "none");
+    let pending = releases.pending(ctx.proxied());
     let in_rotation = |c: Option<Color>| {
         releases
             .all()
