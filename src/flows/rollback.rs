@@ -163,12 +163,11 @@ fn plan_to(
     let running: Vec<Instance> = other.iter().filter(|i| i.running()).cloned().collect();
     ctx.take_out(&running)?;
     ctx.orchestrator.remove(&other)?;
-    let current_all: Vec<Instance> = live.clone();
     Ok(Rollback {
         live: current.color.unwrap_or(crate::model::Color::Blue),
         to: to.unwrap_or(crate::model::Color::Blue),
-        count: current_all.len().max(1),
-        current: current_all,
+        count: live.len().max(1),
+        current: live,
         back: Back::Recreate {
             like: Box::new(Instance {
                 color: to,
