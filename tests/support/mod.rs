@@ -292,7 +292,14 @@ impl Drop for Bed {
                     .args(["network", "disconnect", "-f", &n, &c])
                     .output();
             }
-            let _ = Command::new("docker").args(["network", "rm", &n]).output();
+            // Endpoints of many containers just removed can take a moment to be released.
+            for _ in 0..20 {
+                let rm = Command::new("docker").args(["network", "rm", &n]).output();
+                if rm.is_ok_and(|o| o.status.success()) {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(500));
+            }
         }
         for v in ["data", "dns"] {
             let _ = Command::new("docker")
