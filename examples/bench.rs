@@ -178,6 +178,7 @@ fn main() {
         format!("benchproxy{tag}"),
     );
     let http = free_port();
+    let https = free_port();
     let flow_dir = work.path().join("flow");
     let plain_dir = work.path().join("plain");
     std::fs::create_dir_all(&flow_dir).unwrap();
@@ -187,7 +188,7 @@ fn main() {
     std::fs::write(
         flow_dir.join("docker-flow.yml"),
         format!(
-            "target: app\nblue_green: true\nservice_path: [/demo]\npull: missing\nproxy_image: {CADDY_IMAGE}\nproxy_name: {proxy}\nproxy_http_port: {http}\n"
+            "target: app\nblue_green: true\nservice_path: [/demo]\npull: missing\nproxy_image: {CADDY_IMAGE}\nproxy_name: {proxy}\nproxy_http_port: {http}\nproxy_https_port: {https}\n"
         ),
     )
     .unwrap();
@@ -243,7 +244,7 @@ fn main() {
     std::fs::write(
         remote_dir.join("docker-flow.yml"),
         format!(
-            "target: app\nblue_green: true\nservice_path: [/demo]\npull: missing\nproxy_image: {CADDY_IMAGE}\nproxy_name: {proxy}\nproxy_http_port: {http}\n"
+            "target: app\nblue_green: true\nservice_path: [/demo]\npull: missing\nproxy_image: {CADDY_IMAGE}\nproxy_name: {proxy}\nproxy_http_port: {http}\nproxy_https_port: {https}\n"
         ),
     )
     .unwrap();

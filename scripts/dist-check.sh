@@ -13,6 +13,7 @@ work=$(mktemp -d)
 project=distcheck$$
 proxy=dflow-${project}-proxy
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+tls_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 cleanup() {
   cd /
   docker rm -f $(docker ps -aq --filter "label=com.docker.compose.project=${project}") "$proxy" >/dev/null 2>&1 || true
@@ -43,7 +44,7 @@ grep -q 'Deploy the next release' <<<"$help" || { say "no help: $help"; exit 1; 
 page=$(man -P cat docker-flow-deploy 2>&1)
 grep -q -- '--blue-green' <<<"$page" || { say "no man page: $page"; exit 1; }
 for v in v1 v2; do
-  DEMO_VERSION=$v docker flow deploy -p "$project" --proxy-name "$proxy" --proxy-http-port "$port" -q
+  DEMO_VERSION=$v docker flow deploy -p "$project" --proxy-name "$proxy" --proxy-http-port "$port" --proxy-https-port "$tls_port" -q
   got=$(curl -fsS --max-time 5 "http://127.0.0.1:${port}/demo" | cut -d' ' -f1)
   [ "$got" = "$v" ] || { say "after deploying $v the proxy answered: $got"; exit 1; }
 done

@@ -13,6 +13,7 @@ mod flows;
 mod gates;
 mod heavy;
 mod history;
+mod https;
 mod output;
 mod ownership;
 mod proxy;

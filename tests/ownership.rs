@@ -151,8 +151,8 @@ fn two_first_deploys_at_once_both_get_their_routes() {
     b.write(
         "docker-flow.yml",
         &format!(
-            "target: app\nside_targets: [db]\nblue_green: true\nservice_path: [/other]\npull: missing\nproxy_image: {}\nproxy_name: {}\nproxy_http_port: {}\n",
-            support::CADDY_IMAGE, a.proxy_name, a.http_port
+            "target: app\nside_targets: [db]\nblue_green: true\nservice_path: [/other]\npull: missing\nproxy_image: {}\nproxy_name: {}\nproxy_http_port: {}\nproxy_https_port: {}\n",
+            support::CADDY_IMAGE, a.proxy_name, a.http_port, a.https_port
         ),
     );
     let (ra, rb) = std::thread::scope(|s| {

@@ -27,8 +27,8 @@ fn sharing(host: &Bed, prefix: &str, path: &str) -> Bed {
     bed.write(
         "docker-flow.yml",
         &format!(
-            "target: app\nside_targets: [db]\nblue_green: true\nservice_path: [{path}]\npull: missing\nproxy_image: {}\nproxy_name: {}\nproxy_http_port: {}\nproxy_reconf_port: {}\n",
-            support::CADDY_IMAGE, host.proxy_name, host.http_port, host.admin_port
+            "target: app\nside_targets: [db]\nblue_green: true\nservice_path: [{path}]\npull: missing\nproxy_image: {}\nproxy_name: {}\nproxy_http_port: {}\nproxy_https_port: {}\nproxy_reconf_port: {}\n",
+            support::CADDY_IMAGE, host.proxy_name, host.http_port, host.https_port, host.admin_port
         ),
     );
     bed
@@ -352,8 +352,8 @@ fn one_service(bed: &Bed, name: &str, target: &str, blue_green: bool, path: &str
     bed.write(
         "docker-flow.yml",
         &format!(
-            "target: {target}\nblue_green: {blue_green}\nservice_path: [{path}]\npull: missing\nproxy_image: {}\nproxy_name: {}\nproxy_http_port: {}\n",
-            support::CADDY_IMAGE, host.proxy_name, host.http_port
+            "target: {target}\nblue_green: {blue_green}\nservice_path: [{path}]\npull: missing\nproxy_image: {}\nproxy_name: {}\nproxy_http_port: {}\nproxy_https_port: {}\n",
+            support::CADDY_IMAGE, host.proxy_name, host.http_port, host.https_port
         ),
     );
 }

@@ -163,10 +163,11 @@ impl LocalDefaultProxy {
         bed.write(
             "docker-flow.yml",
             &format!(
-                "target: app\nblue_green: true\nservice_path: [/{}]\npull: missing\nproxy_image: {}\nproxy_http_port: {}\n",
+                "target: app\nblue_green: true\nservice_path: [/{}]\npull: missing\nproxy_image: {}\nproxy_http_port: {}\nproxy_https_port: {}\n",
                 bed.project,
                 support::CADDY_IMAGE,
-                bed.http_port
+                bed.http_port,
+                bed.https_port
             ),
         );
         bed.flow(&["deploy"]).ok();

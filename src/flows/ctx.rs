@@ -56,6 +56,7 @@ impl<'a> Ctx<'a> {
             paths: settings.service_paths.clone(),
             domains: settings.service_domains.clone(),
             port: route_port,
+            tls: settings.tls.in_dir(&dir),
         };
         Ctx {
             engine,

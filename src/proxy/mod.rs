@@ -15,7 +15,7 @@ use crate::error::Result;
 use crate::instance::{Instance, Upstream};
 use crate::model::Color;
 use crate::report::RouteReport;
-use crate::settings::{ProxyDriver, Settings};
+use crate::settings::{ProxyDriver, Settings, TlsSettings};
 
 pub(crate) use caddy::PREVIEW_HEADER;
 
@@ -28,6 +28,8 @@ pub(crate) struct RouteSpec {
     pub domains: Vec<String>,
     /// The container port the route forwards to.
     pub port: u16,
+    /// How its domains are served on HTTPS (files resolved against the project's directory).
+    pub tls: TlsSettings,
 }
 
 pub(crate) trait Proxy {

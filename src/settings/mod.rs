@@ -293,6 +293,8 @@ pub(crate) struct Settings {
     pub target: Option<String>,
     pub service_port: Option<u16>,
     pub service_domains: Vec<String>,
+    /// How the route's domains are served on HTTPS.
+    pub tls: TlsSettings,
     pub pull: PullPolicy,
     pub health_timeout: Duration,
     pub health_path: String,
@@ -312,10 +314,59 @@ pub(crate) struct ProxySettings {
     pub image: String,
     pub name: String,
     pub http_port: u16,
+    pub https_port: u16,
     pub host: String,
     pub reconf_port: u16,
     pub docker_host: Option<String>,
     pub docker_cert_path: Option<PathBuf>,
+}
+
+/// How the route's domains are served on HTTPS (the Caddy driver; see `proxy::caddy::tls`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TlsSettings {
+    /// Where the certificates come from; None: HTTP only (`--tls off`, or no domains).
+    pub source: Option<CertSource>,
+    /// HTTP requests for the domains get a 308 to HTTPS.
+    pub redirect: bool,
+}
+
+impl TlsSettings {
+    /// These settings with relative file paths taken from `dir` (the project's directory).
+    pub(crate) fn in_dir(&self, dir: &Path) -> TlsSettings {
+        let at = |p: &PathBuf| dir.join(p);
+        let source = self.source.as_ref().map(|s| match s {
+            CertSource::Files { cert, key } => CertSource::Files {
+                cert: at(cert),
+                key: at(key),
+            },
+            CertSource::Acme { ca, email, ca_root } => CertSource::Acme {
+                ca: ca.clone(),
+                email: email.clone(),
+                ca_root: ca_root.as_ref().map(at),
+            },
+            CertSource::Internal => CertSource::Internal,
+        });
+        TlsSettings {
+            source,
+            redirect: self.redirect,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum CertSource {
+    Acme {
+        ca: Option<String>,
+        email: Option<String>,
+        /// A root the proxy trusts for the CA's own HTTPS.
+        ca_root: Option<PathBuf>,
+    },
+    Internal,
+    /// Files the user gives, relative to the project's directory.
+    Files {
+        cert: PathBuf,
+        key: PathBuf,
+    },
 }
 
 type Parse<T> = fn(&str) -> std::result::Result<T, (String, String)>;
@@ -441,11 +492,14 @@ impl Resolved {
             image: self.value(Key::ProxyImage, values::parse_image)?,
             name: self.value(Key::ProxyName, values::parse_name)?,
             http_port: self.value(Key::ProxyHttpPort, port)?,
+            https_port: self.value(Key::ProxyHttpsPort, port)?,
             host: self.value(Key::ProxyHost, values::parse_host)?,
             reconf_port: self.value(Key::ProxyReconfPort, port)?,
             docker_host: self.optional(Key::ProxyDockerHost, values::parse_docker_host)?,
             docker_cert_path: self.optional(Key::ProxyDockerCertPath, path)?,
         };
+        let service_domains = self.each(Key::ServiceDomain, values::parse_domain)?;
+        let tls = self.tls(&service_domains)?;
         Ok(Settings {
             blue_green: self.value(Key::BlueGreen, boolean)?,
             blue_green_origin: self.entry(Key::BlueGreen).origin.clone(),
@@ -472,7 +526,8 @@ impl Resolved {
             side_targets: self.each(Key::SideTargets, values::parse_service_name)?,
             target: self.optional(Key::Target, values::parse_service_name)?,
             service_port: self.optional(Key::ServicePort, port)?,
-            service_domains: self.each(Key::ServiceDomain, values::parse_domain)?,
+            service_domains,
+            tls,
             pull: self.value(Key::Pull, values::parse_pull)?,
             health_timeout: self.value(Key::HealthTimeout, duration)?,
             health_path: self.value(Key::HealthPath, values::parse_health_path)?,
@@ -488,6 +543,94 @@ impl Resolved {
                 Ansi::Auto if self.no_color => Ansi::Never,
                 a => a,
             },
+        })
+    }
+
+    /// Whether the user set `key` (anywhere), rather than leaving its default.
+    fn given(&self, key: Key) -> bool {
+        self.entry(key).source != Source::Default && self.entry(key).raw.is_some()
+    }
+
+    /// The HTTPS settings, checked against each other: one way to get certificates, and only
+    /// for a route with domains (a path-only route has no name to certify).
+    fn tls(&self, domains: &[String]) -> Result<TlsSettings> {
+        const KEYS: [Key; 7] = [
+            Key::Tls,
+            Key::TlsCert,
+            Key::TlsKeyFile,
+            Key::AcmeEmail,
+            Key::AcmeCa,
+            Key::AcmeCaRoot,
+            Key::HttpsRedirect,
+        ];
+        let flag = |k: Key| format!("--{}", k.spec().long);
+        if domains.is_empty() {
+            if let Some(&k) = KEYS.iter().find(|&&k| self.given(k)) {
+                return Err(self.err(
+                    k,
+                    format!("{} applies to a route with domains, and this one has none", flag(k)),
+                    "add --service-domain (HTTPS certifies host names), or leave the HTTPS options out: a path-only route is served on HTTP",
+                ));
+            }
+            return Ok(TlsSettings {
+                source: None,
+                redirect: false,
+            });
+        }
+        let mode = self.value(Key::Tls, values::parse_tls)?;
+        let cert = self.optional(Key::TlsCert, path)?;
+        let key = self.optional(Key::TlsKeyFile, path)?;
+        let acme = [Key::AcmeEmail, Key::AcmeCa, Key::AcmeCaRoot];
+        let source = match (cert, key) {
+            (Some(_), None) => {
+                return Err(self.err(
+                    Key::TlsCert,
+                    "--tls-cert needs --tls-key",
+                    "give the certificate's private key with --tls-key",
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(self.err(
+                    Key::TlsKeyFile,
+                    "--tls-key needs --tls-cert",
+                    "give the certificate (PEM, chain included) with --tls-cert",
+                ))
+            }
+            (Some(cert), Some(key)) => {
+                if self.given(Key::Tls) {
+                    return Err(self.err(
+                        Key::Tls,
+                        "--tls and --tls-cert both say where certificates come from",
+                        "keep one: the files, or --tls acme|internal|off",
+                    ));
+                }
+                Some(CertSource::Files { cert, key })
+            }
+            (None, None) => match mode {
+                values::TlsMode::Acme => Some(CertSource::Acme {
+                    ca: self.optional(Key::AcmeCa, values::parse_acme_directory)?,
+                    email: self.optional(Key::AcmeEmail, values::parse_email)?,
+                    ca_root: self.optional(Key::AcmeCaRoot, path)?,
+                }),
+                values::TlsMode::Internal => Some(CertSource::Internal),
+                values::TlsMode::Off => None,
+            },
+        };
+        if !matches!(source, Some(CertSource::Acme { .. })) {
+            if let Some(&k) = acme.iter().find(|&&k| self.given(k)) {
+                return Err(self.err(
+                    k,
+                    format!(
+                        "{} applies to certificates from ACME, and this route gets none",
+                        flag(k)
+                    ),
+                    "drop it, or use --tls acme",
+                ));
+            }
+        }
+        Ok(TlsSettings {
+            redirect: source.is_some() && self.value(Key::HttpsRedirect, boolean)?,
+            source,
         })
     }
 

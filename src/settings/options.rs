@@ -23,6 +23,7 @@ pub(crate) enum Kind {
 const PROJECT: &str = "Project";
 const RELEASE: &str = "Release";
 const PROXY: &str = "Proxy";
+const HTTPS: &str = "HTTPS (routes with --service-domain, Caddy driver)";
 const TIMING: &str = "Health and timing";
 const CONNECTION: &str = "Docker connection";
 const SEED: &str = "Seed compatibility (Docker Flow Proxy, Consul)";
@@ -151,6 +152,14 @@ keys! {
     ProxyImage = "proxy_image",
     ProxyName = "proxy_name",
     ProxyHttpPort = "proxy_http_port",
+    ProxyHttpsPort = "proxy_https_port",
+    Tls = "tls",
+    TlsCert = "tls_cert",
+    TlsKeyFile = "tls_key",
+    AcmeEmail = "acme_email",
+    AcmeCa = "acme_ca",
+    AcmeCaRoot = "acme_ca_root",
+    HttpsRedirect = "https_redirect",
     HealthTimeout = "health_timeout",
     HealthPath = "health_path",
     DrainTimeout = "drain_timeout",
@@ -223,6 +232,22 @@ impl Key {
                 .env("FLOW_PROXY_NAME").default("docker-flow-proxy"),
             Key::ProxyHttpPort => Spec::new("proxy-http-port", Number, PROXY, CHANGING, "Host port the proxy serves HTTP on")
                 .env("FLOW_PROXY_HTTP_PORT").default("80"),
+            Key::ProxyHttpsPort => Spec::new("proxy-https-port", Number, PROXY, CHANGING, "Host port the proxy serves HTTPS on (set when docker flow creates the proxy)")
+                .env("FLOW_PROXY_HTTPS_PORT").default("443"),
+            Key::Tls => Spec::new("tls", Text, HTTPS, CHANGING, "Where the certificates of the route's domains come from: acme (Let's Encrypt, or --acme-ca), internal (Caddy's local CA) or off (HTTP only); --tls-cert/--tls-key give files instead")
+                .env("FLOW_TLS").default("acme"),
+            Key::TlsCert => Spec::new("tls-cert", Text, HTTPS, CHANGING, "Certificate (PEM, chain included) for the route's domains, copied into the proxy through the engine; with --tls-key")
+                .env("FLOW_TLS_CERT"),
+            Key::TlsKeyFile => Spec::new("tls-key", Text, HTTPS, CHANGING, "Private key (PEM) of --tls-cert, copied into the proxy through the engine")
+                .env("FLOW_TLS_KEY"),
+            Key::AcmeEmail => Spec::new("acme-email", Text, HTTPS, CHANGING, "Email address the ACME CA registers the account under (expiry notices)")
+                .env("FLOW_ACME_EMAIL"),
+            Key::AcmeCa => Spec::new("acme-ca", Text, HTTPS, CHANGING, "Directory URL of another ACME CA (default: Let's Encrypt)")
+                .env("FLOW_ACME_CA"),
+            Key::AcmeCaRoot => Spec::new("acme-ca-root", Text, HTTPS, CHANGING, "Root certificate (PEM) the proxy trusts for --acme-ca's own HTTPS (a private CA)")
+                .env("FLOW_ACME_CA_ROOT"),
+            Key::HttpsRedirect => Spec::new("https-redirect", Bool, HTTPS, CHANGING, "Answer HTTP requests for the route's domains with a 308 redirect to HTTPS [true|false]")
+                .env("FLOW_HTTPS_REDIRECT").default("true"),
             Key::HealthTimeout => Spec::new("health-timeout", Duration, TIMING, STARTING, "How long new instances may take to become healthy (e.g. 60s, 2m)")
                 .env("FLOW_HEALTH_TIMEOUT").default("60s"),
             Key::HealthPath => Spec::new("health-path", Text, TIMING, STARTING, "Path docker flow's probe requests from a target without a Docker healthcheck (healthy: an answer below 500)")

@@ -366,6 +366,57 @@ pub(crate) fn parse_proxy_driver(v: &str) -> Parsed<ProxyDriver> {
     }
 }
 
+/// `--tls`: how a route with domains gets its certificates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TlsMode {
+    /// From an ACME CA (Let's Encrypt unless `--acme-ca`), by Caddy.
+    Acme,
+    /// From Caddy's own local CA (staging, tests, private networks).
+    Internal,
+    /// No HTTPS: the route's domains are served on HTTP only.
+    Off,
+}
+
+pub(crate) fn parse_tls(v: &str) -> Parsed<TlsMode> {
+    match v {
+        "acme" => Ok(TlsMode::Acme),
+        "internal" => Ok(TlsMode::Internal),
+        "off" => Ok(TlsMode::Off),
+        other => bad(
+            format!("`{other}` is not a TLS mode"),
+            "use acme, internal or off (or give --tls-cert and --tls-key)",
+        ),
+    }
+}
+
+/// `--acme-email`: an address the CA may write to about the certificates.
+pub(crate) fn parse_email(v: &str) -> Parsed<String> {
+    let ok = v.split_once('@').is_some_and(|(user, host)| {
+        !user.is_empty() && host.contains('.') && !host.starts_with('.') && !host.ends_with('.')
+    }) && !v.chars().any(|c| c.is_whitespace() || c.is_control());
+    if ok {
+        Ok(v.to_string())
+    } else {
+        bad(
+            format!("`{}` is not an email address", v.escape_debug()),
+            "use an address such as ops@example.com",
+        )
+    }
+}
+
+/// `--acme-ca`: an ACME directory, over HTTPS (Caddy refuses a plain-HTTP CA).
+pub(crate) fn parse_acme_directory(v: &str) -> Parsed<String> {
+    match v.parse::<http::Uri>() {
+        Ok(u) if u.scheme_str() == Some("https") && u.host().is_some_and(|h| !h.is_empty()) => {
+            Ok(v.to_string())
+        }
+        _ => bad(
+            format!("`{}` is not an https URL of an ACME directory", v.escape_debug()),
+            "use the CA's directory URL, such as https://acme-staging-v02.api.letsencrypt.org/directory",
+        ),
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum PullPolicy {
     Always,

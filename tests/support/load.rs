@@ -5,6 +5,7 @@
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -56,15 +57,78 @@ pub fn try_request_with(
     path: &str,
     header: &str,
 ) -> Result<(u16, String), String> {
+    let s = connect(addr)?;
+    exchange(s, "localhost", method, path, header)
+}
+
+fn connect(addr: impl ToSocketAddrs) -> Result<TcpStream, String> {
     let addr = addr
         .to_socket_addrs()
         .map_err(|e| e.to_string())?
         .next()
         .ok_or("no address")?;
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+    let s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
         .map_err(|e| format!("connect: {e}"))?;
     s.set_read_timeout(Some(Duration::from_secs(30)))
         .map_err(|e| e.to_string())?;
+    Ok(s)
+}
+
+/// Where requests go over HTTPS: `127.0.0.1:port`, for `domain` (SNI and Host), trusting only
+/// the root in `root_pem` (a test CA's).
+#[derive(Clone)]
+pub struct Https {
+    pub port: u16,
+    pub domain: String,
+    config: Arc<rustls::ClientConfig>,
+}
+
+impl Https {
+    pub fn new(port: u16, domain: &str, root_pem: &[u8]) -> Https {
+        use rustls::pki_types::pem::PemObject;
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in rustls::pki_types::CertificateDer::pem_slice_iter(root_pem) {
+            roots.add(cert.expect("a PEM certificate")).unwrap();
+        }
+        static PROVIDER: OnceLock<()> = OnceLock::new();
+        PROVIDER.get_or_init(|| {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        });
+        let config = rustls::ClientConfig::builder()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Https {
+            port,
+            domain: domain.to_string(),
+            config: Arc::new(config),
+        }
+    }
+
+    /// `GET path` with a fresh TCP connection and a full TLS handshake (no resumption).
+    pub fn get(&self, path: &str) -> Result<(u16, String), String> {
+        let tcp = connect(("127.0.0.1", self.port))?;
+        let name = rustls::pki_types::ServerName::try_from(self.domain.clone())
+            .map_err(|e| e.to_string())?;
+        let conn = rustls::ClientConnection::new(self.config.clone(), name)
+            .map_err(|e| format!("tls: {e}"))?;
+        exchange(
+            rustls::StreamOwned::new(conn, tcp),
+            &self.domain,
+            "GET",
+            path,
+            "",
+        )
+    }
+}
+
+/// One request and its answer on `s` (`Connection: close`: the answer ends with the stream).
+fn exchange(
+    mut s: impl Read + Write,
+    host: &str,
+    method: &str,
+    path: &str,
+    header: &str,
+) -> Result<(u16, String), String> {
     let body = if method == "GET" { "" } else { "ping" };
     let header = if header.is_empty() {
         String::new()
@@ -73,14 +137,19 @@ pub fn try_request_with(
     };
     s.write_all(
         format!(
-            "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n{header}Content-Length: {}\r\n\r\n{body}",
+            "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n{header}Content-Length: {}\r\n\r\n{body}",
             body.len()
         )
         .as_bytes(),
     )
     .map_err(|e| format!("write: {e}"))?;
     let mut buf = Vec::new();
-    s.read_to_end(&mut buf).map_err(|e| format!("read: {e}"))?;
+    match s.read_to_end(&mut buf) {
+        Ok(_) => {}
+        // A TLS peer that closes without close_notify, after its whole answer.
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !buf.is_empty() => {}
+        Err(e) => return Err(format!("read: {e}")),
+    }
     let text = String::from_utf8_lossy(&buf);
     let status = text
         .split_whitespace()
@@ -141,6 +210,12 @@ impl Load {
         Load::spawn(host, port, method, path, "", clients, max)
     }
 
+    /// `clients` clients over HTTPS (see [`Https`]), a fresh TLS connection per request.
+    pub fn start_https(https: &Https, path: &str, clients: usize, max: Duration) -> Load {
+        let (https, path) = (https.clone(), path.to_string());
+        Load::spawn_with(clients, max, move || https.get(&path))
+    }
+
     fn spawn(
         host: &str,
         port: u16,
@@ -150,19 +225,30 @@ impl Load {
         clients: usize,
         max: Duration,
     ) -> Load {
+        let (method, host) = (method.to_string(), host.to_string());
+        let (path, header) = (path.to_string(), header.to_string());
+        Load::spawn_with(clients, max, move || {
+            try_request_with((host.as_str(), port), &method, &path, &header)
+        })
+    }
+
+    /// `clients` threads each sending `request` until stopped or `max` passed.
+    fn spawn_with(
+        clients: usize,
+        max: Duration,
+        request: impl Fn() -> Result<(u16, String), String> + Clone + Send + 'static,
+    ) -> Load {
         let stop = Arc::new(AtomicBool::new(false));
         let samples = Arc::new(Mutex::new(Vec::new()));
         let started = Instant::now();
         let threads = (0..clients)
             .map(|_| {
-                let (stop, samples, path) = (stop.clone(), samples.clone(), path.to_string());
-                let (method, host) = (method.to_string(), host.to_string());
-                let header = header.to_string();
+                let (stop, samples, request) = (stop.clone(), samples.clone(), request.clone());
                 std::thread::spawn(move || {
                     while !stop.load(Ordering::SeqCst) && started.elapsed() < max {
                         let at = started.elapsed();
                         let t = Instant::now();
-                        let r = try_request_with((host.as_str(), port), &method, &path, &header);
+                        let r = request();
                         let sample = Sample {
                             at,
                             latency: t.elapsed(),

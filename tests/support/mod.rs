@@ -1,6 +1,7 @@
 //! The test bed: runs the real `docker-flow` binary (standalone or as the installed plugin through
 //! the real `docker` CLI) in a temporary project directory, against the real engine.
 
+pub mod acme;
 pub mod load;
 
 use std::io::{BufRead, BufReader, Write};
@@ -111,6 +112,7 @@ pub struct Bed {
     pub project: String,
     pub proxy_name: String,
     pub http_port: u16,
+    pub https_port: u16,
     pub admin_port: u16,
     env: Vec<(String, String)>,
 }
@@ -126,6 +128,7 @@ impl Bed {
             proxy_name: format!("{project}-proxy"),
             project,
             http_port: free_port(),
+            https_port: free_port(),
             admin_port: free_port(),
             env: Vec::new(),
         }
@@ -162,6 +165,7 @@ impl Bed {
                 .replace("@CADDY_IMAGE@", CADDY_IMAGE)
                 .replace("@PROXY_NAME@", &bed.proxy_name)
                 .replace("@HTTP_PORT@", &bed.http_port.to_string())
+                .replace("@HTTPS_PORT@", &bed.https_port.to_string())
                 .replace("@ADMIN_PORT@", &bed.admin_port.to_string())
         };
         bed.write("compose.yaml", &fill("compose.yaml"));
@@ -301,7 +305,7 @@ impl Drop for Bed {
                 std::thread::sleep(std::time::Duration::from_millis(500));
             }
         }
-        for v in ["data", "dns"] {
+        for v in ["data", "dns", "tls"] {
             let _ = Command::new("docker")
                 .args(["volume", "rm", "-f", &format!("{}-{v}", self.proxy_name)])
                 .output();

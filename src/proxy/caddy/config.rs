@@ -7,11 +7,15 @@
 
 use serde_json::{json, Value};
 
+use super::tls::{Https, Issuer};
 use super::{ADMIN, RESOLVER};
 use crate::proxy::RouteSpec;
 
 /// The Caddy server (in `apps.http.servers`) that holds docker flow's routes.
 pub(super) const SERVER: &str = "docker-flow";
+/// The Caddy server (in `apps.http.servers`) that serves the routes with HTTPS, on the
+/// container's port 443. Caddy manages the certificates of the domains its routes match.
+pub(super) const HTTPS_SERVER: &str = "docker-flow-https";
 /// The path of that server's routes in the admin API.
 pub(super) const ROUTES: &str = "/config/apps/http/servers/docker-flow/routes";
 /// How often Caddy looks a route's record up again.
@@ -87,6 +91,202 @@ pub(super) fn preview_record(route: &RouteSpec) -> String {
     format!("preview.{}", record(route))
 }
 
+/// The route's id in the HTTPS server.
+fn https_route_id(route: &RouteSpec) -> String {
+    format!("{}.https", route_id(route))
+}
+
+/// The id of the route's certificate policy (which issuer its domains use).
+fn policy_id(route: &RouteSpec) -> String {
+    format!("{}.tls", route_id(route))
+}
+
+/// The id of the route's certificate files (ids are unique in the whole config).
+fn files_id(route: &RouteSpec) -> String {
+    format!("{}.cert", route_id(route))
+}
+
+/// The whole config with the route as it should be: on HTTP (or a redirect to HTTPS), on HTTPS
+/// with its issuer (when `https`), and nowhere else. `https_port`: the host port HTTPS is
+/// published on, for the redirect. None when `config` is so already: Caddy's config changes only
+/// when a route is new or its paths, domains or certificates changed.
+pub(super) fn with_route_everywhere(
+    config: &Value,
+    spec: &RouteSpec,
+    https: Option<&Https>,
+    https_port: u16,
+) -> Option<Value> {
+    let mut new = config.clone();
+    let http = match https {
+        Some(h) if h.redirect => redirect(spec, https_port),
+        _ => route(spec),
+    };
+    let servers = object_at(&mut new, &["apps", "http", "servers"]);
+    let routes = routes_of(servers, SERVER);
+    if let Some(r) = with_route(routes.clone(), &http) {
+        *routes = r;
+    }
+    match https {
+        Some(_) => {
+            if !servers.contains_key(HTTPS_SERVER) {
+                servers.insert(HTTPS_SERVER.into(), https_server());
+            }
+            let ours = with_id(route(spec), &https_route_id(spec));
+            let routes = routes_of(servers, HTTPS_SERVER);
+            if let Some(r) = with_route(routes.clone(), &ours) {
+                *routes = r;
+            }
+        }
+        None => {
+            if servers.contains_key(HTTPS_SERVER) {
+                let id = json!(https_route_id(spec));
+                routes_of(servers, HTTPS_SERVER).retain(|r| r.get("@id") != Some(&id));
+            }
+        }
+    }
+    let policy = match https.map(|h| &h.issuer) {
+        Some(Issuer::Acme { ca, email, root }) => {
+            let mut acme = json!({"module": "acme"});
+            if let Some(ca) = ca {
+                acme["ca"] = json!(ca);
+            }
+            if let Some(email) = email {
+                acme["email"] = json!(email);
+            }
+            if let Some(root) = root {
+                acme["trusted_roots_pem_files"] = json!([root]);
+            }
+            Some(acme)
+        }
+        Some(Issuer::Internal) => Some(json!({"module": "internal"})),
+        _ => None,
+    }
+    .map(|issuer| json!({"@id": policy_id(spec), "subjects": spec.domains, "issuers": [issuer]}));
+    set_ours(
+        &mut new,
+        &["apps", "tls", "automation", "policies"],
+        &policy_id(spec),
+        policy,
+    );
+    let files = match https.map(|h| &h.issuer) {
+        Some(Issuer::Files { cert, key }) => Some(json!({
+            "@id": files_id(spec),
+            "certificate": cert,
+            "key": key,
+            "tags": [route_id(spec)]
+        })),
+        _ => None,
+    };
+    set_ours(
+        &mut new,
+        &["apps", "tls", "certificates", "load_files"],
+        &files_id(spec),
+        files,
+    );
+    (new != *config).then_some(new)
+}
+
+/// The object at `path` in `v`, made (and made an object) on the way.
+fn object_at<'v>(v: &'v mut Value, path: &[&str]) -> &'v mut serde_json::Map<String, Value> {
+    let mut at = v;
+    for key in path {
+        if !at.is_object() {
+            *at = json!({});
+        }
+        at = at
+            .as_object_mut()
+            .expect("made an object above")
+            .entry(key.to_string())
+            .or_insert_with(|| json!({}));
+    }
+    if !at.is_object() {
+        *at = json!({});
+    }
+    at.as_object_mut().expect("made an object above")
+}
+
+/// The routes of `server`, made a list if they were not.
+fn routes_of<'v>(
+    servers: &'v mut serde_json::Map<String, Value>,
+    server: &str,
+) -> &'v mut Vec<Value> {
+    let s = servers
+        .entry(server.to_string())
+        .or_insert_with(|| json!({}));
+    if !s.is_object() {
+        *s = json!({});
+    }
+    let routes = s
+        .as_object_mut()
+        .expect("made an object above")
+        .entry("routes".to_string())
+        .or_insert_with(|| json!([]));
+    if !routes.is_array() {
+        *routes = json!([]);
+    }
+    routes.as_array_mut().expect("made a list above")
+}
+
+/// Puts `ours` (or nothing) in place of the entry with `@id` `id` in the list at `path`; an
+/// empty list and its parents are left out rather than written empty.
+fn set_ours(config: &mut Value, path: &[&str], id: &str, ours: Option<Value>) {
+    let (last, parents) = path.split_last().expect("a path");
+    let exists = config.pointer(&format!("/{}", path.join("/"))).is_some();
+    if ours.is_none() && !exists {
+        return;
+    }
+    let parent = object_at(config, parents);
+    let list = parent.entry(last.to_string()).or_insert_with(|| json!([]));
+    if !list.is_array() {
+        *list = json!([]);
+    }
+    let list = list.as_array_mut().expect("made a list above");
+    let at = list.iter().position(|e| e.get("@id") == Some(&json!(id)));
+    match (at, ours) {
+        (Some(i), Some(o)) => list[i] = o,
+        (None, Some(o)) => list.push(o),
+        (Some(i), None) => {
+            list.remove(i);
+        }
+        (None, None) => {}
+    }
+}
+
+/// `route` under another id.
+fn with_id(mut route: Value, id: &str) -> Value {
+    route["@id"] = json!(id);
+    route
+}
+
+/// The server for HTTPS routes. Caddy's own HTTP-to-HTTPS redirects are off: they would come
+/// after docker flow's routes on port 80, which match first (`redirect` is docker flow's).
+fn https_server() -> Value {
+    json!({
+        "@id": HTTPS_SERVER,
+        "listen": [":443"],
+        "automatic_https": {"disable_redirects": true},
+        "routes": []
+    })
+}
+
+/// The route on HTTP when its domains are served on HTTPS: a permanent redirect that keeps the
+/// method (308) to the same host and URI on the published HTTPS port. Caddy answers ACME's HTTP
+/// challenges before any route.
+fn redirect(spec: &RouteSpec, https_port: u16) -> Value {
+    let port = if https_port == 443 {
+        String::new()
+    } else {
+        format!(":{https_port}")
+    };
+    let mut r = route(spec);
+    r["handle"] = json!([{
+        "handler": "static_response",
+        "status_code": 308,
+        "headers": {"Location": [format!("https://{{http.request.host}}{port}{{http.request.uri}}")]}
+    }]);
+    r
+}
+
 /// The route: its upstreams are whatever its record in the rotation holds, looked up again
 /// every `REFRESH_MS`, so a switch rewrites the record and never changes Caddy's config (Caddy
 /// drops requests on every config change). Requests with `PREVIEW_HEADER` go to the preview
@@ -143,6 +343,9 @@ fn reverse_proxy(name: &str, port: u16) -> Value {
             // The rotation serves A records only.
             "versions": {"ipv4": true}
         },
+        // Caddy sets X-Forwarded-For/-Proto/-Host itself; X-Real-IP is the client's address
+        // as Caddy sees it (the one its trusted proxies, if any, forwarded for).
+        "headers": {"request": {"set": {"X-Real-Ip": ["{http.vars.client_ip}"]}}},
         // A dial that fails (an instance that died in rotation) is retried at once on
         // another instance, and that address is skipped for a moment so no request tries
         // it twice.
@@ -272,7 +475,112 @@ mod tests {
             paths: paths.iter().map(|s| s.to_string()).collect(),
             domains: domains.iter().map(|s| s.to_string()).collect(),
             port: 8080,
+            tls: crate::settings::TlsSettings {
+                source: None,
+                redirect: false,
+            },
         }
+    }
+
+    fn acme(redirect: bool) -> Https {
+        Https {
+            issuer: Issuer::Acme {
+                ca: Some("https://ca.test/dir".into()),
+                email: Some("ops@shop.test".into()),
+                root: Some("/data/docker-flow/tls/ab/root.pem".into()),
+            },
+            redirect,
+        }
+    }
+
+    #[test]
+    fn a_route_with_https_redirects_on_http_and_is_served_on_https_with_its_issuer() {
+        let shop = spec(&[], &["shop.test"]);
+        let config = with_route_everywhere(&base(), &shop, Some(&acme(true)), 8443).unwrap();
+        insta::assert_json_snapshot!(config);
+        // Written once: the same route again changes nothing.
+        assert!(with_route_everywhere(&config, &shop, Some(&acme(true)), 8443).is_none());
+        // Without the redirect, HTTP proxies too.
+        let plain = with_route_everywhere(&config, &shop, Some(&acme(false)), 8443).unwrap();
+        assert_eq!(
+            plain.pointer("/apps/http/servers/docker-flow/routes/0"),
+            Some(&route(&shop))
+        );
+        // Off: the HTTPS route and the policy go; HTTP serves the route.
+        let off = with_route_everywhere(&config, &shop, None, 8443).unwrap();
+        assert_eq!(
+            off.pointer("/apps/http/servers/docker-flow-https/routes"),
+            Some(&json!([]))
+        );
+        assert_eq!(
+            off.pointer("/apps/tls/automation/policies"),
+            Some(&json!([]))
+        );
+        assert_eq!(
+            off.pointer("/apps/http/servers/docker-flow/routes/0"),
+            Some(&route(&shop))
+        );
+    }
+
+    #[test]
+    fn a_redirect_names_the_https_port_unless_it_is_443() {
+        let shop = spec(&["/api"], &["shop.test"]);
+        let location = |port| {
+            let c = with_route_everywhere(&base(), &shop, Some(&acme(true)), port).unwrap();
+            c.pointer("/apps/http/servers/docker-flow/routes/0/handle/0/headers/Location/0")
+                .cloned()
+                .unwrap()
+        };
+        assert_eq!(
+            location(443),
+            json!("https://{http.request.host}{http.request.uri}")
+        );
+        assert_eq!(
+            location(8443),
+            json!("https://{http.request.host}:8443{http.request.uri}")
+        );
+    }
+
+    #[test]
+    fn routes_of_other_projects_keep_their_https() {
+        let shop = spec(&[], &["shop.test"]);
+        let mut blog = spec(&[], &["blog.test"]);
+        blog.project = "blog".into();
+        let internal = Https {
+            issuer: Issuer::Internal,
+            redirect: true,
+        };
+        let files = Https {
+            issuer: Issuer::Files {
+                cert: "/data/c.pem".into(),
+                key: "/data/k.pem".into(),
+            },
+            redirect: false,
+        };
+        let one = with_route_everywhere(&base(), &shop, Some(&internal), 443).unwrap();
+        let two = with_route_everywhere(&one, &blog, Some(&files), 443).unwrap();
+        let https = two
+            .pointer("/apps/http/servers/docker-flow-https/routes")
+            .unwrap();
+        assert_eq!(https.as_array().unwrap().len(), 2);
+        assert_eq!(
+            two.pointer("/apps/tls/automation/policies/0/issuers/0/module"),
+            Some(&json!("internal"))
+        );
+        assert_eq!(
+            two.pointer("/apps/tls/certificates/load_files/0/certificate"),
+            Some(&json!("/data/c.pem"))
+        );
+        // Dropping blog's HTTPS leaves shop's.
+        let back = with_route_everywhere(&two, &blog, None, 443).unwrap();
+        assert_eq!(
+            back.pointer("/apps/tls/automation/policies"),
+            one.pointer("/apps/tls/automation/policies")
+        );
+        assert_eq!(
+            back.pointer("/apps/tls/certificates/load_files"),
+            Some(&json!([]))
+        );
     }
 
     #[test]

@@ -21,18 +21,23 @@ use crate::settings::ProxySettings;
 
 /// The label every proxy container docker flow starts carries.
 const LABEL: &str = "io.docker-flow.proxy";
-/// The label of this layout (admin API and rotation inside the container). A container with
-/// `LABEL=caddy` but without it was started by an earlier docker flow and is migrated once.
+/// The label of the container's layout. Without it (the admin API published on the host, the
+/// rotation in a container of its own), a proxy started by an earlier docker flow is migrated
+/// at once. Layout 2 (admin API and rotation inside the container) lacks the HTTPS port and the
+/// certificates' volume: it serves on as it is until a route needs HTTPS, then is migrated.
 const LAYOUT: &str = "io.docker-flow.proxy.layout";
-const LAYOUT_VERSION: &str = "2";
+const LAYOUT_VERSION: &str = "3";
+const LAYOUT_WITHOUT_HTTPS: &str = "2";
 
 /// What stands at the proxy's name on the engine.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Found {
     Absent,
-    /// docker flow's proxy, in this layout; `running` or not.
+    /// docker flow's proxy, in this layout (`https_port`: the host port its HTTPS is
+    /// published on) or in layout 2 (`https_port` None); `running` or not.
     Ours {
         running: bool,
+        https_port: Option<u16>,
     },
     /// docker flow's proxy from before the admin API moved inside the container.
     OldLayout,
@@ -40,6 +45,23 @@ pub(super) enum Found {
     Foreign {
         image: String,
     },
+}
+
+/// The proxy as `provision` left it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Provisioned {
+    pub was_running: bool,
+    /// The host port its HTTPS is published on (None: a layout-2 proxy, without one).
+    pub https_port: Option<u16>,
+}
+
+/// The host port published for the container's `port`/tcp, from `{{json .HostConfig.PortBindings}}`.
+fn published(bindings: &str, port: u16) -> Option<u16> {
+    let v: serde_json::Value = serde_json::from_str(bindings).ok()?;
+    v.get(format!("{port}/tcp"))?
+        .as_array()?
+        .iter()
+        .find_map(|b| b.get("HostPort")?.as_str()?.parse().ok())
 }
 
 pub(super) struct ProxyContainer<'a> {
@@ -67,26 +89,34 @@ impl<'a> ProxyContainer<'a> {
         format!("{}-dns", self.settings.name)
     }
 
+    /// The volume that keeps Caddy's data: certificates, keys, its local CA, and the files
+    /// docker flow copies in for `--tls-cert` and `--acme-ca-root`.
+    fn data_volume(&self) -> String {
+        format!("{}-tls", self.settings.name)
+    }
+
     pub(super) fn find(&self) -> Result<Found> {
         let out = self.engine.read(&args(&[
             "container",
             "inspect",
             "--format",
-            "{{.State.Status}}\t{{.Config.Image}}\t{{.Path}}\t{{json .Config.Labels}}",
+            "{{.State.Status}}\t{{.Config.Image}}\t{{.Path}}\t{{json .HostConfig.PortBindings}}\t{{json .Config.Labels}}",
             self.name(),
         ]))?;
         if !out.ok() {
             return Ok(Found::Absent);
         }
         let line = out.stdout.trim();
-        let mut parts = line.splitn(4, '\t');
-        let (status, image, path, labels) = (
+        let mut parts = line.splitn(5, '\t');
+        let (status, image, path, ports, labels) = (
             parts.next().unwrap_or_default(),
             parts.next().unwrap_or_default(),
             parts.next().unwrap_or_default(),
             parts.next().unwrap_or("null"),
+            parts.next().unwrap_or("null"),
         );
         let labels: BTreeMap<String, String> = serde_json::from_str(labels).unwrap_or_default();
+        let running = matches!(status, "running" | "paused" | "restarting");
         Ok(
             match (
                 labels.get(LABEL).map(String::as_str),
@@ -97,7 +127,16 @@ impl<'a> ProxyContainer<'a> {
                     if path.starts_with("/docker-flow/helper-") =>
                 {
                     Found::Ours {
-                        running: matches!(status, "running" | "paused" | "restarting"),
+                        running,
+                        https_port: published(ports, 443),
+                    }
+                }
+                (Some("caddy"), Some(LAYOUT_WITHOUT_HTTPS))
+                    if path.starts_with("/docker-flow/helper-") =>
+                {
+                    Found::Ours {
+                        running,
+                        https_port: None,
                     }
                 }
                 (Some("caddy"), None) => Found::OldLayout,
@@ -119,10 +158,15 @@ impl<'a> ProxyContainer<'a> {
         }
     }
 
-    /// Before anything changes: nothing else publishes the proxy's HTTP port on the engine (the
-    /// proxy could not start, or requests would go elsewhere).
-    pub(super) fn check_port_free(&self) -> Result<()> {
-        let port = self.settings.http_port.to_string();
+    /// Before anything changes: nothing else publishes the proxy's HTTP or HTTPS port on the
+    /// engine (the proxy could not start, or requests would go elsewhere).
+    pub(super) fn check_ports_free(&self) -> Result<()> {
+        self.check_port_free(self.settings.http_port, "--proxy-http-port")?;
+        self.check_port_free(self.settings.https_port, "--proxy-https-port")
+    }
+
+    fn check_port_free(&self, port: u16, flag: &str) -> Result<()> {
+        let port = port.to_string();
         let out = self.engine.read(&args(&[
             "ps",
             "--filter",
@@ -143,7 +187,7 @@ impl<'a> ProxyContainer<'a> {
                     self.name()
                 ),
                 help: format!(
-                    "choose another port with --proxy-http-port, or --proxy-name `{name}` if it is a proxy docker flow started under that name"
+                    "choose another port with {flag}, or --proxy-name `{name}` if it is a proxy docker flow started under that name"
                 ),
             });
         }
@@ -166,8 +210,12 @@ impl<'a> ProxyContainer<'a> {
             &format!("{LAYOUT}={LAYOUT_VERSION}"),
             "-p",
             &format!("{}:80", s.http_port),
+            "-p",
+            &format!("{}:443", s.https_port),
             "-v",
             &format!("{}-data:/config", s.name),
+            "-v",
+            &format!("{}:/data", self.data_volume()),
             "-v",
             &format!("{}:{RECORDS}", self.records_volume()),
             "-e",
@@ -191,17 +239,32 @@ impl<'a> ProxyContainer<'a> {
         a
     }
 
-    /// Makes sure the proxy runs in this layout: started, created, or migrated from the
-    /// earlier layout. True when it was already running.
-    pub(super) fn provision(&self) -> Result<bool> {
+    /// Makes sure the proxy runs: started, created, or migrated from an earlier layout (from
+    /// layout 2 only when `https` is needed). What runs now.
+    pub(super) fn provision(&self, https: bool) -> Result<Provisioned> {
+        let created = Provisioned {
+            was_running: false,
+            https_port: Some(self.settings.https_port),
+        };
         match self.find()? {
-            Found::Ours { running: true } => return Ok(true),
-            Found::Ours { running: false } => self.start(),
-            Found::Absent => self.create(None, &[]),
-            Found::OldLayout => self.migrate(),
+            Found::Ours {
+                https_port: None, ..
+            } if https => self.migrate().map(|()| created),
+            Found::Ours {
+                running: true,
+                https_port,
+            } => Ok(Provisioned {
+                was_running: true,
+                https_port,
+            }),
+            Found::Ours { https_port, .. } => self.start().map(|()| Provisioned {
+                was_running: false,
+                https_port,
+            }),
+            Found::Absent => self.create(None, &[]).map(|()| created),
+            Found::OldLayout => self.migrate().map(|()| created),
             Found::Foreign { image } => Err(self.foreign(&image)),
         }
-        .map(|()| false)
     }
 
     fn start(&self) -> Result<()> {
@@ -250,7 +313,7 @@ impl<'a> ProxyContainer<'a> {
     fn wait_for_other_run(&self) -> Result<()> {
         let started = Instant::now();
         while started.elapsed() < Duration::from_secs(10) {
-            if self.find()? == (Found::Ours { running: true }) {
+            if matches!(self.find()?, Found::Ours { running: true, .. }) {
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(200));
@@ -264,7 +327,18 @@ impl<'a> ProxyContainer<'a> {
         let extra: Vec<(&str, &[u8])> = autosave
             .map(|a| vec![("config/caddy/autosave.json", a)])
             .unwrap_or_default();
-        let tar = helper::archive_for_container(&extra)?;
+        self.copy_files(&extra)
+    }
+
+    /// Copies `files` (absolute paths in the container, content) in through the engine, with
+    /// this build's helper, readable by their owner only: certificates, keys and roots land on
+    /// the proxy's volumes and in no file on the machine docker flow runs on.
+    pub(super) fn copy_files(&self, files: &[(&str, &[u8])]) -> Result<()> {
+        let relative: Vec<(&str, &[u8])> = files
+            .iter()
+            .map(|(p, data)| (p.trim_start_matches('/'), *data))
+            .collect();
+        let tar = helper::archive_for_container(&relative)?;
         let out = self.engine.change(
             &args(&["cp", "-", &format!("{}:/", self.name())]),
             Some(&tar),
@@ -272,7 +346,7 @@ impl<'a> ProxyContainer<'a> {
         self.check(out, "copy docker flow's helper into")
     }
 
-    fn check(&self, out: Output, what: &str) -> Result<()> {
+    pub(super) fn check(&self, out: Output, what: &str) -> Result<()> {
         if out.ok() {
             return Ok(());
         }
@@ -292,13 +366,14 @@ impl<'a> ProxyContainer<'a> {
     }
 
     /// Replaces a proxy started by an earlier docker flow (admin API published on the host's
-    /// loopback, rotation in `<name>-dns`) with this layout, keeping its routes and records: its
-    /// autosaved config is read, moved to the loopback (`config::migrated`) and given to the new
-    /// container to resume from. The proxy does not serve for the second or two this takes.
+    /// loopback, rotation in `<name>-dns`; or layout 2, without the HTTPS port) with this
+    /// layout, keeping its routes and records: its autosaved config is read, moved to the
+    /// loopback (`config::migrated`) and given to the new container to resume from. The proxy
+    /// does not serve for the second or two this takes.
     fn migrate(&self) -> Result<()> {
         let name = self.name();
         if self.engine.planned(format!(
-            "migrate the proxy `{name}` to the admin API inside its container (one restart)"
+            "recreate the proxy `{name}` with its HTTPS port and certificates' volume, keeping its routes (one restart)"
         )) {
             return Ok(());
         }
@@ -375,5 +450,19 @@ impl<'a> ProxyContainer<'a> {
             return run(&a);
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_published_https_port_is_read_from_the_bindings() {
+        let b = r#"{"443/tcp":[{"HostIp":"","HostPort":"8443"}],"80/tcp":[{"HostIp":"","HostPort":"8000"}]}"#;
+        assert_eq!(published(b, 443), Some(8443));
+        assert_eq!(published(b, 80), Some(8000));
+        assert_eq!(published(r#"{"80/tcp":[{"HostPort":"80"}]}"#, 443), None);
+        assert_eq!(published("null", 443), None);
     }
 }

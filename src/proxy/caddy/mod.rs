@@ -8,6 +8,8 @@
 //! - `rotation`: the DNS records each route resolves its upstreams from; a switch rewrites one.
 //! - `network`: the route's own network, where the proxy reaches the instances in rotation.
 //! - `drain`: waiting until Caddy has no request in flight to the instances that left a route.
+//! - `tls`: HTTPS for a route's domains: which issuer Caddy gets their certificates from, and
+//!   the files (certificates, keys, roots) docker flow copies in for it.
 //!
 //! Caddy drops requests whenever its config changes, so its config changes only when a route is
 //! created (or its paths or domains change), each time in one request guarded by `If-Match`, so
@@ -22,17 +24,17 @@ mod container;
 mod drain;
 mod network;
 mod rotation;
+mod tls;
 
 use std::cell::RefCell;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
 use self::admin::{Admin, Reply};
 use self::config::Owner;
-use self::container::{Found, ProxyContainer};
+use self::container::{Found, Provisioned, ProxyContainer};
 use self::network::RouteNetwork;
 use self::rotation::{Member, Rotation};
+use self::tls::Material;
 use super::{Drained, Proxy, RouteSpec};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
@@ -66,6 +68,8 @@ pub(crate) struct Caddy<'a> {
     config_seen: RefCell<Option<Reply>>,
     /// The route's record as last read or written (None: not read yet).
     members: RefCell<Option<Option<Vec<Member>>>>,
+    /// The route's HTTPS and its files, once read (the preflight reads them).
+    tls: RefCell<Option<Option<Material>>>,
 }
 
 impl<'a> Caddy<'a> {
@@ -78,7 +82,17 @@ impl<'a> Caddy<'a> {
             found: RefCell::new(None),
             config_seen: RefCell::new(None),
             members: RefCell::new(None),
+            tls: RefCell::new(None),
         }
+    }
+
+    /// Reads and checks the route's HTTPS files once; whether the route has HTTPS.
+    fn load_tls(&self) -> Result<bool> {
+        if self.tls.borrow().is_none() {
+            let m = tls::load(&self.route.tls)?;
+            *self.tls.borrow_mut() = Some(m);
+        }
+        Ok(self.tls.borrow().as_ref().is_some_and(Option::is_some))
     }
 
     fn admin(&self) -> Admin<'_, 'a> {
@@ -100,7 +114,7 @@ impl<'a> Caddy<'a> {
 
     /// Whether the proxy runs in this layout (so its admin API and rotation can be asked).
     fn serving(&self) -> Result<bool> {
-        Ok(self.found()? == (Found::Ours { running: true }))
+        Ok(matches!(self.found()?, Found::Ours { running: true, .. }))
     }
 
     /// The instances in rotation; None before the first switch (or without a proxy).
@@ -138,29 +152,47 @@ impl<'a> Caddy<'a> {
         self.set_members(members)
     }
 
-    /// Makes sure the proxy's config is docker flow's: a Caddy without config gets docker flow's
-    /// server; one configured by something else is refused.
-    /// Returns the config it found, when it was docker flow's already.
-    fn ensure_server(&self, mut seen: Option<Reply>) -> Result<Option<Value>> {
+    /// Makes sure the proxy's config is docker flow's and has the route as it should be, in one
+    /// change at most: a Caddy without config gets docker flow's server; one configured by
+    /// something else is refused. Changes are guarded by the config's ETag, so one made by
+    /// another run meanwhile is read again, not overwritten. `seen`: the config as just read.
+    /// The files the route's HTTPS needs are copied in first, once.
+    fn ensure_config(&self, mut seen: Option<Reply>, https_port: u16) -> Result<()> {
+        let tls = self.tls.borrow();
+        let material = tls.as_ref().and_then(Option::as_ref);
+        let mut copied = false;
         for _ in 0..20 {
             let r = match seen.take() {
                 Some(r) => r,
                 None => self.admin().get("/config/")?,
             };
             let config = r.json();
-            match config::owner(&config) {
-                Owner::DockerFlow => return Ok(Some(config)),
+            let current = match config::owner(&config) {
+                Owner::DockerFlow => config,
                 Owner::Foreign => return Err(self.foreign_config()),
-                Owner::Nobody => {}
+                Owner::Nobody => config::base(),
+            };
+            let https = material.map(|m| &m.https);
+            let Some(new) = config::with_route_everywhere(&current, &self.route, https, https_port)
+            else {
+                return Ok(());
+            };
+            if let Some(m) = material.filter(|m| !copied && !m.files.is_empty()) {
+                let files: Vec<(&str, &[u8])> = m
+                    .files
+                    .iter()
+                    .map(|(p, c)| (p.as_str(), c.as_slice()))
+                    .collect();
+                self.container.copy_files(&files)?;
+                copied = true;
             }
-            // Guarded by the ETag: when another run configured it meanwhile, read it again.
             let w = self
                 .admin()
-                .send("POST", "/config/", &config::base(), r.etag.as_deref())?;
+                .send("POST", "/config/", &new, r.etag.as_deref())?;
             match w.status {
-                200 => return Ok(None),
-                412 => continue,
-                s => return Err(refused("docker flow's base config", s, &w.body)),
+                200 => return Ok(()),
+                412 => continue, // someone else changed the config meanwhile: read it again
+                s => return Err(refused("the route", s, &w.body)),
             }
         }
         Err(kept_changing())
@@ -175,39 +207,6 @@ impl<'a> Caddy<'a> {
             ),
             help: "docker flow never replaces a config it did not write: choose another --proxy-name, or remove that container and its `-data` volume".into(),
         }
-    }
-
-    /// Creates or updates the route when it differs from ours: the only config change, made
-    /// once per route (and again if its paths or domains change). `seen`: the whole config as
-    /// just read, which usually has the route already.
-    fn ensure_route(&self, seen: Option<Value>) -> Result<()> {
-        let ours = config::route(&self.route);
-        let routes = seen
-            .as_ref()
-            .and_then(|c| c.pointer(&format!("/apps/http/servers/{}/routes", config::SERVER)))
-            .and_then(Value::as_array);
-        if routes.is_some_and(|r| config::with_route(r.clone(), &ours).is_none()) {
-            return Ok(());
-        }
-        for _ in 0..20 {
-            let r = self.admin().get(config::ROUTES)?;
-            let routes = r.json().as_array().cloned().unwrap_or_default();
-            let Some(routes) = config::with_route(routes, &ours) else {
-                return Ok(());
-            };
-            let w = self.admin().send(
-                "PATCH",
-                config::ROUTES,
-                &Value::Array(routes),
-                r.etag.as_deref(),
-            )?;
-            match w.status {
-                200 => return Ok(()),
-                412 => continue, // someone else changed the config meanwhile: read it again
-                s => return Err(refused("the route", s, &w.body)),
-            }
-        }
-        Err(kept_changing())
     }
 
     /// The instances in a record, as upstreams of this route.
@@ -292,12 +291,17 @@ impl Proxy for Caddy<'_> {
     /// Before anything changes: the engine can run the helper, and what stands at the proxy's
     /// name (or on its port) is docker flow's own proxy, answering, with docker flow's config.
     fn preflight(&self) -> Result<()> {
+        let https = self.load_tls()?;
         helper::check_engine(self.engine, HELPER_HELP)?;
         self.network.check_owner()?;
         match self.found()? {
             Found::Foreign { image } => Err(self.container.foreign(&image)),
-            Found::Absent => self.container.check_port_free(),
-            Found::Ours { running: true } => {
+            Found::Absent => self.container.check_ports_free(),
+            // A proxy without an HTTPS port is recreated with one: nothing else may hold it.
+            Found::Ours {
+                https_port: None, ..
+            } if https => self.container.check_ports_free(),
+            Found::Ours { running: true, .. } => {
                 let r = self.admin().get("/config/")?;
                 if config::owner(&r.json()) == Owner::Foreign {
                     return Err(self.foreign_config());
@@ -307,13 +311,21 @@ impl Proxy for Caddy<'_> {
                 }
                 Ok(())
             }
-            Found::Ours { running: false } | Found::OldLayout => Ok(()),
+            Found::Ours { running: false, .. } => Ok(()),
+            Found::OldLayout => self.container.check_ports_free(),
         }
     }
 
     fn ensure(&self) -> Result<()> {
-        let was_running = self.container.provision()?;
-        *self.found.borrow_mut() = Some(Found::Ours { running: true });
+        let https = self.load_tls()?;
+        let Provisioned {
+            was_running,
+            https_port,
+        } = self.container.provision(https)?;
+        *self.found.borrow_mut() = Some(Found::Ours {
+            running: true,
+            https_port,
+        });
         self.network.ensure()?;
         if self.engine.planned(format!(
             "ensure Caddy in `{}` has the route {}",
@@ -332,8 +344,7 @@ impl Proxy for Caddy<'_> {
             }
         };
         self.seed_record()?;
-        let config = self.ensure_server(Some(seen))?;
-        self.ensure_route(config)
+        self.ensure_config(Some(seen), https_port.unwrap_or(443))
     }
 
     fn current(&self) -> Result<Option<Vec<Upstream>>> {

@@ -1,0 +1,224 @@
+//! HTTPS for routes with domains: certificates from an ACME CA (a second Caddy on the engine,
+//! see `support::acme`), from Caddy's local CA, or from files; the HTTP redirect; a redeploy
+//! over HTTPS under load; and the client's address as the app sees it.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use crate::support::acme::AcmeCa;
+use crate::support::load::{self, Https, Load};
+use crate::support::{self, docker_words, Bed};
+
+/// `GET path` on the proxy's HTTP port at `addr` for `host`: the status and the whole answer.
+fn http_get(addr: (&str, u16), host: &str, path: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {text:?}"));
+    (status, text)
+}
+
+/// Waits until HTTPS answers 200 on `path` (Caddy obtains a new domain's certificate in the
+/// background); the body.
+#[track_caller]
+fn wait_https(https: &Https, path: &str, context: &dyn Fn() -> String) -> String {
+    let started = Instant::now();
+    loop {
+        match https.get(path) {
+            Ok((200, body)) => return body,
+            other if started.elapsed() > Duration::from_secs(60) => {
+                panic!("HTTPS never answered: {other:?}\n{}", context())
+            }
+            _ => std::thread::sleep(Duration::from_millis(250)),
+        }
+    }
+}
+
+fn proxy_logs(proxy: &str) -> String {
+    let o = std::process::Command::new("docker")
+        .args(["logs", proxy])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn a_certificate_from_acme_is_obtained_once_and_a_redeploy_over_https_drops_nothing() {
+    if !support::engine_available() {
+        return;
+    }
+    let mut bed = Bed::demo("acme", 0);
+    let ca = AcmeCa::start(&bed.project);
+    // The proxy serves already when the domain is added (as DNS points at a running server).
+    bed.flow(&["deploy"]).ok();
+    ca.resolve(&bed.proxy_name, "shop.test");
+    bed.write("ca-root.pem", &String::from_utf8(ca.root.clone()).unwrap());
+    let domain = [
+        "--service-domain",
+        "shop.test",
+        "--acme-ca",
+        &ca.directory,
+        "--acme-ca-root",
+        "ca-root.pem",
+        "--acme-email",
+        "ops@shop.test",
+    ];
+    let mut deploy = vec!["deploy"];
+    deploy.extend(domain);
+    bed.flow(&deploy).ok();
+    let https = Https::new(bed.https_port, "shop.test", &ca.root);
+    let proxy = bed.proxy_name.clone();
+    let context = || format!("CA:\n{}\nproxy:\n{}", ca.logs(), proxy_logs(&proxy));
+    let body = wait_https(&https, "/demo", &context);
+    assert!(body.starts_with("v1 "), "{body}");
+
+    // HTTP on the domain: a permanent redirect, method kept, to the published HTTPS port.
+    let (status, answer) = http_get(("127.0.0.1", bed.http_port), "shop.test", "/demo?x=1");
+    assert_eq!(status, 308, "{answer}");
+    assert!(
+        answer.contains(&format!(
+            "Location: https://shop.test:{}/demo?x=1",
+            bed.https_port
+        )),
+        "{answer}"
+    );
+
+    // A redeploy under 4-client HTTPS load, a fresh TLS connection per request.
+    bed.env("V", "v2");
+    let live = Load::start_https(&https, "/demo", 4, Duration::from_secs(120));
+    std::thread::sleep(Duration::from_millis(500));
+    let r = bed.flow(&deploy);
+    let deployed = live.started.elapsed();
+    std::thread::sleep(Duration::from_millis(300));
+    let stats = live.stop();
+    r.ok();
+    load::no_drop(&stats, deployed, "v2");
+
+    // The switch issued nothing: one certificate, and Caddy obtained it once.
+    assert_eq!(ca.issued(), 1, "{}", context());
+    assert_eq!(
+        proxy_logs(&proxy)
+            .matches("certificate obtained successfully")
+            .count(),
+        1,
+        "{}",
+        context()
+    );
+
+    // The certificate is on the proxy's volume: a restarted proxy serves it without asking.
+    support::docker_words(&["restart", &bed.proxy_name]);
+    let body = wait_https(&https, "/demo", &context);
+    assert!(body.starts_with("v2 "), "{body}");
+    assert_eq!(ca.issued(), 1, "{}", context());
+}
+
+/// The address this machine's traffic to its own non-loopback address comes from: a client
+/// there reaches the proxy by the engine's port forwarding, which keeps the source address.
+fn own_address() -> String {
+    let s = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+    s.connect("10.255.255.1:9").unwrap();
+    s.local_addr().unwrap().ip().to_string()
+}
+
+#[test]
+fn internal_and_file_certificates_redirects_and_the_clients_address() {
+    if !support::engine_available() {
+        return;
+    }
+    let bed = Bed::demo("tlsint", 0);
+    bed.flow(&[
+        "deploy",
+        "--service-domain",
+        "shop.test",
+        "--tls",
+        "internal",
+    ])
+    .ok();
+    let root = bed.path().join("root.pem");
+    let cp = std::process::Command::new("docker")
+        .args([
+            "cp",
+            &format!(
+                "{}:/data/caddy/pki/authorities/local/root.crt",
+                bed.proxy_name
+            ),
+            root.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        cp.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cp.stderr)
+    );
+    let https = Https::new(bed.https_port, "shop.test", &std::fs::read(&root).unwrap());
+    let context = || proxy_logs(&bed.proxy_name);
+    assert!(wait_https(&https, "/demo", &context).starts_with("v1 "));
+    let (status, answer) = http_get(("127.0.0.1", bed.http_port), "shop.test", "/demo");
+    assert_eq!(status, 308, "{answer}");
+
+    // The client's address: Caddy forwards the address the connection came from.
+    let me = own_address();
+    let body = wait_https(
+        &Https::new(bed.https_port, "shop.test", &std::fs::read(&root).unwrap()),
+        "/demo/client",
+        &context,
+    );
+    assert!(body.contains("forwarded-for="), "{body}");
+    let (status, answer) = {
+        // Over HTTP, without the redirect, from this machine's own address.
+        bed.flow(&[
+            "proxy",
+            "--service-domain",
+            "shop.test",
+            "--tls",
+            "internal",
+            "--https-redirect=false",
+        ])
+        .ok();
+        http_get((me.as_str(), bed.http_port), "shop.test", "/demo/client")
+    };
+    assert_eq!(status, 200, "{answer}");
+    assert!(
+        answer.contains(&format!("forwarded-for={me} "))
+            && answer.contains(&format!("real-ip={me}")),
+        "the app did not see this client's address {me}: {answer}"
+    );
+
+    // Certificate files, copied in through the engine.
+    let cert = rcgen::generate_simple_self_signed(vec!["files.test".to_string()]).unwrap();
+    bed.write("cert.pem", &cert.cert.pem());
+    bed.write("key.pem", &cert.signing_key.serialize_pem());
+    bed.flow(&[
+        "proxy",
+        "--service-domain",
+        "files.test",
+        "--tls-cert",
+        "cert.pem",
+        "--tls-key",
+        "key.pem",
+    ])
+    .ok();
+    let files = Https::new(bed.https_port, "files.test", cert.cert.pem().as_bytes());
+    assert!(wait_https(&files, "/demo", &context).starts_with("v1 "));
+    // No file of the user's was left anywhere but in the proxy.
+    let volumes = docker_words(&[
+        "volume",
+        "ls",
+        "-q",
+        "--filter",
+        &format!("name={}", bed.proxy_name),
+    ]);
+    assert!(volumes.iter().any(|v| v.ends_with("-tls")), "{volumes:?}");
+}
