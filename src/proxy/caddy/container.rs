@@ -257,10 +257,16 @@ impl<'a> ProxyContainer<'a> {
                 was_running: true,
                 https_port,
             }),
-            Found::Ours { https_port, .. } => self.start().map(|()| Provisioned {
-                was_running: false,
-                https_port,
-            }),
+            // Stopped, or created by another run that has not started it yet: the helper may
+            // not be in it yet (copying it again is harmless; starting twice is too).
+            Found::Ours { https_port, .. } => {
+                self.copy_in(None)
+                    .and_then(|()| self.start())
+                    .map(|()| Provisioned {
+                        was_running: false,
+                        https_port,
+                    })
+            }
             Found::Absent => self.create(None, &[]).map(|()| created),
             Found::OldLayout => self.migrate().map(|()| created),
             Found::Foreign { image } => Err(self.foreign(&image)),
