@@ -139,6 +139,11 @@ struct Row {
 /// Runs `action` under load on `host:port` + `path` and returns the figures.
 fn measure(name: &'static str, host: &str, port: u16, path: &str, action: impl FnOnce()) -> Row {
     let load = Load::start_on(host, port, "GET", path, CLIENTS, Duration::from_secs(120));
+    measure_load(name, load, action)
+}
+
+/// `measure`, under `load` (started just now).
+fn measure_load(name: &'static str, load: Load, action: impl FnOnce()) -> Row {
     std::thread::sleep(Duration::from_secs(2));
     let started = load.started.elapsed();
     let t = Instant::now();
@@ -228,6 +233,41 @@ fn main() {
         "/demo",
         || {
             must(&flow_dir, "docker", &["flow", "rollback"], &[]);
+        },
+    );
+
+    // HTTPS: the same route on a domain, with a certificate from Caddy's local CA; the load opens
+    // a fresh TLS connection per request.
+    let domain = ["--service-domain", "bench.test", "--tls", "internal"];
+    let mut args = vec!["flow", "deploy"];
+    args.extend(domain);
+    must(&flow_dir, "docker", &args, &[("V", "v1")]);
+    let root_file = work.path().join("root.pem");
+    must(
+        root,
+        "docker",
+        &[
+            "cp",
+            &format!("{proxy}:/data/caddy/pki/authorities/local/root.crt"),
+            root_file.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let https_to = load::Https::new(https, "bench.test", &std::fs::read(&root_file).unwrap());
+    let started = Instant::now();
+    while !https_to.get("/demo").is_ok_and(|(c, _)| c == 200) {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "HTTPS never answered"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    args.extend(["--format", "json"]);
+    let tls = measure_load(
+        "docker flow deploy over HTTPS (--tls internal)",
+        Load::start_https(&https_to, "/demo", CLIENTS, Duration::from_secs(120)),
+        || {
+            must(&flow_dir, "docker", &args, &[("V", "v2")]);
         },
     );
 
@@ -357,7 +397,7 @@ fn main() {
     )
     .1;
     let compose = run(root, "docker", &["compose", "version", "--short"], &[]).1;
-    let rows = [&flow, &rollback, &warm, &plain, &remote];
+    let rows = [&flow, &rollback, &warm, &tls, &plain, &remote];
     let mut md = String::new();
     md.push_str("# Benchmarks\n\nWritten by `make bench` (examples/bench.rs) from one real run; do not edit by hand.\n\n");
     md.push_str(&format!(

@@ -279,6 +279,82 @@ fn rows() -> Vec<Row> {
             [json!("1m"), json!("2m"), json!("3m")],
         ),
         r(
+            "proxy_https_port",
+            "8443",
+            "FLOW_PROXY_HTTPS_PORT",
+            "9443",
+            &["--proxy-https-port", "10443"],
+            [json!(8443), json!(9443), json!(10443)],
+        ),
+        r(
+            "tls",
+            "internal",
+            "FLOW_TLS",
+            "off",
+            &["--tls", "acme"],
+            [json!("internal"), json!("off"), json!("acme")],
+        ),
+        r(
+            "tls_cert",
+            "f.pem",
+            "FLOW_TLS_CERT",
+            "e.pem",
+            &["--tls-cert", "c.pem"],
+            [json!("f.pem"), json!("e.pem"), json!("c.pem")],
+        ),
+        r(
+            "tls_key",
+            "fk.pem",
+            "FLOW_TLS_KEY",
+            "ek.pem",
+            &["--tls-key", "ck.pem"],
+            [json!("fk.pem"), json!("ek.pem"), json!("ck.pem")],
+        ),
+        r(
+            "acme_email",
+            "f@example.com",
+            "FLOW_ACME_EMAIL",
+            "e@example.com",
+            &["--acme-email", "c@example.com"],
+            [
+                json!("f@example.com"),
+                json!("e@example.com"),
+                json!("c@example.com"),
+            ],
+        ),
+        r(
+            "acme_ca",
+            "https://f.example.com/dir",
+            "FLOW_ACME_CA",
+            "https://e.example.com/dir",
+            &["--acme-ca", "https://c.example.com/dir"],
+            [
+                json!("https://f.example.com/dir"),
+                json!("https://e.example.com/dir"),
+                json!("https://c.example.com/dir"),
+            ],
+        ),
+        r(
+            "acme_ca_root",
+            "f-root.pem",
+            "FLOW_ACME_CA_ROOT",
+            "e-root.pem",
+            &["--acme-ca-root", "c-root.pem"],
+            [
+                json!("f-root.pem"),
+                json!("e-root.pem"),
+                json!("c-root.pem"),
+            ],
+        ),
+        r(
+            "https_redirect",
+            "false",
+            "FLOW_HTTPS_REDIRECT",
+            "true",
+            &["--https-redirect=false"],
+            [json!(false), json!(true), json!(false)],
+        ),
+        r(
             "keep_old",
             "1m",
             "FLOW_KEEP_OLD",
@@ -411,7 +487,16 @@ fn every_setting_follows_default_file_env_flag_precedence() {
     for row in &rows {
         let k = row.key;
         assert_eq!(defaults[k]["source"], "default", "{k}");
-        bed.write("docker-flow.yml", &format!("{k}: {}\n", row.file));
+        // HTTPS settings apply to a route with domains; a certificate comes with its key.
+        let context = match k {
+            "tls_cert" => "service_domain: [x.example.com]\ntls_key: k.pem\n",
+            "tls_key" => "service_domain: [x.example.com]\ntls_cert: c.pem\n",
+            "tls" | "acme_email" | "acme_ca" | "acme_ca_root" | "https_redirect" => {
+                "service_domain: [x.example.com]\n"
+            }
+            _ => "",
+        };
+        bed.write("docker-flow.yml", &format!("{context}{k}: {}\n", row.file));
         let f = config(&bed, &[], &[]);
         assert_eq!(
             (&f[k]["value"], &f[k]["source"]),

@@ -12,11 +12,16 @@ use crate::support::{self, docker_words, Bed};
 
 /// `GET path` on the proxy's HTTP port at `addr` for `host`: the status and the whole answer.
 fn http_get(addr: (&str, u16), host: &str, path: &str) -> (u16, String) {
+    http_get_with(addr, host, path, "")
+}
+
+/// `http_get` with `headers` (`Name: value\r\n` lines) sent too.
+fn http_get_with(addr: (&str, u16), host: &str, path: &str, headers: &str) -> (u16, String) {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n{headers}\r\n"
     )
     .unwrap();
     let mut text = String::new();
@@ -187,7 +192,13 @@ fn internal_and_file_certificates_redirects_and_the_clients_address() {
             "--https-redirect=false",
         ])
         .ok();
-        http_get((me.as_str(), bed.http_port), "shop.test", "/demo/client")
+        // A client's own X-Forwarded-For is not believed.
+        http_get_with(
+            (me.as_str(), bed.http_port),
+            "shop.test",
+            "/demo/client",
+            "X-Forwarded-For: 6.6.6.6\r\n",
+        )
     };
     assert_eq!(status, 200, "{answer}");
     assert!(

@@ -306,11 +306,18 @@ fn a_proxy_of_the_earlier_layout_is_migrated_once_with_its_routes() {
     assert_eq!(bed.version_at("/demo"), "v2");
     let labels = docker_ok(&["inspect", "--format", "{{json .Config.Labels}}", &name]);
     assert!(
-        labels.contains("\"io.docker-flow.proxy.layout\":\"2\""),
+        labels.contains("\"io.docker-flow.proxy.layout\":\"3\""),
         "{labels}"
     );
+    // HTTP and HTTPS are published, the admin API is not.
     let ports = docker_ok(&["port", &name]);
-    assert!(ports.lines().all(|l| l.starts_with("80/tcp ")), "{ports}");
+    assert!(
+        ports
+            .lines()
+            .all(|l| l.starts_with("80/tcp ") || l.starts_with("443/tcp ")),
+        "{ports}"
+    );
+    assert!(ports.contains(&format!(":{}", bed.https_port)), "{ports}");
     assert!(
         !docker(&["container", "inspect", &format!("{name}-dns")])
             .status

@@ -171,11 +171,13 @@ fn the_proxys_control_surface_is_reachable_by_no_host_port_and_no_container() {
     }
     let bed = Bed::demo("closed", 0);
     bed.flow(&["deploy"]).ok();
-    // Only the HTTP port is published.
+    // Only the HTTP and HTTPS ports are published.
     let ports = docker(&["port", &bed.proxy_name]);
     let ports = String::from_utf8_lossy(&ports.stdout);
     assert!(
-        ports.lines().all(|l| l.starts_with("80/tcp ")),
+        ports
+            .lines()
+            .all(|l| l.starts_with("80/tcp ") || l.starts_with("443/tcp ")),
         "published: {ports}"
     );
     let nets = proxy_addresses(&bed);

@@ -212,8 +212,10 @@ fn a_remote_engine_through_a_context_gets_every_flow_and_its_own_proxy() {
     let published = remote(&["port", PROXY]);
     let published = String::from_utf8_lossy(&published.stdout);
     assert!(
-        published.lines().all(|l| l.starts_with("80/tcp ")),
-        "the remote proxy publishes more than HTTP: {published}"
+        published
+            .lines()
+            .all(|l| l.starts_with("80/tcp ") || l.starts_with("443/tcp ")),
+        "the remote proxy publishes more than HTTP and HTTPS: {published}"
     );
     // A redeploy under 4 clients of load, a fresh connection each.
     let load = Load::start_on(REMOTE_IP, 80, "GET", &bed.path, 4, Duration::from_secs(120));
