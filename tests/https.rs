@@ -81,7 +81,14 @@ fn a_certificate_from_acme_is_obtained_once_and_a_redeploy_over_https_drops_noth
     ];
     let mut deploy = vec!["deploy"];
     deploy.extend(domain);
-    bed.flow(&deploy).ok();
+    // The deploy that adds the domain waits for its certificate, and says so.
+    let r = bed.flow(&deploy);
+    r.ok();
+    assert!(
+        r.stderr.contains("certificate ready for shop.test"),
+        "{}",
+        r.stderr
+    );
     let https = Https::new(bed.https_port, "shop.test", &ca.root);
     let proxy = bed.proxy_name.clone();
     let context = || format!("CA:\n{}\nproxy:\n{}", ca.logs(), proxy_logs(&proxy));

@@ -11,8 +11,10 @@
 //! - `admin`, `drain`: Caddy's admin API, which listens on the proxy container's loopback only.
 //! - `hold`: the deploy lock's process, running exactly as long as its holder.
 //! - `append`, `read`: the release history on the project's history volume.
+//! - `certs`: which domains the proxy's Caddy holds a certificate for.
 
 mod admin;
+mod certs;
 mod dns;
 mod hold;
 mod journal;
@@ -27,7 +29,7 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((command, rest)) = args.split_first() else {
-        eprintln!("usage: helper probe|set|get|proxy|admin|drain|hold|append|read ...");
+        eprintln!("usage: helper probe|set|get|proxy|admin|drain|hold|append|read|certs ...");
         return ExitCode::from(2);
     };
     match command.as_str() {
@@ -40,6 +42,7 @@ fn main() -> ExitCode {
         "hold" => hold::run(rest),
         "append" => journal::append(rest),
         "read" => journal::read(rest),
+        "certs" => certs::run(rest),
         other => {
             eprintln!("helper: unknown command `{other}`");
             ExitCode::from(2)

@@ -12,6 +12,9 @@ use crate::proxy::{self, Drained, Proxy, RouteSpec};
 use crate::releases::{Pending, Releases};
 use crate::settings::{ProxyDriver, Settings};
 
+/// How long a switch that gave the proxy new domains waits for their certificates.
+const CERTIFICATE_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 pub(crate) struct Ctx<'a> {
     pub engine: &'a Engine,
     pub settings: &'a Settings,
@@ -137,7 +140,31 @@ impl<'a> Ctx<'a> {
             )),
             Drained::Clear { .. } => {}
         }
+        self.report_certificates()?;
         Ok(upstreams)
+    }
+
+    /// After a route got new domains: waits a while for their certificates, and says how that
+    /// went (a certificate still missing is a warning: the release serves, and the proxy keeps
+    /// trying).
+    fn report_certificates(&self) -> Result<()> {
+        let certs = self.proxy.await_certificates(CERTIFICATE_WAIT)?;
+        if !certs.obtained.is_empty() {
+            self.progress.info(&format!(
+                "certificate ready for {} ({:.1}s)",
+                certs.obtained.join(", "),
+                certs.waited.as_secs_f64()
+            ));
+        }
+        if !certs.missing.is_empty() {
+            self.progress.warn(&format!(
+                "no certificate yet for {} after {}s: HTTPS for it fails until the proxy gets one (it keeps trying; `docker logs {}` says why; check that the domain's DNS points at this host and ports 80 and 443 reach it)",
+                certs.missing.join(", "),
+                CERTIFICATE_WAIT.as_secs(),
+                self.settings.proxy.name
+            ));
+        }
+        Ok(())
     }
 
     /// Whether a proxy routes the target (any driver but `none`).

@@ -55,6 +55,11 @@ pub(crate) trait Proxy {
     fn previewed(&self) -> Result<Vec<Upstream>> {
         Ok(Vec::new())
     }
+    /// When this run gave the proxy new domains to get certificates for: waits until it holds
+    /// them, at most `timeout`. What it found.
+    fn await_certificates(&self, _timeout: Duration) -> Result<Certificates> {
+        Ok(Certificates::default())
+    }
     /// Waits until no request is in flight to `old`, at most `timeout`.
     fn drain(&self, old: &[Upstream], timeout: Duration) -> Result<Drained>;
     /// Detaches instances that were stopped from what the route reaches them by (they are out
@@ -64,6 +69,15 @@ pub(crate) trait Proxy {
     }
     /// The routes of this project, read back from the proxy.
     fn routes(&self) -> Result<Vec<RouteReport>>;
+}
+
+/// The certificates a route's new domains got while the command waited.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Certificates {
+    pub obtained: Vec<String>,
+    /// Domains still without one when the wait ended (the proxy keeps trying).
+    pub missing: Vec<String>,
+    pub waited: Duration,
 }
 
 /// How waiting for the old instances' requests in flight ended.

@@ -35,7 +35,7 @@ use self::container::{Found, Provisioned, ProxyContainer};
 use self::network::RouteNetwork;
 use self::rotation::{Member, Rotation};
 use self::tls::Material;
-use super::{Drained, Proxy, RouteSpec};
+use super::{Certificates, Drained, Proxy, RouteSpec};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::helper;
@@ -70,6 +70,8 @@ pub(crate) struct Caddy<'a> {
     members: RefCell<Option<Option<Vec<Member>>>>,
     /// The route's HTTPS and its files, once read (the preflight reads them).
     tls: RefCell<Option<Option<Material>>>,
+    /// Whether this run wrote the route with domains Caddy gets certificates for itself.
+    issuing: std::cell::Cell<bool>,
 }
 
 impl<'a> Caddy<'a> {
@@ -83,6 +85,7 @@ impl<'a> Caddy<'a> {
             config_seen: RefCell::new(None),
             members: RefCell::new(None),
             tls: RefCell::new(None),
+            issuing: std::cell::Cell::new(false),
         }
     }
 
@@ -190,7 +193,12 @@ impl<'a> Caddy<'a> {
                 .admin()
                 .send("POST", "/config/", &new, r.etag.as_deref())?;
             match w.status {
-                200 => return Ok(()),
+                200 => {
+                    self.issuing.set(https.is_some_and(|h| {
+                        matches!(h.issuer, tls::Issuer::Acme { .. } | tls::Issuer::Internal)
+                    }));
+                    return Ok(());
+                }
                 412 => continue, // someone else changed the config meanwhile: read it again
                 s => return Err(refused("the route", s, &w.body)),
             }
@@ -378,6 +386,34 @@ impl Proxy for Caddy<'_> {
             .get(&config::preview_record(&self.route))?
             .unwrap_or_default();
         Ok(self.upstreams(members))
+    }
+
+    fn await_certificates(&self, timeout: Duration) -> Result<Certificates> {
+        if !self.issuing.get() || self.engine.dry_run() {
+            return Ok(Certificates::default());
+        }
+        let started = Instant::now();
+        let mut a = vec!["certs".to_string(), tls::STORAGE.to_string()];
+        a.extend(self.route.domains.iter().cloned());
+        loop {
+            let out = self.container.exec(&a, None, false)?;
+            let held: Vec<String> = out.stdout.lines().map(String::from).collect();
+            let missing: Vec<String> = self
+                .route
+                .domains
+                .iter()
+                .filter(|d| !held.contains(d))
+                .cloned()
+                .collect();
+            if missing.is_empty() || started.elapsed() >= timeout || !out.ok() {
+                return Ok(Certificates {
+                    obtained: held,
+                    missing,
+                    waited: started.elapsed(),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
     }
 
     fn drain(&self, old: &[Upstream], timeout: Duration) -> Result<Drained> {

@@ -14,6 +14,8 @@ use sha2::{Digest, Sha256};
 use crate::error::{Error, Result};
 use crate::settings::{CertSource, TlsSettings};
 
+/// Where Caddy keeps the certificates it obtained, one directory per issuer.
+pub(super) const STORAGE: &str = "/data/caddy/certificates";
 /// Where files docker flow copies in live, on the proxy's data volume.
 const FILES: &str = "/data/docker-flow/tls";
 
