@@ -355,6 +355,18 @@ fn rows() -> Vec<Row> {
             [json!(false), json!(true), json!(false)],
         ),
         r(
+            "proxy_trusted_proxies",
+            "[10.0.0.1]",
+            "FLOW_PROXY_TRUSTED_PROXIES",
+            "10.0.0.0/8",
+            &["--proxy-trusted-proxies", "192.168.0.0/16"],
+            [
+                json!(["10.0.0.1"]),
+                json!(["10.0.0.0/8"]),
+                json!(["192.168.0.0/16"]),
+            ],
+        ),
+        r(
             "keep_old",
             "1m",
             "FLOW_KEEP_OLD",

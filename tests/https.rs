@@ -214,6 +214,32 @@ fn internal_and_file_certificates_redirects_and_the_clients_address() {
         "the app did not see this client's address {me}: {answer}"
     );
 
+    // Behind a proxy of one's own (a load balancer at this address): its X-Forwarded-For is
+    // believed, and the client it names is the app's X-Real-IP.
+    bed.flow(&[
+        "proxy",
+        "--service-domain",
+        "shop.test",
+        "--tls",
+        "internal",
+        "--https-redirect=false",
+        "--proxy-trusted-proxies",
+        &format!("{me}/32"),
+    ])
+    .ok();
+    let (status, answer) = http_get_with(
+        (me.as_str(), bed.http_port),
+        "shop.test",
+        "/demo/client",
+        "X-Forwarded-For: 6.6.6.6\r\n",
+    );
+    assert_eq!(status, 200, "{answer}");
+    assert!(
+        answer.contains(&format!("forwarded-for=6.6.6.6, {me} "))
+            && answer.contains("real-ip=6.6.6.6"),
+        "the balancer's client was not passed on: {answer}"
+    );
+
     // Certificate files, copied in through the engine.
     let cert = rcgen::generate_simple_self_signed(vec!["files.test".to_string()]).unwrap();
     bed.write("cert.pem", &cert.cert.pem());

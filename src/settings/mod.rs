@@ -315,6 +315,9 @@ pub(crate) struct ProxySettings {
     pub name: String,
     pub http_port: u16,
     pub https_port: u16,
+    /// Proxies in front whose `X-Forwarded-For` Caddy believes; None: not given (left as the
+    /// proxy has it), empty: none.
+    pub trusted_proxies: Option<Vec<String>>,
     pub host: String,
     pub reconf_port: u16,
     pub docker_host: Option<String>,
@@ -493,6 +496,11 @@ impl Resolved {
             name: self.value(Key::ProxyName, values::parse_name)?,
             http_port: self.value(Key::ProxyHttpPort, port)?,
             https_port: self.value(Key::ProxyHttpsPort, port)?,
+            trusted_proxies: match self.list(Key::ProxyTrustedProxies) {
+                l if l.is_empty() && !self.given(Key::ProxyTrustedProxies) => None,
+                l if l.iter().any(|v| v == "none") => Some(Vec::new()),
+                _ => Some(self.each(Key::ProxyTrustedProxies, values::parse_ip_range)?),
+            },
             host: self.value(Key::ProxyHost, values::parse_host)?,
             reconf_port: self.value(Key::ProxyReconfPort, port)?,
             docker_host: self.optional(Key::ProxyDockerHost, values::parse_docker_host)?,

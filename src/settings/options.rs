@@ -160,6 +160,7 @@ keys! {
     AcmeCa = "acme_ca",
     AcmeCaRoot = "acme_ca_root",
     HttpsRedirect = "https_redirect",
+    ProxyTrustedProxies = "proxy_trusted_proxies",
     HealthTimeout = "health_timeout",
     HealthPath = "health_path",
     DrainTimeout = "drain_timeout",
@@ -248,6 +249,8 @@ impl Key {
                 .env("FLOW_ACME_CA_ROOT"),
             Key::HttpsRedirect => Spec::new("https-redirect", Bool, HTTPS, CHANGING, "Answer HTTP requests for the route's domains with a 308 redirect to HTTPS [true|false]")
                 .env("FLOW_HTTPS_REDIRECT").default("true"),
+            Key::ProxyTrustedProxies => Spec::new("proxy-trusted-proxies", List, PROXY, CHANGING, "Addresses or CIDR ranges of proxies in front of the proxy (a load balancer) whose X-Forwarded-For is believed (repeatable; `none` clears; unset: left as it is)")
+                .env("FLOW_PROXY_TRUSTED_PROXIES"),
             Key::HealthTimeout => Spec::new("health-timeout", Duration, TIMING, STARTING, "How long new instances may take to become healthy (e.g. 60s, 2m)")
                 .env("FLOW_HEALTH_TIMEOUT").default("60s"),
             Key::HealthPath => Spec::new("health-path", Text, TIMING, STARTING, "Path docker flow's probe requests from a target without a Docker healthcheck (healthy: an answer below 500)")

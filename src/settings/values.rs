@@ -366,6 +366,26 @@ pub(crate) fn parse_proxy_driver(v: &str) -> Parsed<ProxyDriver> {
     }
 }
 
+/// `--proxy-trusted-proxies`: an IP address or a CIDR range, as Caddy's `trusted_proxies` takes it.
+pub(crate) fn parse_ip_range(v: &str) -> Parsed<String> {
+    let (ip, prefix) = v.split_once('/').unwrap_or((v, ""));
+    let ok = match ip.parse::<std::net::IpAddr>() {
+        Ok(addr) => {
+            let max = if addr.is_ipv4() { 32 } else { 128 };
+            prefix.is_empty() || prefix.parse::<u8>().is_ok_and(|p| p <= max)
+        }
+        Err(_) => false,
+    };
+    if ok {
+        Ok(v.to_string())
+    } else {
+        bad(
+            format!("`{}` is not an IP address or CIDR range", v.escape_debug()),
+            "use an address such as 10.0.0.5 or a range such as 10.0.0.0/8 (or `none`)",
+        )
+    }
+}
+
 /// `--tls`: how a route with domains gets its certificates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum TlsMode {

@@ -106,16 +106,26 @@ fn files_id(route: &RouteSpec) -> String {
     format!("{}.cert", route_id(route))
 }
 
+/// What the proxy's servers are given, beside the routes.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Servers {
+    /// The host port HTTPS is published on, for the redirect.
+    pub https_port: u16,
+    /// Proxies in front whose `X-Forwarded-For` Caddy believes (None: left as they are).
+    pub trusted_proxies: Option<Vec<String>>,
+}
+
 /// The whole config with the route as it should be: on HTTP (or a redirect to HTTPS), on HTTPS
-/// with its issuer (when `https`), and nowhere else. `https_port`: the host port HTTPS is
-/// published on, for the redirect. None when `config` is so already: Caddy's config changes only
-/// when a route is new or its paths, domains or certificates changed.
+/// with its issuer (when `https`), and nowhere else; and the servers as `servers` say. None
+/// when `config` is so already: Caddy's config changes only when a route is new or its paths,
+/// domains or certificates changed (or the trusted proxies).
 pub(super) fn with_route_everywhere(
     config: &Value,
     spec: &RouteSpec,
     https: Option<&Https>,
-    https_port: u16,
+    servers_given: &Servers,
 ) -> Option<Value> {
+    let https_port = servers_given.https_port;
     let mut new = config.clone();
     let http = match https {
         Some(h) if h.redirect => redirect(spec, https_port),
@@ -141,6 +151,20 @@ pub(super) fn with_route_everywhere(
             if servers.contains_key(HTTPS_SERVER) {
                 let id = json!(https_route_id(spec));
                 routes_of(servers, HTTPS_SERVER).retain(|r| r.get("@id") != Some(&id));
+            }
+        }
+    }
+    if let Some(ranges) = &servers_given.trusted_proxies {
+        for name in [SERVER, HTTPS_SERVER] {
+            if let Some(s) = servers.get_mut(name).and_then(Value::as_object_mut) {
+                if ranges.is_empty() {
+                    s.remove("trusted_proxies");
+                } else {
+                    s.insert(
+                        "trusted_proxies".into(),
+                        json!({"source": "static", "ranges": ranges}),
+                    );
+                }
             }
         }
     }
@@ -482,6 +506,36 @@ mod tests {
         }
     }
 
+    fn at(https_port: u16) -> Servers {
+        Servers {
+            https_port,
+            trusted_proxies: None,
+        }
+    }
+
+    #[test]
+    fn trusted_proxies_go_on_both_servers_and_none_clears_them() {
+        let shop = spec(&[], &["shop.test"]);
+        let mut servers = at(443);
+        servers.trusted_proxies = Some(vec!["10.0.0.0/8".into()]);
+        let c = with_route_everywhere(&base(), &shop, Some(&acme(true)), &servers).unwrap();
+        for s in [SERVER, HTTPS_SERVER] {
+            assert_eq!(
+                c.pointer(&format!("/apps/http/servers/{s}/trusted_proxies/ranges")),
+                Some(&json!(["10.0.0.0/8"])),
+                "{s}"
+            );
+        }
+        // Not given: left as they are.
+        assert!(with_route_everywhere(&c, &shop, Some(&acme(true)), &at(443)).is_none());
+        servers.trusted_proxies = Some(Vec::new());
+        let cleared = with_route_everywhere(&c, &shop, Some(&acme(true)), &servers).unwrap();
+        assert_eq!(
+            cleared,
+            with_route_everywhere(&base(), &shop, Some(&acme(true)), &at(443)).unwrap()
+        );
+    }
+
     fn acme(redirect: bool) -> Https {
         Https {
             issuer: Issuer::Acme {
@@ -496,18 +550,18 @@ mod tests {
     #[test]
     fn a_route_with_https_redirects_on_http_and_is_served_on_https_with_its_issuer() {
         let shop = spec(&[], &["shop.test"]);
-        let config = with_route_everywhere(&base(), &shop, Some(&acme(true)), 8443).unwrap();
+        let config = with_route_everywhere(&base(), &shop, Some(&acme(true)), &at(8443)).unwrap();
         insta::assert_json_snapshot!(config);
         // Written once: the same route again changes nothing.
-        assert!(with_route_everywhere(&config, &shop, Some(&acme(true)), 8443).is_none());
+        assert!(with_route_everywhere(&config, &shop, Some(&acme(true)), &at(8443)).is_none());
         // Without the redirect, HTTP proxies too.
-        let plain = with_route_everywhere(&config, &shop, Some(&acme(false)), 8443).unwrap();
+        let plain = with_route_everywhere(&config, &shop, Some(&acme(false)), &at(8443)).unwrap();
         assert_eq!(
             plain.pointer("/apps/http/servers/docker-flow/routes/0"),
             Some(&route(&shop))
         );
         // Off: the HTTPS route and the policy go; HTTP serves the route.
-        let off = with_route_everywhere(&config, &shop, None, 8443).unwrap();
+        let off = with_route_everywhere(&config, &shop, None, &at(8443)).unwrap();
         assert_eq!(
             off.pointer("/apps/http/servers/docker-flow-https/routes"),
             Some(&json!([]))
@@ -526,7 +580,7 @@ mod tests {
     fn a_redirect_names_the_https_port_unless_it_is_443() {
         let shop = spec(&["/api"], &["shop.test"]);
         let location = |port| {
-            let c = with_route_everywhere(&base(), &shop, Some(&acme(true)), port).unwrap();
+            let c = with_route_everywhere(&base(), &shop, Some(&acme(true)), &at(port)).unwrap();
             c.pointer("/apps/http/servers/docker-flow/routes/0/handle/0/headers/Location/0")
                 .cloned()
                 .unwrap()
@@ -557,8 +611,8 @@ mod tests {
             },
             redirect: false,
         };
-        let one = with_route_everywhere(&base(), &shop, Some(&internal), 443).unwrap();
-        let two = with_route_everywhere(&one, &blog, Some(&files), 443).unwrap();
+        let one = with_route_everywhere(&base(), &shop, Some(&internal), &at(443)).unwrap();
+        let two = with_route_everywhere(&one, &blog, Some(&files), &at(443)).unwrap();
         let https = two
             .pointer("/apps/http/servers/docker-flow-https/routes")
             .unwrap();
@@ -572,7 +626,7 @@ mod tests {
             Some(&json!("/data/c.pem"))
         );
         // Dropping blog's HTTPS leaves shop's.
-        let back = with_route_everywhere(&two, &blog, None, 443).unwrap();
+        let back = with_route_everywhere(&two, &blog, None, &at(443)).unwrap();
         assert_eq!(
             back.pointer("/apps/tls/automation/policies"),
             one.pointer("/apps/tls/automation/policies")

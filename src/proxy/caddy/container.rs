@@ -74,6 +74,10 @@ impl<'a> ProxyContainer<'a> {
         ProxyContainer { engine, settings }
     }
 
+    pub(super) fn settings(&self) -> &ProxySettings {
+        &self.settings
+    }
+
     pub(super) fn name(&self) -> &str {
         &self.settings.name
     }

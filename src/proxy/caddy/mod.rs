@@ -160,7 +160,7 @@ impl<'a> Caddy<'a> {
     /// something else is refused. Changes are guarded by the config's ETag, so one made by
     /// another run meanwhile is read again, not overwritten. `seen`: the config as just read.
     /// The files the route's HTTPS needs are copied in first, once.
-    fn ensure_config(&self, mut seen: Option<Reply>, https_port: u16) -> Result<()> {
+    fn ensure_config(&self, mut seen: Option<Reply>, servers: &config::Servers) -> Result<()> {
         let tls = self.tls.borrow();
         let material = tls.as_ref().and_then(Option::as_ref);
         let mut copied = false;
@@ -176,7 +176,7 @@ impl<'a> Caddy<'a> {
                 Owner::Nobody => config::base(),
             };
             let https = material.map(|m| &m.https);
-            let Some(new) = config::with_route_everywhere(&current, &self.route, https, https_port)
+            let Some(new) = config::with_route_everywhere(&current, &self.route, https, servers)
             else {
                 return Ok(());
             };
@@ -352,7 +352,11 @@ impl Proxy for Caddy<'_> {
             }
         };
         self.seed_record()?;
-        self.ensure_config(Some(seen), https_port.unwrap_or(443))
+        let servers = config::Servers {
+            https_port: https_port.unwrap_or(443),
+            trusted_proxies: self.container.settings().trusted_proxies.clone(),
+        };
+        self.ensure_config(Some(seen), &servers)
     }
 
     fn current(&self) -> Result<Option<Vec<Upstream>>> {
