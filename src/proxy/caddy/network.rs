@@ -98,12 +98,14 @@ impl<'a> RouteNetwork<'a> {
         &self.name
     }
 
-    /// Creates the network (once) and connects the proxy to it.
-    /// Makes sure the network exists, is this route's, and has the proxy on it. Read afresh:
-    /// the proxy container may have just been created.
+    /// Makes sure the network exists, is this route's, and has the proxy on it. The preflight's
+    /// read serves: a proxy created since is not on it yet (so it is connected), and one
+    /// recreated by a migration was connected to its old networks as it was created; another
+    /// run that created the network meanwhile makes `network create` conflict, which reads it
+    /// again.
     pub(super) fn ensure(&self) -> Result<()> {
         let ours = self.label.split_once('=').map_or("", |(_, v)| v);
-        let seen = self.fresh()?;
+        let seen = self.seen()?;
         if seen.owner.as_deref() == Some(ours)
             && seen.containers.iter().any(|(n, _)| *n == self.proxy)
         {
