@@ -1,6 +1,7 @@
 //! HTTPS for routes with domains: certificates from an ACME CA (a second Caddy on the engine,
 //! see `support::acme`), from Caddy's local CA, or from files; the HTTP redirect; a redeploy
-//! over HTTPS under load; and the client's address as the app sees it.
+//! over HTTPS under load; the client's address as the app sees it; and a proxy started before
+//! HTTPS, recreated with it once a route needs it.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -265,4 +266,141 @@ fn internal_and_file_certificates_redirects_and_the_clients_address() {
         &format!("name={}", bed.proxy_name),
     ]);
     assert!(volumes.iter().any(|v| v.ends_with("-tls")), "{volumes:?}");
+}
+
+fn docker_ok(args: &[&str]) -> String {
+    let out = std::process::Command::new("docker")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "docker {args:?}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn a_proxy_without_https_serves_on_until_a_route_needs_it_then_is_recreated_with_its_routes() {
+    if !support::engine_available() {
+        return;
+    }
+    let mut bed = Bed::demo("tohttps", 0);
+    bed.flow(&["deploy"]).ok();
+    let name = bed.proxy_name.clone();
+    // Rebuild the proxy as a docker flow before HTTPS ran it (layout 2): docker flow's helper
+    // first, HTTP only, Caddy's data in the container; same config, records and networks.
+    let helper = docker_ok(&["inspect", "--format", "{{.Path}}", &name]);
+    let args: Vec<String> = serde_json::from_str(&docker_ok(&[
+        "inspect",
+        "--format",
+        "{{json .Args}}",
+        &name,
+    ]))
+    .unwrap();
+    let saved = tempfile::tempdir().unwrap();
+    docker_ok(&[
+        "cp",
+        &format!("{name}:/docker-flow"),
+        saved.path().to_str().unwrap(),
+    ]);
+    docker_ok(&["rm", "-f", &name]);
+    let http = format!("{}:80", bed.http_port);
+    let (data, records) = (
+        format!("{name}-data:/config"),
+        format!("{name}-dns:/routes"),
+    );
+    let mut create = vec![
+        "create",
+        "--name",
+        &name,
+        "--restart",
+        "unless-stopped",
+        "--label",
+        "io.docker-flow.proxy=caddy",
+        "--label",
+        "io.docker-flow.proxy.layout=2",
+        "-p",
+        &http,
+        "-v",
+        &data,
+        "-v",
+        &records,
+        "-e",
+        "CADDY_ADMIN=127.0.0.1:2019",
+        "-e",
+        "XDG_CONFIG_HOME=/config",
+        "-e",
+        "XDG_DATA_HOME=/data",
+        "--entrypoint",
+        &helper,
+        support::CADDY_IMAGE,
+    ];
+    create.extend(args.iter().map(String::as_str));
+    docker_ok(&create);
+    docker_ok(&[
+        "cp",
+        saved.path().join("docker-flow").to_str().unwrap(),
+        &format!("{name}:/"),
+    ]);
+    docker_ok(&[
+        "network",
+        "connect",
+        &format!("dflow-{}.app", bed.project),
+        &name,
+    ]);
+    docker_ok(&["start", &name]);
+    let started = Instant::now();
+    while bed.get("/demo").is_none_or(|(c, _)| c != 200) {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the layout-2 proxy did not serve"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let layout = || {
+        docker_ok(&[
+            "inspect",
+            "--format",
+            "{{index .Config.Labels \"io.docker-flow.proxy.layout\"}}",
+            &name,
+        ])
+    };
+
+    // A path-only deploy leaves it as it is.
+    bed.env("V", "v2");
+    bed.flow(&["deploy"]).ok();
+    assert_eq!(layout(), "2");
+    assert_eq!(bed.version_at("/demo"), "v2");
+
+    // The first route that needs HTTPS recreates it once, with the HTTPS port and the volume.
+    bed.env("V", "v3");
+    let r = bed.flow(&[
+        "deploy",
+        "--service-domain",
+        "shop.test",
+        "--tls",
+        "internal",
+    ]);
+    r.ok();
+    assert_eq!(layout(), "3");
+    let ports = docker_ok(&["port", &name]);
+    assert!(
+        ports.contains(&format!("443/tcp -> 0.0.0.0:{}", bed.https_port)),
+        "{ports}"
+    );
+    let root = bed.path().join("root.pem");
+    docker_ok(&[
+        "cp",
+        &format!("{name}:/data/caddy/pki/authorities/local/root.crt"),
+        root.to_str().unwrap(),
+    ]);
+    let https = Https::new(bed.https_port, "shop.test", &std::fs::read(&root).unwrap());
+    let body = wait_https(&https, "/demo", &|| proxy_logs(&name));
+    assert!(body.starts_with("v3 "), "{body}");
+    let volumes = docker_words(&[
+        "volume",
+        "ls",
+        "-q",
+        "--filter",
+        &format!("name={name}-tls"),
+    ]);
+    assert_eq!(volumes, [format!("{name}-tls")]);
 }
