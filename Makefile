@@ -4,7 +4,7 @@ CARGO ?= cargo
 PREFIX ?= /usr/local
 MANDIR ?= $(PREFIX)/share/man/man1
 
-.PHONY: all build install testbed demo test bench lint schemas clean-demo dist dist-check
+.PHONY: all build install testbed testbed-swarm demo test bench lint schemas clean-demo dist dist-check
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 TRIPLE := $(shell rustc -vV | sed -n 's/^host: //p')
 
@@ -25,6 +25,10 @@ install: build
 # Engine, Compose v2 and the locally built images (nothing is pulled from an image registry).
 testbed:
 	bash scripts/testbed.sh
+
+# The test bed and a two-node Swarm in network namespaces (context dflow-swarm), for Swarm work.
+testbed-swarm:
+	DOCKER_FLOW_SWARM=1 bash scripts/testbed.sh
 
 # Deploys the bundled example twice (v1, then v2) behind the proxy and shows the responses.
 demo: testbed install

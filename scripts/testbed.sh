@@ -172,3 +172,68 @@ CONF
     { say "the remote engine does not answer over ssh"; exit 1; }
   say "remote engine: $REMOTE (context dflow-remote) and ssh://root@${REMOTE_IP}"
 fi
+
+# 5. A two-node Swarm (only with DOCKER_FLOW_SWARM=1, `make testbed-swarm`): dockerds in the
+# network namespaces dflow-n1 (manager, 10.231.5.11) and dflow-n2 (worker, 10.231.5.12), joined
+# by a bridge in dflow-sw, with overlay traffic between them; this machine reaches both at
+# 10.231.5.1. Images are loaded on each node (no registry: the daemons prefer offline images).
+# The docker context `dflow-swarm` is the manager. A node failure is its dockerd killed by
+# /run/dflow-nN/pid.
+if [ "${DOCKER_FLOW_SWARM:-}" = 1 ]; then
+  if ! ip netns list | grep -qw dflow-sw; then
+    say "making the swarm's network namespaces (dflow-sw, dflow-n1, dflow-n2)"
+    ip netns add dflow-sw
+    ip -n dflow-sw link add br0 type bridge && ip -n dflow-sw link set br0 up
+    ip link add dflow-swh type veth peer name dflow-swb
+    ip link set dflow-swb netns dflow-sw
+    ip -n dflow-sw link set dflow-swb master br0 && ip -n dflow-sw link set dflow-swb up
+    ip addr add 10.231.5.1/24 dev dflow-swh && ip link set dflow-swh up
+    for i in 1 2; do
+      ip netns add "dflow-n$i"
+      ip link add "dflow-v$i" type veth peer name eth0 netns "dflow-n$i"
+      ip link set "dflow-v$i" netns dflow-sw
+      ip -n dflow-sw link set "dflow-v$i" master br0 && ip -n dflow-sw link set "dflow-v$i" up
+      ip -n "dflow-n$i" addr add "10.231.5.1$i/24" dev eth0
+      ip -n "dflow-n$i" link set eth0 up && ip -n "dflow-n$i" link set lo up
+      ip -n "dflow-n$i" route add default via 10.231.5.1
+    done
+  fi
+  for i in 1 2; do
+    sock=unix:///run/dflow-n$i/sock
+    if ! docker -H "$sock" info >/dev/null 2>&1; then
+      say "starting the swarm node $i's dockerd (log: /run/dflow-n$i/log)"
+      mkdir -p "/var/lib/dflow-n$i" "/run/dflow-n$i"
+      setsid nsenter --net=/var/run/netns/dflow-n$i env DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 dockerd \
+        --data-root "/var/lib/dflow-n$i" --exec-root "/run/dflow-n$i/x" --pidfile "/run/dflow-n$i/pid" \
+        -H "$sock" --bip "10.235.$i.1/24" --default-address-pool base=10.245.0.0/16,size=24 \
+        >"/run/dflow-n$i/log" 2>&1 </dev/null &
+    fi
+  done
+  for i in 1 2; do
+    for _ in $(seq 60); do docker -H "unix:///run/dflow-n$i/sock" info >/dev/null 2>&1 && break; sleep 1; done
+    docker -H "unix:///run/dflow-n$i/sock" info >/dev/null 2>&1 || { say "swarm node $i did not start"; tail -20 "/run/dflow-n$i/log" >&2; exit 1; }
+  done
+  N1="docker -H unix:///run/dflow-n1/sock"; N2="docker -H unix:///run/dflow-n2/sock"
+  if [ "$($N1 info --format '{{.Swarm.LocalNodeState}}')" != active ]; then
+    say "initialising the swarm on node 1"
+    $N1 swarm init --advertise-addr 10.231.5.11 --data-path-addr 10.231.5.11 --default-addr-pool 10.246.0.0/16 >/dev/null
+  fi
+  if [ "$($N2 info --format '{{.Swarm.LocalNodeState}}')" != active ]; then
+    say "joining node 2 to the swarm"
+    $N2 swarm join --advertise-addr 10.231.5.12 --data-path-addr 10.231.5.12 \
+      --token "$($N1 swarm join-token -q worker)" 10.231.5.11:2377 >/dev/null
+  fi
+  for image in demo-service:v1 demo-service:v2 demo-service:v3 "$CADDY_IMAGE"; do
+    want=$(docker image inspect -f '{{.Id}}' "$image")
+    for n in 1 2; do
+      have=$(docker -H "unix:///run/dflow-n$n/sock" image inspect -f '{{.Id}}' "$image" 2>/dev/null || true)
+      if [ "$want" != "$have" ]; then
+        say "loading $image into swarm node $n"
+        docker save "$image" | docker -H "unix:///run/dflow-n$n/sock" load -q >/dev/null
+      fi
+    done
+  done
+  docker context inspect dflow-swarm >/dev/null 2>&1 ||
+    docker context create dflow-swarm --docker "host=unix:///run/dflow-n1/sock" >/dev/null
+  say "swarm: $($N1 node ls --format '{{.Hostname}} {{.ManagerStatus}}' | wc -l) nodes (context dflow-swarm)"
+fi
