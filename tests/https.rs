@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::acme::AcmeCa;
 use crate::support::load::{self, Https, Load};
-use crate::support::{self, docker_words, Bed};
+use crate::support::{self, docker_ok, docker_words, Bed};
 
 /// `GET path` on the proxy's HTTP port at `addr` for `host`: the status and the whole answer.
 fn http_get(addr: (&str, u16), host: &str, path: &str) -> (u16, String) {
@@ -189,52 +189,39 @@ fn internal_and_file_certificates_redirects_and_the_clients_address() {
         &context,
     );
     assert!(body.contains("forwarded-for="), "{body}");
-    let (status, answer) = {
-        // Over HTTP, without the redirect, from this machine's own address.
-        bed.flow(&[
+    // What the app saw of a request from this machine's own address over HTTP (no redirect),
+    // carrying a forged X-Forwarded-For, after `docker flow proxy` with `extra` options.
+    let seen_with = |extra: &[&str]| -> String {
+        let mut a = vec![
             "proxy",
             "--service-domain",
             "shop.test",
             "--tls",
             "internal",
             "--https-redirect=false",
-        ])
-        .ok();
-        // A client's own X-Forwarded-For is not believed.
-        http_get_with(
+        ];
+        a.extend_from_slice(extra);
+        bed.flow(&a).ok();
+        let (status, answer) = http_get_with(
             (me.as_str(), bed.http_port),
             "shop.test",
             "/demo/client",
             "X-Forwarded-For: 6.6.6.6\r\n",
-        )
+        );
+        assert_eq!(status, 200, "{answer}");
+        answer
     };
-    assert_eq!(status, 200, "{answer}");
+    // A client's own X-Forwarded-For is not believed.
+    let answer = seen_with(&[]);
     assert!(
         answer.contains(&format!("forwarded-for={me} "))
             && answer.contains(&format!("real-ip={me}")),
         "the app did not see this client's address {me}: {answer}"
     );
-
     // Behind a proxy of one's own (a load balancer at this address): its X-Forwarded-For is
     // believed, and the client it names is the app's X-Real-IP.
-    bed.flow(&[
-        "proxy",
-        "--service-domain",
-        "shop.test",
-        "--tls",
-        "internal",
-        "--https-redirect=false",
-        "--proxy-trusted-proxies",
-        &format!("{me}/32"),
-    ])
-    .ok();
-    let (status, answer) = http_get_with(
-        (me.as_str(), bed.http_port),
-        "shop.test",
-        "/demo/client",
-        "X-Forwarded-For: 6.6.6.6\r\n",
-    );
-    assert_eq!(status, 200, "{answer}");
+    let trusted = format!("{me}/32");
+    let answer = seen_with(&["--proxy-trusted-proxies", &trusted]);
     assert!(
         answer.contains(&format!("forwarded-for=6.6.6.6, {me} "))
             && answer.contains("real-ip=6.6.6.6"),
@@ -266,15 +253,6 @@ fn internal_and_file_certificates_redirects_and_the_clients_address() {
         &format!("name={}", bed.proxy_name),
     ]);
     assert!(volumes.iter().any(|v| v.ends_with("-tls")), "{volumes:?}");
-}
-
-fn docker_ok(args: &[&str]) -> String {
-    let out = std::process::Command::new("docker")
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "docker {args:?}: {out:?}");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 #[test]

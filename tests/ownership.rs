@@ -8,16 +8,10 @@ use crate::support;
 use std::process::Command;
 
 use serde_json::{json, Value};
-use support::Bed;
+use support::{docker_ok, Bed};
 
 fn docker(args: &[&str]) -> std::process::Output {
     Command::new("docker").args(args).output().unwrap()
-}
-
-fn docker_ok(args: &[&str]) -> String {
-    let out = docker(args);
-    assert!(out.status.success(), "docker {args:?}: {out:?}");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 /// The config a foreign Caddy serves.

@@ -6,7 +6,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use super::{docker_words, CADDY_IMAGE};
+use super::{docker_ok, docker_words, CADDY_IMAGE};
 
 /// The CA's name on its network (its directory is served for this name).
 const CA_HOST: &str = "acme-ca";
@@ -22,16 +22,6 @@ pub struct AcmeCa {
 
 fn docker(args: &[&str]) -> std::process::Output {
     Command::new("docker").args(args).output().unwrap()
-}
-
-#[track_caller]
-fn docker_ok(args: &[&str]) {
-    let o = docker(args);
-    assert!(
-        o.status.success(),
-        "docker {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
 }
 
 impl AcmeCa {

@@ -335,6 +335,14 @@ pub fn proxy_admin(proxy: &str, method: &str, path: &str, body: Option<&str>) ->
 }
 
 /// The whitespace-separated words `docker ARGS` prints (names, ids); none on failure.
+/// `docker ARGS`, which must succeed: its stdout, trimmed.
+#[track_caller]
+pub fn docker_ok(args: &[&str]) -> String {
+    let out = Command::new("docker").args(args).output().unwrap();
+    assert!(out.status.success(), "docker {args:?}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
 pub fn docker_words(args: &[&str]) -> Vec<String> {
     Command::new("docker")
         .args(args)
