@@ -12,7 +12,7 @@
 //!   the files (certificates, keys, roots) docker flow copies in for it.
 //!
 //! Caddy drops requests whenever its config changes, so its config changes only when a route is
-//! created (or its paths or domains change), each time in one request guarded by `If-Match`, so
+//! created (or its paths, domains or certificates change), each time in one request guarded by `If-Match`, so
 //! a concurrent change by another project is retried, not overwritten. A switch connects the new
 //! instances to the route network and rewrites the record; the old ones leave the record while
 //! they still run, and are stopped only once Caddy reports no request in flight to them (or
