@@ -244,6 +244,19 @@ fn internal_and_file_certificates_redirects_and_the_clients_address() {
     .ok();
     let files = Https::new(bed.https_port, "files.test", cert.cert.pem().as_bytes());
     assert!(wait_https(&files, "/demo", &context).starts_with("v1 "));
+    // A path-only route is served on HTTPS when given a certificate, for the names it covers,
+    // and on HTTP for any host.
+    bed.flow(&[
+        "proxy",
+        "--tls-cert",
+        "cert.pem",
+        "--tls-key",
+        "key.pem",
+        "--https-redirect=false",
+    ])
+    .ok();
+    assert!(wait_https(&files, "/demo", &context).starts_with("v1 "));
+    assert_eq!(bed.version_at("/demo"), "v1");
     // No file of the user's was left anywhere but in the proxy.
     let volumes = docker_words(&[
         "volume",

@@ -573,17 +573,26 @@ impl Resolved {
         ];
         let flag = |k: Key| format!("--{}", k.spec().long);
         if domains.is_empty() {
-            if let Some(&k) = KEYS.iter().find(|&&k| self.given(k)) {
+            // A path-only route has no name for Caddy to certify: it is served on HTTPS only when
+            // given a certificate (for the names its clients use), else on HTTP.
+            let asked = self.given(Key::TlsCert) || self.given(Key::TlsKeyFile);
+            let refused = KEYS.iter().find(|&&k| {
+                self.given(k)
+                    && !(asked && matches!(k, Key::TlsCert | Key::TlsKeyFile | Key::HttpsRedirect))
+            });
+            if let Some(&k) = refused {
                 return Err(self.err(
                     k,
                     format!("{} applies to a route with domains, and this one has none", flag(k)),
-                    "add --service-domain (HTTPS certifies host names), or leave the HTTPS options out: a path-only route is served on HTTP",
+                    "add --service-domain (Caddy certifies host names), or give the path-only route a certificate with --tls-cert and --tls-key; without either it is served on HTTP",
                 ));
             }
-            return Ok(TlsSettings {
-                source: None,
-                redirect: false,
-            });
+            if !asked {
+                return Ok(TlsSettings {
+                    source: None,
+                    redirect: false,
+                });
+            }
         }
         let mode = self.value(Key::Tls, values::parse_tls)?;
         let cert = self.optional(Key::TlsCert, path)?;
