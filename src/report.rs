@@ -131,6 +131,8 @@ pub(crate) struct ProxyReport {
 pub(crate) struct RouteReport {
     pub paths: Vec<String>,
     pub domains: Vec<String>,
+    /// Whether the route is served on HTTPS too (its domains' certificates, or given files).
+    pub https: bool,
     /// `container:port` of each instance in rotation.
     pub upstreams: Vec<String>,
 }
@@ -191,9 +193,10 @@ impl StatusReport {
         }
         for r in &self.proxy.routes {
             out.push_str(&format!(
-                "  {} {} -> {}\n",
+                "  {} {}{} -> {}\n",
                 r.paths.join(","),
                 r.domains.join(","),
+                if r.https { " (https)" } else { "" },
                 r.upstreams.join(", ")
             ));
         }

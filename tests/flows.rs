@@ -83,6 +83,7 @@ fn blue_green_deploy_switches_without_dropping_a_request() {
     assert_eq!(instances(&s, "green")[0]["image"], "demo-service:v2");
     let route = &s["proxy"]["routes"][0];
     assert_eq!(route["paths"], serde_json::json!(["/demo"]));
+    assert_eq!(route["https"], false, "a path-only route is on HTTP only");
     assert_eq!(
         route["upstreams"],
         serde_json::json!([format!("{}-app-green-1:8080", bed.project)])

@@ -180,6 +180,14 @@ fn internal_and_file_certificates_redirects_and_the_clients_address() {
     assert!(wait_https(&https, "/demo", &context).starts_with("v1 "));
     let (status, answer) = http_get(("127.0.0.1", bed.http_port), "shop.test", "/demo");
     assert_eq!(status, 308, "{answer}");
+    // status says the route is on HTTPS.
+    let s = bed.flow(&["status", "--format", "json"]).json();
+    let route = &s["proxy"]["routes"][0];
+    assert_eq!(
+        (&route["domains"], &route["https"]),
+        (&serde_json::json!(["shop.test"]), &serde_json::json!(true)),
+        "{s}"
+    );
 
     // The client's address: Caddy forwards the address the connection came from.
     let me = own_address();

@@ -16,8 +16,8 @@ pub(super) const SERVER: &str = "docker-flow";
 /// The Caddy server (in `apps.http.servers`) that serves the routes with HTTPS, on the
 /// container's port 443. Caddy manages the certificates of the domains its routes match.
 pub(super) const HTTPS_SERVER: &str = "docker-flow-https";
-/// The path of that server's routes in the admin API.
-pub(super) const ROUTES: &str = "/config/apps/http/servers/docker-flow/routes";
+/// The path of the servers in the admin API.
+pub(super) const SERVERS: &str = "/config/apps/http/servers/";
 /// How often Caddy looks a route's record up again.
 pub(super) const REFRESH_MS: u64 = 200;
 
@@ -94,6 +94,15 @@ pub(super) fn preview_record(route: &RouteSpec) -> String {
 /// The route's id in the HTTPS server.
 fn https_route_id(route: &RouteSpec) -> String {
     format!("{}.https", route_id(route))
+}
+
+/// Whether `servers` (Caddy's `apps.http.servers`) serve the route on HTTPS.
+pub(super) fn on_https(servers: &Value, route: &RouteSpec) -> bool {
+    let id = json!(https_route_id(route));
+    servers
+        .pointer(&format!("/{HTTPS_SERVER}/routes"))
+        .and_then(Value::as_array)
+        .is_some_and(|routes| routes.iter().any(|r| r.get("@id") == Some(&id)))
 }
 
 /// The id of the route's certificate policy (which issuer its domains use).

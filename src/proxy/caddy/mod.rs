@@ -457,8 +457,12 @@ impl Proxy for Caddy<'_> {
         if !self.serving()? {
             return Ok(Vec::new());
         }
-        let r = self.admin().get(config::ROUTES)?;
-        let routes = r.json().as_array().cloned().unwrap_or_default();
+        let servers = self.admin().get(config::SERVERS)?.json();
+        let routes = servers
+            .pointer(&format!("/{}/routes", config::SERVER))
+            .and_then(serde_json::Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         let Some((paths, domains)) =
             config::route_matchers(&routes, &config::route_id(&self.route))
         else {
@@ -467,6 +471,7 @@ impl Proxy for Caddy<'_> {
         Ok(vec![RouteReport {
             paths,
             domains,
+            https: config::on_https(&servers, &self.route),
             upstreams: self
                 .current()?
                 .unwrap_or_default()
