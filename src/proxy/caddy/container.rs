@@ -127,20 +127,14 @@ impl<'a> ProxyContainer<'a> {
                 labels.get(LAYOUT).map(String::as_str),
             ) {
                 // Its first process is docker flow's helper, as docker flow creates it.
-                (Some("caddy"), Some(LAYOUT_VERSION))
+                (Some("caddy"), Some(layout @ (LAYOUT_VERSION | LAYOUT_WITHOUT_HTTPS)))
                     if path.starts_with("/docker-flow/helper-") =>
                 {
                     Found::Ours {
                         running,
-                        https_port: published(ports, 443),
-                    }
-                }
-                (Some("caddy"), Some(LAYOUT_WITHOUT_HTTPS))
-                    if path.starts_with("/docker-flow/helper-") =>
-                {
-                    Found::Ours {
-                        running,
-                        https_port: None,
+                        https_port: (layout == LAYOUT_VERSION)
+                            .then(|| published(ports, 443))
+                            .flatten(),
                     }
                 }
                 (Some("caddy"), None) => Found::OldLayout,
