@@ -51,6 +51,21 @@ fn wait_https(https: &Https, path: &str, context: &dyn Fn() -> String) -> String
     }
 }
 
+/// HTTPS to `bed`'s proxy for `domain`, trusting the root of the proxy's own local CA
+/// (`--tls internal`), copied out of its data volume.
+fn https_with_local_root(bed: &Bed, domain: &str) -> Https {
+    let root = bed.path().join("local-root.pem");
+    docker_ok(&[
+        "cp",
+        &format!(
+            "{}:/data/caddy/pki/authorities/local/root.crt",
+            bed.proxy_name
+        ),
+        root.to_str().unwrap(),
+    ]);
+    Https::new(bed.https_port, domain, &std::fs::read(&root).unwrap())
+}
+
 fn proxy_logs(proxy: &str) -> String {
     let o = std::process::Command::new("docker")
         .args(["logs", proxy])
@@ -158,24 +173,7 @@ fn internal_and_file_certificates_redirects_and_the_clients_address() {
         "internal",
     ])
     .ok();
-    let root = bed.path().join("root.pem");
-    let cp = std::process::Command::new("docker")
-        .args([
-            "cp",
-            &format!(
-                "{}:/data/caddy/pki/authorities/local/root.crt",
-                bed.proxy_name
-            ),
-            root.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        cp.status.success(),
-        "{}",
-        String::from_utf8_lossy(&cp.stderr)
-    );
-    let https = Https::new(bed.https_port, "shop.test", &std::fs::read(&root).unwrap());
+    let https = https_with_local_root(&bed, "shop.test");
     let context = || proxy_logs(&bed.proxy_name);
     assert!(wait_https(&https, "/demo", &context).starts_with("v1 "));
     let (status, answer) = http_get(("127.0.0.1", bed.http_port), "shop.test", "/demo");
@@ -191,11 +189,7 @@ fn internal_and_file_certificates_redirects_and_the_clients_address() {
 
     // The client's address: Caddy forwards the address the connection came from.
     let me = own_address();
-    let body = wait_https(
-        &Https::new(bed.https_port, "shop.test", &std::fs::read(&root).unwrap()),
-        "/demo/client",
-        &context,
-    );
+    let body = wait_https(&https, "/demo/client", &context);
     assert!(body.contains("forwarded-for="), "{body}");
     // What the app saw of a request from this machine's own address over HTTP (no redirect),
     // carrying a forged X-Forwarded-For, after `docker flow proxy` with `extra` options.
@@ -385,13 +379,7 @@ fn a_proxy_without_https_serves_on_until_a_route_needs_it_then_is_recreated_with
         ports.contains(&format!("443/tcp -> 0.0.0.0:{}", bed.https_port)),
         "{ports}"
     );
-    let root = bed.path().join("root.pem");
-    docker_ok(&[
-        "cp",
-        &format!("{name}:/data/caddy/pki/authorities/local/root.crt"),
-        root.to_str().unwrap(),
-    ]);
-    let https = Https::new(bed.https_port, "shop.test", &std::fs::read(&root).unwrap());
+    let https = https_with_local_root(&bed, "shop.test");
     let body = wait_https(&https, "/demo", &|| proxy_logs(&name));
     assert!(body.starts_with("v3 "), "{body}");
     let volumes = docker_words(&[
