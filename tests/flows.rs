@@ -995,9 +995,11 @@ fn keep_old_keeps_the_replaced_release_warm_so_a_rollback_only_switches() {
     // Kept briefly: the next command after its time stops it (docker flow runs no daemon).
     bed.env("V", "v3");
     // (The time counts from the deploy's start, so it covers the new release's start-up.)
-    bed.flow(&["deploy", "--keep-old", "8s"]).ok();
+    // (15 s: a deploy on a busy machine can take more than 8.)
+    let deployed = std::time::Instant::now();
+    bed.flow(&["deploy", "--keep-old", "15s"]).ok();
     assert_eq!(running(&status(&bed), "blue"), 1);
-    std::thread::sleep(Duration::from_secs(8));
+    std::thread::sleep(Duration::from_secs(15).saturating_sub(deployed.elapsed()));
     let s = status(&bed);
     assert!(s["colors"]["blue"]["warm_until"].is_null(), "{s}");
     bed.flow(&["proxy"]).ok();
