@@ -26,7 +26,7 @@ install: build
 testbed:
 	bash scripts/testbed.sh
 
-# The test bed and a two-node Swarm in network namespaces (context dflow-swarm), for Swarm work.
+# The test bed and a two-node Swarm in network namespaces (context dflow-swarm): `make test`'s.
 testbed-swarm:
 	DOCKER_FLOW_SWARM=1 bash scripts/testbed.sh
 
@@ -37,7 +37,7 @@ demo: testbed install
 # Unit tests, then the end-to-end suite against the real engine (a missing engine fails it),
 # two at a time; then the heavy ones (tests/heavy.rs: a route of 80 instances), alone; then the
 # .deb, installed and used as a user would.
-test: testbed install
+test: testbed-swarm install
 	DOCKER_FLOW_E2E=1 $(CARGO) test --workspace --locked -- --test-threads=2 --skip heavy::
 	DOCKER_FLOW_E2E=1 $(CARGO) test --locked --test main -- --test-threads=1 heavy::
 	$(MAKE) dist-check

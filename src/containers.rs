@@ -78,6 +78,7 @@ impl Instance {
                 .ok()
                 .map(std::time::Duration::from_secs),
             networks,
+            ..Instance::default()
         }
     }
 }

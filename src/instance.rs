@@ -37,6 +37,11 @@ pub(crate) struct Instance {
     /// `--keep-old` of its deploy: how long the release it replaced stays warm.
     pub keep_old: Option<std::time::Duration>,
     pub networks: Vec<(String, String)>,
+    /// Its address on the route network, when the orchestrator knows it from its own state
+    /// (Swarm's tasks), so the proxy needs no lookup of its own.
+    pub address: Option<String>,
+    /// The node it runs on (Swarm mode; empty on one engine).
+    pub node: String,
 }
 
 impl Instance {
@@ -49,6 +54,7 @@ impl Instance {
         Upstream {
             container: self.name.clone(),
             port: self.port.unwrap_or(route_port),
+            address: self.address.clone(),
         }
     }
 
@@ -58,11 +64,29 @@ impl Instance {
     }
 }
 
-/// An address the proxy sends requests to: a container by name, and a port.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+/// An address the proxy sends requests to: a container (or task) by name, and a port.
+#[derive(Debug, Clone, serde::Serialize)]
 pub(crate) struct Upstream {
     pub container: String,
     pub port: u16,
+    /// Its address on the route network when known beforehand (Swarm's tasks); not part of
+    /// its identity.
+    #[serde(skip)]
+    pub address: Option<String>,
+}
+
+impl PartialEq for Upstream {
+    fn eq(&self, other: &Upstream) -> bool {
+        (&self.container, self.port) == (&other.container, other.port)
+    }
+}
+
+impl Eq for Upstream {}
+
+impl std::hash::Hash for Upstream {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        (&self.container, self.port).hash(state);
+    }
 }
 
 impl fmt::Display for Upstream {

@@ -101,6 +101,44 @@ impl Release {
     }
 }
 
+/// The label on a route's network: which route (`<project>.<target>`) it is.
+pub(crate) const LABEL_ROUTE: &str = "io.docker-flow.route";
+/// On a Swarm colour scaled to 0: how many tasks it had, so that a rollback brings them back.
+pub(crate) const LABEL_REPLICAS: &str = "io.docker-flow.replicas";
+
+/// The route's own network, where the proxy meets the instances in rotation:
+/// `dflow-<project>.<target>` on one engine (a project name cannot hold a `.`, so the name is one
+/// route's only). Swarm wants network names that are DNS labels, so there it is
+/// `dflow-<project>-<target>`, and its owner label tells routes apart.
+pub(crate) fn route_network(project: &str, target: &str, swarm: bool) -> String {
+    if swarm {
+        format!("dflow-{project}-{target}")
+    } else {
+        format!("dflow-{project}.{target}")
+    }
+}
+
+/// The owner label's value on a route's network.
+pub(crate) fn route_label(project: &str, target: &str) -> String {
+    format!("{project}.{target}")
+}
+
+/// `docker network create` for a route's network; on Swarm mode an overlay that a plain
+/// container (the proxy) can join too.
+pub(crate) fn route_network_create(project: &str, target: &str, swarm: bool) -> Vec<String> {
+    let label = format!("{LABEL_ROUTE}={}", route_label(project, target));
+    let mut a = crate::engine::args(&["network", "create", "--label", &label]);
+    if swarm {
+        a.extend(crate::engine::args(&[
+            "--driver",
+            "overlay",
+            "--attachable",
+        ]));
+    }
+    a.push(route_network(project, target, swarm));
+    a
+}
+
 /// The Compose service name of the target in a colour (or as is, without blue-green).
 pub(crate) fn service_name(target: &str, color: Option<Color>) -> String {
     match color {

@@ -83,6 +83,9 @@ pub(crate) struct InstanceReport {
     pub finished_at: Option<String>,
     /// The release id it belongs to.
     pub release: String,
+    /// Swarm mode: the ID of the node its task runs on (`docker node ls`); absent on one engine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
 }
 
 impl InstanceReport {
@@ -278,6 +281,7 @@ mod tests {
                 "2026-11-27T10:30:00Z"
             }),
             release: "r1".into(),
+            node: None,
         };
         let report = StatusReport {
             project: "p".into(),

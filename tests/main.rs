@@ -21,3 +21,4 @@ mod remote;
 mod security;
 mod staging;
 mod streams;
+mod swarm;

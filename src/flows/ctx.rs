@@ -44,6 +44,7 @@ impl<'a> Ctx<'a> {
         project: Project,
         target: String,
         port: Option<u16>,
+        swarm: bool,
     ) -> Ctx<'a> {
         let route_port = port.unwrap_or(80);
         let dir = project.dir.clone();
@@ -60,12 +61,13 @@ impl<'a> Ctx<'a> {
             domains: settings.service_domains.clone(),
             port: route_port,
             tls: settings.tls.in_dir(&dir),
+            swarm,
         };
         Ctx {
             engine,
             settings,
             project: project.model.name.clone(),
-            orchestrator: orchestrator::new(engine, settings, project, &target, port),
+            orchestrator: orchestrator::new(engine, settings, project, &target, port, swarm),
             target,
             route_port,
             proxy: proxy::for_settings(engine, settings, route),

@@ -70,13 +70,42 @@ pub(crate) fn run(engine: &Engine, settings: &Settings, action: &Action, cwd: &P
     check_templates(settings)?;
     let project = open_project(engine, settings, cwd)?;
     let port = model::validate(&project, settings, &target)?;
-    let needs_probe = !declares_healthcheck(&project.model, &target);
+    let swarm = crate::orchestrator::detect(engine, settings, &project.model.name)?;
+    // On Swarm mode each colour is a service: blue-green is how it deploys.
+    let swarm_settings;
+    let settings = if swarm && !settings.blue_green {
+        if settings.blue_green_origin != "default" {
+            return Err(Error::usage(
+                format!(
+                    "Swarm mode deploys blue-green only (each colour is a service of the stack), and blue_green is false ({})",
+                    settings.blue_green_origin
+                ),
+                "drop that setting, or use --engine compose",
+            ));
+        }
+        swarm_settings = Settings {
+            blue_green: true,
+            ..settings.clone()
+        };
+        &swarm_settings
+    } else {
+        settings
+    };
+    // On Swarm mode, Swarm's own health gate decides.
+    let needs_probe = !swarm && !declares_healthcheck(&project.model, &target);
     if reads {
         // A read shows the target as it runs: in the mode its instances were deployed in,
         // whatever `blue_green` says now.
-        let instances = Ctx::new(engine, settings, project.clone(), target.clone(), port)
-            .orchestrator
-            .instances()?;
+        let instances = Ctx::new(
+            engine,
+            settings,
+            project.clone(),
+            target.clone(),
+            port,
+            swarm,
+        )
+        .orchestrator
+        .instances()?;
         let settings = Settings {
             blue_green: match Releases::new(false, instances, None).running_modes() {
                 (true, _) => true,
@@ -85,7 +114,7 @@ pub(crate) fn run(engine: &Engine, settings: &Settings, action: &Action, cwd: &P
             },
             ..settings.clone()
         };
-        let ctx = Ctx::new(engine, &settings, project, target, port);
+        let ctx = Ctx::new(engine, &settings, project, target, port, swarm);
         return match action {
             Action::Logs(o) => logs::run(&ctx, o),
             Action::Exec(o) => exec::run(&ctx, o),
@@ -105,7 +134,7 @@ pub(crate) fn run(engine: &Engine, settings: &Settings, action: &Action, cwd: &P
     if steps.contains(&Step::Test) {
         hooks::check_program(&settings.test_cmd, &project.dir)?;
     }
-    let mut ctx = Ctx::new(engine, settings, project, target, port);
+    let mut ctx = Ctx::new(engine, settings, project, target, port, swarm);
     ctx.command = match action {
         Action::Steps(steps) => steps
             .iter()

@@ -33,6 +33,9 @@ pub(super) fn run(ctx: &Ctx) -> Result<Outcome> {
             ctx.target
         ));
     }
+    if to < from && !ctx.orchestrator.can_remove_chosen() {
+        return Err(crate::orchestrator::cannot_remove_chosen());
+    }
     let service = ctx.orchestrator.service(releases.live_color());
     ctx.progress.info(&format!("{service}: {from} -> {to}"));
     let routed = if to > from {

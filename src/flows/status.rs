@@ -37,7 +37,7 @@ pub(super) fn every_target(engine: &Engine, settings: &Settings, cwd: &Path) -> 
             blue_green,
             ..settings.clone()
         };
-        let ctx = Ctx::new(engine, &settings, project.clone(), target, port);
+        let ctx = Ctx::new(engine, &settings, project.clone(), target, port, false);
         reports.push(report(&ctx)?);
     }
     let text = || {
@@ -99,6 +99,7 @@ pub(super) fn report(ctx: &Ctx) -> Result<StatusReport> {
                     started_at: report::timestamp(&i.started_at),
                     finished_at: report::timestamp(&i.finished_at),
                     release: i.release.clone(),
+                    node: (!i.node.is_empty()).then(|| i.node.clone()),
                 })
                 .collect();
             // The colour kept warm by `--keep-old`, while it is.

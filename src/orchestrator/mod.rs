@@ -1,12 +1,15 @@
 //! The orchestrator seam: what starts, scales, stops and lists the target's instances.
 //!
-//! Compose on one engine lives behind it today (`compose.rs`); Swarm mode, where a colour is a
-//! service and an instance a task, is the next one. The flows decide *what* to do from the
+//! Compose on one engine (`compose.rs`) and Swarm mode (`swarm.rs`, where a colour is a service
+//! of the stack and an instance a task; `stack.rs` writes what `docker stack deploy` gets) live
+//! behind it; `detect` says which runs the project. The flows decide *what* to do from the
 //! release model (`releases.rs`) and ask the orchestrator to do it; they never build a `docker`
 //! command of their own. Adding an orchestrator is adding a file here and an arm in `new`.
 
 mod compose;
 mod mask;
+mod stack;
+mod swarm;
 
 use std::time::Duration;
 
@@ -18,7 +21,7 @@ use crate::error::Result;
 use crate::instance::Instance;
 use crate::model::{Color, Release};
 use crate::progress::Progress;
-use crate::settings::Settings;
+use crate::settings::{EngineKind, Settings};
 
 /// A release to start beside what runs.
 #[derive(Debug, Clone)]
@@ -62,21 +65,71 @@ pub(crate) trait Orchestrator {
     fn wait_healthy(&self, instances: &[Instance], progress: &Progress) -> Result<Vec<Instance>>;
     /// Stops instances gracefully (they get `grace` to exit); they stay, for rollback.
     fn stop(&self, instances: &[Instance], grace: Duration) -> Result<()>;
+    /// Whether `stop` and `remove` can take chosen instances of a colour, leaving the others
+    /// running (Swarm picks which tasks a service loses itself).
+    fn can_remove_chosen(&self) -> bool {
+        true
+    }
     /// Removes instances for good (never a named volume).
     fn remove(&self, instances: &[Instance]) -> Result<()>;
     /// In a dry run, the last model handed to the engine (what `--dry-run --format json` shows).
     fn planned_model(&self) -> Option<Value>;
 }
 
-/// The orchestrator for this project: Compose on the engine docker talks to.
+/// The orchestrator for this project: Compose on the engine docker talks to, or Swarm mode.
 pub(crate) fn new<'a>(
     engine: &'a Engine,
     settings: &'a Settings,
     project: Project,
     target: &str,
     port: Option<u16>,
+    swarm: bool,
 ) -> Box<dyn Orchestrator + 'a> {
-    Box::new(compose::Compose::new(
-        engine, settings, project, target, port,
-    ))
+    if swarm {
+        Box::new(swarm::Swarm::new(engine, settings, project, target, port))
+    } else {
+        Box::new(compose::Compose::new(
+            engine, settings, project, target, port,
+        ))
+    }
+}
+
+/// The refusal to take chosen instances out of a colour on an orchestrator that cannot.
+pub(crate) fn cannot_remove_chosen() -> crate::error::Error {
+    crate::error::Error::usage(
+        "Swarm chooses which tasks a service loses when it scales down, so docker flow cannot take those out of rotation first",
+        "scale down with a deploy: `docker flow deploy --scale N` starts N instances in the other colour and switches to them",
+    )
+}
+
+/// Whether the project runs on Swarm mode: `--engine swarm` (the engine must be a swarm
+/// manager), or `auto` and the engine is a manager with the project deployed there as a stack.
+pub(crate) fn detect(engine: &Engine, settings: &Settings, project: &str) -> Result<bool> {
+    let manager = || -> Result<bool> {
+        let out = engine.read(&crate::engine::args(&[
+            "info",
+            "--format",
+            "{{.Swarm.ControlAvailable}}",
+        ]))?;
+        Ok(out.ok() && out.stdout.trim() == "true")
+    };
+    match settings.engine {
+        EngineKind::Compose => Ok(false),
+        EngineKind::Swarm if manager()? => Ok(true),
+        EngineKind::Swarm => Err(crate::error::Error::environment(
+            "--engine swarm needs a swarm manager, and this engine is not one",
+            "point docker at a manager node (`docker node ls` works there), or use --engine compose",
+        )),
+        EngineKind::Auto if !manager()? => Ok(false),
+        EngineKind::Auto => {
+            let out = engine.read(&crate::engine::args(&[
+                "service",
+                "ls",
+                "-q",
+                "--filter",
+                &format!("label=com.docker.stack.namespace={project}"),
+            ]))?;
+            Ok(out.ok() && !out.stdout.trim().is_empty())
+        }
+    }
 }

@@ -30,6 +30,9 @@ pub(crate) struct RouteSpec {
     pub port: u16,
     /// How its domains are served on HTTPS (files resolved against the project's directory).
     pub tls: TlsSettings,
+    /// Whether the target runs on Swarm mode (its route network is an attachable overlay, its
+    /// instances are tasks that join it with their service).
+    pub swarm: bool,
 }
 
 pub(crate) trait Proxy {

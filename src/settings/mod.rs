@@ -17,7 +17,9 @@ use serde_json::{json, Value};
 use crate::error::{Error, Result};
 pub(crate) use options::Key;
 use options::Kind;
-pub(crate) use values::{Ansi, Format, ProgressMode, ProxyDriver, PullPolicy, ScaleSpec, Step};
+pub(crate) use values::{
+    Ansi, EngineKind, Format, ProgressMode, ProxyDriver, PullPolicy, ScaleSpec, Step,
+};
 
 /// Where a value came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
@@ -291,6 +293,8 @@ pub(crate) struct Settings {
     pub service_paths: Vec<String>,
     pub side_targets: Vec<String>,
     pub target: Option<String>,
+    /// `--engine`: Compose on one engine, Swarm mode, or which of them the engine says.
+    pub engine: EngineKind,
     pub service_port: Option<u16>,
     pub service_domains: Vec<String>,
     /// How the route's domains are served on HTTPS.
@@ -533,6 +537,7 @@ impl Resolved {
             service_paths: self.each(Key::ServicePath, values::parse_service_path)?,
             side_targets: self.each(Key::SideTargets, values::parse_service_name)?,
             target: self.optional(Key::Target, values::parse_service_name)?,
+            engine: self.value(Key::Engine, values::parse_engine)?,
             service_port: self.optional(Key::ServicePort, port)?,
             service_domains,
             tls,

@@ -135,6 +135,7 @@ keys! {
     Project = "project",
     SideTargets = "side_targets",
     Target = "target",
+    Engine = "engine",
     BlueGreen = "blue_green",
     Flow = "flow",
     PullSideTargets = "pull_side_targets",
@@ -199,6 +200,8 @@ impl Key {
                 .short('T').env("FLOW_SIDE_TARGETS"),
             Key::Target => Spec::new("target", Text, PROJECT, EVERY_TARGET, "The Compose service docker flow deploys (and the one a command acts on)")
                 .short('t').env("FLOW_TARGET"),
+            Key::Engine => Spec::new("engine", Text, PROJECT, EVERY_TARGET, "Where the project runs: compose (one engine), swarm (Docker Swarm mode: a colour is a service) or auto (swarm when the engine is a swarm manager and the project runs there as a stack)")
+                .env("FLOW_ENGINE").default("auto"),
             Key::BlueGreen => Spec::new("blue-green", Bool, RELEASE, CHANGING, "Perform a blue-green deployment [true|false]")
                 .short('b').env("FLOW_BLUE_GREEN").default("false"),
             Key::Flow => Spec::new("flow", List, RELEASE, SEED_ONLY, "Steps to run in order: deploy, scale, stop-old, proxy (repeatable; the seed's style)")

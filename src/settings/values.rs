@@ -437,6 +437,27 @@ pub(crate) fn parse_acme_directory(v: &str) -> Parsed<String> {
     }
 }
 
+/// `--engine`: which orchestrator runs the project.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EngineKind {
+    /// Swarm when the engine is a swarm manager and the project runs there as a stack.
+    Auto,
+    Compose,
+    Swarm,
+}
+
+pub(crate) fn parse_engine(v: &str) -> Parsed<EngineKind> {
+    match v {
+        "auto" => Ok(EngineKind::Auto),
+        "compose" => Ok(EngineKind::Compose),
+        "swarm" => Ok(EngineKind::Swarm),
+        other => bad(
+            format!("`{other}` is not an engine"),
+            "use auto, compose or swarm",
+        ),
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum PullPolicy {
     Always,

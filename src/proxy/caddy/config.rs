@@ -512,6 +512,7 @@ mod tests {
                 source: None,
                 redirect: false,
             },
+            swarm: false,
         }
     }
 

@@ -221,15 +221,27 @@ impl<'a> Caddy<'a> {
     fn upstreams(&self, members: Vec<Member>) -> Vec<Upstream> {
         members
             .into_iter()
-            .map(|(container, _)| Upstream {
+            .map(|(container, ip)| Upstream {
                 container,
                 port: self.route.port,
+                address: Some(ip),
             })
             .collect()
     }
 
     /// Connects `upstreams` to the route network; the records' members they become there.
+    /// Swarm's tasks joined it with their service, and the orchestrator read their addresses
+    /// from the manager's task state: they are taken as they are.
     fn attach(&self, upstreams: &[Upstream]) -> Result<Vec<Member>> {
+        if self.route.swarm {
+            return Ok(upstreams
+                .iter()
+                .map(|up| {
+                    let ip = up.address.clone().unwrap_or_else(|| "<address>".into());
+                    (up.container.clone(), ip)
+                })
+                .collect());
+        }
         let names: Vec<&str> = upstreams.iter().map(|up| up.container.as_str()).collect();
         if names.is_empty() {
             return Ok(Vec::new());
@@ -433,13 +445,23 @@ impl Proxy for Caddy<'_> {
             return Ok(Drained::Clear { waited_for: 0 });
         }
         // The old instances left the record but still run on the route network: their
-        // addresses there are the ones Caddy sends requests to.
-        let addresses: Vec<String> = self
-            .network
-            .members()?
-            .into_iter()
-            .filter(|(n, _)| old.iter().any(|up| &up.container == n))
-            .map(|(_, ip)| format!("{ip}:{}", self.route.port))
+        // addresses there are the ones Caddy sends requests to (a record's members carry them).
+        let on_network = if old.iter().all(|up| up.address.is_some()) {
+            Vec::new()
+        } else {
+            self.network.members()?
+        };
+        let addresses: Vec<String> = old
+            .iter()
+            .filter_map(|up| {
+                up.address.clone().or_else(|| {
+                    on_network
+                        .iter()
+                        .find(|(n, _)| *n == up.container)
+                        .map(|(_, ip)| ip.clone())
+                })
+            })
+            .map(|ip| format!("{ip}:{}", self.route.port))
             .collect();
         if addresses.is_empty() {
             return Ok(Drained::Clear { waited_for: 0 });
@@ -448,6 +470,9 @@ impl Proxy for Caddy<'_> {
     }
 
     fn retire(&self, stopped: &[Instance]) -> Result<()> {
+        if self.route.swarm {
+            return Ok(()); // a task leaves its networks as it ends
+        }
         stopped
             .iter()
             .try_for_each(|i| self.network.disconnect(&i.name))

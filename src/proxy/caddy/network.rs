@@ -10,19 +10,16 @@ use std::cell::RefCell;
 use super::rotation::Member;
 use crate::engine::{args, Engine, Refusal};
 use crate::error::{Error, Result};
+use crate::model::{route_label, route_network, route_network_create, LABEL_ROUTE as LABEL};
 use crate::proxy::RouteSpec;
-
-/// The label on a route's network: which route (`<project>.<target>`) it is.
-const LABEL: &str = "io.docker-flow.route";
-
-fn route_label(route: &RouteSpec) -> String {
-    format!("{}.{}", route.project, route.target)
-}
 
 pub(super) struct RouteNetwork<'a> {
     engine: &'a Engine,
     name: String,
-    label: String,
+    /// `docker network create` for it (with its owner label).
+    create: Vec<String>,
+    /// Its owner label's value: this route (`<project>.<target>`).
+    ours: String,
     /// The proxy container, which is on the network but never in rotation.
     proxy: String,
     /// The network as last inspected: its owner label and every container on it (the proxy
@@ -42,8 +39,9 @@ impl<'a> RouteNetwork<'a> {
     pub(super) fn new(engine: &'a Engine, route: &RouteSpec, proxy: &str) -> RouteNetwork<'a> {
         RouteNetwork {
             engine,
-            name: format!("dflow-{}.{}", route.project, route.target),
-            label: format!("{LABEL}={}", route_label(route)),
+            name: route_network(&route.project, &route.target, route.swarm),
+            create: route_network_create(&route.project, &route.target, route.swarm),
+            ours: route_label(&route.project, &route.target),
             proxy: proxy.to_string(),
             seen: RefCell::new(None),
         }
@@ -104,7 +102,7 @@ impl<'a> RouteNetwork<'a> {
     /// run that created the network meanwhile makes `network create` conflict, which reads it
     /// again.
     pub(super) fn ensure(&self) -> Result<()> {
-        let ours = self.label.split_once('=').map_or("", |(_, v)| v);
+        let ours = self.ours.as_str();
         let seen = self.seen()?;
         if seen.owner.as_deref() == Some(ours)
             && seen.containers.iter().any(|(n, _)| *n == self.proxy)
@@ -112,10 +110,7 @@ impl<'a> RouteNetwork<'a> {
             return Ok(());
         }
         self.changed();
-        let created = self.engine.change(
-            &args(&["network", "create", "--label", &self.label, &self.name]),
-            None,
-        )?;
+        let created = self.engine.change(&self.create, None)?;
         if created.refusal() == Some(Refusal::Conflict) {
             self.check_owner()?;
         } else if !created.ok() {
@@ -134,7 +129,7 @@ impl<'a> RouteNetwork<'a> {
     /// Refuses a network of this name that another route (or something else) owns; fine when
     /// there is none yet.
     pub(super) fn check_owner(&self) -> Result<()> {
-        let ours = self.label.split_once('=').map_or("", |(_, v)| v);
+        let ours = self.ours.as_str();
         let owner = match self.seen()?.owner {
             None => return Ok(()),
             Some(o) if o == ours => return Ok(()),

@@ -1,0 +1,757 @@
+//! Swarm mode: a colour is a service of the project's stack (`shop_app-blue`), an instance one
+//! of its tasks.
+//!
+//! A deploy sends `docker stack deploy` a stack file (`stack.rs`) with the side targets and the
+//! next colour only, never `--prune`, so the live colour is never touched and versions never
+//! mix. Swarm's own health gate decides when a task runs (a task with a healthcheck stays
+//! `starting` until it passes, and one that turns unhealthy is replaced), so "every task of the
+//! release running" is "healthy". Instances are read from the manager's task state (addresses
+//! included: the proxy routes to them, never through overlay DNS). A colour that served is
+//! scaled to 0, keeping its service (and the replicas it had, in a label) for rollback.
+//!
+//! Swarm removes the tasks it chooses when a service scales down, so docker flow cannot take
+//! chosen tasks out of rotation first: scaling down in place is refused (`can_remove_chosen`).
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::stack::{self, Cut};
+use super::{NewRelease, Orchestrator};
+use crate::compose::{ComposeFile, Project};
+use crate::engine::{args, Engine};
+use crate::error::{Error, Result};
+use crate::instance::Instance;
+use crate::model::{
+    self, service_name, Color, Derivation, Release, LABEL_COLOR, LABEL_KEEP_OLD, LABEL_PORT,
+    LABEL_PREVIOUS_IMAGE, LABEL_PREVIOUS_RELEASE, LABEL_PREVIOUS_RELEASED_AT, LABEL_RELEASE,
+    LABEL_RELEASED_AT, LABEL_REPLICAS, LABEL_TARGET,
+};
+use crate::progress::Progress;
+use crate::settings::{ProxyDriver, PullPolicy, Settings};
+
+/// The label Swarm puts on a stack's services, networks and tasks.
+const LABEL_STACK: &str = "com.docker.stack.namespace";
+/// How long Swarm may take to create a deployed colour's tasks.
+const TASKS_APPEAR: Duration = Duration::from_secs(30);
+
+pub(super) struct Swarm<'a> {
+    engine: &'a Engine,
+    settings: &'a Settings,
+    project: Project,
+    target: String,
+    port: Option<u16>,
+    /// The route network the colours join (the Caddy driver reaches tasks over it).
+    route_network: Option<String>,
+    planned: RefCell<Option<Value>>,
+    listed: RefCell<Option<Vec<Instance>>>,
+}
+
+/// One service of the target, as `docker service inspect` gives it.
+struct ServiceState {
+    name: String,
+    id: String,
+    color: Option<Color>,
+    replicas: u32,
+    spec: Value,
+}
+
+/// One task, as `docker inspect` gives it, with its instance.
+struct Task {
+    instance: Instance,
+    desired_running: bool,
+    /// Swarm's own state (`running`, `starting`, `failed`, …) and error.
+    state: String,
+    error: String,
+}
+
+impl<'a> Swarm<'a> {
+    pub(super) fn new(
+        engine: &'a Engine,
+        settings: &'a Settings,
+        project: Project,
+        target: &str,
+        port: Option<u16>,
+    ) -> Swarm<'a> {
+        let route_network = (settings.proxy.driver == ProxyDriver::Caddy)
+            .then(|| model::route_network(&project.model.name, target, true));
+        Swarm {
+            engine,
+            settings,
+            project,
+            target: target.to_string(),
+            port,
+            route_network,
+            planned: RefCell::new(None),
+            listed: RefCell::new(None),
+        }
+    }
+
+    fn stack(&self) -> &str {
+        &self.project.model.name
+    }
+
+    fn full_name(&self, color: Option<Color>) -> String {
+        format!("{}_{}", self.stack(), service_name(&self.target, color))
+    }
+
+    /// The target's services (either colour), as Swarm has them now.
+    fn services(&self) -> Result<Vec<ServiceState>> {
+        let out = self.engine.read(&args(&[
+            "service",
+            "ls",
+            "-q",
+            "--filter",
+            &format!("label={LABEL_STACK}={}", self.stack()),
+            "--filter",
+            &format!("label={LABEL_TARGET}={}", self.target),
+        ]))?;
+        if !out.ok() {
+            return Err(Error::environment(
+                format!("`docker service ls` failed: {}", out.stderr.trim()),
+                "docker flow's Swarm mode runs against a swarm manager: check `docker node ls`",
+            ));
+        }
+        let ids: Vec<String> = out.stdout.split_whitespace().map(String::from).collect();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut a = args(&["service", "inspect"]);
+        a.extend(ids);
+        let out = self.engine.read(&a)?;
+        let list: Vec<Value> = serde_json::from_str(&out.stdout).unwrap_or_default();
+        Ok(list
+            .into_iter()
+            .map(|v| {
+                let label = |k: &str| {
+                    v.pointer("/Spec/Labels")
+                        .and_then(|l| l.get(k))
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string()
+                };
+                ServiceState {
+                    name: str_at(&v, "/Spec/Name"),
+                    id: str_at(&v, "/ID"),
+                    color: Color::parse(&label(LABEL_COLOR)),
+                    replicas: v
+                        .pointer("/Spec/Mode/Replicated/Replicas")
+                        .and_then(Value::as_u64)
+                        .unwrap_or(0) as u32,
+                    spec: v,
+                }
+            })
+            .collect())
+    }
+
+    /// Every task Swarm keeps for `services` (history included).
+    fn tasks(&self, services: &[ServiceState]) -> Result<Vec<Task>> {
+        if services.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut a = args(&["service", "ps", "-q", "--no-trunc"]);
+        a.extend(services.iter().map(|s| s.id.clone()));
+        let out = self.engine.read(&a)?;
+        let ids: Vec<String> = out.stdout.split_whitespace().map(String::from).collect();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut a = args(&["inspect", "--type", "task"]);
+        a.extend(ids);
+        let out = self.engine.read(&a)?;
+        let list: Vec<Value> = serde_json::from_str(&out.stdout).unwrap_or_default();
+        Ok(list
+            .iter()
+            .filter_map(|t| {
+                let svc = services.iter().find(|s| s.id == str_at(t, "/ServiceID"))?;
+                Some(self.task(t, svc))
+            })
+            .collect())
+    }
+
+    fn task(&self, t: &Value, svc: &ServiceState) -> Task {
+        let state = str_at(t, "/Status/State");
+        let id = str_at(t, "/ID");
+        let slot = t.pointer("/Slot").and_then(Value::as_u64).unwrap_or(0);
+        let networks: Vec<(String, String)> = t
+            .pointer("/NetworksAttachments")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .map(|n| {
+                        let ip = n
+                            .pointer("/Addresses/0")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default();
+                        (
+                            str_at(n, "/Network/Spec/Name"),
+                            ip.split('/').next().unwrap_or_default().to_string(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let address = self.route_network.as_ref().and_then(|net| {
+            networks
+                .iter()
+                .find(|(n, _)| n == net)
+                .map(|(_, ip)| ip.clone())
+        });
+        let mut instance = with_labels(t.pointer("/Spec/ContainerSpec/Labels"));
+        instance.id = id.clone();
+        instance.name = format!("{}.{slot}.{id}", svc.name);
+        instance.state = match state.as_str() {
+            "running" => "running",
+            "new" | "pending" | "assigned" | "accepted" | "preparing" | "ready" | "starting" => {
+                "created"
+            }
+            _ => "exited",
+        }
+        .into();
+        // Swarm reports a task with a healthcheck running only once it passed.
+        instance.health = match state.as_str() {
+            "running" => "healthy",
+            "starting" => "starting",
+            _ => "none",
+        }
+        .into();
+        instance.image = str_at(t, "/Spec/ContainerSpec/Image");
+        instance.image_id = instance.image.clone();
+        instance.created = str_at(t, "/CreatedAt");
+        if state == "running" {
+            instance.started_at = str_at(t, "/Status/Timestamp");
+        } else if instance.state == "exited" {
+            instance.finished_at = str_at(t, "/Status/Timestamp");
+        }
+        instance.exit_code = t
+            .pointer("/Status/ContainerStatus/ExitCode")
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
+        instance.networks = networks;
+        instance.address = address;
+        instance.node = str_at(t, "/NodeID");
+        Task {
+            instance,
+            desired_running: str_at(t, "/DesiredState") == "running",
+            state,
+            error: str_at(t, "/Status/Err"),
+        }
+    }
+
+    /// A colour scaled to 0, as the stopped instances a rollback brings back: as many as it had.
+    fn stopped(&self, svc: &ServiceState) -> Vec<Instance> {
+        let count = svc
+            .spec
+            .pointer(&format!(
+                "/Spec/Labels/{}",
+                LABEL_REPLICAS.replace('/', "~1")
+            ))
+            .and_then(Value::as_str)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(1u32)
+            .max(1);
+        let base = with_labels(svc.spec.pointer("/Spec/TaskTemplate/ContainerSpec/Labels"));
+        (1..=count)
+            .map(|n| Instance {
+                id: format!("{}.{n}", svc.id),
+                name: format!("{}.{n}", svc.name),
+                state: "exited".into(),
+                health: "none".into(),
+                image: str_at(&svc.spec, "/Spec/TaskTemplate/ContainerSpec/Image"),
+                image_id: str_at(&svc.spec, "/Spec/TaskTemplate/ContainerSpec/Image"),
+                created: str_at(&svc.spec, "/CreatedAt"),
+                finished_at: str_at(&svc.spec, "/UpdatedAt"),
+                ..base.clone()
+            })
+            .collect()
+    }
+
+    /// The target's instances now: each colour's tasks that Swarm wants running, or, for a
+    /// colour scaled to 0, its stopped instances.
+    fn list(&self) -> Result<Vec<Instance>> {
+        let services = self.services()?;
+        let tasks = self.tasks(&services)?;
+        let mut out = Vec::new();
+        for svc in &services {
+            if svc.replicas == 0 {
+                out.extend(self.stopped(svc));
+                continue;
+            }
+            out.extend(
+                tasks
+                    .iter()
+                    .filter(|t| t.desired_running && t.instance.name.starts_with(&svc.name))
+                    .map(|t| t.instance.clone()),
+            );
+        }
+        out.sort_by(|a, b| {
+            (&a.released_at, &a.release, &a.name).cmp(&(&b.released_at, &b.release, &b.name))
+        });
+        Ok(out)
+    }
+
+    fn changing(&self) {
+        *self.listed.borrow_mut() = None;
+    }
+
+    /// The route network, made if missing (the proxy's preflight refused one that is not this
+    /// route's): a colour joins it as its service is created, never later (that would restart
+    /// its tasks).
+    fn ensure_route_network(&self) -> Result<()> {
+        let Some(net) = &self.route_network else {
+            return Ok(());
+        };
+        let out = self
+            .engine
+            .read(&args(&["network", "inspect", "-f", "{{.Scope}}", net]))?;
+        if out.ok() {
+            return Ok(());
+        }
+        let create = model::route_network_create(self.stack(), &self.target, true);
+        let made = self.engine.change(&create, None)?;
+        if made.ok_or_exists() {
+            return Ok(());
+        }
+        Err(Error::environment(
+            format!(
+                "cannot create the route network `{net}`: {}",
+                made.stderr.trim()
+            ),
+            "check `docker network ls` and the swarm's address pools",
+        ))
+    }
+
+    /// Deploys the side targets and `color` of the derived model, with `replicas` tasks.
+    fn deploy(&self, derived: &ComposeFile, color: Color, replicas: u32) -> Result<()> {
+        self.changing();
+        self.ensure_route_network()?;
+        let colour = service_name(&self.target, Some(color));
+        // A side target that runs is never updated (as Compose's `--no-recreate`).
+        let existing = self.engine.read(&args(&[
+            "service",
+            "ls",
+            "--format",
+            "{{.Name}}",
+            "--filter",
+            &format!("label={LABEL_STACK}={}", self.stack()),
+        ]))?;
+        let existing: Vec<&str> = existing.stdout.lines().map(str::trim).collect();
+        let mut services: Vec<String> = self
+            .settings
+            .side_targets
+            .iter()
+            .filter(|s| !existing.contains(&format!("{}_{s}", self.stack()).as_str()))
+            .cloned()
+            .collect();
+        services.push(colour.clone());
+        let labels = [(LABEL_REPLICAS.to_string(), replicas.to_string())];
+        let model = serde_json::to_value(derived).map_err(|e| {
+            Error::flow(
+                format!("cannot serialise the derived model: {e}"),
+                "please report this",
+            )
+        })?;
+        let file = stack::stack_file(
+            &model,
+            &Cut {
+                services: &services,
+                colour: Some((&colour, replicas)),
+                route_network: self.route_network.as_deref(),
+                service_labels: &labels,
+            },
+        );
+        if self.engine.dry_run() {
+            *self.planned.borrow_mut() = Some(file.clone());
+        }
+        let body = serde_json::to_vec(&file).unwrap_or_default();
+        // Whether the CLI asks the registry for the image's digest (pinning every node to it):
+        // `--pull never` means no registry.
+        let resolve = match self.settings.pull {
+            PullPolicy::Always => "always",
+            PullPolicy::Missing => "changed",
+            PullPolicy::Never => "never",
+        };
+        let a = args(&[
+            "stack",
+            "deploy",
+            "--resolve-image",
+            resolve,
+            "-c",
+            "-",
+            self.stack(),
+        ]);
+        let out = self.engine.change_streamed(&a, Some(&body))?;
+        if !out.ok() {
+            return Err(Error::ComposeFailed {
+                command: format!("docker stack deploy {}", self.stack()),
+            });
+        }
+        Ok(())
+    }
+
+    /// `docker service update` of a colour: its replicas (and, scaling to 0, how many it had).
+    fn scale(&self, color: Option<Color>, replicas: u32, had: Option<u32>) -> Result<()> {
+        self.changing();
+        let mut a = args(&["service", "update", "--detach", "--replicas"]);
+        a.push(replicas.to_string());
+        if let Some(n) = had {
+            a.extend(args(&["--label-add", &format!("{LABEL_REPLICAS}={n}")]));
+        }
+        a.push(self.full_name(color));
+        let out = self.engine.change(&a, None)?;
+        if !out.ok() {
+            return Err(Error::flow(
+                format!(
+                    "cannot scale {} to {replicas}: {}",
+                    self.full_name(color),
+                    out.stderr.trim()
+                ),
+                "see `docker service ps`",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Waits until Swarm created the tasks `color` should have (any state); returns them.
+    fn await_tasks(&self, color: Option<Color>, want: u32) -> Result<Vec<Instance>> {
+        let started = Instant::now();
+        loop {
+            let now: Vec<Instance> = self
+                .list()?
+                .into_iter()
+                .filter(|i| i.color == color && i.state != "exited")
+                .collect();
+            if now.len() as u32 >= want || started.elapsed() > TASKS_APPEAR {
+                return Ok(now);
+            }
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+
+    /// Colours of `instances`, with how many of each.
+    fn by_color(instances: &[Instance]) -> BTreeMap<Option<Color>, u32> {
+        let mut m = BTreeMap::new();
+        for i in instances {
+            *m.entry(i.color).or_insert(0) += 1;
+        }
+        m
+    }
+
+    fn derive_with(
+        &self,
+        adjust: &dyn Fn(&mut ComposeFile),
+        release: (Option<Color>, &Release),
+        refer_to: Color,
+        extra: &[(String, String)],
+    ) -> Result<ComposeFile> {
+        let mut base = self.project.model.clone();
+        adjust(&mut base);
+        model::derive(
+            &base,
+            &Derivation {
+                target: &self.target,
+                blue_green: true,
+                release: Some(release),
+                refer_to,
+                port: self.port,
+                extra_labels: extra,
+            },
+        )
+    }
+}
+
+fn str_at(v: &Value, p: &str) -> String {
+    v.pointer(p)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// An instance with what docker flow's labels say (release, colour, what it replaced).
+fn with_labels(labels: Option<&Value>) -> Instance {
+    let label = |k: &str| {
+        labels
+            .and_then(|l| l.get(k))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    Instance {
+        target: label(LABEL_TARGET),
+        color: Color::parse(&label(LABEL_COLOR)),
+        release: label(LABEL_RELEASE),
+        released_at: label(LABEL_RELEASED_AT),
+        port: label(LABEL_PORT).parse().ok(),
+        previous_image: label(LABEL_PREVIOUS_IMAGE),
+        previous_release: label(LABEL_PREVIOUS_RELEASE),
+        previous_released_at: label(LABEL_PREVIOUS_RELEASED_AT),
+        keep_old: label(LABEL_KEEP_OLD).parse().ok().map(Duration::from_secs),
+        ..Instance::default()
+    }
+}
+
+/// Swarm mode deploys colours: the target as it is named would be updated in place.
+fn needs_colour(color: Option<Color>) -> Result<Color> {
+    color.ok_or_else(|| {
+        Error::usage(
+            "Swarm mode deploys blue-green only: each colour is a service of the stack",
+            "deploy with --blue-green (or `blue_green: true` in docker-flow.yml)",
+        )
+    })
+}
+
+impl Orchestrator for Swarm<'_> {
+    fn service(&self, color: Option<Color>) -> String {
+        self.full_name(color)
+    }
+
+    fn instances(&self) -> Result<Vec<Instance>> {
+        if let Some(list) = self.listed.borrow().clone() {
+            return Ok(list);
+        }
+        let list = self.list()?;
+        *self.listed.borrow_mut() = Some(list.clone());
+        Ok(list)
+    }
+
+    fn forget(&self) {
+        self.changing();
+    }
+
+    fn can_remove_chosen(&self) -> bool {
+        false
+    }
+
+    /// Swarm's nodes pull images themselves: a stack is made of images, never builds.
+    fn prepare(&self, r: &NewRelease) -> Result<()> {
+        needs_colour(r.color)?;
+        let svc = &self.project.model.services[&self.target];
+        if svc.image.is_none() {
+            return Err(Error::usage(
+                format!(
+                    "`{}` has no `image:`; Swarm mode deploys images, it cannot build",
+                    self.target
+                ),
+                "build and push the image, and name it with `image:` in the Compose file",
+            ));
+        }
+        Ok(())
+    }
+
+    fn start_release(&self, r: &NewRelease) -> Result<Vec<Instance>> {
+        let color = needs_colour(r.color)?;
+        let mut extra: Vec<(String, String)> = r
+            .replaces
+            .as_ref()
+            .map(|o| {
+                vec![
+                    (LABEL_PREVIOUS_IMAGE.to_string(), o.image_id.clone()),
+                    (LABEL_PREVIOUS_RELEASE.to_string(), o.release.clone()),
+                    (
+                        LABEL_PREVIOUS_RELEASED_AT.to_string(),
+                        o.released_at.clone(),
+                    ),
+                ]
+            })
+            .unwrap_or_default();
+        if !r.keep_old.is_zero() {
+            extra.push((
+                LABEL_KEEP_OLD.to_string(),
+                r.keep_old.as_secs().max(1).to_string(),
+            ));
+        }
+        let derived = self.derive_with(&|_| {}, (r.color, &r.release), r.refer_to, &extra)?;
+        let count = r.beside + r.count;
+        if let Err(e) = self.deploy(&derived, color, count) {
+            let _ = self.scale(r.color, 0, None);
+            return Err(e);
+        }
+        if self.engine.dry_run() {
+            return Ok((1..=count)
+                .map(|n| Instance {
+                    id: format!("{}.{n}", self.full_name(r.color)),
+                    name: format!("{}.{n}", self.full_name(r.color)),
+                    state: "running".into(),
+                    color: r.color,
+                    release: r.release.id.clone(),
+                    released_at: r.release.at.clone(),
+                    ..Instance::default()
+                })
+                .collect());
+        }
+        Ok(self
+            .await_tasks(r.color, count)?
+            .into_iter()
+            .filter(|i| i.release == r.release.id)
+            .collect())
+    }
+
+    fn add_like(&self, like: &Instance, total: u32, progress: &Progress) -> Result<Vec<Instance>> {
+        let before = self.list()?;
+        let same_release = self
+            .services()?
+            .iter()
+            .any(|s| s.color == like.color && s.replicas > 0)
+            && before
+                .iter()
+                .any(|i| i.color == like.color && i.release == like.release);
+        if same_release {
+            self.scale(like.color, total, None)?;
+        } else {
+            // The colour holds another release (or none): the release again, from its image.
+            let color = needs_colour(like.color)?;
+            let release = Release {
+                id: like.release.clone(),
+                at: like.released_at.clone(),
+            };
+            let image = like.image.clone();
+            let pin = |m: &mut ComposeFile| {
+                if let Some(svc) = m.services.get_mut(&self.target) {
+                    svc.image = Some(image.clone());
+                    svc.build = None;
+                }
+            };
+            let derived = self.derive_with(&pin, (like.color, &release), color, &[])?;
+            self.deploy(&derived, color, total)?;
+        }
+        if self.engine.dry_run() {
+            return Ok(Vec::new());
+        }
+        let now = self.await_tasks(like.color, total)?;
+        let healthy = self.wait_healthy(&now, progress)?;
+        Ok(healthy
+            .into_iter()
+            .filter(|i| !before.iter().any(|b| b.id == i.id))
+            .collect())
+    }
+
+    fn restart(&self, stopped: &[Instance]) -> Result<Vec<Instance>> {
+        let list = self.list()?;
+        let mut out = Vec::new();
+        for (color, n) in Self::by_color(stopped) {
+            let running = list
+                .iter()
+                .filter(|i| i.color == color && i.running())
+                .count() as u32;
+            self.scale(color, running + n, None)?;
+            if !self.engine.dry_run() {
+                out.extend(self.await_tasks(color, running + n)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Until every task Swarm wants running for the instances' colours runs (Swarm's health
+    /// gate); a task of their release that failed ends the wait with its error.
+    fn wait_healthy(&self, instances: &[Instance], progress: &Progress) -> Result<Vec<Instance>> {
+        if self.engine.dry_run() || instances.is_empty() {
+            return Ok(instances.to_vec());
+        }
+        let colors = Self::by_color(instances);
+        let releases: Vec<&str> = instances.iter().map(|i| i.release.as_str()).collect();
+        let started = Instant::now();
+        let mut last = String::new();
+        loop {
+            if let Err(e) = crate::cancel::check() {
+                progress.end_waiting();
+                return Err(e);
+            }
+            let services: Vec<ServiceState> = self
+                .services()?
+                .into_iter()
+                .filter(|s| colors.contains_key(&s.color))
+                .collect();
+            let want: u32 = services.iter().map(|s| s.replicas).sum();
+            let tasks = self.tasks(&services)?;
+            if let Some(failed) = tasks.iter().find(|t| {
+                matches!(t.state.as_str(), "failed" | "rejected")
+                    && releases.contains(&t.instance.release.as_str())
+                    && t.instance.created.as_str() >= started_rfc3339(started).as_str()
+            }) {
+                progress.end_waiting();
+                return Err(Error::Unhealthy {
+                    instance: failed.instance.name.clone(),
+                    what: format!("failed ({})", failed.state),
+                    details: format!("Swarm's task error:\n{}", failed.error),
+                });
+            }
+            let running: Vec<Instance> = tasks
+                .iter()
+                .filter(|t| t.desired_running)
+                .map(|t| t.instance.clone())
+                .collect();
+            let ready = running.iter().filter(|i| i.running()).count() as u32;
+            if ready >= want && running.iter().all(Instance::running) {
+                progress.end_waiting();
+                return Ok(running);
+            }
+            if started.elapsed() > self.settings.health_timeout {
+                progress.end_waiting();
+                let stuck = running.iter().find(|i| !i.running());
+                return Err(Error::Unhealthy {
+                    instance: stuck.map_or_else(|| self.full_name(None), |i| i.name.clone()),
+                    what: format!(
+                        "did not run within {}s",
+                        self.settings.health_timeout.as_secs()
+                    ),
+                    details: tasks
+                        .iter()
+                        .filter(|t| !t.error.is_empty())
+                        .map(|t| format!("{}: {}", t.instance.name, t.error))
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                });
+            }
+            progress.waiting(&format!("{ready}/{want} task(s) running"), &mut last);
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+
+    /// A whole colour only: scaled to 0, its service kept (with how many it had) for rollback.
+    fn stop(&self, instances: &[Instance], _grace: Duration) -> Result<()> {
+        let list = self.list()?;
+        for (color, n) in Self::by_color(instances) {
+            let running = list
+                .iter()
+                .filter(|i| i.color == color && i.running())
+                .count() as u32;
+            if n < running {
+                return Err(super::cannot_remove_chosen());
+            }
+            self.scale(color, 0, Some(n))?;
+        }
+        Ok(())
+    }
+
+    /// A whole colour only: its service removed (never a volume).
+    fn remove(&self, instances: &[Instance]) -> Result<()> {
+        if instances.is_empty() {
+            return Ok(());
+        }
+        self.changing();
+        let mut a = args(&["service", "rm"]);
+        for color in Self::by_color(instances).keys() {
+            a.push(self.full_name(*color));
+        }
+        let out = self.engine.change(&a, None)?;
+        if !out.ok_or_gone() {
+            return Err(Error::flow(
+                format!("cannot remove services: {}", out.stderr.trim()),
+                "remove them with `docker service rm`",
+            ));
+        }
+        Ok(())
+    }
+
+    fn planned_model(&self) -> Option<Value> {
+        self.planned.borrow().clone()
+    }
+}
+
+/// `started` as an RFC 3339 time, to compare with Swarm's task times.
+fn started_rfc3339(started: Instant) -> String {
+    let at = std::time::SystemTime::now() - started.elapsed();
+    humantime::format_rfc3339_nanos(at).to_string()
+}

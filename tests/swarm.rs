@@ -1,0 +1,258 @@
+//! Swarm mode on a two-node swarm (`make testbed-swarm`: dockerds in network namespaces, the
+//! manager at `MANAGER_IP`, a worker beside it, the context `dflow-swarm`). The project's app is
+//! placed on the worker, so the proxy (on the manager, the node docker flow talks to) reaches its
+//! tasks across nodes over the route's overlay network; the load comes from this machine to the
+//! proxy's host-mode port on the manager.
+
+use crate::support;
+
+use std::process::Command;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde_json::Value;
+use support::load::{no_drop, Load};
+use support::{Bed, Run};
+
+const MANAGER_IP: &str = "10.231.5.11";
+const CONTEXT: &str = "dflow-swarm";
+
+/// The swarm is small (2 cores for both nodes): one test at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// Whether the swarm answers; with DOCKER_FLOW_E2E=1 its absence is a failure.
+fn swarm_available() -> bool {
+    if !support::engine_available() {
+        return false;
+    }
+    let out = swarm(&["node", "ls", "--format", "{{.Status}}"]);
+    let ready = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.trim() == "Ready")
+        .count();
+    if ready < 2 && std::env::var("DOCKER_FLOW_E2E").as_deref() == Ok("1") {
+        panic!("DOCKER_FLOW_E2E=1 but the two-node swarm ({CONTEXT}) is not ready: run `make testbed-swarm`");
+    }
+    ready >= 2
+}
+
+fn swarm(args: &[&str]) -> std::process::Output {
+    Command::new("docker")
+        .args(["--context", CONTEXT])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn swarm_words(args: &[&str]) -> Vec<String> {
+    String::from_utf8_lossy(&swarm(args).stdout)
+        .split_whitespace()
+        .map(String::from)
+        .collect()
+}
+
+/// A project deployed to the swarm with its own proxy; removes what it made there.
+struct SwarmBed {
+    bed: Bed,
+    path: String,
+}
+
+impl SwarmBed {
+    fn new(prefix: &str) -> SwarmBed {
+        let bed = Bed::new(prefix);
+        let path = format!("/{}", bed.project);
+        // The app on the worker only; a healthcheck that gives it time to start.
+        bed.write(
+            "compose.yaml",
+            &format!(
+                r#"name: {}
+services:
+  app:
+    image: demo-service:${{V:-v1}}
+    environment:
+      STARTUP_DELAY_MS: "500"
+      HEALTH: ${{HEALTH:-ok}}
+    expose: ["8080"]
+    healthcheck:
+      test: ["CMD", "/demo-service", "healthcheck"]
+      interval: 1s
+      timeout: 2s
+      retries: 2
+      start_period: 5s
+    deploy:
+      placement:
+        constraints: ["node.role == worker"]
+  db:
+    image: demo-service:v1
+    environment:
+      VERSION: db
+"#,
+                bed.project
+            ),
+        );
+        bed.write(
+            "docker-flow.yml",
+            &format!(
+                "target: app\nside_targets: [db]\nengine: swarm\nservice_path: [{path}]\npull: never\nhealth_timeout: 60s\nproxy_image: {}\nproxy_name: {}\nproxy_http_port: {}\nproxy_https_port: {}\n",
+                support::CADDY_IMAGE,
+                bed.proxy_name,
+                bed.http_port,
+                bed.https_port
+            ),
+        );
+        SwarmBed { bed, path }
+    }
+
+    /// `docker --context dflow-swarm flow ARGS`, through the docker CLI and the plugin.
+    fn flow(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut a = vec!["--context", CONTEXT, "flow"];
+        a.extend_from_slice(args);
+        let mut c = self.bed.command(std::path::Path::new("docker"), &a);
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        support::run(c)
+    }
+
+    fn load(&self) -> Load {
+        Load::start_on(
+            MANAGER_IP,
+            self.bed.http_port,
+            "GET",
+            &self.path,
+            4,
+            Duration::from_secs(180),
+        )
+    }
+
+    /// What the proxy answers on the project's path (must be 200): the version.
+    fn version(&self) -> String {
+        let (code, body) = support::load::get((MANAGER_IP, self.bed.http_port), &self.path)
+            .unwrap_or_else(|| panic!("the swarm's proxy does not answer on {}", self.path));
+        assert_eq!(code, 200, "{body}");
+        body.split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    fn status(&self) -> Value {
+        let r = self.flow(&["status", "--format", "json"], &[]);
+        r.ok();
+        r.json()
+    }
+
+    /// The service's replicas as Swarm has them.
+    fn replicas(&self, service: &str) -> String {
+        let out = swarm(&[
+            "service",
+            "inspect",
+            "--format",
+            "{{.Spec.Mode.Replicated.Replicas}}",
+            &format!("{}_{service}", self.bed.project),
+        ]);
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Runs `deploy ARGS` under load and checks nothing dropped and only `version` answers after.
+    fn under_load(&self, args: &[&str], env: &[(&str, &str)], version: &str) {
+        let load = self.load();
+        std::thread::sleep(Duration::from_millis(500));
+        let r = self.flow(args, env);
+        let switched = load.started.elapsed();
+        std::thread::sleep(Duration::from_millis(500));
+        let stats = load.stop();
+        r.ok();
+        no_drop(&stats, switched, version);
+    }
+}
+
+impl Drop for SwarmBed {
+    fn drop(&mut self) {
+        let project = self.bed.project.clone();
+        let _ = swarm(&["stack", "rm", &project]);
+        let mut ids = swarm_words(&["ps", "-aq", "--filter", &format!("name={project}")]);
+        ids.push(self.bed.proxy_name.clone());
+        let mut rm = vec!["rm", "-f", "-v"];
+        rm.extend(ids.iter().map(String::as_str));
+        let _ = swarm(&rm);
+        std::thread::sleep(Duration::from_secs(2));
+        for net in swarm_words(&[
+            "network",
+            "ls",
+            "-q",
+            "--filter",
+            &format!("name={project}"),
+        ]) {
+            let _ = swarm(&["network", "rm", &net]);
+        }
+        for v in swarm_words(&["volume", "ls", "-q", "--filter", &format!("name={project}")]) {
+            let _ = swarm(&["volume", "rm", "-f", &v]);
+        }
+    }
+}
+
+#[test]
+fn on_a_two_node_swarm_deploys_scales_and_rolls_back_without_dropping_a_request() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !swarm_available() {
+        return;
+    }
+    let bed = SwarmBed::new("swarm");
+    // Each colour is a service: a plain deploy is refused before anything changes.
+    bed.flow(&["deploy", "--blue-green=false"], &[])
+        .fails(2, "Swarm mode deploys blue-green only");
+    assert!(swarm_words(&[
+        "service",
+        "ls",
+        "-q",
+        "--filter",
+        &format!("name={}_", bed.bed.project)
+    ])
+    .is_empty());
+    bed.flow(&["deploy"], &[]).ok();
+    assert_eq!(bed.version(), "v1");
+    // `--engine auto` (the default) finds the project's stack on the manager.
+    let auto = bed.flow(&["status", "--engine", "auto", "--format", "json"], &[]);
+    auto.ok();
+    assert_eq!(auto.json()["live_color"], "blue", "{}", auto.stdout);
+    // Each colour is a service of the stack; the live one's tasks are listed with their node,
+    // which is the worker (the proxy runs on the manager).
+    let s = bed.status();
+    assert_eq!(s["live_color"], "blue", "{s}");
+    let worker = swarm_words(&["node", "ls", "-q", "--filter", "role=worker"]);
+    let tasks = s["colors"]["blue"]["instances"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(tasks.len(), 1, "{s}");
+    assert!(
+        worker.contains(&tasks[0]["node"].as_str().unwrap_or_default().to_string()),
+        "the task is not on the worker {worker:?}: {s}"
+    );
+    // A redeploy to v2 under load: the green service starts, the proxy switches, blue goes to 0.
+    bed.under_load(&["deploy"], &[("V", "v2")], "v2");
+    assert_eq!(bed.replicas("app-blue"), "0");
+    assert_eq!(bed.replicas("app-green"), "1");
+    // Scale up, under load: new tasks join the rotation once running.
+    bed.under_load(&["scale", "+2"], &[], "v2");
+    let s = bed.status();
+    let upstreams = s["proxy"]["routes"][0]["upstreams"].clone();
+    assert_eq!(upstreams.as_array().map(Vec::len), Some(3), "{s}");
+    // Scaling down in place is refused: Swarm would pick the tasks it removes.
+    bed.flow(&["scale", "-2"], &[])
+        .fails(2, "Swarm chooses which tasks");
+    assert_eq!(bed.replicas("app-green"), "3");
+    // Rollback: blue comes back with as many tasks as green serves with, green goes to 0.
+    bed.under_load(&["rollback"], &[], "v1");
+    assert_eq!(bed.replicas("app-blue"), "3");
+    assert_eq!(bed.replicas("app-green"), "0");
+    // An unhealthy release: the deploy fails, v1 keeps serving, the failed colour is gone.
+    let load = bed.load();
+    let r = bed.flow(&["deploy"], &[("V", "v3"), ("HEALTH", "fail")]);
+    let stats = load.stop();
+    r.fails(1, "");
+    assert!(stats.failed().is_empty(), "{}", stats.summary());
+    assert_eq!(bed.version(), "v1");
+    assert_eq!(bed.replicas("app-blue"), "3");
+}
