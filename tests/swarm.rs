@@ -230,6 +230,44 @@ fn on_a_two_node_swarm_deploys_scales_and_rolls_back_without_dropping_a_request(
         worker.contains(&tasks[0]["node"].as_str().unwrap_or_default().to_string()),
         "the task is not on the worker {worker:?}: {s}"
     );
+    // A dry run changes nothing on the swarm.
+    let services = || swarm_words(&["service", "ls", "--format", "{{.Name}}={{.Replicas}}"]);
+    let before = services();
+    bed.flow(&["deploy", "--dry-run"], &[("V", "v2")]).ok();
+    assert_eq!(services(), before);
+    assert_eq!(bed.version(), "v1");
+    // Two deploys at once through the manager: one runs, the other is refused naming the holder.
+    let spawn = || {
+        bed.bed
+            .command(
+                std::path::Path::new("docker"),
+                &["--context", CONTEXT, "flow", "deploy"],
+            )
+            .env("V", "v1")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    let codes = [a.status.code(), b.status.code()];
+    assert!(
+        codes.contains(&Some(0)) && codes.contains(&Some(4)),
+        "expected one success and one refusal: {codes:?}"
+    );
+    let loser = if a.status.code() == Some(4) { &a } else { &b };
+    let err = String::from_utf8_lossy(&loser.stderr);
+    assert!(
+        err.contains("is locked by `deploy,proxy,stop-old` (pid"),
+        "{err}"
+    );
+    // That deploy went to green: back to blue, so the rest reads as from the first deploy.
+    bed.flow(&["deploy"], &[]).ok();
+    assert_eq!(
+        bed.flow(&["status", "--format", "json"], &[]).json()["live_color"],
+        "blue"
+    );
     // A redeploy to v2 under load: the green service starts, the proxy switches, blue goes to 0.
     bed.under_load(&["deploy"], &[("V", "v2")], "v2");
     assert_eq!(bed.replicas("app-blue"), "0");
