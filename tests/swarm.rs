@@ -58,8 +58,14 @@ struct SwarmBed {
 }
 
 impl SwarmBed {
-    fn new(prefix: &str) -> SwarmBed {
+    /// `on_worker`: the app's tasks are placed on the worker only (else Swarm spreads them).
+    fn new(prefix: &str, on_worker: bool) -> SwarmBed {
         let bed = Bed::new(prefix);
+        let placement = if on_worker {
+            "    deploy:\n      placement:\n        constraints: [\"node.role == worker\"]\n"
+        } else {
+            ""
+        };
         let path = format!("/{}", bed.project);
         // The app on the worker only; a healthcheck that gives it time to start.
         bed.write(
@@ -68,7 +74,7 @@ impl SwarmBed {
                 r#"name: {}
 services:
   app:
-    image: demo-service:${{V:-v1}}
+    image: ${{REGISTRY:-}}demo-service:${{V:-v1}}
     environment:
       STARTUP_DELAY_MS: "500"
       HEALTH: ${{HEALTH:-ok}}
@@ -79,10 +85,7 @@ services:
       timeout: 2s
       retries: 2
       start_period: 5s
-    deploy:
-      placement:
-        constraints: ["node.role == worker"]
-  db:
+{placement}  db:
     image: demo-service:v1
     environment:
       VERSION: db
@@ -198,7 +201,13 @@ fn on_a_two_node_swarm_deploys_scales_and_rolls_back_without_dropping_a_request(
     if !swarm_available() {
         return;
     }
-    let bed = SwarmBed::new("swarm");
+    let bed = SwarmBed::new("swarm", true);
+    // An image the other node cannot pull is refused before anything changes.
+    bed.flow(
+        &["deploy", "--pull", "missing"],
+        &[("REGISTRY", "127.0.0.1:5999/")],
+    )
+    .fails(3, "is not in a registry the swarm's nodes can pull it from");
     // Each colour is a service: a plain deploy is refused before anything changes.
     bed.flow(&["deploy", "--blue-green=false"], &[])
         .fails(2, "Swarm mode deploys blue-green only");
@@ -293,4 +302,104 @@ fn on_a_two_node_swarm_deploys_scales_and_rolls_back_without_dropping_a_request(
     assert!(stats.failed().is_empty(), "{}", stats.summary());
     assert_eq!(bed.version(), "v1");
     assert_eq!(bed.replicas("app-blue"), "3");
+    // The seed's steps: stage, then promote.
+    bed.flow(&["--flow=deploy"], &[("V", "v3")]).ok();
+    assert_eq!(bed.version(), "v1");
+    bed.flow(&["--flow=proxy", "--flow=stop-old"], &[]).ok();
+    assert_eq!(bed.version(), "v3");
+    assert_eq!(bed.replicas("app-blue"), "0");
+}
+
+/// Puts the worker's network link back up when the test ends, however it ends, and waits until
+/// the swarm sees the node again.
+struct Reconnect;
+
+impl Drop for Reconnect {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["-n", "dflow-n2", "link", "set", "eth0", "up"])
+            .status();
+        for _ in 0..120 {
+            if swarm_words(&["node", "ls", "--format", "{{.Status}}"])
+                .iter()
+                .all(|s| s == "Ready")
+            {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+}
+
+#[test]
+fn a_node_cut_off_while_serving_loses_at_most_the_requests_in_flight_and_proxy_follows_swarm() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !swarm_available() {
+        return;
+    }
+    let bed = SwarmBed::new("swnode", false);
+    bed.flow(&["deploy", "--scale", "2"], &[]).ok();
+    let worker = swarm_words(&["node", "ls", "-q", "--filter", "role=worker"]);
+    let nodes = |s: &Value| -> Vec<String> {
+        s["colors"]["blue"]["instances"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .filter(|i| i["state"] == "running")
+            .map(|i| i["node"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    let before = nodes(&bed.status());
+    assert_eq!(before.len(), 2, "{before:?}");
+    assert!(
+        before.iter().any(|n| worker.contains(n)) && before.iter().any(|n| !worker.contains(n)),
+        "Swarm did not spread the tasks over both nodes: {before:?}"
+    );
+    // The worker drops off the network (its link down: its tasks are unreachable, as when
+    // the machine dies) while 4 clients keep asking.
+    let load = bed.load();
+    std::thread::sleep(Duration::from_millis(500));
+    let _reconnect = Reconnect;
+    assert!(Command::new("ip")
+        .args(["-n", "dflow-n2", "link", "set", "eth0", "down"])
+        .status()
+        .unwrap()
+        .success());
+    // Swarm notices the node is down and starts a replacement on the manager.
+    let mut replaced = false;
+    for _ in 0..120 {
+        let now = nodes(&bed.status());
+        if now.len() == 2 && now.iter().all(|n| !worker.contains(n)) {
+            replaced = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert!(
+        replaced,
+        "Swarm did not replace the lost task within a minute"
+    );
+    let cut = load.started.elapsed();
+    // `proxy` routes to the tasks Swarm runs now; the load goes on a little after it.
+    bed.flow(&["proxy"], &[]).ok();
+    std::thread::sleep(Duration::from_secs(2));
+    let stats = load.stop();
+    eprintln!(
+        "node cut off: {} requests over {cut:?} until Swarm replaced the task, then `proxy`: {} failed, max latency {:?}",
+        stats.total(),
+        stats.failed().len(),
+        stats.max_latency()
+    );
+    assert!(stats.total() > 50, "{}", stats.summary());
+    // Only requests in flight to the node at the cut can be lost (Caddy retries dials, not
+    // requests it has sent): at most one per client.
+    assert!(stats.failed().len() <= 4, "{}", stats.summary());
+    let s = bed.status();
+    let after = nodes(&s);
+    assert_eq!(after.len(), 2, "{s}");
+    assert!(after.iter().all(|n| !worker.contains(n)), "{s}");
+    let upstreams = s["proxy"]["routes"][0]["upstreams"].clone();
+    assert_eq!(upstreams.as_array().map(Vec::len), Some(2), "{s}");
+    assert_eq!(bed.version(), "v1");
 }

@@ -537,6 +537,28 @@ impl Orchestrator for Swarm<'_> {
                 "build and push the image, and name it with `image:` in the Compose file",
             ));
         }
+        // Other nodes can only pull it: an image that is in no registry would start nowhere
+        // but here. On a single node (or with --pull never) the engine's own images serve.
+        if self.settings.pull == PullPolicy::Never || self.engine.dry_run() {
+            return Ok(());
+        }
+        let nodes = self.engine.read(&args(&["node", "ls", "-q"]))?;
+        if nodes.stdout.split_whitespace().count() < 2 {
+            return Ok(());
+        }
+        let image = svc.image.clone().unwrap_or_default();
+        let out = self.engine.read(&args(&["manifest", "inspect", &image]))?;
+        if !out.ok() {
+            return Err(Error::environment(
+                format!(
+                    "`{image}` is not in a registry the swarm's nodes can pull it from: {}",
+                    out.last_error_line()
+                ),
+                format!(
+                    "push it (`docker push {image}`); if every node has it loaded already, deploy with --pull never"
+                ),
+            ));
+        }
         Ok(())
     }
 
