@@ -64,7 +64,7 @@ dist-check: dist testbed
 	bash scripts/dist-check.sh target/dist/docker-flow_*.deb
 
 # The zero-downtime benchmark against a plain `docker compose up -d`, into docs/BENCHMARKS.md.
-bench: testbed install
+bench: testbed-swarm install
 	$(CARGO) run --release --locked --example bench
 
 # Rewrites docs/schemas/ from the report types (a unit test fails while they differ).

@@ -4,10 +4,14 @@
 //! `docker flow deploy` to the test bed's remote engine (a docker context, tcp://). Also docker
 //! flow's own overhead per deploy: the command's wall time less the time the new release took to
 //! become healthy, the docker commands it ran, and what one call into the proxy costs. Figures go
-//! to docs/BENCHMARKS.md. Needs `make testbed install` (the Makefile's bench target does both).
+//! to docs/BENCHMARKS.md. On the test bed's two-node swarm, `docker flow deploy` against Swarm's
+//! own rolling update and `docker stack deploy` (`bench/swarm.rs`). Needs `make testbed-swarm
+//! install` (the Makefile's bench target does both).
 
 #[path = "../tests/support/load.rs"]
 mod load;
+#[path = "bench/swarm.rs"]
+mod swarm;
 
 use std::path::Path;
 use std::process::Command;
@@ -15,11 +19,11 @@ use std::time::{Duration, Instant};
 
 use load::{Load, Stats};
 
-const CADDY_IMAGE: &str = "docker-flow-caddy:2.11.7";
+pub(crate) const CADDY_IMAGE: &str = "docker-flow-caddy:2.11.7";
 /// The test bed's remote engine (scripts/testbed.sh): its docker context and address.
 const REMOTE_CONTEXT: &str = "dflow-remote";
 const REMOTE_IP: &str = "10.231.0.2";
-const CLIENTS: usize = 4;
+pub(crate) const CLIENTS: usize = 4;
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -29,7 +33,12 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn run(dir: &Path, program: &str, args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
+pub(crate) fn run(
+    dir: &Path,
+    program: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (bool, String) {
     let mut c = Command::new(program);
     c.args(args).current_dir(dir);
     for (k, v) in env {
@@ -49,7 +58,7 @@ fn run(dir: &Path, program: &str, args: &[&str], env: &[(&str, &str)]) -> (bool,
 }
 
 #[track_caller]
-fn must(dir: &Path, program: &str, args: &[&str], env: &[(&str, &str)]) -> String {
+pub(crate) fn must(dir: &Path, program: &str, args: &[&str], env: &[(&str, &str)]) -> String {
     let (ok, out) = run(dir, program, args, env);
     assert!(ok, "{program} {args:?} failed:\n{out}");
     out
@@ -308,6 +317,9 @@ fn main() {
     let remote_overhead = Overhead::of("remote engine (tcp://)", &remote, &out, &ctx, &proxy);
     cleanup(&remote_dir, &ctx, &remote_project, &proxy);
 
+    // Swarm mode, on the two-node swarm.
+    let swarm_rows = swarm::rows(work.path(), tag, &proxy, http, https);
+
     // The baseline: a plain Compose service behind the same Caddy, redeployed with `up -d`.
     must(
         &plain_dir,
@@ -458,6 +470,36 @@ fn main() {
             o.wall.as_secs_f64() - o.health,
             o.calls,
             ms(o.call)
+        ));
+    }
+    md.push_str(
+        "\n## Swarm mode (two nodes)\n\n\
+         The test bed's two-node swarm (dockerds in network namespaces joined by a bridge). The \
+         demo service (2 s to start, a Docker healthcheck) runs 2 tasks spread over both nodes; \
+         the load goes to docker flow's proxy on the manager. docker flow deploys the other colour \
+         as a service beside the live one and switches the proxy's record to its tasks once Swarm \
+         reports them running (healthy). The baselines are one service updated in place, behind \
+         the same Caddy, which finds its tasks by Docker's DNS (`tasks.<service>`, looked up every \
+         second) with the same dial retries docker flow's routes have (this kernel has no IPVS, so \
+         no routing mesh or VIP). \"Mixed versions\" is how long both versions answered (first new \
+         to last old answer). The `docker stack deploy` command returns before its rolling update \
+         ends; its load runs until the update is over.\n\n\
+         | redeploy by | requests | failed | HTTP errors | unanswered | p99 | max | mixed versions | command wall time |\n\
+         |---|---|---|---|---|---|---|---|---|\n",
+    );
+    for row in &swarm_rows {
+        let s = &row.stats;
+        md.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {:.2} s | {:.2} s |\n",
+            row.name,
+            s.total(),
+            s.failed().len(),
+            s.http_errors().len(),
+            s.unanswered().len(),
+            ms(s.percentile(0.99)),
+            ms(s.max_latency()),
+            row.mixed().as_secs_f64(),
+            row.wall.as_secs_f64()
         ));
     }
     std::fs::create_dir_all(root.join("docs")).unwrap();

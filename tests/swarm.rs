@@ -179,15 +179,22 @@ impl Drop for SwarmBed {
         let mut rm = vec!["rm", "-f", "-v"];
         rm.extend(ids.iter().map(String::as_str));
         let _ = swarm(&rm);
-        std::thread::sleep(Duration::from_secs(2));
-        for net in swarm_words(&[
-            "network",
-            "ls",
-            "-q",
-            "--filter",
-            &format!("name={project}"),
-        ]) {
-            let _ = swarm(&["network", "rm", &net]);
+        // A network is removable once the stack's tasks have left it.
+        for _ in 0..20 {
+            let nets = swarm_words(&[
+                "network",
+                "ls",
+                "-q",
+                "--filter",
+                &format!("name={project}"),
+            ]);
+            if nets.is_empty() {
+                break;
+            }
+            for net in nets {
+                let _ = swarm(&["network", "rm", &net]);
+            }
+            std::thread::sleep(Duration::from_millis(500));
         }
         for v in swarm_words(&["volume", "ls", "-q", "--filter", &format!("name={project}")]) {
             let _ = swarm(&["volume", "rm", "-f", &v]);
