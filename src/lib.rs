@@ -219,12 +219,6 @@ fn deploy_steps(settings: &settings::Settings) -> Result<Vec<Step>> {
                 "a canary is not promoted either: drop --no-promote (or --canary to only preview)",
             ))
         }
-        (Some(_), false) if !settings.blue_green => {
-            return Err(Error::usage(
-                "--canary needs a blue-green deployment: the canary is the next colour, beside the live one",
-                "add --blue-green (or `blue_green: true` in docker-flow.yml)",
-            ))
-        }
         (Some(_), false) if settings.proxy.driver == settings::ProxyDriver::None => {
             return Err(Error::usage(
                 "--canary needs a proxy to share the traffic (--proxy-driver is none)",

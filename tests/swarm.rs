@@ -305,7 +305,7 @@ fn on_a_two_node_swarm_deploys_scales_and_rolls_back_without_dropping_a_request(
     let load = bed.load();
     let r = bed.flow(&["deploy"], &[("V", "v3"), ("HEALTH", "fail")]);
     let stats = load.stop();
-    r.fails(1, "");
+    r.fails(1, "ended before Swarm saw it healthy (Swarm: complete");
     assert!(stats.failed().is_empty(), "{}", stats.summary());
     assert_eq!(bed.version(), "v1");
     assert_eq!(bed.replicas("app-blue"), "3");
@@ -409,4 +409,55 @@ fn a_node_cut_off_while_serving_loses_at_most_the_requests_in_flight_and_proxy_f
     let upstreams = s["proxy"]["routes"][0]["upstreams"].clone();
     assert_eq!(upstreams.as_array().map(Vec::len), Some(2), "{s}");
     assert_eq!(bed.version(), "v1");
+}
+
+#[test]
+fn on_the_swarm_a_staged_release_is_previewed_then_promoted_and_a_canary_aborted() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !swarm_available() {
+        return;
+    }
+    let bed = SwarmBed::new("swstage", false);
+    bed.flow(&["deploy", "--scale", "3"], &[]).ok();
+    // Staged: only requests with the preview header reach v2.
+    bed.flow(&["deploy", "--no-promote"], &[("V", "v2")]).ok();
+    let preview = |header: &str| {
+        let (code, body) = support::load::try_request_with(
+            (MANAGER_IP, bed.bed.http_port),
+            "GET",
+            &bed.path,
+            header,
+        )
+        .unwrap();
+        assert_eq!(code, 200, "{body}");
+        body.split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    };
+    for _ in 0..10 {
+        assert_eq!(preview(""), "v1");
+        assert_eq!(preview("X-Docker-Flow-Preview: 1"), "v2");
+    }
+    bed.under_load(&["promote"], &[], "v2");
+    assert_eq!(bed.replicas("app-green"), "3");
+    assert_eq!(bed.replicas("app-blue"), "0");
+    // A canary of one task beside three: a quarter of the traffic, then aborted.
+    bed.flow(&["deploy", "--canary", "1"], &[("V", "v3")]).ok();
+    let s = bed.status();
+    assert_eq!(s["colors"]["blue"]["role"], "canary", "{s}");
+    assert_eq!(s["colors"]["blue"]["traffic_percent"], 25, "{s}");
+    let load = bed.load();
+    std::thread::sleep(Duration::from_secs(2));
+    bed.flow(&["abort"], &[]).ok();
+    let aborted = load.started.elapsed();
+    std::thread::sleep(Duration::from_millis(500));
+    let stats = load.stop();
+    no_drop(&stats, aborted, "v2");
+    assert!(
+        stats.samples.iter().any(|s| s.version() == "v3"),
+        "the canary never served: {}",
+        stats.summary()
+    );
+    assert_eq!(bed.replicas("app-green"), "3");
 }

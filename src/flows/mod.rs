@@ -134,6 +134,13 @@ pub(crate) fn run(engine: &Engine, settings: &Settings, action: &Action, cwd: &P
     if steps.contains(&Step::Test) {
         hooks::check_program(&settings.test_cmd, &project.dir)?;
     }
+    // Checked here, not with the other settings: on Swarm mode blue-green is implied.
+    if steps.contains(&Step::Canary) && !settings.blue_green {
+        return Err(Error::usage(
+            "--canary needs a blue-green deployment: the canary is the next colour, beside the live one",
+            "add --blue-green (or `blue_green: true` in docker-flow.yml)",
+        ));
+    }
     let mut ctx = Ctx::new(engine, settings, project, target, port, swarm);
     ctx.command = match action {
         Action::Steps(steps) => steps

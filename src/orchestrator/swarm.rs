@@ -13,7 +13,7 @@
 //! chosen tasks out of rotation first: scaling down in place is refused (`can_remove_chosen`).
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -47,6 +47,9 @@ pub(super) struct Swarm<'a> {
     route_network: Option<String>,
     planned: RefCell<Option<Value>>,
     listed: RefCell<Option<Vec<Instance>>>,
+    /// Every task id Swarm had for the target before docker flow last changed it, so that a
+    /// failed task can be told from the history (tasks that failed before this run).
+    known: RefCell<Option<HashSet<String>>>,
 }
 
 /// One service of the target, as `docker service inspect` gives it.
@@ -65,6 +68,7 @@ struct Task {
     /// Swarm's own state (`running`, `starting`, `failed`, …) and error.
     state: String,
     error: String,
+    message: String,
 }
 
 impl<'a> Swarm<'a> {
@@ -86,6 +90,7 @@ impl<'a> Swarm<'a> {
             route_network,
             planned: RefCell::new(None),
             listed: RefCell::new(None),
+            known: RefCell::new(None),
         }
     }
 
@@ -237,6 +242,7 @@ impl<'a> Swarm<'a> {
             desired_running: str_at(t, "/DesiredState") == "running",
             state,
             error: str_at(t, "/Status/Err"),
+            message: str_at(t, "/Status/Message"),
         }
     }
 
@@ -296,6 +302,20 @@ impl<'a> Swarm<'a> {
         *self.listed.borrow_mut() = None;
     }
 
+    /// Notes every task the target has now, before a change (see `known`).
+    fn snapshot(&self) -> Result<()> {
+        if self.engine.dry_run() {
+            return Ok(());
+        }
+        let ids = self
+            .tasks(&self.services()?)?
+            .into_iter()
+            .map(|t| t.instance.id)
+            .collect();
+        *self.known.borrow_mut() = Some(ids);
+        Ok(())
+    }
+
     /// The route network, made if missing (the proxy's preflight refused one that is not this
     /// route's): a colour joins it as its service is created, never later (that would restart
     /// its tasks).
@@ -325,6 +345,7 @@ impl<'a> Swarm<'a> {
 
     /// Deploys the side targets and `color` of the derived model, with `replicas` tasks.
     fn deploy(&self, derived: &ComposeFile, color: Color, replicas: u32) -> Result<()> {
+        self.snapshot()?;
         self.changing();
         self.ensure_route_network()?;
         let colour = service_name(&self.target, Some(color));
@@ -393,6 +414,9 @@ impl<'a> Swarm<'a> {
 
     /// `docker service update` of a colour: its replicas (and, scaling to 0, how many it had).
     fn scale(&self, color: Option<Color>, replicas: u32, had: Option<u32>) -> Result<()> {
+        if replicas > 0 {
+            self.snapshot()?;
+        }
         self.changing();
         let mut a = args(&["service", "update", "--detach", "--replicas"]);
         a.push(replicas.to_string());
@@ -687,18 +711,33 @@ impl Orchestrator for Swarm<'_> {
                 .collect();
             let want: u32 = services.iter().map(|s| s.replicas).sum();
             let tasks = self.tasks(&services)?;
+            let known = self.known.borrow();
+            // A task of the release that ended while it was awaited failed: Swarm ends one that
+            // turns unhealthy (its process may well exit 0 on the SIGTERM).
             if let Some(failed) = tasks.iter().find(|t| {
-                matches!(t.state.as_str(), "failed" | "rejected")
-                    && releases.contains(&t.instance.release.as_str())
-                    && t.instance.created.as_str() >= started_rfc3339(started).as_str()
+                matches!(
+                    t.state.as_str(),
+                    "failed" | "rejected" | "complete" | "shutdown" | "orphaned" | "remove"
+                ) && releases.contains(&t.instance.release.as_str())
+                    && !known.as_ref().is_some_and(|k| k.contains(&t.instance.id))
             }) {
                 progress.end_waiting();
                 return Err(Error::Unhealthy {
                     instance: failed.instance.name.clone(),
-                    what: format!("failed ({})", failed.state),
-                    details: format!("Swarm's task error:\n{}", failed.error),
+                    what: format!(
+                        "ended before Swarm saw it healthy (Swarm: {}, {}, exit code {})",
+                        failed.state,
+                        if failed.error.is_empty() {
+                            &failed.message
+                        } else {
+                            &failed.error
+                        },
+                        failed.instance.exit_code
+                    ),
+                    details: String::new(),
                 });
             }
+            drop(known);
             let running: Vec<Instance> = tasks
                 .iter()
                 .filter(|t| t.desired_running)
@@ -721,9 +760,8 @@ impl Orchestrator for Swarm<'_> {
                     details: tasks
                         .iter()
                         .filter(|t| !t.error.is_empty())
-                        .map(|t| format!("{}: {}", t.instance.name, t.error))
-                        .collect::<Vec<_>>()
-                        .join("\n"),
+                        .map(|t| format!("\n  {}: {}", t.instance.name, t.error))
+                        .collect::<String>(),
                 });
             }
             progress.waiting(&format!("{ready}/{want} task(s) running"), &mut last);
@@ -752,11 +790,21 @@ impl Orchestrator for Swarm<'_> {
         if instances.is_empty() {
             return Ok(());
         }
-        self.changing();
+        let list = self.list()?;
         let mut a = args(&["service", "rm"]);
         for color in Self::by_color(instances).keys() {
+            // The flows remove whole releases; a colour's service holds one release.
+            let other = list.iter().any(|i| {
+                i.color == *color
+                    && i.running()
+                    && !instances.iter().any(|r| r.release == i.release)
+            });
+            if other {
+                return Err(super::cannot_remove_chosen());
+            }
             a.push(self.full_name(*color));
         }
+        self.changing();
         let out = self.engine.change(&a, None)?;
         if !out.ok_or_gone() {
             return Err(Error::flow(
@@ -770,10 +818,4 @@ impl Orchestrator for Swarm<'_> {
     fn planned_model(&self) -> Option<Value> {
         self.planned.borrow().clone()
     }
-}
-
-/// `started` as an RFC 3339 time, to compare with Swarm's task times.
-fn started_rfc3339(started: Instant) -> String {
-    let at = std::time::SystemTime::now() - started.elapsed();
-    humantime::format_rfc3339_nanos(at).to_string()
 }
