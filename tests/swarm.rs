@@ -232,6 +232,23 @@ fn on_a_two_node_swarm_deploys_scales_and_rolls_back_without_dropping_a_request(
     let auto = bed.flow(&["status", "--engine", "auto", "--format", "json"], &[]);
     auto.ok();
     assert_eq!(auto.json()["live_color"], "blue", "{}", auto.stdout);
+    // So does `status` of every target (no --target): the stack's services name them.
+    let every = bed.flow(
+        &[
+            "status",
+            "--target=",
+            "--engine",
+            "auto",
+            "--format",
+            "json",
+        ],
+        &[],
+    );
+    every.ok();
+    let every = every.json();
+    assert_eq!(every.as_array().map(Vec::len), Some(1), "{every}");
+    assert_eq!(every[0]["target"], "app", "{every}");
+    assert_eq!(every[0]["live_color"], "blue", "{every}");
     // Each colour is a service of the stack; the live one's tasks are listed with their node,
     // which is the worker (the proxy runs on the manager).
     let s = bed.status();

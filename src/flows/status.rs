@@ -4,10 +4,9 @@
 use std::path::Path;
 
 use super::Ctx;
-use crate::containers;
 use crate::engine::Engine;
 use crate::error::Result;
-use crate::model::{Color, LABEL_TARGET};
+use crate::model::Color;
 use crate::releases::Pending;
 use crate::report::{self, ColorReport, InstanceReport, ProxyReport, StatusReport};
 use crate::settings::{Format, Settings};
@@ -16,13 +15,8 @@ use crate::settings::{Format, Settings};
 /// project (each in the mode its instances were deployed in).
 pub(super) fn every_target(engine: &Engine, settings: &Settings, cwd: &Path) -> Result<()> {
     let project = super::open_project(engine, settings, cwd)?;
-    let found = containers::labelled(
-        engine,
-        &[
-            format!("com.docker.compose.project={}", project.model.name),
-            LABEL_TARGET.to_string(),
-        ],
-    )?;
+    let swarm = crate::orchestrator::detect(engine, settings, &project.model.name)?;
+    let found = crate::orchestrator::deployed(engine, &project.model.name, swarm)?;
     let mut targets: Vec<(String, bool, Option<u16>)> = Vec::new();
     for i in &found {
         match targets.iter_mut().find(|(t, _, _)| *t == i.target) {
@@ -37,7 +31,7 @@ pub(super) fn every_target(engine: &Engine, settings: &Settings, cwd: &Path) -> 
             blue_green,
             ..settings.clone()
         };
-        let ctx = Ctx::new(engine, &settings, project.clone(), target, port, false);
+        let ctx = Ctx::new(engine, &settings, project.clone(), target, port, swarm);
         reports.push(report(&ctx)?);
     }
     let text = || {

@@ -94,6 +94,21 @@ pub(crate) fn new<'a>(
     }
 }
 
+/// What docker flow deployed in `project`, any target: its containers, or on Swarm mode one
+/// instance per service (enough to tell the targets, their mode and port).
+pub(crate) fn deployed(engine: &Engine, project: &str, swarm: bool) -> Result<Vec<Instance>> {
+    if swarm {
+        return swarm::deployed(engine, project);
+    }
+    crate::containers::labelled(
+        engine,
+        &[
+            format!("com.docker.compose.project={project}"),
+            crate::model::LABEL_TARGET.to_string(),
+        ],
+    )
+}
+
 /// The refusal to take chosen instances out of a colour on an orchestrator that cannot.
 pub(crate) fn cannot_remove_chosen() -> crate::error::Error {
     crate::error::Error::usage(

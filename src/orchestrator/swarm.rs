@@ -171,107 +171,9 @@ impl<'a> Swarm<'a> {
             .iter()
             .filter_map(|t| {
                 let svc = services.iter().find(|s| s.id == str_at(t, "/ServiceID"))?;
-                Some(self.task(t, svc))
+                Some(task(t, &svc.name, self.route_network.as_deref()))
             })
             .collect())
-    }
-
-    fn task(&self, t: &Value, svc: &ServiceState) -> Task {
-        let state = str_at(t, "/Status/State");
-        let id = str_at(t, "/ID");
-        let slot = t.pointer("/Slot").and_then(Value::as_u64).unwrap_or(0);
-        let networks: Vec<(String, String)> = t
-            .pointer("/NetworksAttachments")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .map(|n| {
-                        let ip = n
-                            .pointer("/Addresses/0")
-                            .and_then(Value::as_str)
-                            .unwrap_or_default();
-                        (
-                            str_at(n, "/Network/Spec/Name"),
-                            ip.split('/').next().unwrap_or_default().to_string(),
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let address = self.route_network.as_ref().and_then(|net| {
-            networks
-                .iter()
-                .find(|(n, _)| n == net)
-                .map(|(_, ip)| ip.clone())
-        });
-        let mut instance = with_labels(t.pointer("/Spec/ContainerSpec/Labels"));
-        instance.id = id.clone();
-        instance.name = format!("{}.{slot}.{id}", svc.name);
-        instance.state = match state.as_str() {
-            "running" => "running",
-            "new" | "pending" | "assigned" | "accepted" | "preparing" | "ready" | "starting" => {
-                "created"
-            }
-            _ => "exited",
-        }
-        .into();
-        // Swarm reports a task with a healthcheck running only once it passed.
-        instance.health = match state.as_str() {
-            "running" => "healthy",
-            "starting" => "starting",
-            _ => "none",
-        }
-        .into();
-        instance.image = str_at(t, "/Spec/ContainerSpec/Image");
-        instance.image_id = instance.image.clone();
-        instance.created = str_at(t, "/CreatedAt");
-        if state == "running" {
-            instance.started_at = str_at(t, "/Status/Timestamp");
-        } else if instance.state == "exited" {
-            instance.finished_at = str_at(t, "/Status/Timestamp");
-        }
-        instance.exit_code = t
-            .pointer("/Status/ContainerStatus/ExitCode")
-            .and_then(Value::as_i64)
-            .unwrap_or(0);
-        instance.networks = networks;
-        instance.address = address;
-        instance.node = str_at(t, "/NodeID");
-        Task {
-            instance,
-            desired_running: str_at(t, "/DesiredState") == "running",
-            state,
-            error: str_at(t, "/Status/Err"),
-            message: str_at(t, "/Status/Message"),
-        }
-    }
-
-    /// A colour scaled to 0, as the stopped instances a rollback brings back: as many as it had.
-    fn stopped(&self, svc: &ServiceState) -> Vec<Instance> {
-        let count = svc
-            .spec
-            .pointer(&format!(
-                "/Spec/Labels/{}",
-                LABEL_REPLICAS.replace('/', "~1")
-            ))
-            .and_then(Value::as_str)
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(1u32)
-            .max(1);
-        let base = with_labels(svc.spec.pointer("/Spec/TaskTemplate/ContainerSpec/Labels"));
-        (1..=count)
-            .map(|n| Instance {
-                id: format!("{}.{n}", svc.id),
-                name: format!("{}.{n}", svc.name),
-                state: "exited".into(),
-                health: "none".into(),
-                image: str_at(&svc.spec, "/Spec/TaskTemplate/ContainerSpec/Image"),
-                image_id: str_at(&svc.spec, "/Spec/TaskTemplate/ContainerSpec/Image"),
-                created: str_at(&svc.spec, "/CreatedAt"),
-                finished_at: str_at(&svc.spec, "/UpdatedAt"),
-                ..base.clone()
-            })
-            .collect()
     }
 
     /// The target's instances now: each colour's tasks that Swarm wants running, or, for a
@@ -282,7 +184,7 @@ impl<'a> Swarm<'a> {
         let mut out = Vec::new();
         for svc in &services {
             if svc.replicas == 0 {
-                out.extend(self.stopped(svc));
+                out.extend(stopped(svc));
                 continue;
             }
             out.extend(
@@ -483,6 +385,130 @@ impl<'a> Swarm<'a> {
                 extra_labels: extra,
             },
         )
+    }
+}
+
+/// One instance per service docker flow deployed in `stack` (any target), with its labels: which
+/// targets a project has, and in which mode.
+pub(super) fn deployed(engine: &Engine, stack: &str) -> Result<Vec<Instance>> {
+    let out = engine.read(&args(&[
+        "service",
+        "ls",
+        "-q",
+        "--filter",
+        &format!("label={LABEL_STACK}={stack}"),
+        "--filter",
+        &format!("label={LABEL_TARGET}"),
+    ]))?;
+    let ids: Vec<String> = out.stdout.split_whitespace().map(String::from).collect();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut a = args(&["service", "inspect"]);
+    a.extend(ids);
+    let list: Vec<Value> = serde_json::from_str(&engine.read(&a)?.stdout).unwrap_or_default();
+    Ok(list
+        .iter()
+        .map(|v| with_labels(v.pointer("/Spec/TaskTemplate/ContainerSpec/Labels")))
+        .collect())
+}
+
+/// A colour scaled to 0, as the stopped instances a rollback brings back: as many as it had.
+fn stopped(svc: &ServiceState) -> Vec<Instance> {
+    let count = svc
+        .spec
+        .pointer(&format!(
+            "/Spec/Labels/{}",
+            LABEL_REPLICAS.replace('/', "~1")
+        ))
+        .and_then(Value::as_str)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1u32)
+        .max(1);
+    let base = with_labels(svc.spec.pointer("/Spec/TaskTemplate/ContainerSpec/Labels"));
+    (1..=count)
+        .map(|n| Instance {
+            id: format!("{}.{n}", svc.id),
+            name: format!("{}.{n}", svc.name),
+            state: "exited".into(),
+            health: "none".into(),
+            image: str_at(&svc.spec, "/Spec/TaskTemplate/ContainerSpec/Image"),
+            image_id: str_at(&svc.spec, "/Spec/TaskTemplate/ContainerSpec/Image"),
+            created: str_at(&svc.spec, "/CreatedAt"),
+            finished_at: str_at(&svc.spec, "/UpdatedAt"),
+            ..base.clone()
+        })
+        .collect()
+}
+
+/// A task as an instance of its service `service` (its address on `route_network`, if any).
+fn task(t: &Value, service: &str, route_network: Option<&str>) -> Task {
+    let state = str_at(t, "/Status/State");
+    let id = str_at(t, "/ID");
+    let slot = t.pointer("/Slot").and_then(Value::as_u64).unwrap_or(0);
+    let networks: Vec<(String, String)> = t
+        .pointer("/NetworksAttachments")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .map(|n| {
+                    let ip = n
+                        .pointer("/Addresses/0")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default();
+                    (
+                        str_at(n, "/Network/Spec/Name"),
+                        ip.split('/').next().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let address = route_network.and_then(|net| {
+        networks
+            .iter()
+            .find(|(n, _)| n == net)
+            .map(|(_, ip)| ip.clone())
+    });
+    let mut instance = with_labels(t.pointer("/Spec/ContainerSpec/Labels"));
+    instance.id = id.clone();
+    instance.name = format!("{service}.{slot}.{id}");
+    instance.state = match state.as_str() {
+        "running" => "running",
+        "new" | "pending" | "assigned" | "accepted" | "preparing" | "ready" | "starting" => {
+            "created"
+        }
+        _ => "exited",
+    }
+    .into();
+    // Swarm reports a task with a healthcheck running only once it passed.
+    instance.health = match state.as_str() {
+        "running" => "healthy",
+        "starting" => "starting",
+        _ => "none",
+    }
+    .into();
+    instance.image = str_at(t, "/Spec/ContainerSpec/Image");
+    instance.image_id = instance.image.clone();
+    instance.created = str_at(t, "/CreatedAt");
+    if state == "running" {
+        instance.started_at = str_at(t, "/Status/Timestamp");
+    } else if instance.state == "exited" {
+        instance.finished_at = str_at(t, "/Status/Timestamp");
+    }
+    instance.exit_code = t
+        .pointer("/Status/ContainerStatus/ExitCode")
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    instance.networks = networks;
+    instance.address = address;
+    instance.node = str_at(t, "/NodeID");
+    Task {
+        instance,
+        desired_running: str_at(t, "/DesiredState") == "running",
+        state,
+        error: str_at(t, "/Status/Err"),
+        message: str_at(t, "/Status/Message"),
     }
 }
 
@@ -817,5 +843,100 @@ impl Orchestrator for Swarm<'_> {
 
     fn planned_model(&self) -> Option<Value> {
         self.planned.borrow().clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// A task as `docker inspect --type task` gives it (trimmed to what docker flow reads).
+    fn inspected(state: &str, desired: &str) -> Value {
+        json!({
+            "ID": "3juwepp6n6p77vgq799vren9v",
+            "CreatedAt": "2026-11-27T14:43:26.576799404Z",
+            "Spec": {"ContainerSpec": {
+                "Image": "demo-service:v2@sha256:ab",
+                "Labels": {
+                    "io.docker-flow.target": "app", "io.docker-flow.color": "green",
+                    "io.docker-flow.release": "r2", "io.docker-flow.released-at": "t2",
+                    "io.docker-flow.port": "8080"
+                }
+            }},
+            "ServiceID": "tia",
+            "Slot": 2,
+            "NodeID": "kpyn9dw8",
+            "Status": {"Timestamp": "2026-11-27T14:43:28.2Z", "State": state, "Message": "started",
+                       "Err": "", "ContainerStatus": {"ExitCode": 0}},
+            "DesiredState": desired,
+            "NetworksAttachments": [
+                {"Network": {"Spec": {"Name": "shop_default"}}, "Addresses": ["10.246.5.18/24"]},
+                {"Network": {"Spec": {"Name": "dflow-shop-app"}}, "Addresses": ["10.246.1.3/24"]}
+            ]
+        })
+    }
+
+    #[test]
+    fn a_running_task_is_a_running_healthy_instance_with_its_route_address_and_node() {
+        let t = task(
+            &inspected("running", "running"),
+            "shop_app-green",
+            Some("dflow-shop-app"),
+        );
+        let i = &t.instance;
+        assert!(t.desired_running);
+        assert_eq!(i.name, "shop_app-green.2.3juwepp6n6p77vgq799vren9v");
+        assert_eq!(
+            (i.state.as_str(), i.health.as_str()),
+            ("running", "healthy")
+        );
+        assert_eq!(i.address.as_deref(), Some("10.246.1.3"));
+        assert_eq!(i.node, "kpyn9dw8");
+        assert_eq!(i.color, Some(Color::Green));
+        assert_eq!((i.release.as_str(), i.port), ("r2", Some(8080)));
+        assert_eq!(i.image, "demo-service:v2@sha256:ab");
+        assert_eq!(i.started_at, "2026-11-27T14:43:28.2Z");
+        assert_eq!(i.upstream(80).address.as_deref(), Some("10.246.1.3"));
+    }
+
+    #[test]
+    fn a_starting_task_is_not_ready_and_an_ended_one_is_exited() {
+        let starting = task(&inspected("starting", "running"), "s", None);
+        assert_eq!(starting.instance.state, "created");
+        assert_eq!(starting.instance.health, "starting");
+        assert_eq!(starting.instance.address, None, "no route network asked");
+        let ended = task(&inspected("complete", "shutdown"), "s", None);
+        assert!(!ended.desired_running);
+        assert_eq!(ended.instance.state, "exited");
+        assert_eq!(ended.instance.finished_at, "2026-11-27T14:43:28.2Z");
+        assert_eq!(ended.message, "started");
+    }
+
+    #[test]
+    fn a_colour_scaled_to_0_is_as_many_stopped_instances_as_it_had() {
+        let spec = json!({
+            "ID": "svc1", "CreatedAt": "c", "UpdatedAt": "u",
+            "Spec": {
+                "Name": "shop_app-blue",
+                "Labels": {"io.docker-flow.replicas": "3"},
+                "TaskTemplate": {"ContainerSpec": {
+                    "Image": "demo-service:v1",
+                    "Labels": {"io.docker-flow.color": "blue", "io.docker-flow.release": "r1"}
+                }}
+            }
+        });
+        let svc = ServiceState {
+            name: "shop_app-blue".into(),
+            id: "svc1".into(),
+            color: Some(Color::Blue),
+            replicas: 0,
+            spec,
+        };
+        let list = stopped(&svc);
+        assert_eq!(list.len(), 3);
+        assert!(list.iter().all(|i| !i.running() && i.release == "r1"));
+        assert_eq!(list[2].name, "shop_app-blue.3");
+        assert_eq!(list[0].image, "demo-service:v1");
     }
 }
