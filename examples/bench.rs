@@ -345,43 +345,7 @@ fn main() {
         "handle": [{"handler": "reverse_proxy", "upstreams": [{"dial": format!("{plain_project}-app-1:8080")}]}],
         "terminal": true
     });
-    let helper = must(
-        root,
-        "docker",
-        &["inspect", "--format", "{{.Path}}", &proxy],
-        &[],
-    );
-    let mut added = Command::new("docker")
-        .args([
-            "exec",
-            "-i",
-            &proxy,
-            helper.trim(),
-            "admin",
-            "127.0.0.1:2019",
-            "POST",
-        ])
-        .arg("/config/apps/http/servers/docker-flow/routes")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(
-        &mut added.stdin.take().unwrap(),
-        route.to_string().as_bytes(),
-    )
-    .unwrap();
-    let added = added.wait_with_output().unwrap();
-    assert!(
-        String::from_utf8_lossy(&added.stdout).starts_with("200 "),
-        "cannot add the baseline route: {added:?}"
-    );
-    for _ in 0..100 {
-        if load::get(("127.0.0.1", http), "/plain").is_some_and(|(c, _)| c == 200) {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    add_route(&[], &proxy, &route, ("127.0.0.1", http));
     let plain = measure("docker compose up -d", "127.0.0.1", http, "/plain", || {
         must(
             &plain_dir,
@@ -505,6 +469,48 @@ fn main() {
     std::fs::create_dir_all(root.join("docs")).unwrap();
     std::fs::write(root.join("docs/BENCHMARKS.md"), &md).unwrap();
     print!("{md}");
+}
+
+/// Adds a baseline's route to docker flow's proxy, through the engine like everything docker flow
+/// does to Caddy (its helper's `admin`, run in the proxy container), and waits until `at` answers
+/// on it.
+pub(crate) fn add_route(globals: &[&str], proxy: &str, route: &serde_json::Value, at: (&str, u16)) {
+    let mut inspect = globals.to_vec();
+    inspect.extend(["inspect", "--format", "{{.Path}}", proxy]);
+    let helper = must(Path::new("."), "docker", &inspect, &[]);
+    let mut added = Command::new("docker")
+        .args(globals)
+        .args([
+            "exec",
+            "-i",
+            proxy,
+            helper.trim(),
+            "admin",
+            "127.0.0.1:2019",
+            "POST",
+        ])
+        .arg("/config/apps/http/servers/docker-flow/routes")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(
+        &mut added.stdin.take().unwrap(),
+        route.to_string().as_bytes(),
+    )
+    .unwrap();
+    let added = added.wait_with_output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&added.stdout).starts_with("200 "),
+        "cannot add the baseline route: {added:?}"
+    );
+    let path = route["match"][0]["path"][0].as_str().unwrap_or("/");
+    for _ in 0..100 {
+        if load::get(at, path).is_some_and(|(c, _)| c == 200) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// Removes what a docker flow project and its proxy made on the engine `docker GLOBALS` reaches.

@@ -8,11 +8,10 @@
 //! have, so what differs is how the switch happens.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use super::load::{self, Load, Stats};
-use super::{must, run, CADDY_IMAGE, CLIENTS};
+use super::load::{Load, Stats};
+use super::{add_route, must, run, CADDY_IMAGE, CLIENTS};
 
 /// The swarm's manager (where the proxy publishes its port) and its docker context.
 const MANAGER_IP: &str = "10.231.5.11";
@@ -171,19 +170,20 @@ pub(super) fn rows(work: &Path, tag: u32, proxy: &str, http: u16, https: u16) ->
     };
     let svc = format!("{plain_project}_app");
     stack_file("v1");
-    docker(
-        &plain_dir,
-        &[
+    let stack_deploy = || {
+        let a = [
             "stack",
             "deploy",
             "--resolve-image",
             "never",
             "-c",
             "stack.yaml",
-            &plain_project,
-        ],
-        &[],
-    );
+        ];
+        let mut a = a.to_vec();
+        a.push(&plain_project);
+        docker(&plain_dir, &a, &[]);
+    };
+    stack_deploy();
     converged(&plain_dir, &svc, "demo-service:v1");
     docker(&plain_dir, &["network", "connect", &net, proxy], &[]);
     let route = serde_json::json!({
@@ -198,35 +198,7 @@ pub(super) fn rows(work: &Path, tag: u32, proxy: &str, http: u16, https: u16) ->
         }],
         "terminal": true
     });
-    let helper = docker(
-        &plain_dir,
-        &["inspect", "--format", "{{.Path}}", proxy],
-        &[],
-    );
-    let mut added = Command::new("docker")
-        .args(["--context", CONTEXT, "exec", "-i", proxy, helper.trim()])
-        .args(["admin", "127.0.0.1:2019", "POST"])
-        .arg("/config/apps/http/servers/docker-flow/routes")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(
-        &mut added.stdin.take().unwrap(),
-        route.to_string().as_bytes(),
-    )
-    .unwrap();
-    let added = added.wait_with_output().unwrap();
-    assert!(
-        String::from_utf8_lossy(&added.stdout).starts_with("200 "),
-        "cannot add the baseline route: {added:?}"
-    );
-    for _ in 0..100 {
-        if load::get((MANAGER_IP, http), "/plain").is_some_and(|(c, _)| c == 200) {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    add_route(&["--context", CONTEXT], proxy, &route, (MANAGER_IP, http));
     let update = measure(
         "docker service update --update-order start-first",
         http,
@@ -256,21 +228,7 @@ pub(super) fn rows(work: &Path, tag: u32, proxy: &str, http: u16, https: u16) ->
         http,
         "/plain",
         "v3",
-        || {
-            docker(
-                &plain_dir,
-                &[
-                    "stack",
-                    "deploy",
-                    "--resolve-image",
-                    "never",
-                    "-c",
-                    "stack.yaml",
-                    &plain_project,
-                ],
-                &[],
-            );
-        },
+        stack_deploy,
         || converged(&plain_dir, &svc, "demo-service:v3"),
     );
 

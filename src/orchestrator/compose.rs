@@ -17,10 +17,7 @@ use crate::engine::{args, Engine};
 use crate::error::{Error, Result};
 use crate::health;
 use crate::instance::Instance;
-use crate::model::{
-    self, service_name, Color, Derivation, Release, LABEL_PREVIOUS_IMAGE, LABEL_PREVIOUS_RELEASE,
-    LABEL_PREVIOUS_RELEASED_AT, LABEL_TARGET,
-};
+use crate::model::{self, service_name, Color, Derivation, Release, LABEL_TARGET};
 use crate::progress::Progress;
 use crate::settings::{Ansi, PullPolicy, Settings};
 
@@ -135,27 +132,7 @@ impl<'a> Compose<'a> {
     }
 
     fn derive_release(&self, r: &NewRelease) -> Result<Vec<u8>> {
-        // What this release replaces, so that a rollback can recreate it if its containers go.
-        let mut previous: Vec<(String, String)> = r
-            .replaces
-            .as_ref()
-            .map(|o| {
-                vec![
-                    (LABEL_PREVIOUS_IMAGE.to_string(), o.image_id.clone()),
-                    (LABEL_PREVIOUS_RELEASE.to_string(), o.release.clone()),
-                    (
-                        LABEL_PREVIOUS_RELEASED_AT.to_string(),
-                        o.released_at.clone(),
-                    ),
-                ]
-            })
-            .unwrap_or_default();
-        if !r.keep_old.is_zero() {
-            previous.push((
-                crate::model::LABEL_KEEP_OLD.to_string(),
-                r.keep_old.as_secs().max(1).to_string(),
-            ));
-        }
+        let previous = r.history_labels();
         self.derive(&|_| {}, Some((r.color, &r.release)), r.refer_to, &previous)
     }
 

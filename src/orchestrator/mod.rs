@@ -42,6 +42,38 @@ pub(crate) struct NewRelease {
     pub keep_old: std::time::Duration,
 }
 
+impl NewRelease {
+    /// The labels the release carries beside its id: what it replaced (so that a rollback can
+    /// recreate that release when its instances are gone) and `--keep-old`.
+    pub(crate) fn history_labels(&self) -> Vec<(String, String)> {
+        use crate::model::{
+            LABEL_KEEP_OLD, LABEL_PREVIOUS_IMAGE, LABEL_PREVIOUS_RELEASE,
+            LABEL_PREVIOUS_RELEASED_AT,
+        };
+        let mut labels: Vec<(String, String)> = self
+            .replaces
+            .as_ref()
+            .map(|o| {
+                vec![
+                    (LABEL_PREVIOUS_IMAGE.to_string(), o.image_id.clone()),
+                    (LABEL_PREVIOUS_RELEASE.to_string(), o.release.clone()),
+                    (
+                        LABEL_PREVIOUS_RELEASED_AT.to_string(),
+                        o.released_at.clone(),
+                    ),
+                ]
+            })
+            .unwrap_or_default();
+        if !self.keep_old.is_zero() {
+            labels.push((
+                LABEL_KEEP_OLD.to_string(),
+                self.keep_old.as_secs().max(1).to_string(),
+            ));
+        }
+        labels
+    }
+}
+
 pub(crate) trait Orchestrator {
     /// The target's name in a colour, as users see it (`web-blue`), for messages.
     fn service(&self, color: Option<Color>) -> String;

@@ -614,26 +614,7 @@ impl Orchestrator for Swarm<'_> {
 
     fn start_release(&self, r: &NewRelease) -> Result<Vec<Instance>> {
         let color = needs_colour(r.color)?;
-        let mut extra: Vec<(String, String)> = r
-            .replaces
-            .as_ref()
-            .map(|o| {
-                vec![
-                    (LABEL_PREVIOUS_IMAGE.to_string(), o.image_id.clone()),
-                    (LABEL_PREVIOUS_RELEASE.to_string(), o.release.clone()),
-                    (
-                        LABEL_PREVIOUS_RELEASED_AT.to_string(),
-                        o.released_at.clone(),
-                    ),
-                ]
-            })
-            .unwrap_or_default();
-        if !r.keep_old.is_zero() {
-            extra.push((
-                LABEL_KEEP_OLD.to_string(),
-                r.keep_old.as_secs().max(1).to_string(),
-            ));
-        }
+        let extra = r.history_labels();
         let derived = self.derive_with(&|_| {}, (r.color, &r.release), r.refer_to, &extra)?;
         let count = r.beside + r.count;
         if let Err(e) = self.deploy(&derived, color, count) {

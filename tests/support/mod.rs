@@ -398,3 +398,30 @@ pub fn recorder(host: &str) -> (u16, Arc<Mutex<Vec<String>>>) {
     });
     (port, seen)
 }
+
+/// Runs two of `command` at once: one must run, the other be refused for the deploy lock (exit
+/// 4) naming its holder, a `deploy`. The refused one's stderr.
+#[track_caller]
+pub fn one_admitted(command: impl Fn() -> Command) -> String {
+    let spawn = || {
+        command()
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    let codes = [a.status.code(), b.status.code()];
+    assert!(
+        codes.contains(&Some(0)) && codes.contains(&Some(4)),
+        "expected one success and one refusal: {codes:?}"
+    );
+    let loser = if a.status.code() == Some(4) { &a } else { &b };
+    let err = String::from_utf8_lossy(&loser.stderr).to_string();
+    assert!(
+        err.contains("is locked by `deploy,proxy,stop-old` (pid"),
+        "the holder is not named:\n{err}"
+    );
+    err
+}
