@@ -187,6 +187,35 @@ impl Engine {
         }
     }
 
+    /// The engine's socket on its own host, for a container that must talk to the engine (Swarm
+    /// mode's follower): the `unix://` path docker talks to (`-H`, `DOCKER_HOST` or the context),
+    /// else Docker's default path.
+    pub(crate) fn socket_on_host(&self) -> Result<String> {
+        let given = self
+            .globals
+            .iter()
+            .find_map(|g| g.strip_prefix("--host="))
+            .map(String::from)
+            .or_else(|| std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty()));
+        let host = match given {
+            Some(h) => h,
+            None => {
+                self.read(&args(&[
+                    "context",
+                    "inspect",
+                    "--format",
+                    "{{.Endpoints.docker.Host}}",
+                ]))?
+                .stdout
+            }
+        };
+        Ok(host
+            .trim()
+            .strip_prefix("unix://")
+            .unwrap_or("/var/run/docker.sock")
+            .to_string())
+    }
+
     /// How many docker commands this engine has run.
     pub(crate) fn calls(&self) -> u32 {
         self.calls.load(Ordering::Relaxed)

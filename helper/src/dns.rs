@@ -7,7 +7,9 @@
 //!
 //! - `serve_on`: answers A queries over UDP for the names that have a file in `<dir>` (run by
 //!   `proxy`, inside the proxy container).
-//! - `set <dir> <name> [<container>@<ip>...]`: replaces a record at once (write, then rename).
+//! - `set <dir> <name> [--follow <network> <service,...>] [<container>@<ip>...]`: replaces a
+//!   record at once (write, then rename); with `--follow`, `follow` keeps it on the tasks Swarm
+//!   runs for those services.
 //! - `get <dir> <name>`: prints a record, one `<ip> <container>` per line (nothing if none).
 
 use std::collections::HashMap;
@@ -41,38 +43,95 @@ pub fn serve_on(socket: &UdpSocket, dir: &Path) -> ! {
 }
 
 pub fn set(args: &[String]) -> ExitCode {
+    const USAGE: &str =
+        "usage: helper set <dir> <name> [--follow <network> <service,...>] [<container>@<ip>...]";
     let Some((dir, rest)) = args.split_first() else {
-        eprintln!("usage: helper set <dir> <name> [<container>@<ip>...]");
+        eprintln!("{USAGE}");
         return ExitCode::from(2);
     };
-    let Some((name, members)) = rest.split_first() else {
-        eprintln!("usage: helper set <dir> <name> [<container>@<ip>...]");
+    let Some((name, mut members)) = rest.split_first() else {
+        eprintln!("{USAGE}");
         return ExitCode::from(2);
     };
-    let Some(path) = record_path(Path::new(dir), name) else {
+    let mut follow = None;
+    if members.first().map(String::as_str) == Some("--follow") {
+        let [_, network, services, more @ ..] = members else {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        };
+        follow = Some((network.as_str(), services.split(',').collect::<Vec<_>>()));
+        members = more;
+    }
+    let dir = Path::new(dir);
+    if record_path(dir, name).is_none() {
         eprintln!("helper set: `{name}` is not a DNS name");
         return ExitCode::from(2);
-    };
-    let mut text = String::new();
+    }
+    let mut parsed = Vec::new();
     for m in members {
         match protocol::record::parse_member_arg(m).map(|(c, ip)| (c, ip.parse::<Ipv4Addr>())) {
-            Some((container, Ok(ip))) => {
-                text.push_str(&protocol::record::line(&ip.to_string(), container));
-            }
+            Some((container, Ok(ip))) => parsed.push((container.to_string(), ip.to_string())),
             _ => {
                 eprintln!("helper set: `{m}` is not <container>@<ipv4>");
                 return ExitCode::from(2);
             }
         }
     }
-    let tmp = path.with_file_name(format!(".{name}.new"));
-    match std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, &path)) {
+    let done = lock(dir).and_then(|_lock| {
+        // What the record follows changes with it, under the same lock (see `follow`).
+        let spec = dir.join(protocol::record::follow_file(name));
+        match &follow {
+            Some((network, services)) => {
+                let text = protocol::record::follow_spec(network, services);
+                std::fs::write(&spec, text).map_err(|e| e.to_string())?;
+            }
+            None => match std::fs::remove_file(&spec) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.to_string()),
+                _ => {}
+            },
+        }
+        write(dir, name, &parsed)
+    });
+    match done {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("helper set: cannot write {}: {e}", path.display());
+            eprintln!("helper set: cannot write the record {name}: {e}");
             ExitCode::from(1)
         }
     }
+}
+
+/// The records' lock: `set` and `follow` change a record only while holding it.
+pub fn lock(dir: &Path) -> Result<std::fs::File, String> {
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join(".lock"))
+        .map_err(|e| e.to_string())?;
+    f.lock().map_err(|e| e.to_string())?;
+    Ok(f)
+}
+
+/// Replaces the record `name` with `members` (container, ipv4) at once: write, then rename.
+pub fn write(dir: &Path, name: &str, members: &[(String, String)]) -> Result<(), String> {
+    let path = record_path(dir, name).ok_or("not a DNS name")?;
+    let text: String = members
+        .iter()
+        .map(|(c, ip)| protocol::record::line(ip, c))
+        .collect();
+    let tmp = path.with_file_name(format!(".{name}.new"));
+    std::fs::write(&tmp, text)
+        .and_then(|()| std::fs::rename(&tmp, &path))
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The record `name`'s members (container, ipv4); none when there is no record.
+pub fn members(dir: &Path, name: &str) -> Vec<(String, String)> {
+    record_path(dir, name)
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .map(|t| t.lines().filter_map(protocol::record::parse_line).collect())
+        .unwrap_or_default()
 }
 
 pub fn get(args: &[String]) -> ExitCode {

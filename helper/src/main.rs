@@ -12,12 +12,16 @@
 //! - `hold`: the deploy lock's process, running exactly as long as its holder.
 //! - `append`, `read`: the release history on the project's history volume.
 //! - `certs`: which domains the proxy's Caddy holds a certificate for.
+//! - `follow`: on Swarm mode, keeps routes' records on the tasks Swarm runs (its own container,
+//!   with the engine's socket).
 
 mod admin;
 mod certs;
 mod dns;
+mod follow;
 mod hold;
 mod journal;
+mod json;
 mod probe;
 // docker flow's half of the protocol (the parsers) is used by docker flow, through the library.
 #[allow(dead_code)]
@@ -29,7 +33,9 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((command, rest)) = args.split_first() else {
-        eprintln!("usage: helper probe|set|get|proxy|admin|drain|hold|append|read|certs ...");
+        eprintln!(
+            "usage: helper probe|set|get|proxy|admin|drain|hold|append|read|certs|follow ..."
+        );
         return ExitCode::from(2);
     };
     match command.as_str() {
@@ -43,6 +49,7 @@ fn main() -> ExitCode {
         "append" => journal::append(rest),
         "read" => journal::read(rest),
         "certs" => certs::run(rest),
+        "follow" => follow::run(rest),
         other => {
             eprintln!("helper: unknown command `{other}`");
             ExitCode::from(2)

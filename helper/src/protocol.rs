@@ -31,6 +31,43 @@ pub mod record {
         let (ip, container) = line.trim().split_once(' ')?;
         Some((container.trim().to_string(), ip.to_string()))
     }
+
+    /// `set`'s option that makes the helper's `follow` keep the record on the tasks Swarm runs
+    /// for `services`, at their addresses on `network` (Swarm mode).
+    pub fn follow_args(network: &str, services: &[String]) -> [String; 3] {
+        ["--follow".into(), network.into(), services.join(",")]
+    }
+
+    /// The file beside a record that says what it follows: `.<name>.follow` (a record's name
+    /// never starts with a dot, so the rotation's DNS never serves it).
+    pub fn follow_file(name: &str) -> String {
+        format!(".{name}{FOLLOW_SUFFIX}")
+    }
+
+    pub const FOLLOW_SUFFIX: &str = ".follow";
+
+    /// A follow file's text.
+    pub fn follow_spec(network: &str, services: &[&str]) -> String {
+        let mut s = format!("network {network}\n");
+        for svc in services {
+            s.push_str(&format!("service {svc}\n"));
+        }
+        s
+    }
+
+    /// The inverse of [`follow_spec`]: (network, services).
+    pub fn parse_follow(text: &str) -> Option<(String, Vec<String>)> {
+        let mut network = None;
+        let mut services = Vec::new();
+        for line in text.lines() {
+            match line.split_once(' ')? {
+                ("network", n) => network = Some(n.to_string()),
+                ("service", s) => services.push(s.to_string()),
+                _ => return None,
+            }
+        }
+        Some((network?, services)).filter(|(_, s)| !s.is_empty())
+    }
 }
 
 /// `hold`: the deploy lock's process.

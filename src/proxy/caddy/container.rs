@@ -84,7 +84,7 @@ impl<'a> ProxyContainer<'a> {
 
     /// The volume that keeps the rotation's records (named as when the rotation had a container
     /// of its own, so an upgrade keeps them).
-    fn records_volume(&self) -> String {
+    pub(super) fn records_volume(&self) -> String {
         format!("{}-dns", self.settings.name)
     }
 

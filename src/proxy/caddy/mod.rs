@@ -22,6 +22,7 @@ mod admin;
 mod config;
 mod container;
 mod drain;
+mod follower;
 mod network;
 mod rotation;
 mod tls;
@@ -133,10 +134,16 @@ impl<'a> Caddy<'a> {
         Ok(m)
     }
 
-    /// Rewrites the route's record.
+    /// Rewrites the route's record; on Swarm mode the follower then keeps it on the tasks Swarm
+    /// runs for the services its members belong to.
     fn set_members(&self, members: Vec<Member>) -> Result<()> {
+        let services = swarm_services(&members);
+        let follow = self
+            .route
+            .swarm
+            .then(|| (self.network.name(), services.as_slice()));
         self.rotation()
-            .set(&config::record(&self.route), &members)?;
+            .set(&config::record(&self.route), &members, follow)?;
         *self.members.borrow_mut() = Some(Some(members));
         Ok(())
     }
@@ -289,6 +296,17 @@ impl<'a> Caddy<'a> {
     }
 }
 
+/// The Swarm services of record members named as tasks (`<service>.<slot>.<task id>`).
+fn swarm_services(members: &[Member]) -> Vec<String> {
+    let mut services: Vec<String> = members
+        .iter()
+        .filter_map(|(name, _)| name.rsplitn(3, '.').nth(2).map(String::from))
+        .collect();
+    services.sort();
+    services.dedup();
+    services
+}
+
 fn refused(what: &str, status: u16, body: &str) -> Error {
     Error::environment(
         format!("the proxy refused {what} ({status}): {}", body.trim()),
@@ -347,6 +365,9 @@ impl Proxy for Caddy<'_> {
             https_port,
         });
         self.network.ensure()?;
+        if self.route.swarm {
+            follower::Follower::new(self.engine, &self.container).ensure()?;
+        }
         if self.engine.planned(format!(
             "ensure Caddy in `{}` has the route {}",
             self.container.name(),
@@ -389,7 +410,7 @@ impl Proxy for Caddy<'_> {
     fn preview(&self, upstreams: &[Upstream]) -> Result<bool> {
         let members = self.attach(upstreams)?;
         self.rotation()
-            .set(&config::preview_record(&self.route), &members)?;
+            .set(&config::preview_record(&self.route), &members, None)?;
         Ok(true)
     }
 
@@ -504,5 +525,24 @@ impl Proxy for Caddy<'_> {
                 .map(Upstream::to_string)
                 .collect(),
         }])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_records_swarm_services_come_from_its_task_names() {
+        let m = |n: &str| (n.to_string(), "10.0.0.1".to_string());
+        assert_eq!(
+            swarm_services(&[
+                m("shop_app-green.2.abc"),
+                m("shop_app-blue.1.def"),
+                m("shop_app-green.1.ghi"),
+            ]),
+            ["shop_app-blue", "shop_app-green"]
+        );
+        assert!(swarm_services(&[m("shop-app-blue-1")]).is_empty());
     }
 }

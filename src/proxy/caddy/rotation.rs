@@ -26,9 +26,18 @@ impl<'c, 'a> Rotation<'c, 'a> {
         Rotation { container }
     }
 
-    /// Replaces the record `name` with `members`, at once.
-    pub(super) fn set(&self, name: &str, members: &[Member]) -> Result<()> {
+    /// Replaces the record `name` with `members`, at once. `follow` (Swarm mode): the route
+    /// network and the services whose running tasks the follower keeps the record on.
+    pub(super) fn set(
+        &self,
+        name: &str,
+        members: &[Member],
+        follow: Option<(&str, &[String])>,
+    ) -> Result<()> {
         let mut a = args(&["set", RECORDS, name]);
+        if let Some((network, services)) = follow {
+            a.extend(protocol::record::follow_args(network, services));
+        }
         a.extend(
             members
                 .iter()
