@@ -295,6 +295,17 @@ pub(crate) fn locate(files: &[PathBuf], service: &str, key: Option<&str>) -> Opt
     })
 }
 
+/// Where `services.<service>.<key>` is written, for a message: `compose.yaml line 12`.
+pub(crate) fn line_of(files: &[PathBuf], service: &str, key: &str) -> Option<String> {
+    files.iter().rev().find_map(|f| {
+        let text = std::fs::read_to_string(f).ok()?;
+        let (offset, _) = locate_in(&text, service, Some(key))?;
+        let line = text[..offset].matches('\n').count() + 1;
+        let name = f.file_name()?.to_string_lossy().to_string();
+        Some(format!("{name} line {line}"))
+    })
+}
+
 fn indent(line: &str) -> usize {
     line.len() - line.trim_start().len()
 }

@@ -75,6 +75,7 @@ impl SwarmBed {
 services:
   app:
     image: ${{REGISTRY:-}}demo-service:${{V:-v1}}
+    depends_on: [db]
     environment:
       STARTUP_DELAY_MS: "500"
       HEALTH: ${{HEALTH:-ok}}
@@ -226,7 +227,25 @@ fn on_a_two_node_swarm_deploys_scales_and_rolls_back_without_dropping_a_request(
         &format!("name={}_", bed.bed.project)
     ])
     .is_empty());
-    bed.flow(&["deploy"], &[]).ok();
+    // A target Swarm cannot run (no image, only a build) is refused, pointing at the line.
+    bed.bed.write(
+        "build.yaml",
+        &format!(
+            "name: {}\nservices:\n  app:\n    build: .\n    expose: [\"8080\"]\n",
+            bed.bed.project
+        ),
+    );
+    bed.flow(&["deploy", "-f", "build.yaml", "-T", ""], &[])
+        .fails(2, "has `build:` and no `image:`");
+    let first = bed.flow(&["deploy"], &[]);
+    first.ok();
+    assert!(
+        first
+            .stderr
+            .contains("Swarm mode ignores `depends_on` of `app` (compose.yaml line 5)"),
+        "{}",
+        first.stderr
+    );
     assert_eq!(bed.version(), "v1");
     // `--engine auto` (the default) finds the project's stack on the manager.
     let auto = bed.flow(&["status", "--engine", "auto", "--format", "json"], &[]);

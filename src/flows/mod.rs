@@ -141,6 +141,18 @@ pub(crate) fn run(engine: &Engine, settings: &Settings, action: &Action, cwd: &P
             "add --blue-green (or `blue_green: true` in docker-flow.yml)",
         ));
     }
+    // What a Swarm deploy warns about, read before the project moves into the context.
+    let project_files = project.files.clone();
+    let mut project_services: Vec<(String, crate::compose::Service)> = Vec::new();
+    if swarm {
+        let mut names = settings.side_targets.clone();
+        names.push(target.clone());
+        for n in names {
+            if let Some(svc) = project.model.services.get(&n) {
+                project_services.push((n, svc.clone()));
+            }
+        }
+    }
     let mut ctx = Ctx::new(engine, settings, project, target, port, swarm);
     ctx.command = match action {
         Action::Steps(steps) => steps
@@ -153,6 +165,9 @@ pub(crate) fn run(engine: &Engine, settings: &Settings, action: &Action, cwd: &P
         _ => "rollback".to_string(),
     };
     let command = ctx.command.clone();
+    if swarm && steps.contains(&Step::Deploy) {
+        warn_ignored(&ctx, &project_files, &project_services);
+    }
     check_mode(&ctx, action)?;
     ctx.proxy.preflight()?;
     if needs_probe {
@@ -292,6 +307,25 @@ fn open_project(engine: &Engine, settings: &Settings, cwd: &Path) -> Result<comp
         joined(compose)?;
         project
     })
+}
+
+/// On Swarm mode, says which Compose keys of the services a deploy sends Swarm will not apply
+/// (docker flow drops them from the stack file), and where they are written.
+fn warn_ignored(
+    ctx: &Ctx,
+    files: &[std::path::PathBuf],
+    services: &[(String, crate::compose::Service)],
+) {
+    for (name, svc) in services {
+        for (key, why) in crate::orchestrator::stack::ignored_keys(svc) {
+            let at = crate::compose::line_of(files, name, key)
+                .map(|l| format!(" ({l})"))
+                .unwrap_or_default();
+            ctx.progress.warn(&format!(
+                "Swarm mode ignores `{key}` of `{name}`{at}: {why}"
+            ));
+        }
+    }
 }
 
 /// Refuses, before anything changes, to deploy a target in the other mode than it runs in:

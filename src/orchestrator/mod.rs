@@ -8,7 +8,7 @@
 
 mod compose;
 mod mask;
-mod stack;
+pub(crate) mod stack;
 mod swarm;
 
 use std::time::Duration;

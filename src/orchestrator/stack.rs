@@ -27,6 +27,34 @@ const IGNORED: &[&str] = &[
     "expose",
 ];
 
+/// Keys of `service` that Swarm mode will not apply and docker flow drops without a translation,
+/// for a warning: (key, why).
+pub(crate) fn ignored_keys(service: &crate::compose::Service) -> Vec<(&'static str, &'static str)> {
+    let mut out = Vec::new();
+    if service.container_name.is_some() {
+        out.push(("container_name", "Swarm names its tasks itself"));
+    }
+    if !service.depends_on.is_empty() {
+        out.push(("depends_on", "Swarm starts services in no order"));
+    }
+    if !service.links.is_empty() {
+        out.push((
+            "links",
+            "services reach each other by name on their networks",
+        ));
+    }
+    for (key, why) in [
+        ("pull_policy", "the nodes pull images as Swarm decides"),
+        ("profiles", "a stack deploys the services it is given"),
+        ("scale", "docker flow sets the replicas"),
+    ] {
+        if service.rest.contains_key(key) {
+            out.push((key, why));
+        }
+    }
+    out
+}
+
 /// What one stack deploy carries.
 pub(super) struct Cut<'a> {
     /// The services to send, by their name in the derived model.
@@ -257,6 +285,18 @@ mod tests {
             json!({"default": {}})
         );
         assert!(f["networks"].get("dflow-route").is_none());
+    }
+
+    #[test]
+    fn the_keys_swarm_ignores_are_named() {
+        let svc: crate::compose::Service = serde_json::from_value(json!({
+            "image": "x", "container_name": "c", "depends_on": {"db": {}}, "pull_policy": "always"
+        }))
+        .unwrap();
+        let keys: Vec<&str> = ignored_keys(&svc).iter().map(|(k, _)| *k).collect();
+        assert_eq!(keys, ["container_name", "depends_on", "pull_policy"]);
+        let plain: crate::compose::Service = serde_json::from_value(json!({"image": "x"})).unwrap();
+        assert!(ignored_keys(&plain).is_empty());
     }
 
     #[test]

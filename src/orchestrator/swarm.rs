@@ -579,12 +579,13 @@ impl Orchestrator for Swarm<'_> {
         needs_colour(r.color)?;
         let svc = &self.project.model.services[&self.target];
         if svc.image.is_none() {
-            return Err(Error::usage(
+            return Err(Error::config(
                 format!(
-                    "`{}` has no `image:`; Swarm mode deploys images, it cannot build",
+                    "`{}` has `build:` and no `image:`; Swarm mode deploys images, it cannot build",
                     self.target
                 ),
                 "build and push the image, and name it with `image:` in the Compose file",
+                crate::compose::locate(&self.project.files, &self.target, Some("build")),
             ));
         }
         // Other nodes can only pull it: an image that is in no registry would start nowhere
