@@ -247,6 +247,14 @@ fn rows() -> Vec<Row> {
             [json!(81), json!(82), json!(83)],
         ),
         r(
+            "engine",
+            "compose",
+            "FLOW_ENGINE",
+            "swarm",
+            &["--engine", "auto"],
+            [json!("compose"), json!("swarm"), json!("auto")],
+        ),
+        r(
             "pull",
             "missing",
             "FLOW_PULL",
@@ -542,6 +550,7 @@ fn defaults_are_the_documented_ones() {
         ("proxy_http_port", json!(80)),
         ("proxy_reconf_port", json!(2019)),
         ("pull", json!("always")),
+        ("engine", json!("auto")),
         ("health_timeout", json!("60s")),
         ("drain_timeout", json!("30s")),
         ("target", Value::Null),
