@@ -312,14 +312,25 @@ fn on_a_two_node_swarm_deploys_scales_and_rolls_back_without_dropping_a_request(
     let s = bed.status();
     let upstreams = s["proxy"]["routes"][0]["upstreams"].clone();
     assert_eq!(upstreams.as_array().map(Vec::len), Some(3), "{s}");
-    // Scaling down in place is refused: Swarm would pick the tasks it removes.
-    bed.flow(&["scale", "-2"], &[])
-        .fails(2, "Swarm chooses which tasks");
-    assert_eq!(bed.replicas("app-green"), "3");
-    // Rollback: blue comes back with as many tasks as green serves with, green goes to 0.
+    // Scale down, under load: Swarm picks the tasks a service loses, so the one task left runs
+    // in the other colour, switched to, and the three drain and go.
+    bed.under_load(&["scale", "-2"], &[], "v2");
+    assert_eq!(bed.replicas("app-blue"), "1");
+    assert!(swarm_words(&[
+        "service",
+        "ls",
+        "-q",
+        "--filter",
+        &format!("name={}_app-green", bed.bed.project)
+    ])
+    .is_empty());
+    let s = bed.status();
+    let upstreams = s["proxy"]["routes"][0]["upstreams"].clone();
+    assert_eq!(upstreams.as_array().map(Vec::len), Some(1), "{s}");
+    // Rollback: v1 comes back (recreated in green from its image), blue goes to 0.
     bed.under_load(&["rollback"], &[], "v1");
-    assert_eq!(bed.replicas("app-blue"), "3");
-    assert_eq!(bed.replicas("app-green"), "0");
+    assert_eq!(bed.replicas("app-green"), "1");
+    assert_eq!(bed.replicas("app-blue"), "0");
     // An unhealthy release: the deploy fails, v1 keeps serving, the failed colour is gone.
     let load = bed.load();
     let r = bed.flow(&["deploy"], &[("V", "v3"), ("HEALTH", "fail")]);
@@ -327,13 +338,13 @@ fn on_a_two_node_swarm_deploys_scales_and_rolls_back_without_dropping_a_request(
     r.fails(1, "ended before Swarm saw it healthy (Swarm: complete");
     assert!(stats.failed().is_empty(), "{}", stats.summary());
     assert_eq!(bed.version(), "v1");
-    assert_eq!(bed.replicas("app-blue"), "3");
+    assert_eq!(bed.replicas("app-green"), "1");
     // The seed's steps: stage, then promote.
     bed.flow(&["--flow=deploy"], &[("V", "v3")]).ok();
     assert_eq!(bed.version(), "v1");
     bed.flow(&["--flow=proxy", "--flow=stop-old"], &[]).ok();
     assert_eq!(bed.version(), "v3");
-    assert_eq!(bed.replicas("app-blue"), "0");
+    assert_eq!(bed.replicas("app-green"), "0");
 }
 
 /// Puts the worker's network link back up when the test ends, however it ends, and waits until

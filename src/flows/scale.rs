@@ -7,6 +7,7 @@
 use super::outcome::Outcome;
 use super::Ctx;
 use crate::error::{Error, Result};
+use crate::instance::Instance;
 
 pub(super) fn run(ctx: &Ctx) -> Result<Outcome> {
     let step = ctx.progress.step("scale");
@@ -33,9 +34,6 @@ pub(super) fn run(ctx: &Ctx) -> Result<Outcome> {
             ctx.target
         ));
     }
-    if to < from && !ctx.orchestrator.can_remove_chosen() {
-        return Err(crate::orchestrator::cannot_remove_chosen());
-    }
     let service = ctx.orchestrator.service(releases.live_color());
     ctx.progress.info(&format!("{service}: {from} -> {to}"));
     let routed = if to > from {
@@ -43,6 +41,8 @@ pub(super) fn run(ctx: &Ctx) -> Result<Outcome> {
         let mut all = live.clone();
         all.extend(added);
         Some(ctx.route_to(&all)?)
+    } else if to < from && !ctx.orchestrator.can_remove_chosen() {
+        Some(through_other_colour(ctx, &releases, first, to)?)
     } else if to < from {
         let mut by_name = live.clone();
         by_name.sort_by_key(|i| natural(&i.name));
@@ -61,6 +61,42 @@ pub(super) fn run(ctx: &Ctx) -> Result<Outcome> {
         to,
         routed,
     })
+}
+
+/// Scaling down where the orchestrator picks the instances a colour loses (Swarm): `to`
+/// instances of the live release start in the other colour, the proxy switches to them, and the
+/// live colour drains and goes. The release the other colour kept for rollback is replaced; a
+/// rollback then recreates it from its image, as the live release records it.
+fn through_other_colour(
+    ctx: &Ctx,
+    releases: &crate::releases::Releases,
+    first: &Instance,
+    to: u32,
+) -> Result<Vec<crate::instance::Upstream>> {
+    let Some(live_color) = releases.live_color() else {
+        return Err(crate::orchestrator::cannot_remove_chosen());
+    };
+    let other = live_color.other();
+    ctx.progress.info(&format!(
+        "Swarm picks the tasks a service loses: starting {to} in {}, then switching to them",
+        ctx.orchestrator.service(Some(other))
+    ));
+    let like = Instance {
+        color: Some(other),
+        ..first.clone()
+    };
+    let added = ctx.orchestrator.add_like(&like, to, &ctx.progress)?;
+    let routed = match ctx.route_to(&added) {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = ctx.orchestrator.remove(&added);
+            return Err(e);
+        }
+    };
+    let live = releases.live();
+    ctx.take_out(&live)?;
+    ctx.orchestrator.remove(&live)?;
+    Ok(routed)
 }
 
 /// Sort key that puts `app-10` after `app-9`.

@@ -660,14 +660,30 @@ impl Orchestrator for Swarm<'_> {
                 id: like.release.clone(),
                 at: like.released_at.clone(),
             };
-            let image = like.image.clone();
+            // On Swarm an instance's image id is the reference its service names (with its
+            // digest when the registry was asked); a rollback's `like` carries the previous one.
+            let image = if like.image_id.is_empty() {
+                like.image.clone()
+            } else {
+                like.image_id.clone()
+            };
             let pin = |m: &mut ComposeFile| {
                 if let Some(svc) = m.services.get_mut(&self.target) {
                     svc.image = Some(image.clone());
                     svc.build = None;
                 }
             };
-            let derived = self.derive_with(&pin, (like.color, &release), color, &[])?;
+            // What it replaced goes with it, so a rollback from it still finds that release.
+            let previous: Vec<(String, String)> = [
+                (LABEL_PREVIOUS_IMAGE, &like.previous_image),
+                (LABEL_PREVIOUS_RELEASE, &like.previous_release),
+                (LABEL_PREVIOUS_RELEASED_AT, &like.previous_released_at),
+            ]
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+            let derived = self.derive_with(&pin, (like.color, &release), color, &previous)?;
             self.deploy(&derived, color, total)?;
         }
         if self.engine.dry_run() {
