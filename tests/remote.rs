@@ -39,19 +39,11 @@ fn remote_available() -> bool {
 }
 
 fn remote(args: &[&str]) -> std::process::Output {
-    Command::new("docker")
-        .arg("-H")
-        .arg(REMOTE)
-        .args(args)
-        .output()
-        .unwrap()
+    support::docker_at(&["-H", REMOTE], args)
 }
 
 fn remote_words(args: &[&str]) -> Vec<String> {
-    String::from_utf8_lossy(&remote(args).stdout)
-        .split_whitespace()
-        .map(String::from)
-        .collect()
+    support::docker_words_at(&["-H", REMOTE], args)
 }
 
 /// A project deployed to the remote engine with the default proxy; removes what it made there.

@@ -37,18 +37,11 @@ fn swarm_available() -> bool {
 }
 
 fn swarm(args: &[&str]) -> std::process::Output {
-    Command::new("docker")
-        .args(["--context", CONTEXT])
-        .args(args)
-        .output()
-        .unwrap()
+    support::docker_at(&["--context", CONTEXT], args)
 }
 
 fn swarm_words(args: &[&str]) -> Vec<String> {
-    String::from_utf8_lossy(&swarm(args).stdout)
-        .split_whitespace()
-        .map(String::from)
-        .collect()
+    support::docker_words_at(&["--context", CONTEXT], args)
 }
 
 /// A project deployed to the swarm with its own proxy; removes what it made there.

@@ -334,7 +334,6 @@ pub fn proxy_admin(proxy: &str, method: &str, path: &str, body: Option<&str>) ->
     status.starts_with("200 ").then(|| body.to_string())
 }
 
-/// The whitespace-separated words `docker ARGS` prints (names, ids); none on failure.
 /// `docker ARGS`, which must succeed: its stdout, trimmed.
 #[track_caller]
 pub fn docker_ok(args: &[&str]) -> String {
@@ -343,17 +342,26 @@ pub fn docker_ok(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// The whitespace-separated words `docker ARGS` prints (names, ids); none on failure.
 pub fn docker_words(args: &[&str]) -> Vec<String> {
+    docker_words_at(&[], args)
+}
+
+/// `docker GLOBALS ARGS`: against another engine (`-H …`, `--context …`).
+pub fn docker_at(globals: &[&str], args: &[&str]) -> std::process::Output {
     Command::new("docker")
+        .args(globals)
         .args(args)
         .output()
-        .map(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .split_whitespace()
-                .map(String::from)
-                .collect()
-        })
-        .unwrap_or_default()
+        .unwrap()
+}
+
+/// The whitespace-separated words `docker GLOBALS ARGS` prints; none on failure.
+pub fn docker_words_at(globals: &[&str], args: &[&str]) -> Vec<String> {
+    String::from_utf8_lossy(&docker_at(globals, args).stdout)
+        .split_whitespace()
+        .map(String::from)
+        .collect()
 }
 
 pub fn run(mut c: Command) -> Run {
