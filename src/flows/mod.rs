@@ -46,7 +46,7 @@ pub(crate) fn run(engine: &Engine, settings: &Settings, action: &Action, cwd: &P
         ));
     };
     if *action == Action::History {
-        let project = open_project(engine, settings, cwd)?;
+        let (project, _) = open_project(engine, settings, cwd)?;
         let text = crate::history::read(engine, &project.model.name, &target)?;
         let entries = crate::history::entries(&crate::history::parse(&text));
         report::print(
@@ -68,9 +68,9 @@ pub(crate) fn run(engine: &Engine, settings: &Settings, action: &Action, cwd: &P
         ));
     }
     check_templates(settings)?;
-    let project = open_project(engine, settings, cwd)?;
+    let (project, manager) = open_project(engine, settings, cwd)?;
     let port = model::validate(&project, settings, &target)?;
-    let swarm = crate::orchestrator::detect(engine, settings, &project.model.name)?;
+    let swarm = crate::orchestrator::detect(engine, settings, &project.model.name, manager)?;
     // On Swarm mode each colour is a service: blue-green is how it deploys.
     let swarm_settings;
     let settings = if swarm && !settings.blue_green {
@@ -287,25 +287,32 @@ impl Record {
     }
 }
 
-/// The project, once the daemon and Compose answer (exit 3 otherwise). The three questions go
-/// out at once (each is a docker command of its own, and a rollback's time is mostly theirs);
-/// their answers are judged in order, so a daemon that is down is reported as such.
-fn open_project(engine: &Engine, settings: &Settings, cwd: &Path) -> Result<compose::Project> {
+/// The project, once the daemon and Compose answer (exit 3 otherwise), and whether the engine
+/// is a swarm manager. The four questions go out at once (each is a docker command of its own,
+/// and a rollback's time is mostly theirs); their answers are judged in order, so a daemon
+/// that is down is reported as such.
+fn open_project(
+    engine: &Engine,
+    settings: &Settings,
+    cwd: &Path,
+) -> Result<(compose::Project, bool)> {
     std::thread::scope(|s| {
         let daemon = s.spawn(|| engine.check_daemon());
         let compose = s.spawn(|| engine.check_compose());
+        let manager = s.spawn(|| crate::orchestrator::is_manager(engine, settings));
         let project = compose::load(engine, settings, cwd);
-        let joined = |h: std::thread::ScopedJoinHandle<'_, Result<()>>| {
+        fn joined<T>(h: std::thread::ScopedJoinHandle<'_, Result<T>>) -> Result<T> {
             h.join().unwrap_or_else(|_| {
                 Err(Error::environment(
                     "a check of the engine stopped unexpectedly",
                     "run the command again",
                 ))
             })
-        };
+        }
         joined(daemon)?;
         joined(compose)?;
-        project
+        let project = project?;
+        Ok((project, joined(manager)?))
     })
 }
 

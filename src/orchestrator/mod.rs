@@ -149,25 +149,37 @@ pub(crate) fn cannot_remove_chosen() -> crate::error::Error {
     )
 }
 
+/// Whether the engine is a swarm manager (one `docker info`; asked only when `--engine` is not
+/// `compose`, alongside the other checks of the engine).
+pub(crate) fn is_manager(engine: &Engine, settings: &Settings) -> Result<bool> {
+    if settings.engine == EngineKind::Compose {
+        return Ok(false);
+    }
+    let out = engine.read(&crate::engine::args(&[
+        "info",
+        "--format",
+        "{{.Swarm.ControlAvailable}}",
+    ]))?;
+    Ok(out.ok() && out.stdout.trim() == "true")
+}
+
 /// Whether the project runs on Swarm mode: `--engine swarm` (the engine must be a swarm
-/// manager), or `auto` and the engine is a manager with the project deployed there as a stack.
-pub(crate) fn detect(engine: &Engine, settings: &Settings, project: &str) -> Result<bool> {
-    let manager = || -> Result<bool> {
-        let out = engine.read(&crate::engine::args(&[
-            "info",
-            "--format",
-            "{{.Swarm.ControlAvailable}}",
-        ]))?;
-        Ok(out.ok() && out.stdout.trim() == "true")
-    };
+/// manager), or `auto` and the engine is a manager (`manager`, from [`is_manager`]) with the
+/// project deployed there as a stack.
+pub(crate) fn detect(
+    engine: &Engine,
+    settings: &Settings,
+    project: &str,
+    manager: bool,
+) -> Result<bool> {
     match settings.engine {
         EngineKind::Compose => Ok(false),
-        EngineKind::Swarm if manager()? => Ok(true),
+        EngineKind::Swarm if manager => Ok(true),
         EngineKind::Swarm => Err(crate::error::Error::environment(
             "--engine swarm needs a swarm manager, and this engine is not one",
             "point docker at a manager node (`docker node ls` works there), or use --engine compose",
         )),
-        EngineKind::Auto if !manager()? => Ok(false),
+        EngineKind::Auto if !manager => Ok(false),
         EngineKind::Auto => {
             let out = engine.read(&crate::engine::args(&[
                 "service",
