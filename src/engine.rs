@@ -162,6 +162,20 @@ impl Engine {
         })
     }
 
+    /// The same engine for another thread (a lock's heartbeat): the same docker, flags and
+    /// environment; its calls are not counted in this run's.
+    pub(crate) fn detached(&self) -> Engine {
+        Engine {
+            bin: self.bin.clone(),
+            globals: self.globals.clone(),
+            env: self.env.clone(),
+            dry_run: self.dry_run,
+            plan: Mutex::new(Vec::new()),
+            calls: AtomicU32::new(0),
+            shown: self.shown,
+        }
+    }
+
     /// An engine for another daemon (the proxy's host), with the same docker binary.
     pub(crate) fn for_host(&self, host: &str, cert_path: Option<&PathBuf>) -> Engine {
         let mut globals: Vec<String> = self

@@ -107,7 +107,7 @@ pub(crate) enum Error {
     /// Another run holds the project's deploy lock; nothing was changed.
     #[error("project `{project}` is locked by `{command}` (pid {pid} on {host}) since {age}s ago")]
     #[diagnostic(
-        help("wait for it to finish, or pass --lock-wait=5m to wait; if that run is dead on another machine, remove the lock with `docker rm {lock}`")
+        help("wait for it to finish, or pass --lock-wait=5m to wait; if that run is dead on another machine, remove its lock (`{lock}`) with `docker flow unlock`")
     )]
     Locked {
         project: String,
@@ -115,7 +115,7 @@ pub(crate) enum Error {
         pid: u32,
         host: String,
         age: u64,
-        /// The lock container's name.
+        /// The lock's name (its container, or on Swarm mode its service).
         lock: String,
     },
 

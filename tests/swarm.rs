@@ -168,6 +168,7 @@ impl Drop for SwarmBed {
     fn drop(&mut self) {
         let project = self.bed.project.clone();
         let _ = swarm(&["stack", "rm", &project]);
+        let _ = swarm(&["service", "rm", &format!("docker-flow-lock-{project}")]);
         let mut ids = swarm_words(&["ps", "-aq", "--filter", &format!("name={project}")]);
         ids.push(self.bed.proxy_name.clone());
         let mut rm = vec!["rm", "-f", "-v"];
@@ -520,4 +521,156 @@ fn on_the_swarm_a_staged_release_is_previewed_then_promoted_and_a_canary_aborted
         stats.summary()
     );
     assert_eq!(bed.replicas("app-green"), "3");
+}
+
+#[test]
+fn the_lock_is_held_in_the_swarm_with_a_heartbeat_and_a_dead_runs_lock_is_taken_over() {
+    if !swarm_available() {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let bed = SwarmBed::new("swlock", false);
+    bed.flow(&["deploy"], &[]).ok();
+    let lock = format!("docker-flow-lock-{}", bed.bed.project);
+    let labels = || -> Option<Value> {
+        let out = swarm(&[
+            "service",
+            "inspect",
+            "--format",
+            "{{json .Spec.Labels}}",
+            &lock,
+        ]);
+        out.status
+            .success()
+            .then(|| serde_json::from_slice(&out.stdout).unwrap())
+    };
+
+    // A deploy holds the swarm-wide lock, a service in the swarm's Raft store (so the same
+    // for runs through any manager), for a while (its pre-deploy hook waits).
+    let hook = bed.bed.path().join(".docker-flow/hooks/pre-deploy");
+    bed.bed
+        .write(".docker-flow/hooks/pre-deploy", "#!/bin/sh\nsleep 12\n");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut c = bed.bed.command(
+        std::path::Path::new("docker"),
+        &["--context", CONTEXT, "flow", "deploy"],
+    );
+    c.env("V", "v2");
+    let mut first = c
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let held = loop {
+        if let Some(l) = labels() {
+            break l;
+        }
+        if started.elapsed() > Duration::from_secs(30) || first.try_wait().unwrap().is_some() {
+            let _ = first.kill();
+            let out = first.wait_with_output().unwrap();
+            panic!(
+                "the deploy did not hold the swarm's lock:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(held["io.docker-flow.lock.command"], "deploy,proxy,stop-old");
+    assert_eq!(
+        swarm_words(&[
+            "service",
+            "inspect",
+            "--format",
+            "{{.Spec.Mode.Replicated.Replicas}}",
+            &lock
+        ]),
+        ["0"],
+        "the lock runs a task"
+    );
+
+    // The holder's heartbeat moves while it runs; the lock goes with the run.
+    let since = held["io.docker-flow.lock.since"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    loop {
+        let beat = labels().map(|l| l["io.docker-flow.lock.beat"].clone());
+        if beat.as_ref().and_then(Value::as_str) > Some(since.as_str()) {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(40),
+            "no heartbeat after the lock was taken: {beat:?}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let out = first.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(bed.version(), "v2");
+    assert_eq!(labels(), None, "the lock outlived its run");
+    std::fs::remove_file(&hook).unwrap();
+
+    // A lock whose holder stopped beating long ago (it died, or lost the swarm) is taken over.
+    let foreign = |beat: u64| {
+        let labels = [
+            "io.docker-flow.lock=true".to_string(),
+            "io.docker-flow.lock.host=other-ci".into(),
+            "io.docker-flow.lock.pid=4242".into(),
+            "io.docker-flow.lock.command=deploy".into(),
+            format!("io.docker-flow.lock.since={beat}"),
+            format!("io.docker-flow.lock.beat={beat}"),
+        ];
+        let mut a = vec![
+            "service",
+            "create",
+            "--detach",
+            "--replicas",
+            "0",
+            "--no-resolve-image",
+            "--name",
+            &lock,
+        ];
+        for l in &labels {
+            a.extend(["--label", l.as_str()]);
+        }
+        a.extend(["docker-flow-lock:1", "lock"]);
+        assert!(swarm(&a).status.success());
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    foreign(now - 120);
+    let r = bed.flow(&["deploy"], &[("V", "v1")]);
+    r.ok();
+    assert!(
+        r.stderr.contains("taking over the swarm's deploy lock")
+            && r.stderr.contains("(pid 4242 on other-ci)"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(bed.version(), "v1");
+
+    // One that beats is not: the run waits (--lock-wait) and is refused; `unlock` removes it.
+    foreign(now);
+    bed.flow(&["deploy", "--lock-wait", "1s"], &[("V", "v2")])
+        .fails(4, "is locked by `deploy` (pid 4242 on other-ci)");
+    let r = bed.flow(&["unlock"], &[]);
+    r.ok();
+    assert!(
+        r.stdout.contains(&format!(
+            "removed the deploy lock of `{}` (service {lock})",
+            bed.bed.project
+        )),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(labels(), None);
+    assert_eq!(bed.version(), "v1");
 }

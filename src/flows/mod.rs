@@ -180,6 +180,7 @@ pub(crate) fn run(engine: &Engine, settings: &Settings, action: &Action, cwd: &P
         &command,
         settings.lock_wait,
         &ctx.progress,
+        swarm,
     )?;
     // What was listed before the lock may have changed while another run held it.
     ctx.orchestrator.forget();

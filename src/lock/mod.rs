@@ -24,6 +24,8 @@ use crate::helper;
 use crate::history;
 use crate::progress::Progress;
 
+mod cluster;
+
 const LABEL_LOCK: &str = "io.docker-flow.lock";
 /// On a lock that cannot prove its holder alive (see the module's doc).
 const LABEL_UNPROVEN: &str = "io.docker-flow.lock.unproven";
@@ -37,6 +39,9 @@ pub(crate) struct Lock<'a> {
     name: String,
     project: String,
     held: Held,
+    /// On Swarm mode, the swarm-wide lock, taken first and released last (a field drops after
+    /// the lock's own `drop` released the container).
+    cluster: Option<cluster::Cluster>,
 }
 
 enum Held {
@@ -63,6 +68,27 @@ pub(crate) struct Holder {
 }
 
 impl Holder {
+    /// Who holds a lock, from its labels (a JSON object), its id, and whether it runs.
+    fn from_labels(id: &str, labels: Option<&Value>, running: bool) -> Holder {
+        let label = |k: &str| {
+            labels
+                .and_then(|l| l.get(k))
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        Holder {
+            id: id.to_string(),
+            is_lock: label(LABEL_LOCK) == "true",
+            unproven: label(LABEL_UNPROVEN) == "true",
+            running,
+            host: label("io.docker-flow.lock.host"),
+            pid: label("io.docker-flow.lock.pid").parse().unwrap_or(0),
+            command: label("io.docker-flow.lock.command"),
+            since: label("io.docker-flow.lock.since").parse().unwrap_or(0),
+        }
+    }
+
     fn age(&self) -> u64 {
         now().saturating_sub(self.since)
     }
@@ -103,13 +129,15 @@ enum Attempt<'a> {
 }
 
 impl<'a> Lock<'a> {
-    /// Takes the lock for `project`, waiting up to `wait` for a live holder to finish.
+    /// Takes the lock for `project`, waiting up to `wait` for a live holder to finish; on Swarm
+    /// mode (`swarm`) the swarm-wide lock first.
     pub(crate) fn acquire(
         engine: &'a Engine,
         project: &str,
         command: &str,
         wait: Duration,
         progress: &Progress,
+        swarm: bool,
     ) -> Result<Lock<'a>> {
         let name = lock_name(project);
         if engine.dry_run() {
@@ -118,8 +146,16 @@ impl<'a> Lock<'a> {
                 name,
                 project: project.to_string(),
                 held: Held::Nothing,
+                cluster: None,
             });
         }
+        let cluster = if swarm {
+            Some(cluster::Cluster::acquire(
+                engine, project, command, wait, progress,
+            )?)
+        } else {
+            None
+        };
         let image = match helper::check_engine(engine, helper::LOCK_HELP) {
             Ok(()) => Some(helper::ensure_image(engine, helper::LOCK_HELP)?),
             Err(_) => None,
@@ -130,7 +166,8 @@ impl<'a> Lock<'a> {
                 Some(image) => Self::hold(engine, &name, project, command, image)?,
                 None => Self::create_unproven(engine, &name, project, command)?,
             };
-            if let Attempt::Taken(lock) = attempt {
+            if let Attempt::Taken(mut lock) = attempt {
+                lock.cluster = cluster;
                 return Ok(*lock);
             }
             let Some(holder) = read_holder(engine, &name)? else {
@@ -217,6 +254,7 @@ impl<'a> Lock<'a> {
                 name: name.to_string(),
                 project: project.to_string(),
                 held: Held::Running(Box::new(run)),
+                cluster: None,
             })));
         }
         run.close(RELEASE_WITHIN);
@@ -257,6 +295,7 @@ impl<'a> Lock<'a> {
                 name: name.to_string(),
                 project: project.to_string(),
                 held: Held::Unproven(out.stdout.trim().to_string()),
+                cluster: None,
             })));
         }
         if out.refusal() == Some(Refusal::Conflict) {
@@ -342,31 +381,47 @@ impl Drop for Lock<'_> {
 /// `docker flow unlock`: removes the project's lock, whoever holds it; says what it removed.
 pub(crate) fn unlock(engine: &Engine, project: &str) -> Result<String> {
     let name = lock_name(project);
-    let Some(holder) = read_holder(engine, &name)? else {
-        return Ok(format!("project `{project}` is not locked"));
-    };
-    if !holder.is_lock {
-        return Err(Error::environment(
-            format!("the container `{name}` is not docker flow's lock; nothing was removed"),
-            "docker flow never removes a container it did not make",
-        ));
-    }
-    let out = engine.change(&args(&["rm", "-f", &holder.id]), None)?;
-    if !out.ok_or_gone() {
-        return Err(Error::environment(
-            format!("cannot remove the lock `{name}`: {}", out.last_error_line()),
-            format!("remove it with `docker rm -f {name}`"),
-        ));
-    }
-    Ok(format!(
-        "removed the deploy lock of `{project}` ({name}), held by {}{}",
-        holder.describe(),
-        if holder.running {
-            "; that run may still be changing the project"
-        } else {
-            ""
+    // The lock container on this engine, and on Swarm mode the swarm-wide lock.
+    let found = [
+        ("container", read_holder(engine, &name)?, ["rm", "-f"]),
+        (
+            "service",
+            cluster::read(engine, &name)?.map(|(h, _)| h),
+            ["service", "rm"],
+        ),
+    ];
+    let mut said = Vec::new();
+    for (kind, holder, rm) in found {
+        let Some(holder) = holder else { continue };
+        if !holder.is_lock {
+            return Err(Error::environment(
+                format!("the {kind} `{name}` is not docker flow's lock; nothing was removed"),
+                format!("docker flow never removes a {kind} it did not make"),
+            ));
         }
-    ))
+        let mut a = args(&rm);
+        a.push(holder.id.clone());
+        let out = engine.change(&a, None)?;
+        if !out.ok_or_gone() {
+            return Err(Error::environment(
+                format!("cannot remove the lock `{name}`: {}", out.last_error_line()),
+                format!("remove it with `docker {} {name}`", rm.join(" ")),
+            ));
+        }
+        said.push(format!(
+            "removed the deploy lock of `{project}` ({kind} {name}), held by {}{}",
+            holder.describe(),
+            if holder.running {
+                "; that run may still be changing the project"
+            } else {
+                ""
+            }
+        ));
+    }
+    if said.is_empty() {
+        return Ok(format!("project `{project}` is not locked"));
+    }
+    Ok(said.join("\n"))
 }
 
 fn read_holder(engine: &Engine, name: &str) -> Result<Option<Holder>> {
@@ -376,25 +431,9 @@ fn read_holder(engine: &Engine, name: &str) -> Result<Option<Holder>> {
     }
     let v: Value = serde_json::from_str(&out.stdout).unwrap_or(Value::Null);
     let Some(n) = v.get(0) else { return Ok(None) };
-    let label = |k: &str| {
-        n.pointer("/Config/Labels")
-            .and_then(|l| l.get(k))
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string()
-    };
-    Ok(Some(Holder {
-        id: n
-            .get("Id")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string(),
-        is_lock: label(LABEL_LOCK) == "true",
-        unproven: label(LABEL_UNPROVEN) == "true",
-        running: n.pointer("/State/Running").and_then(Value::as_bool) == Some(true),
-        host: label("io.docker-flow.lock.host"),
-        pid: label("io.docker-flow.lock.pid").parse().unwrap_or(0),
-        command: label("io.docker-flow.lock.command"),
-        since: label("io.docker-flow.lock.since").parse().unwrap_or(0),
-    }))
+    Ok(Some(Holder::from_labels(
+        n.get("Id").and_then(Value::as_str).unwrap_or_default(),
+        n.pointer("/Config/Labels"),
+        n.pointer("/State/Running").and_then(Value::as_bool) == Some(true),
+    )))
 }

@@ -1,0 +1,178 @@
+//! The deploy lock on Swarm mode, held in the swarm's Raft store: runs through different
+//! managers exclude each other (the lock container exists on the one engine it was made on).
+//!
+//! It is a service with no replicas, named after the project: the managers reserve service
+//! names in their Raft store, so creating it is the test-and-set across the swarm, and with no
+//! task it runs nothing anywhere. A service cannot end with its holder as the lock container
+//! does, so the holder writes a heartbeat into its labels every `BEAT`; a lock whose heartbeat
+//! is older than `STALE` is left over (its holder died, or lost the swarm) and the next run
+//! removes it. It removes it by ID: two runs that both found it stale cannot remove the lock one
+//! of them took meanwhile (it has a new ID). The heartbeat is the holder's clock, read by
+//! another machine's: `STALE` is long enough for clocks a few seconds apart.
+
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::{lock_name, now, Holder, EMPTY_IMAGE};
+use crate::engine::{args, Engine, Refusal};
+use crate::error::{Error, Result};
+use crate::progress::Progress;
+
+const LABEL_BEAT: &str = "io.docker-flow.lock.beat";
+/// How often the holder writes its heartbeat.
+const BEAT: Duration = Duration::from_secs(5);
+/// How old a heartbeat makes a lock left over, in seconds.
+const STALE: u64 = 30;
+
+/// The swarm-wide lock, held until dropped.
+pub(super) struct Cluster {
+    engine: Engine,
+    id: String,
+    /// Dropping it stops the heartbeat.
+    stop: Option<mpsc::Sender<()>>,
+    beating: Option<JoinHandle<()>>,
+}
+
+impl Cluster {
+    /// Takes the project's swarm-wide lock, waiting up to `wait` for a live holder.
+    pub(super) fn acquire(
+        engine: &Engine,
+        project: &str,
+        command: &str,
+        wait: Duration,
+        progress: &Progress,
+    ) -> Result<Cluster> {
+        let name = lock_name(project);
+        let started = Instant::now();
+        loop {
+            let mut a = args(&[
+                "service",
+                "create",
+                "--name",
+                &name,
+                "--detach",
+                "--replicas",
+                "0",
+                "--no-resolve-image",
+            ]);
+            a.extend(super::Lock::labels(command));
+            a.extend(args(&["--label", &format!("{LABEL_BEAT}={}", now())]));
+            a.extend(args(&[EMPTY_IMAGE, "lock"]));
+            let out = engine.read(&a)?;
+            if out.ok() {
+                return Ok(Self::held(engine, out.stdout.trim().to_string()));
+            }
+            if out.refusal() != Some(Refusal::Conflict) {
+                return Err(Error::environment(
+                    format!(
+                        "cannot take the deploy lock in the swarm: {}",
+                        out.last_error_line()
+                    ),
+                    "check that this engine is a swarm manager and that you may create services",
+                ));
+            }
+            let Some((holder, beat)) = read(engine, &name)? else {
+                continue; // released between our attempt and the read: try again
+            };
+            if !holder.is_lock {
+                return Err(Error::environment(
+                    format!("the service `{name}` holds the deploy lock's name but is not docker flow's lock"),
+                    "docker flow never removes a service it did not make: rename or remove it",
+                ));
+            }
+            let silent = now().saturating_sub(beat);
+            if silent > STALE {
+                progress.warn(&format!(
+                    "taking over the swarm's deploy lock of `{project}` left by {}: no heartbeat for {silent}s",
+                    holder.describe()
+                ));
+                let _ = engine.read(&args(&["service", "rm", &holder.id]));
+                continue;
+            }
+            crate::cancel::check()?;
+            if started.elapsed() >= wait {
+                return Err(Error::Locked {
+                    project: project.to_string(),
+                    age: holder.age(),
+                    command: holder.command,
+                    pid: holder.pid,
+                    host: holder.host,
+                    lock: name,
+                });
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+
+    /// The lock just created (`id`), with its heartbeat started.
+    fn held(engine: &Engine, id: String) -> Cluster {
+        let (stop, stopped) = mpsc::channel::<()>();
+        let beat_engine = engine.detached();
+        let beat_id = id.clone();
+        let beating = std::thread::spawn(move || {
+            // Until the holder drops the lock (the channel closes or says stop).
+            while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(BEAT) {
+                let label = format!("{LABEL_BEAT}={}", now());
+                let a = args(&[
+                    "service",
+                    "update",
+                    "--detach",
+                    "--label-add",
+                    &label,
+                    &beat_id,
+                ]);
+                // A lock that is gone (removed by `unlock`, or taken over after a long
+                // silence) gets no more heartbeats.
+                if let Ok(out) = beat_engine.read(&a) {
+                    if out.refusal() == Some(Refusal::NotFound) {
+                        return;
+                    }
+                }
+            }
+        });
+        Cluster {
+            engine: engine.detached(),
+            id,
+            stop: Some(stop),
+            beating: Some(beating),
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(b) = self.beating.take() {
+            let _ = b.join();
+        }
+        let _ = self.engine.read(&args(&["service", "rm", &self.id]));
+    }
+}
+
+/// Who holds the swarm-wide lock `name`, and their last heartbeat (Unix seconds).
+pub(super) fn read(engine: &Engine, name: &str) -> Result<Option<(Holder, u64)>> {
+    let out = engine.read(&args(&["service", "inspect", name]))?;
+    if !out.ok() {
+        return Ok(None);
+    }
+    let v: Value = serde_json::from_str(&out.stdout).unwrap_or(Value::Null);
+    let Some(s) = v.get(0) else { return Ok(None) };
+    let labels = s.pointer("/Spec/Labels");
+    let beat = labels
+        .and_then(|l| l.get(LABEL_BEAT))
+        .and_then(Value::as_str)
+        .and_then(|b| b.parse().ok())
+        .unwrap_or(0);
+    let fresh = now().saturating_sub(beat) <= STALE;
+    let holder = Holder::from_labels(
+        s.get("ID").and_then(Value::as_str).unwrap_or_default(),
+        labels,
+        fresh,
+    );
+    Ok(Some((holder, beat)))
+}
