@@ -364,6 +364,16 @@ fn locate_in(text: &str, service: &str, key: Option<&str>) -> Option<(usize, usi
     None
 }
 
+/// Whether the Compose service declares a Docker healthcheck (one its image declares is seen
+/// only once it runs).
+pub(crate) fn declares_healthcheck(model: &ComposeFile, target: &str) -> bool {
+    model
+        .services
+        .get(target)
+        .and_then(|s| s.rest.get("healthcheck"))
+        .is_some_and(|h| h.get("disable") != Some(&serde_json::Value::Bool(true)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -70,7 +70,7 @@ services:
     image: ${{REGISTRY:-}}demo-service:${{V:-v1}}
     depends_on: [db]
     environment:
-      STARTUP_DELAY_MS: "500"
+      STARTUP_DELAY_MS: "${{DELAY:-500}}"
       HEALTH: ${{HEALTH:-ok}}
     expose: ["8080"]
     healthcheck:
@@ -152,7 +152,7 @@ services:
     }
 
     /// Runs `deploy ARGS` under load and checks nothing dropped and only `version` answers after.
-    fn under_load(&self, args: &[&str], env: &[(&str, &str)], version: &str) {
+    fn under_load(&self, args: &[&str], env: &[(&str, &str)], version: &str) -> Run {
         let load = self.load();
         std::thread::sleep(Duration::from_millis(500));
         let r = self.flow(args, env);
@@ -161,6 +161,22 @@ services:
         let stats = load.stop();
         r.ok();
         no_drop(&stats, switched, version);
+        r
+    }
+
+    /// The app without a Docker healthcheck (its image's disabled too).
+    fn without_healthcheck(&self) {
+        let path = self.bed.path().join("compose.yaml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let start = text.find("    healthcheck:").unwrap();
+        let end =
+            text[start..].find("start_period: 5s\n").unwrap() + start + "start_period: 5s\n".len();
+        let text = format!(
+            "{}    healthcheck:\n      disable: true\n{}",
+            &text[..start],
+            &text[end..]
+        );
+        std::fs::write(&path, text).unwrap();
     }
 }
 
@@ -673,4 +689,40 @@ fn the_lock_is_held_in_the_swarm_with_a_heartbeat_and_a_dead_runs_lock_is_taken_
     );
     assert_eq!(labels(), None);
     assert_eq!(bed.version(), "v1");
+}
+
+#[test]
+fn on_the_swarm_a_target_without_a_healthcheck_is_probed_before_the_switch() {
+    if !swarm_available() {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let bed = SwarmBed::new("swprobe", false);
+    bed.without_healthcheck();
+    bed.flow(&["deploy"], &[]).ok();
+    assert_eq!(bed.version(), "v1");
+    // Swarm runs v2's task as soon as its process starts, and it answers 503 for 4 s: the
+    // switch waits until docker flow's probe sees it answer (a 503 under load fails the test).
+    let r = bed.under_load(&["deploy"], &[("V", "v2"), ("DELAY", "4000")], "v2");
+    assert!(
+        r.stderr.contains("0/1 task(s) answering on port 8080"),
+        "{}",
+        r.stderr
+    );
+    // One that never answers is never switched to: the deploy fails saying why, v2 serves on,
+    // and the failed colour's service is gone.
+    let r = bed.flow(
+        &["deploy", "--health-timeout", "10s"],
+        &[("V", "v3"), ("HEALTH", "fail")],
+    );
+    r.fails(1, "did not answer within 10s");
+    assert!(r.stderr.contains("503"), "{}", r.stderr);
+    assert_eq!(bed.version(), "v2");
+    let services = swarm_words(&["service", "ls", "--format", "{{.Name}} {{.Image}}"]);
+    assert!(
+        !services
+            .iter()
+            .any(|s| s.contains(&bed.bed.project) && s.contains(":v3")),
+        "{services:?}"
+    );
 }

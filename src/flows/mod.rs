@@ -21,11 +21,9 @@ mod test;
 use std::path::Path;
 use std::time::Instant;
 
-use serde_json::Value;
-
 use self::ctx::Ctx;
 use self::outcome::{History, Outcome};
-use crate::compose::{self, ComposeFile};
+use crate::compose;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::hooks::{self, Hook, Hooks};
@@ -91,8 +89,9 @@ pub(crate) fn run(engine: &Engine, settings: &Settings, action: &Action, cwd: &P
     } else {
         settings
     };
-    // On Swarm mode, Swarm's own health gate decides.
-    let needs_probe = !swarm && !declares_healthcheck(&project.model, &target);
+    // Without a healthcheck, docker flow's probe decides (on Swarm mode too: Swarm runs such a
+    // task as soon as its process starts).
+    let needs_probe = !compose::declares_healthcheck(&project.model, &target);
     if reads {
         // A read shows the target as it runs: in the mode its instances were deployed in,
         // whatever `blue_green` says now.
@@ -366,16 +365,6 @@ fn check_mode(ctx: &Ctx, action: &Action) -> Result<()> {
         asked: settings.blue_green,
         origin: settings.blue_green_origin.clone(),
     })
-}
-
-/// Whether the Compose service declares a Docker healthcheck (one its image declares is seen
-/// only once it runs).
-fn declares_healthcheck(model: &ComposeFile, target: &str) -> bool {
-    model
-        .services
-        .get(target)
-        .and_then(|s| s.rest.get("healthcheck"))
-        .is_some_and(|h| h.get("disable") != Some(&Value::Bool(true)))
 }
 
 /// Consul templates are read at switch time; check them before anything changes.
