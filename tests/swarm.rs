@@ -726,3 +726,168 @@ fn on_the_swarm_a_target_without_a_healthcheck_is_probed_before_the_switch() {
         "{services:?}"
     );
 }
+
+/// A drained node made active again, however the test ends.
+struct Undrain(String);
+
+impl Drop for Undrain {
+    fn drop(&mut self) {
+        let _ = swarm(&["node", "update", "--availability", "active", &self.0]);
+    }
+}
+
+#[test]
+fn a_node_drained_while_serving_hands_its_tasks_over_without_a_failed_request() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !swarm_available() {
+        return;
+    }
+    let bed = SwarmBed::new("swdrain", false);
+    bed.flow(&["deploy", "--scale", "2"], &[]).ok();
+    let worker = swarm_words(&["node", "ls", "-q", "--filter", "role=worker"]);
+    let running = |s: &Value| -> Vec<(String, String)> {
+        s["colors"]["blue"]["instances"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .filter(|i| i["state"] == "running")
+            .map(|i| {
+                (
+                    i["name"].as_str().unwrap_or_default().to_string(),
+                    i["node"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    };
+    let before = running(&bed.status());
+    assert!(
+        before.iter().any(|(_, n)| worker.contains(n)),
+        "Swarm put no task on the worker: {before:?}"
+    );
+    // Swarm itself stops the worker's task (SIGTERM) and starts one on the manager, while 4
+    // clients keep asking; no docker flow command runs: the follower moves the rotation.
+    // Watched: when the worker's engine signals the task, and the route's record every 20 ms.
+    let on_worker: Vec<String> = before
+        .iter()
+        .filter(|(_, n)| worker.contains(n))
+        .map(|(name, _)| name.clone())
+        .collect();
+    let until = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 25)
+        .to_string();
+    let kills = Command::new("docker")
+        .args([
+            "-H",
+            "unix:///run/dflow-n2/sock",
+            "events",
+            "--filter",
+            "type=container",
+            "--filter",
+            "event=kill",
+            "--until",
+            &until,
+            "--format",
+            "{{.TimeNano}} {{.Actor.Attributes.name}}",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let helper = swarm_words(&[
+        "inspect",
+        "--format",
+        "{{index .Config.Entrypoint 0}}",
+        &bed.bed.proxy_name,
+    ]);
+    let record = format!("app.{}.dflow", bed.bed.project);
+    let proxy = bed.bed.proxy_name.clone();
+    let watching = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let watch = {
+        let watching = watching.clone();
+        std::thread::spawn(move || {
+            let mut seen: Vec<(u128, String)> = Vec::new();
+            while watching.load(std::sync::atomic::Ordering::SeqCst) {
+                let out = swarm(&["exec", &proxy, &helper[0], "get", "/routes", &record]);
+                let at = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_nanos();
+                seen.push((at, String::from_utf8_lossy(&out.stdout).to_string()));
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            seen
+        })
+    };
+    let load = bed.load();
+    std::thread::sleep(Duration::from_millis(500));
+    let _undrain = Undrain(worker[0].clone());
+    assert!(
+        swarm(&["node", "update", "--availability", "drain", &worker[0]])
+            .status
+            .success()
+    );
+    let mut moved = false;
+    for _ in 0..120 {
+        let s = bed.status();
+        let now = running(&s);
+        let mut routed: Vec<String> = s["proxy"]["routes"][0]["upstreams"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|u| Some(u.as_str()?.rsplit_once(':')?.0.to_string()))
+            .collect();
+        let mut names: Vec<String> = now.iter().map(|(n, _)| n.clone()).collect();
+        routed.sort();
+        names.sort();
+        if now.len() == 2 && now.iter().all(|(_, n)| !worker.contains(n)) && routed == names {
+            moved = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert!(
+        moved,
+        "the tasks and the rotation did not move off the drained node within a minute"
+    );
+    let moved_after = load.started.elapsed();
+    std::thread::sleep(Duration::from_secs(2));
+    let stats = load.stop();
+    watching.store(false, std::sync::atomic::Ordering::SeqCst);
+    let records = watch.join().unwrap();
+    let kills = String::from_utf8_lossy(&kills.wait_with_output().unwrap().stdout).to_string();
+    // Each task Swarm stopped on the worker left the record before its engine signalled it.
+    for task in &on_worker {
+        let signalled: u128 = kills
+            .lines()
+            .find(|l| l.contains(task.as_str()))
+            .and_then(|l| l.split_whitespace().next()?.parse().ok())
+            .unwrap_or_else(|| panic!("no kill of {task} on the worker:\n{kills}"));
+        let left = records
+            .iter()
+            .find(|(_, members)| !members.is_empty() && !members.contains(task.as_str()))
+            .map(|(at, _)| *at)
+            .unwrap_or_else(|| panic!("{task} never left the record"));
+        eprintln!(
+            "{task}: left the rotation {:.0} ms before its SIGTERM",
+            (signalled as f64 - left as f64) / 1e6
+        );
+        assert!(
+            left < signalled,
+            "{task} left the record {} ms after its SIGTERM",
+            (left - signalled) / 1_000_000
+        );
+    }
+    eprintln!(
+        "node drained: {} requests, the rotation moved within {moved_after:?}: {} failed, max latency {:?}",
+        stats.total(),
+        stats.failed().len(),
+        stats.max_latency()
+    );
+    assert!(stats.total() > 50, "{}", stats.summary());
+    assert!(stats.failed().is_empty(), "{}", stats.summary());
+    assert_eq!(bed.version(), "v1");
+}

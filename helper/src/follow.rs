@@ -8,6 +8,12 @@
 //! replacement joins the rotation once Swarm runs it (its health check passed), and a task that
 //! is gone leaves it. The manager's task state is the source, never overlay DNS.
 //!
+//! It also listens to the engine's events: a service changed (scaled, updated), a node changed
+//! (drained, down), a container of this node killed. Swarm then changes the tasks' desired
+//! state and its agents stop them, so after each event the records are checked every `BURST`
+//! for `BURST_FOR`: a task Swarm stops leaves the rotation as soon as the manager wants it
+//! stopped, usually before its agent signals it, instead of up to `EVERY` later.
+//!
 //! The record is written under the same lock as `set`, so a switch by docker flow and a
 //! correction by this loop never interleave. An empty answer never empties a record (the engine
 //! unreachable, or nothing running: the proxy keeps what it has).
@@ -17,7 +23,8 @@ use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use crate::dns;
 use crate::json::{self, Json};
@@ -25,6 +32,12 @@ use crate::protocol;
 
 /// How often the records are checked against Swarm's tasks.
 const EVERY: Duration = Duration::from_secs(1);
+/// After an event: how often, and for how long.
+const BURST: Duration = Duration::from_millis(50);
+const BURST_FOR: Duration = Duration::from_secs(3);
+/// The events that announce Swarm changing tasks.
+const EVENTS: &str =
+    r#"{"type":["service","node","container"],"event":["update","remove","kill","die"]}"#;
 
 pub fn run(args: &[String]) -> ExitCode {
     let [dir, socket] = args else {
@@ -32,10 +45,41 @@ pub fn run(args: &[String]) -> ExitCode {
         return ExitCode::from(2);
     };
     let dir = Path::new(dir);
+    let (tx, events) = mpsc::channel();
+    let events_socket = socket.clone();
+    std::thread::spawn(move || listen(&events_socket, &tx));
+    let mut burst_until = Instant::now();
     loop {
         for record in followed(dir) {
             if let Err(e) = sync(dir, &record, socket) {
                 eprintln!("helper follow: {record}: {e}");
+            }
+        }
+        let wait = if Instant::now() < burst_until {
+            BURST
+        } else {
+            EVERY
+        };
+        if events.recv_timeout(wait).is_ok() {
+            while events.try_recv().is_ok() {}
+            burst_until = Instant::now() + BURST_FOR;
+        }
+    }
+}
+
+/// Streams the engine's events (`EVENTS`), sending one signal per chunk read; reconnects when
+/// the stream ends (the engine restarted).
+fn listen(socket: &str, tx: &mpsc::Sender<()>) {
+    loop {
+        let path = format!("/events?filters={}", encode(EVENTS));
+        if let Ok(mut s) = UnixStream::connect(socket) {
+            if write!(s, "GET {path} HTTP/1.0\r\nHost: docker\r\n\r\n").is_ok() {
+                let mut buf = [0u8; 4096];
+                while matches!(s.read(&mut buf), Ok(n) if n > 0) {
+                    if tx.send(()).is_err() {
+                        return;
+                    }
+                }
             }
         }
         std::thread::sleep(EVERY);
@@ -85,7 +129,12 @@ fn sync(dir: &Path, record: &str, socket: &str) -> Result<(), String> {
 /// `GET /tasks` of one service, those Swarm wants running.
 fn tasks_path(service: &str) -> String {
     let filters = format!(r#"{{"service":["{service}"],"desired-state":["running"]}}"#);
-    let encoded: String = filters
+    format!("/tasks?filters={}", encode(&filters))
+}
+
+/// A query parameter's value, URL-encoded.
+fn encode(value: &str) -> String {
+    value
         .bytes()
         .map(|b| {
             if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
@@ -94,8 +143,7 @@ fn tasks_path(service: &str) -> String {
                 format!("%{b:02X}")
             }
         })
-        .collect();
-    format!("/tasks?filters={encoded}")
+        .collect()
 }
 
 /// The tasks of `service` that run, as record members (`<service>.<slot>.<id>`, address on
