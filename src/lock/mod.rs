@@ -31,6 +31,9 @@ const LABEL_LOCK: &str = "io.docker-flow.lock";
 const LABEL_UNPROVEN: &str = "io.docker-flow.lock.unproven";
 /// An image with no files at all, imported from an empty tar: an unproven lock never runs.
 const EMPTY_IMAGE: &str = "docker-flow-lock:1";
+/// How long a lock may stay created but not started (its `docker run` starting it) before it
+/// counts as left over.
+const STARTING: Duration = Duration::from_secs(30);
 /// How long a released lock may take to stop before it is removed by force.
 const RELEASE_WITHIN: Duration = Duration::from_secs(5);
 
@@ -431,9 +434,17 @@ fn read_holder(engine: &Engine, name: &str) -> Result<Option<Holder>> {
     }
     let v: Value = serde_json::from_str(&out.stdout).unwrap_or(Value::Null);
     let Some(n) = v.get(0) else { return Ok(None) };
-    Ok(Some(Holder::from_labels(
+    let mut holder = Holder::from_labels(
         n.get("Id").and_then(Value::as_str).unwrap_or_default(),
         n.pointer("/Config/Labels"),
         n.pointer("/State/Running").and_then(Value::as_bool) == Some(true),
-    )))
+    );
+    // `docker run` creates the lock, then starts it: one created a moment ago is being taken by
+    // its holder, not left over.
+    if n.pointer("/State/Status").and_then(Value::as_str) == Some("created")
+        && holder.age() < STARTING.as_secs()
+    {
+        holder.running = true;
+    }
+    Ok(Some(holder))
 }
