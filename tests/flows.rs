@@ -430,6 +430,28 @@ fn the_deploy_lock_admits_one_run_and_recovers_from_a_killed_holder() {
     );
     bed.flow(&["unlock"]).ok();
     assert!(bed.flow(&["unlock"]).stdout.contains("is not locked"));
+    // A lock created a moment ago and not started yet (its holder's `docker run` between
+    // creating and starting it) is being taken: not left over, never removed.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    bed.docker(&[
+        "create",
+        "--name",
+        &lock,
+        "--label",
+        "io.docker-flow.lock=true",
+        "--label",
+        "io.docker-flow.lock.command=deploy",
+        "--label",
+        &format!("io.docker-flow.lock.since={now}"),
+        &image,
+        "hold",
+    ])
+    .ok();
+    bed.flow(&["deploy"]).fails(4, "is locked by `deploy`");
+    bed.docker(&["rm", "-f", &lock]).ok();
     // A container at the lock's name that is not a lock is never removed.
     bed.docker(&["create", "--name", &lock, &image, "hold"])
         .ok();
@@ -986,12 +1008,18 @@ fn keep_old_keeps_the_replaced_release_warm_so_a_rollback_only_switches() {
     eprintln!("keep-old rollback: first v1 answer {first:?} after the command started");
     // Kept briefly: the next command after its time stops it (docker flow runs no daemon).
     bed.env("V", "v3");
-    // (The time counts from the deploy's start, so it covers the new release's start-up.)
-    // (15 s: a deploy on a busy machine can take more than 8.)
-    let deployed = std::time::Instant::now();
+    // (The time counts from the deploy's start, so it covers the new release's start-up; 15 s:
+    // a deploy on a busy machine can take more than 8.) Waited out to the second status says.
     bed.flow(&["deploy", "--keep-old", "15s"]).ok();
-    assert_eq!(running(&status(&bed), "blue"), 1);
-    std::thread::sleep(Duration::from_secs(15).saturating_sub(deployed.elapsed()));
+    let s = status(&bed);
+    assert_eq!(running(&s, "blue"), 1);
+    let until =
+        humantime::parse_rfc3339(s["colors"]["blue"]["warm_until"].as_str().unwrap()).unwrap();
+    let left = until
+        .duration_since(std::time::SystemTime::now())
+        .unwrap_or_default();
+    assert!(left <= Duration::from_secs(15), "warm until {until:?}");
+    std::thread::sleep(left + Duration::from_millis(1100));
     let s = status(&bed);
     assert!(s["colors"]["blue"]["warm_until"].is_null(), "{s}");
     bed.flow(&["proxy"]).ok();

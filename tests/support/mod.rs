@@ -423,7 +423,9 @@ pub fn one_admitted(command: impl Fn() -> Command) -> String {
     let codes = [a.status.code(), b.status.code()];
     assert!(
         codes.contains(&Some(0)) && codes.contains(&Some(4)),
-        "expected one success and one refusal: {codes:?}"
+        "expected one success and one refusal: {codes:?}\nfirst:\n{}\nsecond:\n{}",
+        String::from_utf8_lossy(&a.stderr),
+        String::from_utf8_lossy(&b.stderr)
     );
     let loser = if a.status.code() == Some(4) { &a } else { &b };
     let err = String::from_utf8_lossy(&loser.stderr).to_string();
