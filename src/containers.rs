@@ -22,13 +22,7 @@ impl Instance {
                 .unwrap_or_default()
                 .to_string()
         };
-        let label = |k: &str| {
-            v.pointer("/Config/Labels")
-                .and_then(|l| l.get(k))
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string()
-        };
+        let label = |k: &str| crate::model::label(v.pointer("/Config/Labels"), k);
         let health = v
             .pointer("/State/Health/Status")
             .and_then(Value::as_str)

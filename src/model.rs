@@ -13,6 +13,16 @@ use crate::compose::{locate, ComposeFile, Project};
 use crate::error::{Error, Result};
 use crate::settings::{ProxyDriver, Settings};
 
+/// A label's value from Docker's `Labels` object (a container's, a service's), empty when it
+/// is absent.
+pub(crate) fn label(labels: Option<&Value>, key: &str) -> String {
+    labels
+        .and_then(|l| l.get(key))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
 pub(crate) const LABEL_TARGET: &str = "io.docker-flow.target";
 pub(crate) const LABEL_COLOR: &str = "io.docker-flow.color";
 pub(crate) const LABEL_RELEASE: &str = "io.docker-flow.release";

@@ -92,18 +92,7 @@ impl Cluster {
                 let _ = engine.read(&args(&["service", "rm", &holder.id]));
                 continue;
             }
-            crate::cancel::check()?;
-            if started.elapsed() >= wait {
-                return Err(Error::Locked {
-                    project: project.to_string(),
-                    age: holder.age(),
-                    command: holder.command,
-                    pid: holder.pid,
-                    host: holder.host,
-                    lock: name,
-                });
-            }
-            std::thread::sleep(Duration::from_millis(500));
+            super::wait_turn(holder, project, &name, started, wait)?;
         }
     }
 
@@ -163,11 +152,7 @@ pub(super) fn read(engine: &Engine, name: &str) -> Result<Option<(Holder, u64)>>
     let v: Value = serde_json::from_str(&out.stdout).unwrap_or(Value::Null);
     let Some(s) = v.get(0) else { return Ok(None) };
     let labels = s.pointer("/Spec/Labels");
-    let beat = labels
-        .and_then(|l| l.get(LABEL_BEAT))
-        .and_then(Value::as_str)
-        .and_then(|b| b.parse().ok())
-        .unwrap_or(0);
+    let beat = crate::model::label(labels, LABEL_BEAT).parse().unwrap_or(0);
     let fresh = now().saturating_sub(beat) <= STALE;
     let holder = Holder::from_labels(
         s.get("ID").and_then(Value::as_str).unwrap_or_default(),

@@ -73,13 +73,7 @@ pub(crate) struct Holder {
 impl Holder {
     /// Who holds a lock, from its labels (a JSON object), its id, and whether it runs.
     fn from_labels(id: &str, labels: Option<&Value>, running: bool) -> Holder {
-        let label = |k: &str| {
-            labels
-                .and_then(|l| l.get(k))
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string()
-        };
+        let label = |k: &str| crate::model::label(labels, k);
         Holder {
             id: id.to_string(),
             is_lock: label(LABEL_LOCK) == "true",
@@ -192,18 +186,7 @@ impl<'a> Lock<'a> {
                 let _ = engine.read(&args(&["rm", "-f", &holder.id]));
                 continue;
             }
-            crate::cancel::check()?;
-            if started.elapsed() >= wait {
-                return Err(Error::Locked {
-                    project: project.to_string(),
-                    command: holder.command,
-                    pid: holder.pid,
-                    host: holder.host,
-                    age: now().saturating_sub(holder.since),
-                    lock: name,
-                });
-            }
-            std::thread::sleep(Duration::from_millis(500));
+            wait_turn(holder, project, &name, started, wait)?;
         }
     }
 
@@ -425,6 +408,30 @@ pub(crate) fn unlock(engine: &Engine, project: &str) -> Result<String> {
         return Ok(format!("project `{project}` is not locked"));
     }
     Ok(said.join("\n"))
+}
+
+/// After an attempt found the lock `name` held by a live `holder`: the refusal (exit 4) once
+/// `wait` has passed since `started` (or a cancel), else a pause before the next attempt.
+fn wait_turn(
+    holder: Holder,
+    project: &str,
+    name: &str,
+    started: Instant,
+    wait: Duration,
+) -> Result<()> {
+    crate::cancel::check()?;
+    if started.elapsed() >= wait {
+        return Err(Error::Locked {
+            project: project.to_string(),
+            age: holder.age(),
+            command: holder.command,
+            pid: holder.pid,
+            host: holder.host,
+            lock: name.to_string(),
+        });
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    Ok(())
 }
 
 fn read_holder(engine: &Engine, name: &str) -> Result<Option<Holder>> {

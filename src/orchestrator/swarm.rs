@@ -196,13 +196,7 @@ impl<'a> Swarm<'a> {
         Ok(list
             .into_iter()
             .map(|v| {
-                let label = |k: &str| {
-                    v.pointer("/Spec/Labels")
-                        .and_then(|l| l.get(k))
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_string()
-                };
+                let label = |k: &str| model::label(v.pointer("/Spec/Labels"), k);
                 ServiceState {
                     name: str_at(&v, "/Spec/Name"),
                     id: str_at(&v, "/ID"),
@@ -587,13 +581,7 @@ fn str_at(v: &Value, p: &str) -> String {
 
 /// An instance with what docker flow's labels say (release, colour, what it replaced).
 fn with_labels(labels: Option<&Value>) -> Instance {
-    let label = |k: &str| {
-        labels
-            .and_then(|l| l.get(k))
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string()
-    };
+    let label = |k: &str| model::label(labels, k);
     Instance {
         target: label(LABEL_TARGET),
         color: Color::parse(&label(LABEL_COLOR)),
