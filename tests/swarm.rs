@@ -213,6 +213,38 @@ impl Drop for SwarmBed {
     }
 }
 
+/// The blue colour's running tasks in a status report: (name, node).
+fn running_tasks(s: &Value) -> Vec<(String, String)> {
+    s["colors"]["blue"]["instances"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .filter(|i| i["state"] == "running")
+        .map(|i| {
+            (
+                i["name"].as_str().unwrap_or_default().to_string(),
+                i["node"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Whether the route's record lists exactly the blue colour's running tasks.
+fn routed_as_running(s: &Value) -> bool {
+    let mut routed: Vec<String> = s["proxy"]["routes"][0]["upstreams"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|u| Some(u.as_str()?.rsplit_once(':')?.0.to_string()))
+        .collect();
+    let mut running: Vec<String> = running_tasks(s).into_iter().map(|(n, _)| n).collect();
+    routed.sort();
+    running.sort();
+    routed == running
+}
+
 #[test]
 fn on_a_two_node_swarm_deploys_scales_and_rolls_back_without_dropping_a_request() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
@@ -388,16 +420,8 @@ fn a_node_cut_off_while_serving_loses_at_most_the_requests_in_flight_and_its_rep
     let bed = SwarmBed::new("swnode", false);
     bed.flow(&["deploy", "--scale", "2"], &[]).ok();
     let worker = swarm_words(&["node", "ls", "-q", "--filter", "role=worker"]);
-    let nodes = |s: &Value| -> Vec<String> {
-        s["colors"]["blue"]["instances"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-            .iter()
-            .filter(|i| i["state"] == "running")
-            .map(|i| i["node"].as_str().unwrap_or_default().to_string())
-            .collect()
-    };
+    let nodes =
+        |s: &Value| -> Vec<String> { running_tasks(s).into_iter().map(|(_, n)| n).collect() };
     let before = nodes(&bed.status());
     assert_eq!(before.len(), 2, "{before:?}");
     assert!(
@@ -434,25 +458,8 @@ fn a_node_cut_off_while_serving_loses_at_most_the_requests_in_flight_and_its_rep
     let mut followed = Vec::new();
     for _ in 0..20 {
         let s = bed.status();
-        let mut routed: Vec<String> = s["proxy"]["routes"][0]["upstreams"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|u| Some(u.as_str()?.rsplit_once(':')?.0.to_string()))
-            .collect();
-        let mut running: Vec<String> = s["colors"]["blue"]["instances"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-            .iter()
-            .filter(|i| i["state"] == "running")
-            .map(|i| i["name"].as_str().unwrap_or_default().to_string())
-            .collect();
-        routed.sort();
-        running.sort();
-        if routed == running {
-            followed = routed;
+        if routed_as_running(&s) {
+            followed = running_tasks(&s);
             break;
         }
         std::thread::sleep(Duration::from_millis(500));
@@ -745,22 +752,7 @@ fn a_node_drained_while_serving_hands_its_tasks_over_without_a_failed_request() 
     let bed = SwarmBed::new("swdrain", false);
     bed.flow(&["deploy", "--scale", "2"], &[]).ok();
     let worker = swarm_words(&["node", "ls", "-q", "--filter", "role=worker"]);
-    let running = |s: &Value| -> Vec<(String, String)> {
-        s["colors"]["blue"]["instances"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-            .iter()
-            .filter(|i| i["state"] == "running")
-            .map(|i| {
-                (
-                    i["name"].as_str().unwrap_or_default().to_string(),
-                    i["node"].as_str().unwrap_or_default().to_string(),
-                )
-            })
-            .collect()
-    };
-    let before = running(&bed.status());
+    let before = running_tasks(&bed.status());
     assert!(
         before.iter().any(|(_, n)| worker.contains(n)),
         "Swarm put no task on the worker: {before:?}"
@@ -832,18 +824,8 @@ fn a_node_drained_while_serving_hands_its_tasks_over_without_a_failed_request() 
     let mut moved = false;
     for _ in 0..120 {
         let s = bed.status();
-        let now = running(&s);
-        let mut routed: Vec<String> = s["proxy"]["routes"][0]["upstreams"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|u| Some(u.as_str()?.rsplit_once(':')?.0.to_string()))
-            .collect();
-        let mut names: Vec<String> = now.iter().map(|(n, _)| n.clone()).collect();
-        routed.sort();
-        names.sort();
-        if now.len() == 2 && now.iter().all(|(_, n)| !worker.contains(n)) && routed == names {
+        let now = running_tasks(&s);
+        if now.len() == 2 && now.iter().all(|(_, n)| !worker.contains(n)) && routed_as_running(&s) {
             moved = true;
             break;
         }
