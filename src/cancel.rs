@@ -49,12 +49,26 @@ fn watch_plugin_socket(name: String, f: Arc<AtomicBool>) {
 #[cfg(not(target_os = "linux"))]
 fn watch_plugin_socket(_name: String, _f: Arc<AtomicBool>) {}
 
-pub(crate) fn requested() -> bool {
-    flag().load(Ordering::SeqCst)
+/// Set when the run lost its deploy lock (on Swarm mode, taken over after its heartbeat went
+/// silent: the run was paused or cut off): it stops at its next safe point, as on a cancel.
+static LOST_LOCK: AtomicBool = AtomicBool::new(false);
+
+pub(crate) fn lost_lock() {
+    LOST_LOCK.store(true, Ordering::SeqCst);
 }
 
-/// An error when cancellation was asked for.
+pub(crate) fn requested() -> bool {
+    flag().load(Ordering::SeqCst) || LOST_LOCK.load(Ordering::SeqCst)
+}
+
+/// An error when cancellation was asked for, or the lock was lost.
 pub(crate) fn check() -> Result<()> {
+    if LOST_LOCK.load(Ordering::SeqCst) {
+        return Err(Error::flow(
+            "this run lost the swarm's deploy lock: its heartbeat went silent (the run was paused or cut off) and another run took the lock over, or it was removed",
+            "the live release keeps serving; check `docker flow status`, then run the command again",
+        ));
+    }
     if requested() {
         return Err(Error::flow(
             "interrupted",

@@ -103,11 +103,16 @@ impl Output {
         const CONFLICT: &[&str] = &["already exists", "already in use", "is already connected"];
         const NOT_FOUND: &[&str] = &["No such", "is not connected"];
         let said = |any: &[&str]| any.iter().any(|m| self.stderr.contains(m));
+        // Swarm's API says `service <id> not found` (the CLI's own lookups say `no such`).
+        let swarm_gone = self.stderr.lines().any(|l| {
+            l.trim_end().ends_with(" not found")
+                && ["service ", "task ", "node "].iter().any(|o| l.contains(o))
+        });
         if self.ok() {
             None
         } else if said(CONFLICT) {
             Some(Refusal::Conflict)
-        } else if said(NOT_FOUND) {
+        } else if said(NOT_FOUND) || swarm_gone {
             Some(Refusal::NotFound)
         } else {
             Some(Refusal::Other)
@@ -598,6 +603,11 @@ mod tests {
         };
         let taken = out(1, "Error response from daemon: Conflict. The container name \"/x\" is already in use by container \"abc\".");
         assert_eq!(taken.refusal(), Some(Refusal::Conflict));
+        let gone = out(
+            1,
+            "Error response from daemon: service l8gv0norhtbl not found\n",
+        );
+        assert_eq!(gone.refusal(), Some(Refusal::NotFound));
         assert!(taken.ok_or_exists() && !taken.ok_or_gone());
         let net = out(
             1,

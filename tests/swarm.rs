@@ -696,6 +696,42 @@ fn the_lock_is_held_in_the_swarm_with_a_heartbeat_and_a_dead_runs_lock_is_taken_
     );
     assert_eq!(labels(), None);
     assert_eq!(bed.version(), "v1");
+
+    // A run whose lock is taken from it (removed here, as a takeover after its heartbeat went
+    // silent would) stops at its next safe point, having changed nothing.
+    bed.bed
+        .write(".docker-flow/hooks/pre-deploy", "#!/bin/sh\nsleep 8\n");
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut c = bed.bed.command(
+        std::path::Path::new("docker"),
+        &["--context", CONTEXT, "flow", "deploy"],
+    );
+    c.env("V", "v3");
+    let paused = c
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while labels().is_none() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the deploy never took the lock"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(swarm(&["service", "rm", &lock]).status.success());
+    let out = paused.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("lost the swarm's deploy lock"), "{err}");
+    assert_eq!(bed.version(), "v1");
+    assert!(
+        !swarm_words(&["service", "ls", "--format", "{{.Name}} {{.Image}}"])
+            .iter()
+            .any(|s| s.contains(&bed.bed.project) && s.contains(":v3")),
+        "the run that lost its lock started its release"
+    );
 }
 
 #[test]

@@ -114,9 +114,11 @@ impl Cluster {
                     &beat_id,
                 ]);
                 // A lock that is gone (removed by `unlock`, or taken over after a long
-                // silence) gets no more heartbeats.
+                // silence) gets no more heartbeats, and the run stops at its next safe point:
+                // another may be changing the project now.
                 if let Ok(out) = beat_engine.read(&a) {
                     if out.refusal() == Some(Refusal::NotFound) {
+                        crate::cancel::lost_lock();
                         return;
                     }
                 }
