@@ -139,6 +139,18 @@ services:
         r.json()
     }
 
+    /// The first status that satisfies `done`, asked every 500 ms for up to `seconds`.
+    fn wait_status(&self, seconds: u64, done: impl Fn(&Value) -> bool) -> Option<Value> {
+        for _ in 0..seconds * 2 {
+            let s = self.status();
+            if done(&s) {
+                return Some(s);
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        None
+    }
+
     /// The service's replicas as Swarm has them.
     fn replicas(&self, service: &str) -> String {
         let out = swarm(&[
@@ -439,31 +451,21 @@ fn a_node_cut_off_while_serving_loses_at_most_the_requests_in_flight_and_its_rep
         .unwrap()
         .success());
     // Swarm notices the node is down and starts a replacement on the manager.
-    let mut replaced = false;
-    for _ in 0..120 {
-        let now = nodes(&bed.status());
-        if now.len() == 2 && now.iter().all(|n| !worker.contains(n)) {
-            replaced = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    let replaced = bed.wait_status(60, |s| {
+        let now = nodes(s);
+        now.len() == 2 && now.iter().all(|n| !worker.contains(n))
+    });
     assert!(
-        replaced,
+        replaced.is_some(),
         "Swarm did not replace the lost task within a minute"
     );
     let cut = load.started.elapsed();
     // The proxy's follower puts the replacement into rotation by itself, and the lost task out:
     // no docker flow command runs.
-    let mut followed = Vec::new();
-    for _ in 0..20 {
-        let s = bed.status();
-        if routed_as_running(&s) {
-            followed = running_tasks(&s);
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    let followed = bed
+        .wait_status(10, routed_as_running)
+        .map(|s| running_tasks(&s))
+        .unwrap_or_default();
     assert_eq!(followed.len(), 2, "the record did not follow Swarm's tasks");
     // The follower, the one container with the engine's socket, has no network at all.
     let follower = format!("{}-follow", bed.bed.proxy_name);
@@ -857,18 +859,12 @@ fn a_node_drained_while_serving_hands_its_tasks_over_without_a_failed_request() 
             .status
             .success()
     );
-    let mut moved = false;
-    for _ in 0..120 {
-        let s = bed.status();
-        let now = running_tasks(&s);
-        if now.len() == 2 && now.iter().all(|(_, n)| !worker.contains(n)) && routed_as_running(&s) {
-            moved = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    let moved = bed.wait_status(60, |s| {
+        let now = running_tasks(s);
+        now.len() == 2 && now.iter().all(|(_, n)| !worker.contains(n)) && routed_as_running(s)
+    });
     assert!(
-        moved,
+        moved.is_some(),
         "the tasks and the rotation did not move off the drained node within a minute"
     );
     let moved_after = load.started.elapsed();
