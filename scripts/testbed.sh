@@ -176,10 +176,15 @@ fi
 # 5. A two-node Swarm (only with DOCKER_FLOW_SWARM=1, `make testbed-swarm`): dockerds in the
 # network namespaces dflow-n1 (manager, 10.231.5.11) and dflow-n2 (worker, 10.231.5.12), joined
 # by a bridge in dflow-sw, with overlay traffic between them; this machine reaches both at
-# 10.231.5.1. Images are loaded on each node (no registry: the daemons prefer offline images).
+# 10.231.5.1. Images are loaded on each node, and a registry (Debian's docker-registry, plain
+# HTTP, no auth) serves at 10.231.5.1:5000, which the nodes' daemons trust as an insecure
+# registry: an image pushed there is one every node can pull. A node pulls every image it starts
+# a task of (so not DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1, which stops pulls altogether); for a
+# loaded image the pull fails at once (no route to Docker Hub) and the node starts the loaded one.
 # The docker context `dflow-swarm` is the manager. A node failure is its dockerd killed by
 # /run/dflow-nN/pid.
 if [ "${DOCKER_FLOW_SWARM:-}" = 1 ]; then
+  REGISTRY=10.231.5.1:5000
   if ! ip netns list | grep -qw dflow-sw; then
     say "making the swarm's network namespaces (dflow-sw, dflow-n1, dflow-n2)"
     ip netns add dflow-sw
@@ -203,9 +208,10 @@ if [ "${DOCKER_FLOW_SWARM:-}" = 1 ]; then
     if ! docker -H "$sock" info >/dev/null 2>&1; then
       say "starting the swarm node $i's dockerd (log: /run/dflow-n$i/log)"
       mkdir -p "/var/lib/dflow-n$i" "/run/dflow-n$i"
-      setsid nsenter --net=/var/run/netns/dflow-n$i env DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 dockerd \
+      setsid nsenter --net=/var/run/netns/dflow-n$i dockerd \
         --data-root "/var/lib/dflow-n$i" --exec-root "/run/dflow-n$i/x" --pidfile "/run/dflow-n$i/pid" \
         -H "$sock" --bip "10.235.$i.1/24" --default-address-pool base=10.245.0.0/16,size=24 \
+        --insecure-registry "$REGISTRY" \
         >"/run/dflow-n$i/log" 2>&1 </dev/null &
     fi
   done
@@ -214,6 +220,17 @@ if [ "${DOCKER_FLOW_SWARM:-}" = 1 ]; then
     docker -H "unix:///run/dflow-n$i/sock" info >/dev/null 2>&1 || { say "swarm node $i did not start"; tail -20 "/run/dflow-n$i/log" >&2; exit 1; }
   done
   N1="docker -H unix:///run/dflow-n1/sock"; N2="docker -H unix:///run/dflow-n2/sock"
+  if ! curl -fsS "http://$REGISTRY/v2/" >/dev/null 2>&1; then
+    say "starting the swarm's registry at $REGISTRY (log: /run/dflow-registry/log)"
+    command -v docker-registry >/dev/null ||
+      { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-registry >/dev/null; }
+    mkdir -p /run/dflow-registry /var/lib/dflow-registry
+    printf 'version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: /var/lib/dflow-registry\nhttp:\n  addr: %s\n' \
+      "$REGISTRY" >/run/dflow-registry/config.yml
+    setsid docker-registry serve /run/dflow-registry/config.yml >/run/dflow-registry/log 2>&1 </dev/null &
+    for _ in $(seq 30); do curl -fsS "http://$REGISTRY/v2/" >/dev/null 2>&1 && break; sleep 0.5; done
+    curl -fsS "http://$REGISTRY/v2/" >/dev/null || { say "the registry did not start"; tail -5 /run/dflow-registry/log >&2; exit 1; }
+  fi
   if [ "$($N1 info --format '{{.Swarm.LocalNodeState}}')" != active ]; then
     say "initialising the swarm on node 1"
     $N1 swarm init --advertise-addr 10.231.5.11 --data-path-addr 10.231.5.11 --default-addr-pool 10.246.0.0/16 >/dev/null

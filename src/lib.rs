@@ -31,6 +31,7 @@ mod orchestrator;
 mod probe;
 mod progress;
 mod proxy;
+mod registry;
 mod releases;
 mod report;
 mod settings;

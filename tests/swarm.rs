@@ -16,6 +16,10 @@ use support::{Bed, Run};
 
 const MANAGER_IP: &str = "10.231.5.11";
 const CONTEXT: &str = "dflow-swarm";
+/// The worker's engine, asked directly (it is not a manager: only for its containers and images).
+const WORKER: &str = "unix:///run/dflow-n2/sock";
+/// The test bed's registry: plain HTTP, which the nodes' daemons trust as an insecure registry.
+const REGISTRY: &str = "10.231.5.1:5000";
 
 /// The swarm is small (2 cores for both nodes): one test at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -812,7 +816,7 @@ fn a_node_drained_while_serving_hands_its_tasks_over_without_a_failed_request() 
     let kills = Command::new("docker")
         .args([
             "-H",
-            "unix:///run/dflow-n2/sock",
+            WORKER,
             "events",
             "--filter",
             "type=container",
@@ -903,5 +907,74 @@ fn a_node_drained_while_serving_hands_its_tasks_over_without_a_failed_request() 
     );
     assert!(stats.total() > 50, "{}", stats.summary());
     assert!(stats.failed().is_empty(), "{}", stats.summary());
+    assert_eq!(bed.version(), "v1");
+}
+
+#[test]
+fn an_image_pushed_to_a_registry_the_nodes_trust_is_pulled_by_the_worker_and_one_not_pushed_is_refused(
+) {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !swarm_available() {
+        return;
+    }
+    let bed = SwarmBed::new("swreg", true);
+    // v1 pushed (through the manager) under a name of this project's, which no node has loaded.
+    let registry = format!("{REGISTRY}/{}/", bed.bed.project);
+    let v1 = format!("{registry}demo-service:v1");
+    for step in [vec!["tag", "demo-service:v1", &v1], vec!["push", &v1]] {
+        let out = swarm(&step);
+        assert!(
+            out.status.success(),
+            "{step:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let _ = swarm(&["image", "rm", &v1]);
+    // Pulled at its digest, the worker keeps it without the tag: look for the repository.
+    let repository = format!("{registry}demo-service");
+    let on_worker = || {
+        !support::docker_words_at(&["-H", WORKER], &["image", "ls", "-q", &repository]).is_empty()
+    };
+    assert!(!on_worker(), "the worker has {v1} before the deploy");
+    // The registry speaks plain HTTP: docker flow asks it as the nodes pull from it (a check
+    // without `--insecure` finds no manifest there and refuses the image).
+    let env = [("REGISTRY", registry.as_str())];
+    bed.flow(&["deploy", "--pull", "missing"], &env).ok();
+    assert_eq!(bed.version(), "v1");
+    assert!(on_worker(), "the worker's task did not pull {v1}");
+    let s = bed.status();
+    assert_eq!(running_tasks(&s).len(), 1, "{s}");
+    // The service runs the image at its digest, so every node runs the same bytes.
+    let spec = swarm_words(&[
+        "service",
+        "inspect",
+        "--format",
+        "{{.Spec.TaskTemplate.ContainerSpec.Image}}",
+        &format!("{}_app-blue", bed.bed.project),
+    ]);
+    assert!(
+        spec.first()
+            .is_some_and(|i| i.starts_with(&v1) && i.contains("@sha256:")),
+        "{spec:?}"
+    );
+    // v2 was never pushed there: refused before anything changes, naming the image.
+    bed.flow(
+        &["deploy", "--pull", "missing"],
+        &[("REGISTRY", registry.as_str()), ("V", "v2")],
+    )
+    .fails(
+        3,
+        &format!(
+            "`{registry}demo-service:v2` is not in a registry the swarm's nodes can pull it from"
+        ),
+    );
+    assert!(swarm_words(&[
+        "service",
+        "ls",
+        "-q",
+        "--filter",
+        &format!("name={}_app-green", bed.bed.project)
+    ])
+    .is_empty());
     assert_eq!(bed.version(), "v1");
 }

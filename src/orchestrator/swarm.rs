@@ -30,6 +30,7 @@ use crate::model::{
     LABEL_RELEASED_AT, LABEL_REPLICAS, LABEL_TARGET,
 };
 use crate::progress::Progress;
+use crate::registry;
 use crate::settings::{ProxyDriver, PullPolicy, Settings};
 
 /// The label Swarm puts on a stack's services, networks and tasks.
@@ -162,6 +163,17 @@ impl<'a> Swarm<'a> {
             }
         }
         Ok(running.iter().all(|i| probe.answered.contains(&i.id)))
+    }
+
+    /// Whether the engine reaches `registry` without TLS (its `insecure-registries`), so that
+    /// asking it for an image needs `--insecure` as the nodes' pulls do not.
+    fn registry_insecure(&self, registry: &str) -> Result<bool> {
+        let out = self
+            .engine
+            .read(&args(&["info", "--format", "{{json .RegistryConfig}}"]))?;
+        let config: registry::RegistryConfig =
+            serde_json::from_str(out.stdout.trim()).unwrap_or_default();
+        Ok(config.insecure(registry))
     }
 
     fn full_name(&self, color: Option<Color>) -> String {
@@ -652,7 +664,12 @@ impl Orchestrator for Swarm<'_> {
             return Ok(());
         }
         let image = svc.image.clone().unwrap_or_default();
-        let out = self.engine.read(&args(&["manifest", "inspect", &image]))?;
+        let mut inspect = args(&["manifest", "inspect"]);
+        if self.registry_insecure(registry::of_image(&image))? {
+            inspect.push("--insecure".into());
+        }
+        inspect.push(image.clone());
+        let out = self.engine.read(&inspect)?;
         if !out.ok() {
             return Err(Error::environment(
                 format!(
