@@ -977,4 +977,20 @@ fn an_image_pushed_to_a_registry_the_nodes_trust_is_pulled_by_the_worker_and_one
     ])
     .is_empty());
     assert_eq!(bed.version(), "v1");
+    // With --pull never nothing asks the registry: the worker cannot start the image, and the
+    // deploy ends with Swarm's reason, leaving no new colour and v1 serving.
+    bed.flow(
+        &["deploy", "--pull", "never"],
+        &[("REGISTRY", registry.as_str()), ("V", "v2")],
+    )
+    .fails(1, "No such image");
+    assert!(swarm_words(&[
+        "service",
+        "ls",
+        "-q",
+        "--filter",
+        &format!("name={}_app-green", bed.bed.project)
+    ])
+    .is_empty());
+    assert_eq!(bed.version(), "v1");
 }

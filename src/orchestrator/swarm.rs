@@ -86,6 +86,16 @@ struct Task {
     message: String,
 }
 
+impl Task {
+    /// Whether the task is over: it will never run (again).
+    fn ended(&self) -> bool {
+        matches!(
+            self.state.as_str(),
+            "failed" | "rejected" | "complete" | "shutdown" | "orphaned" | "remove"
+        )
+    }
+}
+
 impl<'a> Swarm<'a> {
     pub(super) fn new(
         engine: &'a Engine,
@@ -174,6 +184,36 @@ impl<'a> Swarm<'a> {
         let config: registry::RegistryConfig =
             serde_json::from_str(out.stdout.trim()).unwrap_or_default();
         Ok(config.insecure(registry))
+    }
+
+    /// What Swarm says of the tasks of `release` in `color` that ended or are being stopped:
+    /// their states and errors.
+    fn ended_tasks(&self, color: Option<Color>, release: &str) -> Result<String> {
+        let services: Vec<ServiceState> = self
+            .services()?
+            .into_iter()
+            .filter(|s| s.color == color)
+            .collect();
+        let mut seen: Vec<String> = Vec::new();
+        for t in self.tasks(&services)? {
+            if (t.desired_running && !t.ended()) || t.instance.release != release {
+                continue;
+            }
+            let why = if t.error.is_empty() {
+                &t.message
+            } else {
+                &t.error
+            };
+            let line = format!("Swarm: {}, {why}", t.state);
+            if !seen.contains(&line) {
+                seen.push(line);
+            }
+        }
+        Ok(if seen.is_empty() {
+            "Swarm created none".to_string()
+        } else {
+            seen.join("; ")
+        })
     }
 
     fn full_name(&self, color: Option<Color>) -> String {
@@ -706,11 +746,28 @@ impl Orchestrator for Swarm<'_> {
                 })
                 .collect());
         }
-        Ok(self
+        let started: Vec<Instance> = self
             .await_tasks(r.color, count)?
             .into_iter()
             .filter(|i| i.release == r.release.id)
-            .collect())
+            .collect();
+        if started.is_empty() {
+            // Swarm wants none of its tasks running any more (each ended, and its restart
+            // policy starts no other): nothing is left to wait for, and nothing to route to.
+            let why = self.ended_tasks(r.color, &r.release.id)?;
+            let name = self.full_name(r.color);
+            self.changing();
+            self.engine.change(&args(&["service", "rm", &name]), None)?;
+            return Err(Error::Unhealthy {
+                instance: name,
+                what: format!(
+                    "has no task Swarm runs {}s after the deploy ({why})",
+                    TASKS_APPEAR.as_secs()
+                ),
+                details: String::new(),
+            });
+        }
+        Ok(started)
     }
 
     fn add_like(&self, like: &Instance, total: u32, progress: &Progress) -> Result<Vec<Instance>> {
@@ -811,10 +868,8 @@ impl Orchestrator for Swarm<'_> {
             // A task of the release that ended while it was awaited failed: Swarm ends one that
             // turns unhealthy (its process may well exit 0 on the SIGTERM).
             if let Some(failed) = tasks.iter().find(|t| {
-                matches!(
-                    t.state.as_str(),
-                    "failed" | "rejected" | "complete" | "shutdown" | "orphaned" | "remove"
-                ) && releases.contains(&t.instance.release.as_str())
+                t.ended()
+                    && releases.contains(&t.instance.release.as_str())
                     && !known.as_ref().is_some_and(|k| k.contains(&t.instance.id))
             }) {
                 progress.end_waiting();
