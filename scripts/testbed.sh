@@ -220,7 +220,12 @@ if [ "${DOCKER_FLOW_SWARM:-}" = 1 ]; then
     docker -H "unix:///run/dflow-n$i/sock" info >/dev/null 2>&1 || { say "swarm node $i did not start"; tail -20 "/run/dflow-n$i/log" >&2; exit 1; }
   done
   N1="docker -H unix:///run/dflow-n1/sock"; N2="docker -H unix:///run/dflow-n2/sock"
-  if ! curl -fsS "http://$REGISTRY/v2/" >/dev/null 2>&1; then
+  # Whether the registry answers its API (bash's /dev/tcp: no curl needed).
+  registry_up() {
+    (exec 3<>"/dev/tcp/${REGISTRY%:*}/${REGISTRY#*:}" && printf 'GET /v2/ HTTP/1.0\r\n\r\n' >&3 &&
+      head -1 <&3 | grep -q ' 200 ') 2>/dev/null
+  }
+  if ! registry_up; then
     say "starting the swarm's registry at $REGISTRY (log: /run/dflow-registry/log)"
     command -v docker-registry >/dev/null ||
       { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-registry >/dev/null; }
@@ -228,8 +233,8 @@ if [ "${DOCKER_FLOW_SWARM:-}" = 1 ]; then
     printf 'version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: /var/lib/dflow-registry\nhttp:\n  addr: %s\n' \
       "$REGISTRY" >/run/dflow-registry/config.yml
     setsid docker-registry serve /run/dflow-registry/config.yml >/run/dflow-registry/log 2>&1 </dev/null &
-    for _ in $(seq 30); do curl -fsS "http://$REGISTRY/v2/" >/dev/null 2>&1 && break; sleep 0.5; done
-    curl -fsS "http://$REGISTRY/v2/" >/dev/null || { say "the registry did not start"; tail -5 /run/dflow-registry/log >&2; exit 1; }
+    for _ in $(seq 30); do registry_up && break; sleep 0.5; done
+    registry_up || { say "the registry did not start"; tail -5 /run/dflow-registry/log >&2; exit 1; }
   fi
   if [ "$($N1 info --format '{{.Swarm.LocalNodeState}}')" != active ]; then
     say "initialising the swarm on node 1"
