@@ -155,6 +155,17 @@ services:
         None
     }
 
+    /// The IDs of the stack's services whose name starts with `<project>_<prefix>`.
+    fn services(&self, prefix: &str) -> Vec<String> {
+        swarm_words(&[
+            "service",
+            "ls",
+            "-q",
+            "--filter",
+            &format!("name={}_{prefix}", self.bed.project),
+        ])
+    }
+
     /// The service's replicas as Swarm has them.
     fn replicas(&self, service: &str) -> String {
         let out = swarm(&[
@@ -277,14 +288,7 @@ fn on_a_two_node_swarm_deploys_scales_and_rolls_back_without_dropping_a_request(
     // Each colour is a service: a plain deploy is refused before anything changes.
     bed.flow(&["deploy", "--blue-green=false"], &[])
         .fails(2, "Swarm mode deploys blue-green only");
-    assert!(swarm_words(&[
-        "service",
-        "ls",
-        "-q",
-        "--filter",
-        &format!("name={}_", bed.bed.project)
-    ])
-    .is_empty());
+    assert!(bed.services("").is_empty());
     // A target Swarm cannot run (no image, only a build) is refused, pointing at the line.
     bed.bed.write(
         "build.yaml",
@@ -374,14 +378,7 @@ fn on_a_two_node_swarm_deploys_scales_and_rolls_back_without_dropping_a_request(
     // in the other colour, switched to, and the three drain and go.
     bed.under_load(&["scale", "-2"], &[], "v2");
     assert_eq!(bed.replicas("app-blue"), "1");
-    assert!(swarm_words(&[
-        "service",
-        "ls",
-        "-q",
-        "--filter",
-        &format!("name={}_app-green", bed.bed.project)
-    ])
-    .is_empty());
+    assert!(bed.services("app-green").is_empty());
     let s = bed.status();
     let upstreams = s["proxy"]["routes"][0]["upstreams"].clone();
     assert_eq!(upstreams.as_array().map(Vec::len), Some(1), "{s}");
@@ -968,14 +965,7 @@ fn an_image_pushed_to_a_registry_the_nodes_trust_is_pulled_by_the_worker_and_one
             "`{registry}demo-service:v2` is not in a registry the swarm's nodes can pull it from"
         ),
     );
-    assert!(swarm_words(&[
-        "service",
-        "ls",
-        "-q",
-        "--filter",
-        &format!("name={}_app-green", bed.bed.project)
-    ])
-    .is_empty());
+    assert!(bed.services("app-green").is_empty());
     assert_eq!(bed.version(), "v1");
     // With --pull never nothing asks the registry: the worker cannot start the image, and the
     // deploy ends with Swarm's reason, leaving no new colour and v1 serving.
@@ -984,13 +974,6 @@ fn an_image_pushed_to_a_registry_the_nodes_trust_is_pulled_by_the_worker_and_one
         &[("REGISTRY", registry.as_str()), ("V", "v2")],
     )
     .fails(1, "No such image");
-    assert!(swarm_words(&[
-        "service",
-        "ls",
-        "-q",
-        "--filter",
-        &format!("name={}_app-green", bed.bed.project)
-    ])
-    .is_empty());
+    assert!(bed.services("app-green").is_empty());
     assert_eq!(bed.version(), "v1");
 }
