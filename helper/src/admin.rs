@@ -155,17 +155,7 @@ fn parse(raw: &[u8]) -> Option<Reply> {
 /// an address more than once (its static and dynamic upstream pools), each entry with the same
 /// count, so the largest per address counts; an address it does not list has none.
 pub fn requests_to(listed: &str, addresses: &[String]) -> u64 {
-    let entries: Vec<(String, u64)> = listed
-        .split('{')
-        .skip(1)
-        .filter_map(|obj| {
-            let obj = obj.split('}').next()?;
-            Some((
-                field(obj, "address")?.trim_matches('"').to_string(),
-                field(obj, "num_requests")?.parse().ok()?,
-            ))
-        })
-        .collect();
+    let entries = upstreams(listed);
     addresses
         .iter()
         .map(|a| {
@@ -177,6 +167,21 @@ pub fn requests_to(listed: &str, addresses: &[String]) -> u64 {
                 .unwrap_or(0)
         })
         .sum()
+}
+
+/// Caddy's `/reverse_proxy/upstreams` answer: (address, requests in flight) of each upstream.
+pub fn upstreams(listed: &str) -> Vec<(String, u64)> {
+    listed
+        .split('{')
+        .skip(1)
+        .filter_map(|obj| {
+            let obj = obj.split('}').next()?;
+            Some((
+                field(obj, "address")?.trim_matches('"').to_string(),
+                field(obj, "num_requests")?.parse().ok()?,
+            ))
+        })
+        .collect()
 }
 
 /// The raw value of `"key":value` in one flat JSON object (no nested objects, no commas or

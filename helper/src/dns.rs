@@ -115,11 +115,17 @@ pub fn lock(dir: &Path) -> Result<std::fs::File, String> {
 
 /// Replaces the record `name` with `members` (container, ipv4) at once: write, then rename.
 pub fn write(dir: &Path, name: &str, members: &[(String, String)]) -> Result<(), String> {
-    let path = record_path(dir, name).ok_or("not a DNS name")?;
     let text: String = members
         .iter()
         .map(|(c, ip)| protocol::record::line(ip, c))
         .collect();
+    write_raw(dir, name, &text)
+}
+
+/// Replaces the record `name` with `text`, a record file's lines, at once (a replica copying
+/// the follower's record).
+pub fn write_raw(dir: &Path, name: &str, text: &str) -> Result<(), String> {
+    let path = record_path(dir, name).ok_or("not a DNS name")?;
     let tmp = path.with_file_name(format!(".{name}.new"));
     std::fs::write(&tmp, text)
         .and_then(|()| std::fs::rename(&tmp, &path))
@@ -158,7 +164,7 @@ pub fn get(args: &[String]) -> ExitCode {
 
 /// A record's file: names are lower-case labels of letters, digits, `-` and `_`, so no name can
 /// leave `dir`.
-fn record_path(dir: &Path, name: &str) -> Option<PathBuf> {
+pub fn record_path(dir: &Path, name: &str) -> Option<PathBuf> {
     let name = name.trim_end_matches('.');
     let ok = !name.is_empty()
         && name.len() <= 253

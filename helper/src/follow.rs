@@ -1,4 +1,5 @@
-//! `follow <dir> <socket>`: keeps each Swarm route's record on the tasks Swarm runs.
+//! `follow <dir> <socket> [--serve <control-addr> <admin-addr>]`: keeps each Swarm route's record
+//! on the tasks Swarm runs (with `--serve`, and serves the proxy's replicas: see `replicas`).
 //!
 //! On Swarm mode, Swarm itself replaces tasks (a node lost, a task that crashed), between docker
 //! flow's runs. A route whose record docker flow wrote with `set … --follow` has a spec file
@@ -40,9 +41,26 @@ const EVENTS: &str =
     r#"{"type":["service","node","container"],"event":["update","remove","kill","die"]}"#;
 
 pub fn run(args: &[String]) -> ExitCode {
-    let [dir, socket] = args else {
-        eprintln!("usage: helper follow <dir> <docker socket>");
-        return ExitCode::from(2);
+    let (dir, socket) = match args {
+        [dir, socket] => (dir, socket),
+        // The proxy as a Swarm service: its replicas get the state from here (`replicas`).
+        [dir, socket, flag, control, admin] if flag == "--serve" => {
+            let (Ok(control), Ok(admin)) = (control.parse(), admin.parse()) else {
+                eprintln!("helper follow: expected --serve <ip:port> <ip:port>");
+                return ExitCode::from(2);
+            };
+            if let Err(e) = crate::replicas::serve(Path::new(dir), control, admin) {
+                eprintln!("helper follow: cannot serve the proxy's replicas: {e}");
+                return ExitCode::from(1);
+            }
+            (dir, socket)
+        }
+        _ => {
+            eprintln!(
+                "usage: helper follow <dir> <docker socket> [--serve <control-addr> <admin-addr>]"
+            );
+            return ExitCode::from(2);
+        }
     };
     let dir = Path::new(dir);
     let (tx, events) = mpsc::channel();

@@ -13,7 +13,8 @@
 //! - `append`, `read`: the release history on the project's history volume.
 //! - `certs`: which domains the proxy's Caddy holds a certificate for.
 //! - `follow`: on Swarm mode, keeps routes' records on the tasks Swarm runs (its own container,
-//!   with the engine's socket).
+//!   with the engine's socket); with `--serve`, also serves them and Caddy's config to the proxy
+//!   service's replicas, whose `proxy --sync` copies them (`replicas`).
 
 mod admin;
 mod certs;
@@ -23,6 +24,7 @@ mod hold;
 mod journal;
 mod json;
 mod probe;
+mod replicas;
 // docker flow's half of the protocol (the parsers) is used by docker flow, through the library.
 #[allow(dead_code)]
 mod protocol;

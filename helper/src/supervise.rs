@@ -1,5 +1,6 @@
-//! `proxy <dir> <dns-addr> <program> [<arg>...]`: the Caddy driver's proxy container's first
-//! process.
+//! `proxy <dir> <dns-addr> [--sync <follower> <admin-addr>] <program> [<arg>...]`: the Caddy
+//! driver's proxy container's first process (with `--sync`, a replica of the proxy as a Swarm
+//! service: see `replicas`).
 //!
 //! It serves the rotation's records (`dns`) on `dns-addr`, the container's loopback, and runs
 //! Caddy as its child, so Caddy and its resolver share one network namespace and one lifecycle:
@@ -41,8 +42,25 @@ extern "C" fn forward(sig: i32) {
 }
 
 pub fn run(args: &[String]) -> ExitCode {
-    let [dir, dns, program, rest @ ..] = args else {
-        eprintln!("usage: helper proxy <dir> <dns-addr> <program> [<arg>...]");
+    const USAGE: &str =
+        "usage: helper proxy <dir> <dns-addr> [--sync <follower> <admin-addr>] <program> [<arg>...]";
+    let [dir, dns, rest @ ..] = args else {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    // A replica of the proxy as a Swarm service copies the follower's state (`replicas`).
+    let (sync, rest) = match rest {
+        [flag, follower, admin, rest @ ..] if flag == "--sync" => {
+            let Ok(admin) = admin.parse::<SocketAddr>() else {
+                eprintln!("helper proxy: `{admin}` is not an ip:port address");
+                return ExitCode::from(2);
+            };
+            (Some((follower.clone(), admin)), rest)
+        }
+        _ => (None, rest),
+    };
+    let [program, rest @ ..] = rest else {
+        eprintln!("{USAGE}");
         return ExitCode::from(2);
     };
     let Ok(dns) = dns.parse::<SocketAddr>() else {
@@ -75,6 +93,11 @@ pub fn run(args: &[String]) -> ExitCode {
         );
         super::dns::serve_on(&socket, &dir)
     });
+    if let Some((follower, admin)) = sync {
+        let dir = PathBuf::from(args[0].clone());
+        eprintln!("helper proxy: keeping the rotation and Caddy's config on {follower}'s");
+        std::thread::spawn(move || super::replicas::sync(&dir, follower, admin));
+    }
     match child.wait() {
         Ok(status) => {
             let code = status.code().unwrap_or_else(|| {
