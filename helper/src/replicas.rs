@@ -19,7 +19,8 @@
 //!   /reverse_proxy/upstreams`, every live replica's in-flight counts together. A replica that
 //!   has not run the current state for `SETTLE` yet counts one more request to each of its
 //!   upstreams, so `drain` waits until every replica looked the new record up, then until none
-//!   has a request in flight to the instances that left it.
+//!   has a request in flight to the instances that left it. A follower that has just started
+//!   cannot say for `FRESH` (it has not heard from every replica yet), and `drain` waits on.
 //!
 //! The replica side (`proxy … --sync <follower:port>`): one thread keeps the state, one reports
 //! every `REPORT`.
@@ -172,6 +173,7 @@ type Reports = Arc<Mutex<BTreeMap<IpAddr, Report>>>;
 /// The follower's two servers; returns once both listen.
 pub fn serve(dir: &Path, control: SocketAddr, admin: SocketAddr) -> Result<(), String> {
     let reports: Reports = Arc::default();
+    let started = Instant::now();
     let control = TcpListener::bind(control).map_err(|e| format!("{control}: {e}"))?;
     let admin = TcpListener::bind(admin).map_err(|e| format!("{admin}: {e}"))?;
     for (listener, local) in [(control, false), (admin, true)] {
@@ -183,7 +185,7 @@ pub fn serve(dir: &Path, control: SocketAddr, admin: SocketAddr) -> Result<(), S
                 let reports = Arc::clone(&reports);
                 std::thread::spawn(move || {
                     let _ = if local {
-                        answer_admin(conn, &dir, &reports)
+                        answer_admin(conn, &dir, &reports, started)
                     } else {
                         answer_replica(conn, &dir, &reports)
                     };
@@ -307,7 +309,12 @@ fn parse_report(text: &str) -> Option<Report> {
 }
 
 /// The follower's loopback: the admin API docker flow speaks to a proxy, for every replica.
-fn answer_admin(conn: TcpStream, dir: &Path, reports: &Reports) -> Result<(), String> {
+fn answer_admin(
+    conn: TcpStream,
+    dir: &Path,
+    reports: &Reports,
+    started: Instant,
+) -> Result<(), String> {
     let req = read_request(&conn)?;
     match (req.method.as_str(), req.path.as_str()) {
         ("GET", "/config/") => {
@@ -327,6 +334,11 @@ fn answer_admin(conn: TcpStream, dir: &Path, reports: &Reports) -> Result<(), St
                 .and_then(|()| std::fs::rename(&tmp, dir.join(CONFIG_FILE)))
                 .map_err(|e| e.to_string())?;
             respond(conn, 200, None, b"")
+        }
+        // Until every live replica has had time to report to a follower that just started, it
+        // cannot say (and `drain` waits on).
+        ("GET", "/reverse_proxy/upstreams") if started.elapsed() < FRESH => {
+            respond(conn, 503, None, b"the replicas have not all reported yet")
         }
         ("GET", "/reverse_proxy/upstreams") => {
             let current = State::read(dir).hash();
@@ -584,6 +596,7 @@ mod tests {
                 .unwrap()
         };
         let (control, admin) = (free(()), free(()));
+        let up_since = Instant::now();
         serve(&theirs, control, admin).unwrap();
         // docker flow's side: the config, guarded by its Etag.
         let r = crate::admin::request(admin, "GET", "/config/", &[], None).unwrap();
@@ -634,6 +647,14 @@ mod tests {
             .as_bytes(),
         )
         .unwrap();
+        let early =
+            crate::admin::request(admin, "GET", "/reverse_proxy/upstreams", &[], None).unwrap();
+        assert!(
+            early.status == 503 || up_since.elapsed() >= FRESH,
+            "{}",
+            early.status
+        );
+        std::thread::sleep(FRESH.saturating_sub(up_since.elapsed()));
         let up =
             crate::admin::request(admin, "GET", "/reverse_proxy/upstreams", &[], None).unwrap();
         assert_eq!(
