@@ -15,6 +15,7 @@ use support::load::{no_drop, Load};
 use support::{Bed, Run};
 
 const MANAGER_IP: &str = "10.231.5.11";
+const WORKER_IP: &str = "10.231.5.12";
 const CONTEXT: &str = "dflow-swarm";
 /// The worker's engine, asked directly (it is not a manager: only for its containers and images).
 const WORKER: &str = "unix:///run/dflow-n2/sock";
@@ -166,6 +167,24 @@ services:
         ])
     }
 
+    /// Adds `lines` to the project's docker-flow.yml.
+    fn configure(&self, lines: &str) {
+        let path = self.bed.path().join("docker-flow.yml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, format!("{text}{lines}")).unwrap();
+    }
+
+    /// What the proxy answers on the project's path at `host` (must be 200): the version.
+    fn version_at(&self, host: &str) -> Option<String> {
+        let (code, body) = support::load::get((host, self.bed.http_port), &self.path)?;
+        (code == 200).then(|| {
+            body.split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        })
+    }
+
     /// The service's replicas as Swarm has them.
     fn replicas(&self, service: &str) -> String {
         let out = swarm(&[
@@ -212,6 +231,7 @@ impl Drop for SwarmBed {
         let project = self.bed.project.clone();
         let _ = swarm(&["stack", "rm", &project]);
         let _ = swarm(&["service", "rm", &format!("docker-flow-lock-{project}")]);
+        let _ = swarm(&["service", "rm", &self.bed.proxy_name]);
         let mut ids = swarm_words(&["ps", "-aq", "--filter", &format!("name={project}")]);
         ids.push(self.bed.proxy_name.clone());
         let mut rm = vec!["rm", "-f", "-v"];
@@ -976,4 +996,108 @@ fn an_image_pushed_to_a_registry_the_nodes_trust_is_pulled_by_the_worker_and_one
     .fails(1, "No such image");
     assert!(bed.services("app-green").is_empty());
     assert_eq!(bed.version(), "v1");
+}
+
+#[test]
+fn the_proxy_as_a_service_serves_on_every_node_switches_without_a_failed_request_and_a_replaced_replica_gets_its_routes_by_itself(
+) {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !swarm_available() {
+        return;
+    }
+    let bed = SwarmBed::new("swsvc", true);
+    bed.configure(&format!("proxy_replicas: 2\nproxy_registry: {REGISTRY}\n"));
+    // HTTPS is not offered with replicas yet: refused before anything changes.
+    bed.flow(
+        &[
+            "deploy",
+            "--service-domain",
+            "svc.test",
+            "--tls",
+            "internal",
+        ],
+        &[],
+    )
+    .fails(
+        2,
+        "HTTPS is not available with the proxy as a Swarm service",
+    );
+    assert!(bed.services("").is_empty());
+    bed.flow(&["deploy"], &[]).ok();
+    // One replica on each node (host-mode ports), from the image docker flow pushed.
+    for host in [MANAGER_IP, WORKER_IP] {
+        assert_eq!(bed.version_at(host).as_deref(), Some("v1"), "{host}");
+    }
+    let image = swarm_words(&[
+        "service",
+        "inspect",
+        "--format",
+        "{{.Spec.TaskTemplate.ContainerSpec.Image}}",
+        &bed.bed.proxy_name,
+    ]);
+    assert!(
+        image
+            .first()
+            .is_some_and(|i| i.starts_with(&format!("{REGISTRY}/docker-flow-proxy:"))),
+        "{image:?}"
+    );
+    // A redeploy under load on both nodes: the follower's switch reaches both replicas, and the
+    // drain waits for both.
+    let loads: Vec<Load> = [MANAGER_IP, WORKER_IP]
+        .iter()
+        .map(|host| {
+            Load::start_on(
+                host,
+                bed.bed.http_port,
+                "GET",
+                &bed.path,
+                2,
+                Duration::from_secs(120),
+            )
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    bed.flow(&["deploy"], &[("V", "v2")]).ok();
+    let switched: Vec<Duration> = loads.iter().map(|l| l.started.elapsed()).collect();
+    std::thread::sleep(Duration::from_millis(500));
+    for ((host, load), switched) in [MANAGER_IP, WORKER_IP].iter().zip(loads).zip(switched) {
+        let stats = load.stop();
+        eprintln!("{host}: {}", stats.summary());
+        no_drop(&stats, switched, "v2");
+    }
+    // The worker's replica killed: Swarm starts another, which gets the routes and records from
+    // the follower with no docker flow run, and serves v2.
+    let replica = support::docker_words_at(
+        &["-H", WORKER],
+        &[
+            "ps",
+            "-q",
+            "--filter",
+            &format!("label=com.docker.swarm.service.name={}", bed.bed.proxy_name),
+        ],
+    );
+    assert_eq!(replica.len(), 1, "{replica:?}");
+    let killed = support::docker_at(&["-H", WORKER], &["rm", "-f", &replica[0]]);
+    assert!(killed.status.success());
+    let back = (0..150).find_map(|_| {
+        std::thread::sleep(Duration::from_millis(200));
+        let now = support::docker_words_at(
+            &["-H", WORKER],
+            &[
+                "ps",
+                "-q",
+                "--filter",
+                &format!("label=com.docker.swarm.service.name={}", bed.bed.proxy_name),
+            ],
+        );
+        (now.first().is_some_and(|c| *c != replica[0]))
+            .then(|| bed.version_at(WORKER_IP))
+            .flatten()
+    });
+    assert_eq!(
+        back.as_deref(),
+        Some("v2"),
+        "the replaced replica does not serve"
+    );
+    assert_eq!(bed.version_at(MANAGER_IP).as_deref(), Some("v2"));
 }

@@ -319,6 +319,12 @@ pub(crate) struct ProxySettings {
     pub name: String,
     pub http_port: u16,
     pub https_port: u16,
+    /// Swarm mode: the proxy as a service of this many replicas (None: one container).
+    pub replicas: Option<u32>,
+    /// Where the replicas' image is pushed (None: only the node docker talks to has it).
+    pub registry: Option<String>,
+    /// How the replicas publish their ports.
+    pub publish: values::PublishMode,
     /// Proxies in front whose `X-Forwarded-For` Caddy believes; None: not given (left as the
     /// proxy has it), empty: none.
     pub trusted_proxies: Option<Vec<String>>,
@@ -500,6 +506,9 @@ impl Resolved {
             name: self.value(Key::ProxyName, values::parse_name)?,
             http_port: self.value(Key::ProxyHttpPort, port)?,
             https_port: self.value(Key::ProxyHttpsPort, port)?,
+            replicas: self.optional(Key::ProxyReplicas, values::parse_replicas)?,
+            registry: self.optional(Key::ProxyRegistry, values::parse_registry)?,
+            publish: self.value(Key::ProxyPublish, values::parse_publish)?,
             trusted_proxies: match self.list(Key::ProxyTrustedProxies) {
                 l if l.is_empty() && !self.given(Key::ProxyTrustedProxies) => None,
                 l if l.iter().any(|v| v == "none") => Some(Vec::new()),

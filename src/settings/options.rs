@@ -154,6 +154,9 @@ keys! {
     ProxyName = "proxy_name",
     ProxyHttpPort = "proxy_http_port",
     ProxyHttpsPort = "proxy_https_port",
+    ProxyReplicas = "proxy_replicas",
+    ProxyRegistry = "proxy_registry",
+    ProxyPublish = "proxy_publish",
     Tls = "tls",
     TlsCert = "tls_cert",
     TlsKeyFile = "tls_key",
@@ -238,6 +241,12 @@ impl Key {
                 .env("FLOW_PROXY_HTTP_PORT").default("80"),
             Key::ProxyHttpsPort => Spec::new("proxy-https-port", Number, PROXY, CHANGING, "Host port the proxy serves HTTPS on (set when docker flow creates the proxy)")
                 .env("FLOW_PROXY_HTTPS_PORT").default("443"),
+            Key::ProxyReplicas => Spec::new("proxy-replicas", Number, PROXY, CHANGING, "Swarm mode: run the proxy as a Swarm service of N replicas (at most one a node, published in host mode) instead of one container on the manager")
+                .env("FLOW_PROXY_REPLICAS"),
+            Key::ProxyRegistry => Spec::new("proxy-registry", Text, PROXY, CHANGING, "Swarm mode with --proxy-replicas: registry (host[:port][/path]) docker flow pushes the replicas' image to (the proxy image with its helper), so that every node can pull it")
+                .env("FLOW_PROXY_REGISTRY"),
+            Key::ProxyPublish => Spec::new("proxy-publish", Text, PROXY, CHANGING, "Swarm mode with --proxy-replicas: how the replicas publish the proxy's ports: host (on each replica's node, keeping the client's address) or ingress (Swarm's routing mesh, on every node)")
+                .env("FLOW_PROXY_PUBLISH").default("host"),
             Key::Tls => Spec::new("tls", Text, HTTPS, CHANGING, "Where the certificates of the route's domains come from: acme (Let's Encrypt, or --acme-ca), internal (Caddy's local CA) or off (HTTP only); --tls-cert/--tls-key give files instead")
                 .env("FLOW_TLS").default("acme"),
             Key::TlsCert => Spec::new("tls-cert", Text, HTTPS, CHANGING, "Certificate (PEM, chain included) for the route's domains, copied into the proxy through the engine; with --tls-key")

@@ -332,6 +332,39 @@ pub(crate) fn parse_name(v: &str) -> Parsed<String> {
     }
 }
 
+/// How many replicas the proxy service runs: 1 to 100.
+pub(crate) fn parse_replicas(v: &str) -> Parsed<u32> {
+    match v.parse::<u32>() {
+        Ok(n @ 1..=100) => Ok(n),
+        _ => bad(
+            format!("`{v}` is not a number of proxy replicas"),
+            "give a number from 1 to 100 (leave it unset for one proxy container)",
+        ),
+    }
+}
+
+/// A registry to push to: `host[:port]` with an optional `/path`, in the characters image
+/// references allow.
+pub(crate) fn parse_registry(v: &str) -> Parsed<String> {
+    let v = v.trim_end_matches('/');
+    let (host, path) = v.split_once('/').unwrap_or((v, ""));
+    let host_ok = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b));
+    let path_ok = path
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-/".contains(&b));
+    if host_ok && path_ok && (host.contains(['.', ':']) || host == "localhost") {
+        Ok(v.to_string())
+    } else {
+        bad(
+            format!("`{v}` is not a registry"),
+            "give the registry's host, with its port and a path if needed: registry.example.com, 10.0.0.5:5000/team",
+        )
+    }
+}
+
 pub(crate) fn parse_image(v: &str) -> Parsed<String> {
     if !v.is_empty()
         && v.as_bytes()[0].is_ascii_alphanumeric()
@@ -454,6 +487,26 @@ pub(crate) fn parse_engine(v: &str) -> Parsed<EngineKind> {
         other => bad(
             format!("`{other}` is not an engine"),
             "use auto, compose or swarm",
+        ),
+    }
+}
+
+/// `--proxy-publish`: how the proxy service's replicas publish their ports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PublishMode {
+    /// On the node each replica runs on (the client's address kept).
+    Host,
+    /// Through Swarm's routing mesh, on every node (needs IPVS; the client's address is lost).
+    Ingress,
+}
+
+pub(crate) fn parse_publish(v: &str) -> Parsed<PublishMode> {
+    match v {
+        "host" => Ok(PublishMode::Host),
+        "ingress" => Ok(PublishMode::Ingress),
+        other => bad(
+            format!("`{other}` is not a publish mode"),
+            "use host (each replica's node) or ingress (Swarm's routing mesh)",
         ),
     }
 }

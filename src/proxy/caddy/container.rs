@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use super::{config, ADMIN, RECORDS, RESOLVER};
+use super::{config, follower, service, ADMIN, RECORDS, RESOLVER};
 use crate::engine::{args, Engine, Output, Refusal};
 use crate::error::{Error, Result};
 use crate::helper;
@@ -67,11 +67,38 @@ fn published(bindings: &str, port: u16) -> Option<u16> {
 pub(super) struct ProxyContainer<'a> {
     engine: &'a Engine,
     settings: ProxySettings,
+    /// Swarm mode with `--proxy-replicas`: the proxy is a service (`service.rs`), and docker
+    /// flow's calls go to its follower.
+    service: bool,
 }
 
 impl<'a> ProxyContainer<'a> {
-    pub(super) fn new(engine: &'a Engine, settings: ProxySettings) -> ProxyContainer<'a> {
-        ProxyContainer { engine, settings }
+    pub(super) fn new(
+        engine: &'a Engine,
+        settings: ProxySettings,
+        swarm: bool,
+    ) -> ProxyContainer<'a> {
+        let service = swarm && settings.replicas.is_some();
+        ProxyContainer {
+            engine,
+            settings,
+            service,
+        }
+    }
+
+    /// Whether the proxy is a Swarm service of replicas.
+    pub(super) fn is_service(&self) -> bool {
+        self.service
+    }
+
+    /// The container docker flow runs its helper in, and the helper's path there: the proxy
+    /// container, or the follower of the proxy service (which answers for every replica).
+    fn exec_target(&self) -> (String, String) {
+        if self.service {
+            (follower::name(self.name()), "/helper".to_string())
+        } else {
+            (self.name().to_string(), helper::path_in_container())
+        }
     }
 
     pub(super) fn settings(&self) -> &ProxySettings {
@@ -100,6 +127,9 @@ impl<'a> ProxyContainer<'a> {
     }
 
     pub(super) fn find(&self) -> Result<Found> {
+        if self.service {
+            return self.find_service();
+        }
         let out = self.engine.read(&args(&[
             "container",
             "inspect",
@@ -145,6 +175,28 @@ impl<'a> ProxyContainer<'a> {
         )
     }
 
+    /// The proxy service: ours when docker flow made it, running when its follower runs (the
+    /// replicas answer for themselves).
+    fn find_service(&self) -> Result<Found> {
+        Ok(match service::find(self.engine, self.name())? {
+            service::Service::Absent => Found::Absent,
+            service::Service::Foreign { image } => Found::Foreign { image },
+            service::Service::Ours { .. } => {
+                let f = self.engine.read(&args(&[
+                    "container",
+                    "inspect",
+                    "--format",
+                    "{{.State.Running}}",
+                    &follower::name(self.name()),
+                ]))?;
+                Found::Ours {
+                    running: f.ok() && f.stdout.trim() == "true",
+                    https_port: Some(self.settings.https_port),
+                }
+            }
+        })
+    }
+
     /// The error for a container at the proxy's name that docker flow did not start.
     pub(super) fn foreign(&self, image: &str) -> Error {
         Error::ProxyNotOwned {
@@ -159,6 +211,11 @@ impl<'a> ProxyContainer<'a> {
     /// Before anything changes: nothing else publishes the proxy's HTTP or HTTPS port on the
     /// engine (the proxy could not start, or requests would go elsewhere).
     pub(super) fn check_ports_free(&self) -> Result<()> {
+        if self.service {
+            // Published on each replica's node, which docker flow cannot ask; Swarm places a
+            // replica only where the ports are free.
+            return Ok(());
+        }
         self.check_port_free(self.settings.http_port, "--proxy-http-port")?;
         self.check_port_free(self.settings.https_port, "--proxy-https-port")
     }
@@ -240,6 +297,9 @@ impl<'a> ProxyContainer<'a> {
     /// Makes sure the proxy runs: started, created, or migrated from an earlier layout (from
     /// layout 2 only when `https` is needed). What runs now.
     pub(super) fn provision(&self, https: bool) -> Result<Provisioned> {
+        if self.service {
+            return self.provision_service();
+        }
         let created = Provisioned {
             was_running: false,
             https_port: Some(self.settings.https_port),
@@ -269,6 +329,38 @@ impl<'a> ProxyContainer<'a> {
             Found::OldLayout => self.migrate().map(|()| created),
             Found::Foreign { image } => Err(self.foreign(&image)),
         }
+    }
+
+    /// The proxy service: its control network, its follower (which the replicas copy from), its
+    /// image, the service, and its replicas running.
+    fn provision_service(&self) -> Result<Provisioned> {
+        let was_running = matches!(self.find()?, Found::Ours { running: true, .. });
+        if self.engine.planned(format!(
+            "ensure the proxy service `{}` runs {} replica(s)",
+            self.name(),
+            self.settings.replicas.unwrap_or(1)
+        )) {
+            return Ok(Provisioned {
+                was_running,
+                https_port: Some(self.settings.https_port),
+            });
+        }
+        service::ensure_control_network(self.engine, self.name())?;
+        follower::Follower::new(self.engine, self).ensure()?;
+        let image = service::image(self.engine, &self.settings)?;
+        let found = service::find(self.engine, self.name())?;
+        service::ensure(
+            self.engine,
+            &self.settings,
+            &image,
+            &follower::name(self.name()),
+            &found,
+        )?;
+        service::wait_running(self.engine, &self.settings)?;
+        Ok(Provisioned {
+            was_running,
+            https_port: Some(self.settings.https_port),
+        })
     }
 
     fn start(&self) -> Result<()> {
@@ -428,12 +520,13 @@ impl<'a> ProxyContainer<'a> {
         stdin: Option<&[u8]>,
         change: bool,
     ) -> Result<Output> {
+        let (container, path) = self.exec_target();
         let mut a = args(&["exec"]);
         if stdin.is_some() {
             a.push("-i".into());
         }
-        a.push(self.name().to_string());
-        a.push(helper::path_in_container());
+        a.push(container);
+        a.push(path);
         a.extend(helper_args.iter().cloned());
         let run = |a: &[String]| {
             if change {
@@ -449,7 +542,10 @@ impl<'a> ProxyContainer<'a> {
         // Exit 126/127: the runtime found no such file (a proxy started by another build). The
         // docker CLI prints the runtime's error on stdout.
         let missing = |t: &str| t.contains("no such file");
-        if matches!(out.status, 126 | 127) && (missing(&out.stdout) || missing(&out.stderr)) {
+        if !self.service
+            && matches!(out.status, 126 | 127)
+            && (missing(&out.stdout) || missing(&out.stderr))
+        {
             self.copy_in(None)?;
             return run(&a);
         }

@@ -6,9 +6,12 @@
 //! container alone: it has no network (`--network none`), publishes nothing, runs docker flow's
 //! helper on a read-only root without capabilities, and shares only the records' volume with
 //! the proxy. The proxy, which faces the internet, never gets the socket. It is recreated when a
-//! newer docker flow brings another helper build.
+//! newer docker flow brings another helper build. With the proxy as a Swarm service
+//! (`service.rs`) it joins the proxy's control network instead, and serves the replicas the
+//! records and Caddy's config from there; docker flow then talks to it as to the proxy.
 
 use super::container::ProxyContainer;
+use super::{service, ADMIN};
 use crate::engine::{args, Engine};
 use crate::error::{Error, Result};
 use crate::helper;
@@ -18,6 +21,11 @@ const LABEL: &str = "io.docker-flow.follower-of";
 /// Where it finds the records and the engine's socket.
 const RECORDS: &str = "/routes";
 const SOCKET: &str = "/var/run/docker.sock";
+
+/// The follower's name beside the proxy `proxy`.
+pub(super) fn name(proxy: &str) -> String {
+    format!("{proxy}-follow")
+}
 
 pub(super) struct Follower<'c, 'a> {
     engine: &'a Engine,
@@ -30,7 +38,7 @@ impl<'c, 'a> Follower<'c, 'a> {
     }
 
     fn name(&self) -> String {
-        format!("{}-follow", self.proxy.name())
+        name(self.proxy.name())
     }
 
     /// Makes sure the follower runs this build's helper.
@@ -40,14 +48,21 @@ impl<'c, 'a> Follower<'c, 'a> {
             self.engine,
             "on Swarm mode the proxy's follower runs docker flow's helper; without it Swarm's replacement tasks join the rotation only when docker flow runs (`docker flow proxy`)",
         )?;
+        // With the proxy as a service, the follower serves its replicas on the control network;
+        // otherwise it has no network at all.
+        let network = if self.proxy.is_service() {
+            service::control_network(self.proxy.name())
+        } else {
+            "none".to_string()
+        };
         let seen = self.engine.read(&args(&[
             "container",
             "inspect",
             "--format",
-            "{{.Config.Image}} {{.State.Running}}",
+            "{{.Config.Image}} {{.State.Running}} {{.HostConfig.NetworkMode}}",
             &name,
         ]))?;
-        if seen.ok() && seen.stdout.trim() == format!("{image} true") {
+        if seen.ok() && seen.stdout.trim() == format!("{image} true {network}") {
             return Ok(());
         }
         if seen.ok() {
@@ -62,7 +77,7 @@ impl<'c, 'a> Follower<'c, 'a> {
             "--restart",
             "unless-stopped",
             "--network",
-            "none",
+            &network,
             "--label",
             &format!("{LABEL}={}", self.proxy.name()),
             "-v",
@@ -72,6 +87,13 @@ impl<'c, 'a> Follower<'c, 'a> {
         ]);
         a.extend(args(&helper::CONFINED));
         a.extend(args(&[&image, "follow", RECORDS, SOCKET]));
+        if self.proxy.is_service() {
+            a.extend(args(&[
+                "--serve",
+                &format!("0.0.0.0:{}", service::CONTROL_PORT),
+                ADMIN,
+            ]));
+        }
         let out = self.engine.change(&a, None)?;
         if out.ok_or_exists() {
             return Ok(());

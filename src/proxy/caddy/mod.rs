@@ -25,6 +25,7 @@ mod drain;
 mod follower;
 mod network;
 mod rotation;
+mod service;
 mod tls;
 
 use std::cell::RefCell;
@@ -79,8 +80,8 @@ impl<'a> Caddy<'a> {
     pub(crate) fn new(engine: &'a Engine, settings: &ProxySettings, route: RouteSpec) -> Caddy<'a> {
         Caddy {
             engine,
-            network: RouteNetwork::new(engine, &route, &settings.name),
-            container: ProxyContainer::new(engine, settings.clone()),
+            network: RouteNetwork::new(engine, &route, settings),
+            container: ProxyContainer::new(engine, settings.clone(), route.swarm),
             route,
             found: RefCell::new(None),
             config_seen: RefCell::new(None),
@@ -330,6 +331,19 @@ impl Proxy for Caddy<'_> {
     /// name (or on its port) is docker flow's own proxy, answering, with docker flow's config.
     fn preflight(&self) -> Result<()> {
         let https = self.load_tls()?;
+        let settings = self.container.settings();
+        if settings.replicas.is_some() && !self.route.swarm {
+            return Err(Error::usage(
+                "--proxy-replicas runs the proxy as a Swarm service, but this project is deployed with Compose",
+                "leave --proxy-replicas unset, or deploy to a swarm (--engine swarm)",
+            ));
+        }
+        if https && self.container.is_service() {
+            return Err(Error::usage(
+                "HTTPS is not available with the proxy as a Swarm service yet (--proxy-replicas): each replica would get its own certificates",
+                "serve the route over HTTP (--tls off), or leave --proxy-replicas unset for the proxy container on the manager",
+            ));
+        }
         helper::check_engine(self.engine, HELPER_HELP)?;
         self.network.check_owner()?;
         match self.found()? {

@@ -8,10 +8,12 @@
 use std::cell::RefCell;
 
 use super::rotation::Member;
+use super::service;
 use crate::engine::{args, Engine, Refusal};
 use crate::error::{Error, Result};
 use crate::model::{route_label, route_network, route_network_create, LABEL_ROUTE as LABEL};
 use crate::proxy::RouteSpec;
+use crate::settings::ProxySettings;
 
 pub(super) struct RouteNetwork<'a> {
     engine: &'a Engine,
@@ -22,6 +24,8 @@ pub(super) struct RouteNetwork<'a> {
     ours: String,
     /// The proxy container, which is on the network but never in rotation.
     proxy: String,
+    /// The proxy as a Swarm service: its settings (the network is added to the service).
+    service: Option<ProxySettings>,
     /// The network as last inspected: its owner label and every container on it (the proxy
     /// too) with its address; None when not read since the last change docker flow made to it.
     seen: RefCell<Option<Seen>>,
@@ -32,17 +36,23 @@ pub(super) struct RouteNetwork<'a> {
 pub(super) struct Seen {
     /// None: there is no such network.
     owner: Option<String>,
+    id: String,
     containers: Vec<Member>,
 }
 
 impl<'a> RouteNetwork<'a> {
-    pub(super) fn new(engine: &'a Engine, route: &RouteSpec, proxy: &str) -> RouteNetwork<'a> {
+    pub(super) fn new(
+        engine: &'a Engine,
+        route: &RouteSpec,
+        proxy: &ProxySettings,
+    ) -> RouteNetwork<'a> {
         RouteNetwork {
             engine,
             name: route_network(&route.project, &route.target, route.swarm),
             create: route_network_create(&route.project, &route.target, route.swarm),
             ours: route_label(&route.project, &route.target),
-            proxy: proxy.to_string(),
+            proxy: proxy.name.clone(),
+            service: (route.swarm && proxy.replicas.is_some()).then(|| proxy.clone()),
             seen: RefCell::new(None),
         }
     }
@@ -58,14 +68,20 @@ impl<'a> RouteNetwork<'a> {
             "inspect",
             "--format",
             &format!(
-                "{{{{index .Labels \"{LABEL}\"}}}}\n{{{{range .Containers}}}}{{{{.Name}}}} {{{{.IPv4Address}}}}\n{{{{end}}}}"
+                "{{{{index .Labels \"{LABEL}\"}}}}\t{{{{.Id}}}}\n{{{{range .Containers}}}}{{{{.Name}}}} {{{{.IPv4Address}}}}\n{{{{end}}}}"
             ),
             &self.name,
         ]))?;
         let mut lines = out.stdout.lines();
-        let owner = lines.next().unwrap_or_default().trim().to_string();
+        let (owner, id) = lines
+            .next()
+            .unwrap_or_default()
+            .split_once('\t')
+            .map(|(o, i)| (o.trim().to_string(), i.trim().to_string()))
+            .unwrap_or_default();
         let seen = Seen {
             owner: out.ok().then_some(owner),
+            id,
             containers: lines
                 .filter_map(|line| line.trim().split_once(' '))
                 .map(|(name, cidr)| {
@@ -104,9 +120,7 @@ impl<'a> RouteNetwork<'a> {
     pub(super) fn ensure(&self) -> Result<()> {
         let ours = self.ours.as_str();
         let seen = self.seen()?;
-        if seen.owner.as_deref() == Some(ours)
-            && seen.containers.iter().any(|(n, _)| *n == self.proxy)
-        {
+        if seen.owner.as_deref() == Some(ours) && self.proxy_on(&seen)? {
             return Ok(());
         }
         self.changed();
@@ -123,7 +137,29 @@ impl<'a> RouteNetwork<'a> {
                 "check `docker network ls` and the engine's address pools",
             ));
         }
-        self.connect(&self.proxy)
+        match &self.service {
+            Some(settings) => {
+                self.changed();
+                if self.proxy_on(&self.seen()?)? {
+                    return Ok(());
+                }
+                service::add_network(self.engine, settings, &self.name)
+            }
+            None => self.connect(&self.proxy),
+        }
+    }
+
+    /// Whether the proxy is on the network: its container, or the service's replicas (the
+    /// service's spec says; its tasks on other nodes do not show here).
+    fn proxy_on(&self, seen: &Seen) -> Result<bool> {
+        match &self.service {
+            None => Ok(seen.containers.iter().any(|(n, _)| *n == self.proxy)),
+            Some(_) if seen.id.is_empty() => Ok(false),
+            Some(_) => Ok(match service::find(self.engine, &self.proxy)? {
+                service::Service::Ours { networks, .. } => networks.contains(&seen.id),
+                _ => false,
+            }),
+        }
     }
 
     /// Refuses a network of this name that another route (or something else) owns; fine when
@@ -211,7 +247,14 @@ impl<'a> RouteNetwork<'a> {
             .seen()?
             .containers
             .into_iter()
-            .filter(|(name, _)| *name != self.proxy)
+            .filter(|(name, _)| {
+                // The proxy, or one of its replicas (`<service>.<slot>.<task>`).
+                *name != self.proxy
+                    && !(self.service.is_some()
+                        && name
+                            .strip_prefix(self.proxy.as_str())
+                            .is_some_and(|r| r.starts_with('.')))
+            })
             .collect())
     }
 }

@@ -1,0 +1,464 @@
+//! Swarm mode with `--proxy-replicas N`: the proxy as a Swarm service, its replicas on any node.
+//!
+//! docker flow reaches only the node docker talks to, so a replica elsewhere is never called:
+//! each replica's first process is docker flow's helper (`proxy --sync`), which copies the
+//! rotation and Caddy's config from the follower (the one container with the engine's socket,
+//! on the manager) over the proxy's control network, `<proxy-name>-control`, which only the
+//! follower and the replicas join, and reports what its Caddy has in flight. docker flow talks
+//! to the follower as it talks to a proxy container (`docker exec` of the helper), and the
+//! follower answers for every replica (`helper/src/replicas.rs`). A replica Swarm starts or
+//! reschedules gets the routes by itself; Caddy's admin API stays on each replica's loopback.
+//!
+//! The replicas' image is the proxy image with the helper added (`docker commit` of a container
+//! it was copied into), pushed to `--proxy-registry` so that every node can pull it; without a
+//! registry the replicas are placed on the node docker talks to, the only one that has it. At
+//! most one replica runs on a node (its ports are published in host mode, which keeps the
+//! client's address; the routing mesh needs IPVS, which the test bed's kernel lacks).
+//!
+//! A route's network is added to the service when the route is made; Swarm then replaces the
+//! replicas one at a time (a task cannot join a network in place), so making a route costs each
+//! node's replica a restart. A switch never does: it changes records only.
+
+use std::time::{Duration, Instant};
+
+use super::{ADMIN, RECORDS, RESOLVER};
+use crate::engine::{args, Engine, Refusal};
+use crate::error::{Error, Result};
+use crate::helper;
+use crate::settings::values::PublishMode;
+use crate::settings::ProxySettings;
+
+/// The label on the service, as on the proxy container.
+pub(super) const LABEL: &str = "io.docker-flow.proxy";
+/// Where the follower serves the replicas, on the control network.
+pub(super) const CONTROL_PORT: u16 = 2020;
+/// How long the replicas may take to run.
+const START: Duration = Duration::from_secs(90);
+
+/// The proxy's control network: the follower and the replicas, nothing else.
+pub(super) fn control_network(proxy: &str) -> String {
+    format!("{proxy}-control")
+}
+
+/// Makes the control network unless it exists: an attachable overlay (the follower is a
+/// container), labelled as the proxy's.
+pub(super) fn ensure_control_network(engine: &Engine, proxy: &str) -> Result<()> {
+    let name = control_network(proxy);
+    let out = engine.change(
+        &args(&[
+            "network",
+            "create",
+            "--driver",
+            "overlay",
+            "--attachable",
+            "--label",
+            &format!("{LABEL}={proxy}"),
+            &name,
+        ]),
+        None,
+    )?;
+    if out.ok() || out.refusal() == Some(Refusal::Conflict) {
+        return Ok(());
+    }
+    Err(Error::environment(
+        format!(
+            "cannot create the proxy's control network `{name}`: {}",
+            out.stderr.trim()
+        ),
+        "check `docker network ls` and the swarm's address pools",
+    ))
+}
+
+/// What stands at the service's name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Service {
+    Absent,
+    /// docker flow's proxy service, with its image and the networks it is on (IDs).
+    Ours {
+        image: String,
+        networks: Vec<String>,
+    },
+    Foreign {
+        image: String,
+    },
+}
+
+pub(super) fn find(engine: &Engine, name: &str) -> Result<Service> {
+    let out = engine.read(&args(&[
+        "service",
+        "inspect",
+        "--format",
+        &format!(
+            "{{{{index .Spec.Labels \"{LABEL}\"}}}}\t{{{{.Spec.TaskTemplate.ContainerSpec.Image}}}}\t{{{{range .Spec.TaskTemplate.Networks}}}}{{{{.Target}}}} {{{{end}}}}"
+        ),
+        name,
+    ]))?;
+    if !out.ok() {
+        return Ok(Service::Absent);
+    }
+    let line = out.stdout.trim_end_matches('\n');
+    let mut parts = line.splitn(3, '\t');
+    let (label, image, networks) = (
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or_default().to_string(),
+        parts.next().unwrap_or_default(),
+    );
+    Ok(if label == "caddy" {
+        Service::Ours {
+            image,
+            networks: networks.split_whitespace().map(String::from).collect(),
+        }
+    } else {
+        Service::Foreign { image }
+    })
+}
+
+/// The replicas' image: the proxy image with this build's helper, named after both; built once
+/// on the node docker talks to, and pushed to the registry when there is one.
+pub(super) fn image(engine: &Engine, settings: &ProxySettings) -> Result<String> {
+    let base = engine.read(&args(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{.Id}}",
+        &settings.image,
+    ]))?;
+    if !base.ok() {
+        return Err(Error::environment(
+            format!("the proxy image `{}` is not on the engine", settings.image),
+            format!("pull it first (`docker pull {}`)", settings.image),
+        ));
+    }
+    let id = base.stdout.trim().trim_start_matches("sha256:");
+    let repo = match &settings.registry {
+        Some(r) => format!("{r}/docker-flow-proxy"),
+        None => "docker-flow-proxy".to_string(),
+    };
+    let tag = format!("{repo}:{}-{}", helper::build_id(), &id[..id.len().min(12)]);
+    let have = engine.read(&args(&["image", "inspect", "--format", "{{.Id}}", &tag]))?;
+    if !have.ok() {
+        build(engine, settings, &tag)?;
+    }
+    if settings.registry.is_some() {
+        let out = engine.change(&args(&["push", "--quiet", &tag]), None)?;
+        if !out.ok() {
+            return Err(Error::environment(
+                format!(
+                    "cannot push the proxy's image `{tag}`: {}",
+                    out.last_error_line()
+                ),
+                "check that the registry answers and that `docker login` gave access to it",
+            ));
+        }
+    }
+    Ok(tag)
+}
+
+/// `docker create` of the proxy image, the helper copied in, `docker commit`.
+fn build(engine: &Engine, settings: &ProxySettings, tag: &str) -> Result<()> {
+    let scratch = format!("{}-build-{}", settings.name, std::process::id());
+    let fail = |what: &str, out: &crate::engine::Output| {
+        Error::environment(
+            format!(
+                "cannot build the proxy's image ({what}): {}",
+                out.last_error_line()
+            ),
+            format!(
+                "check that `{}` can be created on the engine",
+                settings.image
+            ),
+        )
+    };
+    let created = engine.change(
+        &args(&[
+            "create",
+            "--name",
+            &scratch,
+            "--entrypoint",
+            &helper::path_in_container(),
+            &settings.image,
+        ]),
+        None,
+    )?;
+    if !created.ok() {
+        return Err(fail("create", &created));
+    }
+    let tar = helper::archive_for_container(&[])?;
+    let copied = engine.change(&args(&["cp", "-", &format!("{scratch}:/")]), Some(&tar))?;
+    let committed = if copied.ok() {
+        Some(engine.change(&args(&["commit", &scratch, tag]), None)?)
+    } else {
+        None
+    };
+    engine.change(&args(&["rm", "-f", &scratch]), None)?;
+    match committed {
+        None => Err(fail("copy the helper", &copied)),
+        Some(c) if !c.ok() => Err(fail("commit", &c)),
+        Some(_) => Ok(()),
+    }
+}
+
+/// Creates the service (its replicas follow `follower`), or moves it to `image`.
+pub(super) fn ensure(
+    engine: &Engine,
+    settings: &ProxySettings,
+    image: &str,
+    follower: &str,
+    found: &Service,
+) -> Result<()> {
+    let name = &settings.name;
+    match found {
+        Service::Ours { image: now, .. } if now.split('@').next() == Some(image) || now == image => {
+            return Ok(())
+        }
+        Service::Ours { .. } => {
+            let out = engine.change(
+                &args(&["service", "update", "--detach", "--image", image, name]),
+                None,
+            )?;
+            return check(out, name, "update");
+        }
+        Service::Foreign { image } => {
+            return Err(Error::ProxyNotOwned {
+                message: format!(
+                    "a service named `{name}` (image {image}) exists, and docker flow did not start it"
+                ),
+                help: "docker flow only configures a proxy it started itself: choose another name with --proxy-name, or remove that service".into(),
+            })
+        }
+        Service::Absent => {}
+    }
+    // Without a registry only this node has the image.
+    let node = match settings.registry {
+        Some(_) => None,
+        None => Some(
+            engine
+                .read(&args(&["info", "--format", "{{.Swarm.NodeID}}"]))?
+                .stdout
+                .trim()
+                .to_string(),
+        ),
+    };
+    let a = create_args(settings, image, follower, node.as_deref());
+    let out = engine.change(&a, None)?;
+    check(out, name, "create")
+}
+
+/// `docker service create` of the proxy service; `node`: the one node it must run on (the only
+/// one with its image).
+fn create_args(
+    settings: &ProxySettings,
+    image: &str,
+    follower: &str,
+    node: Option<&str>,
+) -> Vec<String> {
+    let mode = match settings.publish {
+        PublishMode::Host => "host",
+        PublishMode::Ingress => "ingress",
+    };
+    let mut a = args(&[
+        "service",
+        "create",
+        "--detach",
+        "--name",
+        &settings.name,
+        "--label",
+        &format!("{LABEL}=caddy"),
+        "--replicas",
+        &settings.replicas.unwrap_or(1).to_string(),
+        "--replicas-max-per-node",
+        "1",
+        "--publish",
+        &format!("mode={mode},target=80,published={}", settings.http_port),
+        "--publish",
+        &format!("mode={mode},target=443,published={}", settings.https_port),
+        "--network",
+        &control_network(&settings.name),
+        "--env",
+        &format!("CADDY_ADMIN={ADMIN}"),
+        "--env",
+        "XDG_CONFIG_HOME=/config",
+        "--env",
+        "XDG_DATA_HOME=/data",
+        "--sysctl",
+        "net.ipv4.tcp_migrate_req=1",
+        "--entrypoint",
+        &helper::path_in_container(),
+    ]);
+    if let Some(node) = node {
+        a.extend(args(&[
+            "--constraint",
+            &format!("node.id=={node}"),
+            "--no-resolve-image",
+        ]));
+    }
+    a.extend(args(&[
+        image,
+        "proxy",
+        RECORDS,
+        RESOLVER,
+        "--sync",
+        &format!("{follower}:{CONTROL_PORT}"),
+        ADMIN,
+        "caddy",
+        "run",
+    ]));
+    a
+}
+
+fn check(out: crate::engine::Output, name: &str, what: &str) -> Result<()> {
+    if out.ok() {
+        return Ok(());
+    }
+    Err(Error::environment(
+        format!(
+            "cannot {what} the proxy service `{name}`: {}",
+            out.last_error_line()
+        ),
+        format!("`docker service ps --no-trunc {name}` tells more"),
+    ))
+}
+
+/// Adds a route's network to the service (Swarm replaces its replicas one at a time) and waits
+/// until they run again.
+pub(super) fn add_network(engine: &Engine, settings: &ProxySettings, network: &str) -> Result<()> {
+    let name = &settings.name;
+    let out = engine.change(
+        &args(&[
+            "service",
+            "update",
+            "--detach",
+            "--update-parallelism",
+            "1",
+            "--network-add",
+            network,
+            name,
+        ]),
+        None,
+    )?;
+    check(out, name, &format!("connect to `{network}`"))?;
+    wait_running(engine, settings)
+}
+
+/// Waits until every replica Swarm wants runs (at most `START`).
+pub(super) fn wait_running(engine: &Engine, settings: &ProxySettings) -> Result<()> {
+    if engine.dry_run() {
+        return Ok(());
+    }
+    let name = &settings.name;
+    let want = settings.replicas.unwrap_or(1) as usize;
+    let started = Instant::now();
+    loop {
+        let out = engine.read(&args(&[
+            "service",
+            "ps",
+            "--filter",
+            "desired-state=running",
+            "--format",
+            "{{.CurrentState}}\t{{.Error}}",
+            name,
+        ]))?;
+        let running = out
+            .stdout
+            .lines()
+            .filter(|l| l.starts_with("Running"))
+            .count();
+        let updating = engine
+            .read(&args(&[
+                "service",
+                "inspect",
+                "--format",
+                "{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}",
+                name,
+            ]))?
+            .stdout
+            .trim()
+            .to_string();
+        if running >= want && updating != "updating" {
+            return Ok(());
+        }
+        if started.elapsed() > START {
+            let why = out
+                .stdout
+                .lines()
+                .find(|l| !l.starts_with("Running"))
+                .unwrap_or("");
+            return Err(Error::environment(
+                format!(
+                    "the proxy service `{name}` runs {running} of {want} replicas after {}s {}",
+                    START.as_secs(),
+                    why.trim()
+                ),
+                format!(
+                    "`docker service ps --no-trunc {name}` tells why; each replica needs a node of its own with ports {} and {} free",
+                    settings.http_port, settings.https_port
+                ),
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::ProxyDriver;
+
+    fn settings(publish: PublishMode, registry: Option<&str>) -> ProxySettings {
+        ProxySettings {
+            driver: ProxyDriver::Caddy,
+            image: "caddy:2".into(),
+            name: "edge".into(),
+            http_port: 80,
+            https_port: 443,
+            replicas: Some(3),
+            registry: registry.map(String::from),
+            publish,
+            trusted_proxies: None,
+            host: "localhost".into(),
+            reconf_port: 8080,
+            docker_host: None,
+            docker_cert_path: None,
+        }
+    }
+
+    #[test]
+    fn the_replicas_publish_in_host_mode_unless_told_and_follow_the_follower() {
+        let a = create_args(
+            &settings(PublishMode::Host, Some("r.example")),
+            "img",
+            "edge-follow",
+            None,
+        )
+        .join(" ");
+        assert!(a.contains("--replicas 3 --replicas-max-per-node 1"), "{a}");
+        assert!(
+            a.contains("--publish mode=host,target=80,published=80"),
+            "{a}"
+        );
+        assert!(a.contains("--network edge-control"), "{a}");
+        assert!(
+            a.ends_with(
+                "img proxy /routes 127.0.0.1:5353 --sync edge-follow:2020 127.0.0.1:2019 caddy run"
+            ),
+            "{a}"
+        );
+        assert!(!a.contains("--constraint"), "{a}");
+        let mesh = create_args(
+            &settings(PublishMode::Ingress, None),
+            "img",
+            "edge-follow",
+            Some("n1"),
+        )
+        .join(" ");
+        assert!(
+            mesh.contains("--publish mode=ingress,target=443,published=443"),
+            "{mesh}"
+        );
+        // Without a registry, only the node that has the image.
+        assert!(
+            mesh.contains("--constraint node.id==n1 --no-resolve-image"),
+            "{mesh}"
+        );
+    }
+}
