@@ -1023,6 +1023,19 @@ fn the_proxy_as_a_service_serves_on_every_node_switches_without_a_failed_request
         "HTTPS is not available with the proxy as a Swarm service",
     );
     assert!(bed.services("").is_empty());
+    // A proxy container at the proxy's name (the project's proxy before --proxy-replicas) would
+    // hold the manager's ports: refused, naming it.
+    let run = swarm(&[
+        "run",
+        "-d",
+        "--name",
+        &bed.bed.proxy_name,
+        "demo-service:v1",
+    ]);
+    assert!(run.status.success());
+    bed.flow(&["deploy"], &[])
+        .fails(3, "stands where the proxy service's replicas would serve");
+    assert!(swarm(&["rm", "-f", &bed.bed.proxy_name]).status.success());
     bed.flow(&["deploy"], &[]).ok();
     // One replica on each node (host-mode ports), from the image docker flow pushed.
     for host in [MANAGER_IP, WORKER_IP] {
@@ -1100,4 +1113,14 @@ fn the_proxy_as_a_service_serves_on_every_node_switches_without_a_failed_request
         "the replaced replica does not serve"
     );
     assert_eq!(bed.version_at(MANAGER_IP).as_deref(), Some("v2"));
+    // Another count is applied to the service.
+    bed.flow(&["proxy", "--proxy-replicas", "1"], &[]).ok();
+    let replicas = swarm_words(&[
+        "service",
+        "inspect",
+        "--format",
+        "{{.Spec.Mode.Replicated.Replicas}}",
+        &bed.bed.proxy_name,
+    ]);
+    assert_eq!(replicas, ["1"]);
 }

@@ -178,6 +178,28 @@ impl<'a> ProxyContainer<'a> {
     /// The proxy service: ours when docker flow made it, running when its follower runs (the
     /// replicas answer for themselves).
     fn find_service(&self) -> Result<Found> {
+        // A proxy container of the same name (this project's proxy before --proxy-replicas)
+        // would hold the manager's ports: the replica there could never start.
+        let container = self.engine.read(&args(&[
+            "container",
+            "inspect",
+            "--format",
+            "{{.Config.Image}}",
+            self.name(),
+        ]))?;
+        if container.ok() {
+            return Err(Error::ProxyNotOwned {
+                message: format!(
+                    "a container named `{}` (image {}) stands where the proxy service's replicas would serve",
+                    self.name(),
+                    container.stdout.trim()
+                ),
+                help: format!(
+                    "remove it to move to the proxy service (`docker rm -f {}`; each project gets its route back with its next deploy or `docker flow proxy`), or leave --proxy-replicas unset",
+                    self.name()
+                ),
+            });
+        }
         Ok(match service::find(self.engine, self.name())? {
             service::Service::Absent => Found::Absent,
             service::Service::Foreign { image } => Found::Foreign { image },

@@ -73,9 +73,11 @@ pub(super) fn ensure_control_network(engine: &Engine, proxy: &str) -> Result<()>
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Service {
     Absent,
-    /// docker flow's proxy service, with its image and the networks it is on (IDs).
+    /// docker flow's proxy service, with its image, its replicas and the networks it is on
+    /// (IDs).
     Ours {
         image: String,
+        replicas: u32,
         networks: Vec<String>,
     },
     Foreign {
@@ -89,7 +91,7 @@ pub(super) fn find(engine: &Engine, name: &str) -> Result<Service> {
         "inspect",
         "--format",
         &format!(
-            "{{{{index .Spec.Labels \"{LABEL}\"}}}}\t{{{{.Spec.TaskTemplate.ContainerSpec.Image}}}}\t{{{{range .Spec.TaskTemplate.Networks}}}}{{{{.Target}}}} {{{{end}}}}"
+            "{{{{index .Spec.Labels \"{LABEL}\"}}}}\t{{{{.Spec.TaskTemplate.ContainerSpec.Image}}}}\t{{{{if .Spec.Mode.Replicated}}}}{{{{.Spec.Mode.Replicated.Replicas}}}}{{{{end}}}}\t{{{{range .Spec.TaskTemplate.Networks}}}}{{{{.Target}}}} {{{{end}}}}"
         ),
         name,
     ]))?;
@@ -97,15 +99,17 @@ pub(super) fn find(engine: &Engine, name: &str) -> Result<Service> {
         return Ok(Service::Absent);
     }
     let line = out.stdout.trim_end_matches('\n');
-    let mut parts = line.splitn(3, '\t');
-    let (label, image, networks) = (
+    let mut parts = line.splitn(4, '\t');
+    let (label, image, replicas, networks) = (
         parts.next().unwrap_or_default(),
         parts.next().unwrap_or_default().to_string(),
+        parts.next().unwrap_or_default(),
         parts.next().unwrap_or_default(),
     );
     Ok(if label == "caddy" {
         Service::Ours {
             image,
+            replicas: replicas.trim().parse().unwrap_or(0),
             networks: networks.split_whitespace().map(String::from).collect(),
         }
     } else {
@@ -207,15 +211,26 @@ pub(super) fn ensure(
     found: &Service,
 ) -> Result<()> {
     let name = &settings.name;
+    let want = settings.replicas.unwrap_or(1);
     match found {
-        Service::Ours { image: now, .. } if now.split('@').next() == Some(image) || now == image => {
-            return Ok(())
-        }
-        Service::Ours { .. } => {
-            let out = engine.change(
-                &args(&["service", "update", "--detach", "--image", image, name]),
-                None,
-            )?;
+        Service::Ours {
+            image: now,
+            replicas,
+            ..
+        } => {
+            // Another build of docker flow (another helper), or another count asked for.
+            let mut update = args(&["service", "update", "--detach"]);
+            if now.split('@').next() != Some(image) {
+                update.extend(args(&["--image", image]));
+            }
+            if *replicas != want {
+                update.extend(args(&["--replicas", &want.to_string()]));
+            }
+            if update.len() == 3 {
+                return Ok(());
+            }
+            update.push(name.clone());
+            let out = engine.change(&update, None)?;
             return check(out, name, "update");
         }
         Service::Foreign { image } => {
