@@ -29,7 +29,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -466,32 +466,18 @@ fn apply(
     Ok(())
 }
 
-/// One request to the follower (`host:port`, a name on the control network); the body of a
-/// 200.
+/// One request to the follower (`host:port`, a name on the control network), as the helper
+/// asks Caddy's admin API; the body of a 200 (or 204).
 fn exchange(follower: &str, method: &str, path: &str, body: &[u8]) -> Result<Vec<u8>, String> {
-    let mut s = TcpStream::connect(follower).map_err(|e| format!("{follower}: {e}"))?;
-    s.set_read_timeout(Some(POLL + Duration::from_secs(3)))
-        .map_err(|e| e.to_string())?;
-    write!(
-        s,
-        "{method} {path} HTTP/1.0\r\nHost: follower\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    )
-    .and_then(|()| s.write_all(body))
-    .map_err(|e| e.to_string())?;
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).map_err(|e| e.to_string())?;
-    let end = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or("no HTTP answer")?;
-    let head = String::from_utf8_lossy(&raw[..end]);
-    match head.split_whitespace().nth(1) {
-        Some("200" | "204") => Ok(raw[end + 4..].to_vec()),
-        other => Err(format!(
-            "the follower answered {}",
-            other.unwrap_or("nothing")
-        )),
+    let addr = follower
+        .to_socket_addrs()
+        .map_err(|e| format!("{follower}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{follower}: no address"))?;
+    let r = crate::admin::request(addr, method, path, body, None)?;
+    match r.status {
+        200 | 204 => Ok(r.body.into_bytes()),
+        s => Err(format!("the follower answered {s}")),
     }
 }
 
