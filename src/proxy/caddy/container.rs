@@ -203,20 +203,23 @@ impl<'a> ProxyContainer<'a> {
         Ok(match service::find(self.engine, self.name())? {
             service::Service::Absent => Found::Absent,
             service::Service::Foreign { image } => Found::Foreign { image },
-            service::Service::Ours { .. } => {
-                let f = self.engine.read(&args(&[
-                    "container",
-                    "inspect",
-                    "--format",
-                    "{{.State.Running}}",
-                    &follower::name(self.name()),
-                ]))?;
-                Found::Ours {
-                    running: f.ok() && f.stdout.trim() == "true",
-                    https_port: Some(self.settings.https_port),
-                }
-            }
+            service::Service::Ours { .. } => Found::Ours {
+                running: self.follower_running()?,
+                https_port: Some(self.settings.https_port),
+            },
         })
+    }
+
+    /// Whether the proxy service's follower runs (docker flow's calls go to it).
+    fn follower_running(&self) -> Result<bool> {
+        let f = self.engine.read(&args(&[
+            "container",
+            "inspect",
+            "--format",
+            "{{.State.Running}}",
+            &follower::name(self.name()),
+        ]))?;
+        Ok(f.ok() && f.stdout.trim() == "true")
     }
 
     /// The error for a container at the proxy's name that docker flow did not start.
@@ -356,7 +359,9 @@ impl<'a> ProxyContainer<'a> {
     /// The proxy service: its control network, its follower (which the replicas copy from), its
     /// image, the service, and its replicas running.
     fn provision_service(&self) -> Result<Provisioned> {
-        let was_running = matches!(self.find()?, Found::Ours { running: true, .. });
+        let found = service::find(self.engine, self.name())?;
+        let was_running =
+            matches!(found, service::Service::Ours { .. }) && self.follower_running()?;
         if self.engine.planned(format!(
             "ensure the proxy service `{}` runs {} replica(s)",
             self.name(),
@@ -370,7 +375,6 @@ impl<'a> ProxyContainer<'a> {
         service::ensure_control_network(self.engine, self.name())?;
         follower::Follower::new(self.engine, self).ensure()?;
         let image = service::image(self.engine, &self.settings)?;
-        let found = service::find(self.engine, self.name())?;
         service::ensure(
             self.engine,
             &self.settings,
