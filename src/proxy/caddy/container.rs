@@ -374,7 +374,7 @@ impl<'a> ProxyContainer<'a> {
         }
         service::ensure_control_network(self.engine, self.name())?;
         follower::Follower::new(self.engine, self).ensure()?;
-        let image = service::image(self.engine, &self.settings)?;
+        let image = service::image(self.engine, &self.settings, &found)?;
         service::ensure(
             self.engine,
             &self.settings,

@@ -119,7 +119,9 @@ pub(super) fn find(engine: &Engine, name: &str) -> Result<Service> {
 
 /// The replicas' image: the proxy image with this build's helper, named after both; built once
 /// on the node docker talks to, and pushed to the registry when there is one.
-pub(super) fn image(engine: &Engine, settings: &ProxySettings) -> Result<String> {
+/// `found`: the service as it stands; one that runs this very image was pulled by its nodes
+/// already, so nothing is built or pushed again (a deploy would otherwise push every time).
+pub(super) fn image(engine: &Engine, settings: &ProxySettings, found: &Service) -> Result<String> {
     let base = engine.read(&args(&[
         "image",
         "inspect",
@@ -139,6 +141,11 @@ pub(super) fn image(engine: &Engine, settings: &ProxySettings) -> Result<String>
         None => "docker-flow-proxy".to_string(),
     };
     let tag = format!("{repo}:{}-{}", helper::build_id(), &id[..id.len().min(12)]);
+    if let Service::Ours { image: now, .. } = found {
+        if now.split('@').next() == Some(tag.as_str()) {
+            return Ok(tag);
+        }
+    }
     let have = engine.read(&args(&["image", "inspect", "--format", "{{.Id}}", &tag]))?;
     if !have.ok() {
         build(engine, settings, &tag)?;
