@@ -778,10 +778,10 @@ fn on_the_swarm_a_target_without_a_healthcheck_is_probed_before_the_switch() {
     // One that never answers is never switched to: the deploy fails saying why, v2 serves on,
     // and the failed colour's service is gone.
     let r = bed.flow(
-        &["deploy", "--health-timeout", "10s"],
+        &["deploy", "--health-timeout", "20s"],
         &[("V", "v3"), ("HEALTH", "fail")],
     );
-    r.fails(1, "did not answer within 10s");
+    r.fails(1, "did not answer within 20s");
     assert!(r.stderr.contains("503"), "{}", r.stderr);
     assert_eq!(bed.version(), "v2");
     let services = swarm_words(&["service", "ls", "--format", "{{.Name}} {{.Image}}"]);
