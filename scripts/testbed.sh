@@ -180,7 +180,9 @@ fi
 # HTTP, no auth) serves at 10.231.5.1:5000, which the nodes' daemons trust as an insecure
 # registry: an image pushed there is one every node can pull. A node pulls every image it starts
 # a task of (so not DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1, which stops pulls altogether); for a
-# loaded image the pull fails at once (no route to Docker Hub) and the node starts the loaded one.
+# loaded image the pull must fail at once, so the nodes have no default route (with one, a lookup
+# of Docker Hub through a name server they cannot reach took 20 s for every task started), and
+# the node starts the loaded image.
 # The docker context `dflow-swarm` is the manager. A node failure is its dockerd killed by
 # /run/dflow-nN/pid.
 if [ "${DOCKER_FLOW_SWARM:-}" = 1 ]; then
@@ -200,9 +202,10 @@ if [ "${DOCKER_FLOW_SWARM:-}" = 1 ]; then
       ip -n dflow-sw link set "dflow-v$i" master br0 && ip -n dflow-sw link set "dflow-v$i" up
       ip -n "dflow-n$i" addr add "10.231.5.1$i/24" dev eth0
       ip -n "dflow-n$i" link set eth0 up && ip -n "dflow-n$i" link set lo up
-      ip -n "dflow-n$i" route add default via 10.231.5.1
     done
   fi
+  # A bed made before the nodes lost their default route (see above).
+  for i in 1 2; do ip -n "dflow-n$i" route del default 2>/dev/null || true; done
   for i in 1 2; do
     sock=unix:///run/dflow-n$i/sock
     if ! docker -H "$sock" info >/dev/null 2>&1; then

@@ -791,6 +791,16 @@ fn on_the_swarm_a_target_without_a_healthcheck_is_probed_before_the_switch() {
             .any(|s| s.contains(&bed.bed.project) && s.contains(":v3")),
         "{services:?}"
     );
+    // One that never runs (no node meets its constraint) fails saying where Swarm left it.
+    let path = bed.bed.path().join("compose.yaml");
+    let text = std::fs::read_to_string(&path).unwrap().replace(
+        "    expose: [\"8080\"]\n",
+        "    expose: [\"8080\"]\n    deploy:\n      placement:\n        constraints: [\"node.labels.dflow-nowhere == yes\"]\n",
+    );
+    std::fs::write(&path, text).unwrap();
+    bed.flow(&["deploy", "--health-timeout", "3s"], &[("V", "v3")])
+        .fails(1, "did not run within 3s (Swarm: pending, ");
+    assert_eq!(bed.version(), "v2");
 }
 
 /// A drained node made active again, however the test ends.

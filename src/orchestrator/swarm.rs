@@ -906,6 +906,12 @@ impl Orchestrator for Swarm<'_> {
                     .iter()
                     .find(|i| !i.running() || !probe.answered.contains(&i.id));
                 let why = stuck.and_then(|i| probe.reasons.get(&i.id));
+                // Where Swarm left it says why: `preparing` is the node still pulling the image.
+                let swarm_state = stuck
+                    .and_then(|i| tasks.iter().find(|t| t.instance.id == i.id))
+                    .map_or_else(String::new, |t| {
+                        format!(" (Swarm: {}, {})", t.state, t.message)
+                    });
                 return Err(Error::Unhealthy {
                     instance: stuck.map_or_else(|| self.full_name(None), |i| i.name.clone()),
                     what: match why {
@@ -914,7 +920,7 @@ impl Orchestrator for Swarm<'_> {
                             self.settings.health_timeout.as_secs()
                         ),
                         _ => format!(
-                            "did not run within {}s",
+                            "did not run within {}s{swarm_state}",
                             self.settings.health_timeout.as_secs()
                         ),
                     },
