@@ -1004,8 +1004,28 @@ fn keep_old_keeps_the_replaced_release_warm_so_a_rollback_only_switches() {
         before,
         "the warm release was started again"
     );
+    // The proxy swapped the warm release in first thing, before the lock and every read.
+    assert!(
+        r.stderr.contains("switched back first thing"),
+        "{}",
+        r.stderr
+    );
     let first = stats.first_of("v1").expect("no v1 answer") - command;
     eprintln!("keep-old rollback: first v1 answer {first:?} after the command started");
+    // A run that holds the lock in between (here `proxy`) ends the standby: the rollback after
+    // it goes the long way, still without starting a container.
+    bed.env("V", "v2");
+    bed.flow(&["deploy", "--keep-old", "5m"]).ok();
+    bed.flow(&["proxy"]).ok();
+    let r = bed.flow(&["rollback"]);
+    r.ok();
+    assert!(!r.stderr.contains("first thing"), "{}", r.stderr);
+    assert_eq!(bed.version_at("/demo"), "v1");
+    assert_eq!(
+        started_at(&bed),
+        before,
+        "the warm release was started again"
+    );
     // Kept briefly: the next command after its time stops it (docker flow runs no daemon).
     bed.env("V", "v3");
     // (The time counts from the deploy's start, so it covers the new release's start-up; 15 s:

@@ -6,6 +6,7 @@
 //!
 //! - `probe`: checks instances from inside their network (health gates without a healthcheck).
 //! - `set`, `get`: the rotation, the DNS records the proxy resolves its upstreams from.
+//! - `standby`, `swap`, `settle`: a release kept warm beside a record, swapped in by a rollback.
 //! - `proxy`: the Caddy proxy container's first process: serves the rotation on the container's
 //!   loopback and runs Caddy.
 //! - `admin`, `drain`: Caddy's admin API, which listens on the proxy container's loopback only.
@@ -28,6 +29,7 @@ mod replicas;
 // docker flow's half of the protocol (the parsers) is used by docker flow, through the library.
 #[allow(dead_code)]
 mod protocol;
+mod standby;
 mod supervise;
 
 use std::process::ExitCode;
@@ -36,7 +38,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((command, rest)) = args.split_first() else {
         eprintln!(
-            "usage: helper probe|set|get|proxy|admin|drain|hold|append|read|certs|follow ..."
+            "usage: helper probe|set|get|standby|swap|settle|proxy|admin|drain|hold|append|read|certs|follow ..."
         );
         return ExitCode::from(2);
     };
@@ -44,6 +46,9 @@ fn main() -> ExitCode {
         "probe" => probe::run(rest),
         "set" => dns::set(rest),
         "get" => dns::get(rest),
+        "standby" => standby::standby(rest),
+        "swap" => standby::swap(rest),
+        "settle" => standby::settle(rest),
         "proxy" => supervise::run(rest),
         "admin" => admin::run(rest),
         "drain" => admin::drain(rest),

@@ -81,7 +81,7 @@ pub fn run(args: &[String]) -> ExitCode {
 
 /// One HTTP request; the connection and the answer each get at most a second (less when the
 /// deadline is nearer, but never under 100 ms so a slow network still gets one fair try).
-fn answer(addr: SocketAddr, path: &str, deadline: Instant) -> Result<(), String> {
+pub(crate) fn answer(addr: SocketAddr, path: &str, deadline: Instant) -> Result<(), String> {
     // One attempt has at most a second, and never outlives the probe's deadline: the time
     // bounds the attempt as a whole, so an answer that trickles in byte by byte cannot hold it.
     let until = Instant::now()

@@ -70,6 +70,29 @@ pub mod record {
     }
 }
 
+/// `standby`, `swap`, `settle`: a release kept warm, swapped into its route by a rollback.
+pub mod standby {
+    /// The exit code of a `swap` that found nothing to swap (the rollback goes the long way).
+    pub const NOTHING: u8 = 3;
+
+    /// The standby's file beside the route's record `name` (never a name the DNS serves).
+    pub fn file(name: &str) -> String {
+        format!(".{name}.standby")
+    }
+
+    /// The standby file's first line: until when (unix seconds) it may be swapped in.
+    pub fn header(until: u64) -> String {
+        format!("until {until}\n")
+    }
+
+    /// The inverse of a standby file: (until, members as (container, ipv4)).
+    pub fn parse(text: &str) -> Option<(u64, Vec<(String, String)>)> {
+        let mut lines = text.lines();
+        let until = lines.next()?.strip_prefix("until ")?.parse().ok()?;
+        Some((until, lines.filter_map(super::record::parse_line).collect()))
+    }
+}
+
 /// `hold`: the deploy lock's process.
 pub mod hold {
     /// What it prints once it runs: the lock is taken.

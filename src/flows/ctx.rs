@@ -34,6 +34,8 @@ pub(crate) struct Ctx<'a> {
     pub release: Release,
     /// The target's image as the Compose file names it (what a deploy would start).
     pub image: String,
+    /// Whether the target runs on Swarm mode.
+    pub swarm: bool,
 }
 
 impl<'a> Ctx<'a> {
@@ -76,6 +78,7 @@ impl<'a> Ctx<'a> {
             command: String::new(),
             release: Release::new(),
             image,
+            swarm,
         }
     }
 

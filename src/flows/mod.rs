@@ -167,6 +167,11 @@ pub(crate) fn run(engine: &Engine, settings: &Settings, action: &Action, cwd: &P
     if swarm && steps.contains(&Step::Deploy) {
         warn_ignored(&ctx, &project_files, &project_services);
     }
+    // The instant rollback switches first: everything else it needs comes after.
+    let swapped = match action {
+        Action::Rollback(None) => rollback::swap_warm(&ctx)?,
+        _ => None,
+    };
     check_mode(&ctx, action)?;
     ctx.proxy.preflight()?;
     if needs_probe {
@@ -181,8 +186,10 @@ pub(crate) fn run(engine: &Engine, settings: &Settings, action: &Action, cwd: &P
         &ctx.progress,
         swarm,
     )?;
-    // What was listed before the lock may have changed while another run held it.
+    // What was listed before the lock may have changed while another run held it; and from
+    // now on no rollback swaps a warm release in behind this run.
     ctx.orchestrator.forget();
+    ctx.proxy.settle()?;
     let mut done = Record::default();
     let deploys = steps.contains(&Step::Deploy);
     let run_started = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
@@ -207,7 +214,8 @@ pub(crate) fn run(engine: &Engine, settings: &Settings, action: &Action, cwd: &P
         })(),
         Action::Rollback(to) => {
             let started = Instant::now();
-            rollback::run(&ctx, to.as_deref(), &lock).map(|o| done.record("rollback", started, o))
+            rollback::run(&ctx, to.as_deref(), &lock, swapped)
+                .map(|o| done.record("rollback", started, o))
         }
         Action::Promote => (|| {
             let started = Instant::now();

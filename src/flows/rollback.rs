@@ -1,27 +1,68 @@
 //! Rollback: bring the previous colour back, make it live, stop the current one.
 //!
 //! The previous colour's containers were stopped, not removed, so a rollback is a restart plus
-//! one health check, not a redeploy (with `--keep-old` they still run: only a switch). Missing
-//! instances are added from the previous release's own image. `rollback --to RELEASE` brings
-//! back any release the history lists whose image the engine still has: in the other colour,
-//! from that image, when its containers are gone.
+//! one health check, not a redeploy. Missing instances are added from the previous release's
+//! own image.
+//!
+//! With `--keep-old` they still run, and the proxy holds them beside the route (its standby):
+//! `swap_warm` swaps them in before anything else is read or locked, in one `docker exec`, and
+//! the run then finishes under the deploy lock (drains and stops the release it replaced). A
+//! standby is written only by a run holding the lock and ended by every later one before it
+//! reads the route, so the swap never changes a route behind a run.
+//!
+//! `rollback --to RELEASE` brings back any release the history lists whose image the engine
+//! still has: in the other colour, from that image, when its containers are gone.
 
 use super::outcome::Outcome;
 use super::Ctx;
 use crate::engine::args;
 use crate::error::{Error, Result};
 use crate::history;
-use crate::instance::Instance;
+use crate::instance::{self, Instance, Upstream};
 use crate::lock::Lock;
 use crate::releases::{Back, NoRollback, Releases, Rollback};
 
-pub(super) fn run(ctx: &Ctx, to: Option<&str>, lock: &Lock) -> Result<Outcome> {
+/// The instant rollback: the release kept warm swapped back into the route, before the deploy
+/// lock and every other read. What the route sent traffic to before; None when nothing was
+/// kept warm (or it does not answer): the rollback goes the long way.
+pub(super) fn swap_warm(ctx: &Ctx) -> Result<Option<Vec<Upstream>>> {
+    // Swarm mode's records follow Swarm's tasks: no release waits beside them.
+    if !ctx.settings.blue_green || !ctx.proxied() || ctx.swarm || ctx.engine.dry_run() {
+        return Ok(None);
+    }
+    // Docker's own verdict counts too: an instance it finds unhealthy is not swapped in.
+    let unhealthy = ctx.engine.read(&args(&[
+        "ps",
+        "--filter",
+        &format!("label=com.docker.compose.project={}", ctx.project),
+        "--filter",
+        &format!("label={}={}", crate::model::LABEL_TARGET, ctx.target),
+        "--filter",
+        "health=unhealthy",
+        "--format",
+        "{{.Names}}",
+    ]))?;
+    let unhealthy: Vec<String> = unhealthy.stdout.lines().map(String::from).collect();
+    ctx.proxy.swap_warm(&ctx.settings.health_path, &unhealthy)
+}
+
+pub(super) fn run(
+    ctx: &Ctx,
+    to: Option<&str>,
+    lock: &Lock,
+    swapped: Option<Vec<Upstream>>,
+) -> Result<Outcome> {
     let step = ctx.progress.step("rollback");
     if !ctx.settings.blue_green {
         return Err(Error::usage(
             "rollback needs a blue-green deployment: without it the old release is removed after a deploy",
             "deploy with --blue-green (or `blue_green: true` in docker-flow.yml) to keep the previous release for rollback",
         ));
+    }
+    if let Some(before) = swapped {
+        let outcome = finish_swap(ctx, &before)?;
+        step.done();
+        return Ok(outcome);
     }
     let releases = ctx.releases()?;
     ctx.no_canary(&releases)?;
@@ -94,6 +135,64 @@ pub(super) fn run(ctx: &Ctx, to: Option<&str>, lock: &Lock) -> Result<Outcome> {
         release,
         from_release,
         instances: started,
+        routed,
+    })
+}
+
+/// After `swap_warm`, under the lock: drains what the route sent traffic to before, and stops
+/// it, as a rollback does once it switched.
+fn finish_swap(ctx: &Ctx, before: &[Upstream]) -> Result<Outcome> {
+    let releases = ctx.releases()?;
+    let live = releases.live();
+    let routed = ctx.proxy.current()?.unwrap_or_default();
+    let replaced: Vec<Instance> = ctx
+        .orchestrator
+        .instances()?
+        .into_iter()
+        .filter(Instance::running)
+        .filter(|i| before.iter().any(|up| i.is(up)))
+        .filter(|i| !routed.iter().any(|up| i.is(up)))
+        .collect();
+    let (Some(to), Some(from)) = (
+        live.first().and_then(|i| i.color),
+        replaced.first().and_then(|i| i.color),
+    ) else {
+        // Another run changed the route between the swap and the lock: it is theirs now.
+        return Err(Error::flow(
+            format!(
+                "the rollback of `{}` switched, but another run changed the route before it could finish",
+                ctx.target
+            ),
+            "`docker flow status` shows what serves now",
+        ));
+    };
+    let old: Vec<Upstream> = before
+        .iter()
+        .filter(|up| !routed.contains(up))
+        .cloned()
+        .collect();
+    ctx.progress.info(&format!(
+        "proxy ({}) switched back first thing to the release kept warm (--keep-old): routes to {}",
+        ctx.proxy.driver(),
+        instance::list(&routed)
+    ));
+    ctx.progress.info(&format!(
+        "stopping {} (kept for rollback)",
+        instance::names(&replaced)
+    ));
+    if let crate::proxy::Drained::TimedOut(_) = ctx.proxy.drain(&old, ctx.settings.drain_timeout)? {
+        ctx.progress.warn(&format!(
+            "requests still in flight to {} after --drain-timeout; stopping it anyway",
+            instance::list(&old)
+        ));
+    }
+    ctx.take_out(&replaced)?;
+    Ok(Outcome::RolledBack {
+        from,
+        to,
+        release: live.first().map(|i| i.release.clone()).unwrap_or_default(),
+        from_release: replaced[0].release.clone(),
+        instances: live,
         routed,
     })
 }

@@ -94,15 +94,18 @@ pub(super) fn stop_old(ctx: &Ctx, done: &History) -> Result<Outcome> {
     if let Some(until) = warm {
         // `--keep-old`: out of rotation (it serves nothing) but running, for a rollback that
         // only switches. The next command after `until` stops it (`expire_warm`).
-        let until = humantime::format_rfc3339_seconds(until).to_string();
         ctx.progress.info(&format!(
-            "keeping {} running out of rotation until {until} (--keep-old): a rollback before then only switches",
-            instance::names(&old)
+            "keeping {} running out of rotation until {} (--keep-old): a rollback before then only switches",
+            instance::names(&old),
+            humantime::format_rfc3339_seconds(until)
         ));
+        if let Err(e) = ctx.proxy.keep_warm(&old, until) {
+            ctx.progress.warn(&e.to_string());
+        }
         step.done();
         return Ok(Outcome::KeptWarm {
             instances: old,
-            until,
+            until: humantime::format_rfc3339_seconds(until).to_string(),
         });
     }
     if old.is_empty() {

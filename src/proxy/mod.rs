@@ -72,6 +72,22 @@ pub(crate) trait Proxy {
     }
     /// The routes of this project, read back from the proxy.
     fn routes(&self) -> Result<Vec<RouteReport>>;
+    /// Keeps `warm` (the release `--keep-old` keeps running out of rotation) ready to be
+    /// swapped back in until `until`, by a rollback that has not read anything else yet.
+    fn keep_warm(&self, _warm: &[Instance], _until: std::time::SystemTime) -> Result<()> {
+        Ok(())
+    }
+    /// The rollback's first step, before the deploy lock: swaps the release kept warm back in,
+    /// if the proxy holds one that answers on `path` and is none of `unhealthy`. What the route
+    /// sent traffic to before; None when there was nothing to swap.
+    fn swap_warm(&self, _path: &str, _unhealthy: &[String]) -> Result<Option<Vec<Upstream>>> {
+        Ok(None)
+    }
+    /// Once a run holds the deploy lock, before it reads the route: no release kept warm can
+    /// be swapped in behind it any more.
+    fn settle(&self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// The certificates a route's new domains got while the command waited.

@@ -504,6 +504,53 @@ impl Proxy for Caddy<'_> {
         drain::wait(&self.container, &addresses, timeout)
     }
 
+    /// The warm release waits beside the record (the helper's `standby`), at its addresses
+    /// on the route network, which it keeps while it runs. Not on Swarm mode, whose records
+    /// the follower rewrites as tasks come and go: a rollback there goes the long way.
+    fn keep_warm(&self, warm: &[Instance], until: std::time::SystemTime) -> Result<()> {
+        if self.route.swarm || warm.is_empty() || !self.serving()? {
+            return Ok(());
+        }
+        let on_network = self.network.members()?;
+        let members: Vec<Member> = on_network
+            .into_iter()
+            .filter(|(name, _)| warm.iter().any(|i| &i.name == name))
+            .collect();
+        if members.len() != warm.len() {
+            return Ok(()); // not all reachable: no instant rollback to it
+        }
+        let until = until
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        self.rotation()
+            .standby(&config::record(&self.route), &members, until)
+    }
+
+    /// One `docker exec` of the helper, asked without reading anything first: the helper
+    /// swaps only a standby a run holding the lock wrote, and checks its members answer.
+    fn swap_warm(&self, path: &str, unhealthy: &[String]) -> Result<Option<Vec<Upstream>>> {
+        if self.route.swarm || self.engine.dry_run() {
+            return Ok(None);
+        }
+        let before = self.rotation().swap(
+            &config::record(&self.route),
+            self.route.port,
+            path,
+            unhealthy,
+        )?;
+        *self.members.borrow_mut() = None;
+        Ok(before.map(|m| self.upstreams(m)))
+    }
+
+    fn settle(&self) -> Result<()> {
+        if self.route.swarm || self.engine.dry_run() || !self.serving()? {
+            return Ok(());
+        }
+        let m = self.rotation().settle(&config::record(&self.route))?;
+        *self.members.borrow_mut() = Some(m);
+        Ok(())
+    }
+
     fn retire(&self, stopped: &[Instance]) -> Result<()> {
         if self.route.swarm {
             return Ok(()); // a task leaves its networks as it ends

@@ -74,4 +74,89 @@ impl<'c, 'a> Rotation<'c, 'a> {
                 .collect(),
         ))
     }
+
+    /// Keeps `members` (a release kept warm by `--keep-old`) beside the record `name` until
+    /// `until` (unix seconds), for a rollback's `swap`; no members: none kept.
+    pub(super) fn standby(&self, name: &str, members: &[Member], until: u64) -> Result<()> {
+        let mut a = args(&["standby", RECORDS, name, &until.to_string()]);
+        a.extend(
+            members
+                .iter()
+                .map(|(c, ip)| protocol::record::member_arg(c, ip)),
+        );
+        let out = self.container.exec(&a, None, true)?;
+        if !out.ok() {
+            return Err(Error::environment(
+                format!(
+                    "cannot keep the warm release beside the route `{name}`: {}",
+                    out.stderr.trim()
+                ),
+                format!(
+                    "check that the proxy `{}` runs; a rollback still works, by the long way",
+                    self.container.name()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Swaps the release kept warm into the record `name`, if one is there, in time, and every
+    /// member answers on `port` at `path` and is none of `unhealthy`: the record it replaced.
+    /// None when there was nothing to swap (or no proxy to ask): the caller goes the long way.
+    pub(super) fn swap(
+        &self,
+        name: &str,
+        port: u16,
+        path: &str,
+        unhealthy: &[String],
+    ) -> Result<Option<Vec<Member>>> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let mut a = args(&[
+            "swap",
+            RECORDS,
+            name,
+            &now.to_string(),
+            &port.to_string(),
+            path,
+        ]);
+        a.extend(unhealthy.iter().cloned());
+        let out = self.container.exec(&a, None, true)?;
+        if !out.ok() {
+            return Ok(None);
+        }
+        Ok(Some(
+            out.stdout
+                .lines()
+                .filter_map(protocol::record::parse_line)
+                .collect(),
+        ))
+    }
+
+    /// The record `name`, with no release kept warm beside it any more (what a run that holds
+    /// the deploy lock reads first: no `swap` can change the record behind it after).
+    pub(super) fn settle(&self, name: &str) -> Result<Option<Vec<Member>>> {
+        let out = self
+            .container
+            .exec(&args(&["settle", RECORDS, name]), None, true)?;
+        if !out.ok() {
+            return Err(Error::environment(
+                format!(
+                    "cannot read the proxy's rotation for `{name}`: {}",
+                    out.stderr.trim()
+                ),
+                format!("check that the proxy `{}` runs", self.container.name()),
+            ));
+        }
+        if out.stdout.trim().is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(
+            out.stdout
+                .lines()
+                .filter_map(protocol::record::parse_line)
+                .collect(),
+        ))
+    }
 }

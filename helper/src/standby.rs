@@ -1,0 +1,278 @@
+//! A release kept warm by `--keep-old`: its members wait beside the route's record, so that a
+//! rollback is one swap here, done before docker flow reads anything else.
+//!
+//! The standby (`.<name>.standby`) is written by a run that holds the deploy lock, when it keeps
+//! the old release running out of rotation, and says until when it may be swapped in. Every
+//! later run that holds the lock ends it (`settle`) before it reads the record, so a swap never
+//! happens behind a run that changes the route, and a swap that happened before is what that run
+//! reads. The records' lock makes each of these one step.
+//!
+//! - `standby <dir> <name> <until> [<container>@<ip>...]`: writes the standby (`until`: unix
+//!   seconds); with no members, removes it.
+//! - `swap <dir> <name> <now> <port> <path> [<container>...]`: when the standby is there, its
+//!   time is ahead of `now`, and each of its members answers `GET <path>` on `port` at its
+//!   address (below 500, as `probe` asks) and is none of the containers given (those Docker
+//!   reports unhealthy), the record becomes the standby's members and the standby is removed;
+//!   the record it replaced is printed. Exit 3 when there is nothing to swap (said on stderr).
+//! - `settle <dir> <name>`: removes the standby and prints the record, as `get` does.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use crate::protocol;
+use crate::{dns, probe};
+
+/// How long a warm release's members have to answer before a swap.
+const PROBE_WITHIN: Duration = Duration::from_secs(1);
+
+fn path(dir: &Path, name: &str) -> Option<PathBuf> {
+    dns::record_path(dir, name)?;
+    Some(dir.join(protocol::standby::file(name)))
+}
+
+fn remove(path: &Path) -> Result<(), String> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.to_string()),
+        _ => Ok(()),
+    }
+}
+
+pub fn standby(args: &[String]) -> ExitCode {
+    const USAGE: &str = "usage: helper standby <dir> <name> <until> [<container>@<ip>...]";
+    let [dir, name, until, members @ ..] = args else {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    let dir = Path::new(dir);
+    let (Some(path), Ok(until)) = (path(dir, name), until.parse::<u64>()) else {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    let mut text = protocol::standby::header(until);
+    for m in members {
+        match protocol::record::parse_member_arg(m)
+            .filter(|(_, ip)| ip.parse::<std::net::Ipv4Addr>().is_ok())
+        {
+            Some((c, ip)) => text.push_str(&protocol::record::line(ip, c)),
+            None => {
+                eprintln!("helper standby: `{m}` is not <container>@<ipv4>");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let done = dns::lock(dir).and_then(|_lock| {
+        if members.is_empty() {
+            return remove(&path);
+        }
+        let tmp = path.with_file_name(format!("{}.new", protocol::standby::file(name)));
+        std::fs::write(&tmp, &text)
+            .and_then(|()| std::fs::rename(&tmp, &path))
+            .map_err(|e| e.to_string())
+    });
+    match done {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("helper standby: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+pub fn swap(args: &[String]) -> ExitCode {
+    const USAGE: &str = "usage: helper swap <dir> <name> <now> <port> <path> [<container>...]";
+    let [dir, name, now, port, probe_path, unhealthy @ ..] = args else {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    let dir = Path::new(dir);
+    let (Some(path), Ok(now), Ok(port)) =
+        (path(dir, name), now.parse::<u64>(), port.parse::<u16>())
+    else {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    if !probe_path.starts_with('/') || probe_path.bytes().any(|b| b <= b' ' || b == 0x7f) {
+        eprintln!("helper swap: `{probe_path}` is not a request path");
+        return ExitCode::from(2);
+    }
+    let swapped = dns::lock(dir).and_then(|_lock| {
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Err("no release is kept warm".to_string()))
+            }
+            Err(e) => return Err(e.to_string()),
+        };
+        let Some((until, members)) = protocol::standby::parse(&text) else {
+            return Ok(Err("the standby is unreadable".to_string()));
+        };
+        if until <= now {
+            return Ok(Err("the warm release's time is up".to_string()));
+        }
+        if members.is_empty() {
+            return Ok(Err("the standby has no member".to_string()));
+        }
+        // Each member must answer where the proxy will send it requests, as the probe that
+        // gates a release without a healthcheck does, and not be unhealthy to Docker.
+        let deadline = Instant::now() + PROBE_WITHIN;
+        for (c, ip) in &members {
+            if unhealthy.contains(c) {
+                return Ok(Err(format!("{c} is unhealthy")));
+            }
+            let addr = format!("{ip}:{port}");
+            let answered = addr
+                .parse::<SocketAddr>()
+                .map_err(|e| e.to_string())
+                .and_then(|a| probe::answer(a, probe_path, deadline));
+            if let Err(why) = answered {
+                return Ok(Err(format!("{c} does not answer at {addr}: {why}")));
+            }
+        }
+        let before = dns::members(dir, name);
+        dns::write(dir, name, &members)?;
+        remove(&path)?;
+        Ok(Ok(before))
+    });
+    match swapped {
+        Ok(Ok(before)) => {
+            for (c, ip) in before {
+                print!("{}", protocol::record::line(&ip, &c));
+            }
+            ExitCode::SUCCESS
+        }
+        Ok(Err(why)) => {
+            eprintln!("{why}");
+            ExitCode::from(protocol::standby::NOTHING)
+        }
+        Err(e) => {
+            eprintln!("helper swap: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+pub fn settle(args: &[String]) -> ExitCode {
+    let [dir, name] = args else {
+        eprintln!("usage: helper settle <dir> <name>");
+        return ExitCode::from(2);
+    };
+    let dir_path = Path::new(dir);
+    let Some(path) = path(dir_path, name) else {
+        eprintln!("helper settle: `{name}` is not a DNS name");
+        return ExitCode::from(2);
+    };
+    if let Err(e) = dns::lock(dir_path).and_then(|_lock| remove(&path)) {
+        eprintln!("helper settle: {e}");
+        return ExitCode::from(1);
+    }
+    dns::get(&[dir.clone(), name.clone()])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    fn run(f: fn(&[String]) -> ExitCode, args: &[&str]) -> ExitCode {
+        f(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    /// An instance answering 200 on 127.0.0.1 (127.0.0.2, the same port, refuses): its port.
+    fn instance() -> String {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for mut s in l.incoming().flatten() {
+                let _ = s.read(&mut [0u8; 512]);
+                let _ = s.write_all(b"HTTP/1.0 200 OK\r\n\r\n");
+            }
+        });
+        port.to_string()
+    }
+
+    /// The green release live, the blue one (at `blue`) kept warm until 1000.
+    fn setup(blue: &str) -> (tempfile::TempDir, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display().to_string();
+        assert_eq!(
+            run(dns::set, &[&d, "app.p.dflow", "p-app-green-1@127.0.0.3"]),
+            ExitCode::SUCCESS
+        );
+        let member = format!("p-app-blue-1@{blue}");
+        assert_eq!(
+            run(standby, &[&d, "app.p.dflow", "1000", &member]),
+            ExitCode::SUCCESS
+        );
+        (dir, d)
+    }
+
+    fn record(dir: &tempfile::TempDir) -> Vec<(String, String)> {
+        dns::members(dir.path(), "app.p.dflow")
+    }
+
+    fn green() -> Vec<(String, String)> {
+        vec![("p-app-green-1".into(), "127.0.0.3".into())]
+    }
+
+    #[test]
+    fn a_swap_puts_the_standby_in_the_record_once() {
+        let port = instance();
+        let (dir, d) = setup("127.0.0.1");
+        assert_eq!(
+            run(swap, &[&d, "app.p.dflow", "999", &port, "/"]),
+            ExitCode::SUCCESS
+        );
+        assert_eq!(record(&dir), [("p-app-blue-1".into(), "127.0.0.1".into())]);
+        // The standby is used up: a second swap finds nothing and changes nothing.
+        assert_eq!(
+            run(swap, &[&d, "app.p.dflow", "999", &port, "/"]),
+            ExitCode::from(protocol::standby::NOTHING)
+        );
+        assert_eq!(record(&dir), [("p-app-blue-1".into(), "127.0.0.1".into())]);
+    }
+
+    #[test]
+    fn no_swap_after_its_time_to_a_member_unhealthy_or_silent_or_after_a_settle() {
+        let port = instance();
+        let nothing = ExitCode::from(protocol::standby::NOTHING);
+        let (dir, d) = setup("127.0.0.1");
+        let swap_at = |now: &str, unhealthy: &[&str]| {
+            let mut a = vec![d.as_str(), "app.p.dflow", now, &port, "/"];
+            a.extend(unhealthy);
+            run(swap, &a)
+        };
+        assert_eq!(swap_at("1000", &[]), nothing);
+        assert_eq!(swap_at("999", &["p-app-blue-1"]), nothing);
+        assert_eq!(record(&dir), green());
+        assert_eq!(run(settle, &[&d, "app.p.dflow"]), ExitCode::SUCCESS);
+        assert_eq!(swap_at("999", &[]), nothing);
+        assert_eq!(record(&dir), green());
+        // No members: the standby is removed.
+        run(
+            standby,
+            &[&d, "app.p.dflow", "1000", "p-app-blue-1@127.0.0.1"],
+        );
+        run(standby, &[&d, "app.p.dflow", "1000"]);
+        assert_eq!(swap_at("999", &[]), nothing);
+        // Nothing answers at the member's address (restarted elsewhere, say).
+        let (dir, d) = setup("127.0.0.2");
+        assert_eq!(run(swap, &[&d, "app.p.dflow", "999", &port, "/"]), nothing);
+        assert_eq!(record(&dir), green());
+    }
+
+    #[test]
+    fn bad_arguments_are_refused() {
+        let (_dir, d) = setup("127.0.0.1");
+        let usage = ExitCode::from(2);
+        assert_eq!(run(standby, &[&d, "../x", "1000", "c@10.0.0.2"]), usage);
+        assert_eq!(run(standby, &[&d, "app.p.dflow", "soon"]), usage);
+        assert_eq!(
+            run(standby, &[&d, "app.p.dflow", "1000", "c@not-an-ip"]),
+            usage
+        );
+        assert_eq!(run(swap, &[&d, "app.p.dflow", "999", "80"]), usage);
+        assert_eq!(run(swap, &[&d, "app.p.dflow", "999", "80", "/a b"]), usage);
+    }
+}
