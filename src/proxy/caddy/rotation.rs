@@ -11,7 +11,7 @@ use docker_flow_helper::protocol;
 
 use super::container::ProxyContainer;
 use super::RECORDS;
-use crate::engine::args;
+use crate::engine::{args, Output};
 use crate::error::{Error, Result};
 
 /// One instance in rotation: its container and its address on the route network.
@@ -26,6 +26,22 @@ impl<'c, 'a> Rotation<'c, 'a> {
         Rotation { container }
     }
 
+    /// Runs the helper with `a` in the proxy (a change of the rotation): its output, or the
+    /// error that it failed to do `what` (its own words after), with `help`.
+    fn change(&self, a: &[String], what: &str, help: &str) -> Result<Output> {
+        let out = self.container.exec(a, None, true)?;
+        if !out.ok() {
+            return Err(Error::environment(
+                format!("{what}: {}", out.stderr.trim()),
+                format!(
+                    "check that the proxy `{}` runs{help}",
+                    self.container.name()
+                ),
+            ));
+        }
+        Ok(out)
+    }
+
     /// Replaces the record `name` with `members`, at once. `follow` (Swarm mode): the route
     /// network and the services whose running tasks the follower keeps the record on.
     pub(super) fn set(
@@ -38,24 +54,12 @@ impl<'c, 'a> Rotation<'c, 'a> {
         if let Some((network, services)) = follow {
             a.extend(protocol::record::follow_args(network, services));
         }
-        a.extend(
-            members
-                .iter()
-                .map(|(c, ip)| protocol::record::member_arg(c, ip)),
-        );
-        let out = self.container.exec(&a, None, true)?;
-        if !out.ok() {
-            return Err(Error::environment(
-                format!(
-                    "cannot update the proxy's rotation for `{name}`: {}",
-                    out.stderr.trim()
-                ),
-                format!(
-                    "check that the proxy `{}` runs; `docker flow proxy` repairs the rotation",
-                    self.container.name()
-                ),
-            ));
-        }
+        a.extend(member_args(members));
+        self.change(
+            &a,
+            &format!("cannot update the proxy's rotation for `{name}`"),
+            "; `docker flow proxy` repairs the rotation",
+        )?;
         Ok(())
     }
 
@@ -64,39 +68,22 @@ impl<'c, 'a> Rotation<'c, 'a> {
         let out = self
             .container
             .exec(&args(&["get", RECORDS, name]), None, false)?;
-        if !out.ok() || out.stdout.trim().is_empty() {
+        if !out.ok() {
             return Ok(None);
         }
-        Ok(Some(
-            out.stdout
-                .lines()
-                .filter_map(protocol::record::parse_line)
-                .collect(),
-        ))
+        Ok(record(&out.stdout))
     }
 
     /// Keeps `members` (a release kept warm by `--keep-old`) beside the record `name` until
     /// `until` (unix seconds), for a rollback's `swap`; no members: none kept.
     pub(super) fn standby(&self, name: &str, members: &[Member], until: u64) -> Result<()> {
         let mut a = args(&["standby", RECORDS, name, &until.to_string()]);
-        a.extend(
-            members
-                .iter()
-                .map(|(c, ip)| protocol::record::member_arg(c, ip)),
-        );
-        let out = self.container.exec(&a, None, true)?;
-        if !out.ok() {
-            return Err(Error::environment(
-                format!(
-                    "cannot keep the warm release beside the route `{name}`: {}",
-                    out.stderr.trim()
-                ),
-                format!(
-                    "check that the proxy `{}` runs; a rollback still works, by the long way",
-                    self.container.name()
-                ),
-            ));
-        }
+        a.extend(member_args(members));
+        self.change(
+            &a,
+            &format!("cannot keep the warm release beside the route `{name}`"),
+            "; a rollback still works, by the long way",
+        )?;
         Ok(())
     }
 
@@ -113,50 +100,44 @@ impl<'c, 'a> Rotation<'c, 'a> {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        let mut a = args(&[
-            "swap",
-            RECORDS,
-            name,
-            &now.to_string(),
-            &port.to_string(),
-            path,
-        ]);
+        let mut a = args(&["swap", RECORDS, name, &now.to_string()]);
+        a.extend([port.to_string(), path.to_string()]);
         a.extend(unhealthy.iter().cloned());
         let out = self.container.exec(&a, None, true)?;
         if !out.ok() {
             return Ok(None);
         }
-        Ok(Some(
-            out.stdout
-                .lines()
-                .filter_map(protocol::record::parse_line)
-                .collect(),
-        ))
+        Ok(Some(record(&out.stdout).unwrap_or_default()))
     }
 
     /// The record `name`, with no release kept warm beside it any more (what a run that holds
     /// the deploy lock reads first: no `swap` can change the record behind it after).
     pub(super) fn settle(&self, name: &str) -> Result<Option<Vec<Member>>> {
-        let out = self
-            .container
-            .exec(&args(&["settle", RECORDS, name]), None, true)?;
-        if !out.ok() {
-            return Err(Error::environment(
-                format!(
-                    "cannot read the proxy's rotation for `{name}`: {}",
-                    out.stderr.trim()
-                ),
-                format!("check that the proxy `{}` runs", self.container.name()),
-            ));
-        }
-        if out.stdout.trim().is_empty() {
-            return Ok(None);
-        }
-        Ok(Some(
-            out.stdout
-                .lines()
-                .filter_map(protocol::record::parse_line)
-                .collect(),
-        ))
+        let out = self.change(
+            &args(&["settle", RECORDS, name]),
+            &format!("cannot read the proxy's rotation for `{name}`"),
+            "",
+        )?;
+        Ok(record(&out.stdout))
     }
+}
+
+/// Members as the helper takes them on its command line.
+fn member_args(members: &[Member]) -> impl Iterator<Item = String> + '_ {
+    members
+        .iter()
+        .map(|(c, ip)| protocol::record::member_arg(c, ip))
+}
+
+/// A record as the helper prints it; None when it printed none.
+fn record(stdout: &str) -> Option<Vec<Member>> {
+    if stdout.trim().is_empty() {
+        return None;
+    }
+    Some(
+        stdout
+            .lines()
+            .filter_map(protocol::record::parse_line)
+            .collect(),
+    )
 }
