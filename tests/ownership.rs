@@ -79,6 +79,15 @@ fn a_foreign_caddy_at_the_proxys_name_or_port_is_left_untouched() {
     let r = bed.flow(&["deploy"]);
     r.fails(3, "docker flow did not start it");
     assert!(r.stderr.contains("--proxy-name"), "{}", r.stderr);
+    // A rollback asks the proxy to swap a warm release in before anything else: a foreign
+    // container at the proxy's name gets no helper copied in for it.
+    bed.flow(&["rollback", "--blue-green"])
+        .fails(3, "docker flow did not start it");
+    let copied = docker(&["cp", &format!("{}:/docker-flow", bed.proxy_name), "-"]);
+    assert!(
+        !copied.status.success(),
+        "docker flow's helper was copied in"
+    );
     assert_eq!(before, bed.engine_snapshot(), "the engine changed");
     assert_eq!(foreign_config(&bed.proxy_name), config);
     // On the port docker flow would publish.

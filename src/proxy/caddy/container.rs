@@ -546,6 +546,22 @@ impl<'a> ProxyContainer<'a> {
         stdin: Option<&[u8]>,
         change: bool,
     ) -> Result<Output> {
+        self.exec_with(helper_args, stdin, change, true)
+    }
+
+    /// `exec` of a change that never copies the helper in: for a call made before anything
+    /// says the container at the proxy's name is docker flow's (it then fails, exit 126/127).
+    pub(super) fn exec_as_found(&self, helper_args: &[String]) -> Result<Output> {
+        self.exec_with(helper_args, None, true, false)
+    }
+
+    fn exec_with(
+        &self,
+        helper_args: &[String],
+        stdin: Option<&[u8]>,
+        change: bool,
+        copy_in: bool,
+    ) -> Result<Output> {
         let (container, path) = self.exec_target();
         let mut a = args(&["exec"]);
         if stdin.is_some() {
@@ -568,7 +584,8 @@ impl<'a> ProxyContainer<'a> {
         // Exit 126/127: the runtime found no such file (a proxy started by another build). The
         // docker CLI prints the runtime's error on stdout.
         let missing = |t: &str| t.contains("no such file");
-        if !self.service
+        if copy_in
+            && !self.service
             && matches!(out.status, 126 | 127)
             && (missing(&out.stdout) || missing(&out.stderr))
         {

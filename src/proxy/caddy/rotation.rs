@@ -103,7 +103,8 @@ impl<'c, 'a> Rotation<'c, 'a> {
         let mut a = args(&["swap", RECORDS, name, &now.to_string()]);
         a.extend([port.to_string(), path.to_string()]);
         a.extend(unhealthy.iter().cloned());
-        let out = self.container.exec(&a, None, true)?;
+        // Asked before the preflight: whatever stands at the proxy's name is not changed.
+        let out = self.container.exec_as_found(&a)?;
         if !out.ok() {
             return Ok(None);
         }
