@@ -987,6 +987,10 @@ fn keep_old_keeps_the_replaced_release_warm_so_a_rollback_only_switches() {
     for _ in 0..20 {
         assert_eq!(bed.version_at("/demo"), "v2");
     }
+    // Bad input changes nothing: refused with the warm release left where it waits.
+    bed.flow(&["--switch-mode", "rollback"])
+        .fails(2, "--switch-mode converts a target by deploying it");
+    assert_eq!(bed.version_at("/demo"), "v2");
     let before = started_at(&bed);
     // The rollback only switches: no container starts (the 1.5 s start-up never shows), no
     // request fails.

@@ -26,8 +26,10 @@ use crate::releases::{Back, NoRollback, Releases, Rollback};
 /// lock and every other read. What the route sent traffic to before; None when nothing was
 /// kept warm (or it does not answer): the rollback goes the long way.
 pub(super) fn swap_warm(ctx: &Ctx) -> Result<Option<Vec<Upstream>>> {
-    // Swarm mode's records follow Swarm's tasks: no release waits beside them.
-    if !ctx.settings.blue_green || !ctx.proxied() || ctx.swarm || ctx.engine.dry_run() {
+    // Swarm mode's records follow Swarm's tasks: no release waits beside them. A rollback
+    // with --switch-mode is refused by the checks that come after: nothing may change before.
+    let s = ctx.settings;
+    if !s.blue_green || s.switch_mode || !ctx.proxied() || ctx.swarm || ctx.engine.dry_run() {
         return Ok(None);
     }
     // Docker's own verdict counts too: an instance it finds unhealthy is not swapped in.
