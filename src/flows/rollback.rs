@@ -144,6 +144,8 @@ pub(super) fn run(
 /// After `swap_warm`, under the lock: drains what the route sent traffic to before, and stops
 /// it, as a rollback does once it switched.
 fn finish_swap(ctx: &Ctx, before: &[Upstream]) -> Result<Outcome> {
+    // The route as the settings say, as a switch the long way would leave it.
+    ctx.proxy.ensure()?;
     let releases = ctx.releases()?;
     let live = releases.live();
     let routed = ctx.proxy.current()?.unwrap_or_default();
