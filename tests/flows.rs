@@ -1030,6 +1030,56 @@ fn keep_old_keeps_the_replaced_release_warm_so_a_rollback_only_switches() {
         before,
         "the warm release was started again"
     );
+    // A deploy holding the lock ended the standby before it read the route: a rollback asked
+    // meanwhile swaps nothing behind it (it would wait for the lock; here it may not: exit 4).
+    bed.env("V", "v2");
+    bed.flow(&["deploy", "--keep-old", "5m"]).ok();
+    let mut c = bed.command(
+        std::path::Path::new(env!("CARGO_BIN_EXE_docker-flow")),
+        &["deploy"],
+    );
+    c.env("V", "v3")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut deploy = c.spawn().unwrap();
+    // Once its deploy step starts it is past the settle that follows the lock; it is then held
+    // still (SIGSTOP) while the rollback asks.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stderr = deploy.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut all = String::new();
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if line.contains("==> deploy") {
+                let _ = tx.send(());
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    rx.recv_timeout(Duration::from_secs(60))
+        .expect("the deploy never started its deploy step");
+    let signal = |sig: &str| {
+        assert!(std::process::Command::new("kill")
+            .args([sig, &deploy.id().to_string()])
+            .status()
+            .unwrap()
+            .success());
+    };
+    signal("-STOP");
+    let r = bed.flow(&["rollback", "--lock-wait", "0s"]);
+    let serving = bed.version_at("/demo");
+    signal("-CONT");
+    r.fails(4, "is locked by `deploy,proxy,stop-old`");
+    assert_eq!(serving, "v2", "the rollback swapped behind the deploy");
+    let exit = deploy.wait().unwrap();
+    let stderr = reader.join().unwrap();
+    assert!(exit.success(), "{stderr}");
+    assert_eq!(bed.version_at("/demo"), "v3");
     // Kept briefly: the next command after its time stops it (docker flow runs no daemon).
     bed.env("V", "v3");
     // (The time counts from the deploy's start, so it covers the new release's start-up; 15 s:
