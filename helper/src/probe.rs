@@ -24,7 +24,7 @@ pub fn run(args: &[String]) -> ExitCode {
         if flag == "--path" {
             // docker flow checks the path (a `/` and a strict character set); a request line
             // with a space or CR/LF in it is still refused here.
-            if !p.starts_with('/') || p.bytes().any(|b| b <= b' ' || b == 0x7f) {
+            if !is_request_path(p) {
                 eprintln!("probe: `{p}` is not a request path");
                 return ExitCode::from(2);
             }
@@ -77,6 +77,12 @@ pub fn run(args: &[String]) -> ExitCode {
     } else {
         ExitCode::from(1)
     }
+}
+
+/// Whether `p` can be the path of a request line: a `/`, and no space, CR, LF or other
+/// control character that would end or split the line.
+pub(crate) fn is_request_path(p: &str) -> bool {
+    p.starts_with('/') && !p.bytes().any(|b| b <= b' ' || b == 0x7f)
 }
 
 /// One HTTP request; the connection and the answer each get at most a second (less when the

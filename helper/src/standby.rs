@@ -93,7 +93,7 @@ pub fn swap(args: &[String]) -> ExitCode {
         eprintln!("{USAGE}");
         return ExitCode::from(2);
     };
-    if !probe_path.starts_with('/') || probe_path.bytes().any(|b| b <= b' ' || b == 0x7f) {
+    if !probe::is_request_path(probe_path) {
         eprintln!("helper swap: `{probe_path}` is not a request path");
         return ExitCode::from(2);
     }
