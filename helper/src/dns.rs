@@ -42,55 +42,72 @@ pub fn serve_on(socket: &UdpSocket, dir: &Path) -> ! {
     }
 }
 
+/// What a record follows on Swarm mode: the route network and the services.
+pub type Follow = Option<(String, Vec<String>)>;
+
+/// A record's members and what it follows, from the arguments after its name (`set`'s and
+/// `standby`'s): `[--follow <network> <service,...>] [<container>@<ip>...]`.
+pub fn parse_members(mut args: &[String]) -> Result<(Follow, Vec<(String, String)>), String> {
+    let mut follow = None;
+    if args.first().map(String::as_str) == Some("--follow") {
+        let [_, network, services, more @ ..] = args else {
+            return Err("--follow needs a network and services".into());
+        };
+        follow = Some((
+            network.clone(),
+            services.split(',').map(String::from).collect(),
+        ));
+        args = more;
+    }
+    let mut members = Vec::new();
+    for m in args {
+        match protocol::record::parse_member_arg(m).map(|(c, ip)| (c, ip.parse::<Ipv4Addr>())) {
+            Some((container, Ok(ip))) => members.push((container.to_string(), ip.to_string())),
+            _ => return Err(format!("`{m}` is not <container>@<ipv4>")),
+        }
+    }
+    Ok((follow, members))
+}
+
+/// Writes what the record `name` follows, or removes it (`None`): with the record, under the
+/// records' lock (see `follow`).
+pub fn write_follow(dir: &Path, name: &str, follow: &Follow) -> Result<(), String> {
+    let spec = dir.join(protocol::record::follow_file(name));
+    match follow {
+        Some((network, services)) => {
+            let services: Vec<&str> = services.iter().map(String::as_str).collect();
+            let text = protocol::record::follow_spec(network, &services);
+            std::fs::write(&spec, text).map_err(|e| e.to_string())
+        }
+        None => match std::fs::remove_file(&spec) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.to_string()),
+            _ => Ok(()),
+        },
+    }
+}
+
 pub fn set(args: &[String]) -> ExitCode {
     const USAGE: &str =
         "usage: helper set <dir> <name> [--follow <network> <service,...>] [<container>@<ip>...]";
-    let Some((dir, rest)) = args.split_first() else {
+    let [dir, name, rest @ ..] = args else {
         eprintln!("{USAGE}");
         return ExitCode::from(2);
     };
-    let Some((name, mut members)) = rest.split_first() else {
-        eprintln!("{USAGE}");
-        return ExitCode::from(2);
-    };
-    let mut follow = None;
-    if members.first().map(String::as_str) == Some("--follow") {
-        let [_, network, services, more @ ..] = members else {
-            eprintln!("{USAGE}");
-            return ExitCode::from(2);
-        };
-        follow = Some((network.as_str(), services.split(',').collect::<Vec<_>>()));
-        members = more;
-    }
     let dir = Path::new(dir);
     if record_path(dir, name).is_none() {
         eprintln!("helper set: `{name}` is not a DNS name");
         return ExitCode::from(2);
     }
-    let mut parsed = Vec::new();
-    for m in members {
-        match protocol::record::parse_member_arg(m).map(|(c, ip)| (c, ip.parse::<Ipv4Addr>())) {
-            Some((container, Ok(ip))) => parsed.push((container.to_string(), ip.to_string())),
-            _ => {
-                eprintln!("helper set: `{m}` is not <container>@<ipv4>");
-                return ExitCode::from(2);
-            }
+    let (follow, members) = match parse_members(rest) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            eprintln!("helper set: {e}\n{USAGE}");
+            return ExitCode::from(2);
         }
-    }
+    };
     let done = lock(dir).and_then(|_lock| {
-        // What the record follows changes with it, under the same lock (see `follow`).
-        let spec = dir.join(protocol::record::follow_file(name));
-        match &follow {
-            Some((network, services)) => {
-                let text = protocol::record::follow_spec(network, services);
-                std::fs::write(&spec, text).map_err(|e| e.to_string())?;
-            }
-            None => match std::fs::remove_file(&spec) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.to_string()),
-                _ => {}
-            },
-        }
-        write(dir, name, &parsed)
+        write_follow(dir, name, &follow)?;
+        write(dir, name, &members)
     });
     match done {
         Ok(()) => ExitCode::SUCCESS,
