@@ -420,6 +420,20 @@ fn on_a_two_node_swarm_deploys_scales_and_rolls_back_without_dropping_a_request(
     bed.flow(&["--flow=proxy", "--flow=stop-old"], &[]).ok();
     assert_eq!(bed.version(), "v3");
     assert_eq!(bed.replicas("app-green"), "0");
+    // Within --keep-old a rollback swaps the warm colour back in first thing (then the
+    // follower keeps the record on its tasks), with no failed request, and scales the other
+    // to 0.
+    bed.flow(&["deploy", "--keep-old", "5m"], &[("V", "v2")])
+        .ok();
+    assert_eq!(bed.version(), "v2");
+    assert_eq!(bed.replicas("app-blue"), "1");
+    let r = bed.under_load(&["rollback"], &[], "v3");
+    assert!(
+        r.stderr.contains("switched back first thing"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(bed.replicas("app-green"), "0");
 }
 
 /// Puts the worker's network link back up when the test ends, however it ends, and waits until

@@ -80,16 +80,38 @@ pub mod standby {
         format!(".{name}.standby")
     }
 
-    /// The standby file's first line: until when (unix seconds) it may be swapped in.
+    /// The standby file's first line: until when (unix seconds) it may be swapped in. On Swarm
+    /// mode the follow spec comes next (its `network` and `service` lines), then the members.
     pub fn header(until: u64) -> String {
         format!("until {until}\n")
     }
 
-    /// The inverse of a standby file: (until, members as (container, ipv4)).
-    pub fn parse(text: &str) -> Option<(u64, Vec<(String, String)>)> {
+    /// A standby file, read: until when, what the record is to follow, the members.
+    pub struct Standby {
+        pub until: u64,
+        pub follow: Option<(String, Vec<String>)>,
+        pub members: Vec<(String, String)>,
+    }
+
+    /// The inverse of a standby file.
+    pub fn parse(text: &str) -> Option<Standby> {
         let mut lines = text.lines();
         let until = lines.next()?.strip_prefix("until ")?.parse().ok()?;
-        Some((until, lines.filter_map(super::record::parse_line).collect()))
+        let (spec, members): (Vec<&str>, Vec<&str>) =
+            lines.partition(|l| l.starts_with("network ") || l.starts_with("service "));
+        let follow = if spec.is_empty() {
+            None
+        } else {
+            Some(super::record::parse_follow(&spec.join("\n"))?)
+        };
+        Some(Standby {
+            until,
+            follow,
+            members: members
+                .into_iter()
+                .filter_map(super::record::parse_line)
+                .collect(),
+        })
     }
 }
 

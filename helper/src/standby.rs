@@ -7,12 +7,14 @@
 //! happens behind a run that changes the route, and a swap that happened before is what that run
 //! reads. The records' lock makes each of these one step.
 //!
-//! - `standby <dir> <name> <until> [<container>@<ip>...]`: writes the standby (`until`: unix
-//!   seconds); with no members, removes it.
+//! - `standby <dir> <name> <until> [--follow <network> <service,...>] [<container>@<ip>...]`:
+//!   writes the standby (`until`: unix seconds; on Swarm mode, the services the record is to
+//!   follow once swapped in, as `set` takes them); with no members, removes it.
 //! - `swap <dir> <name> <now> <port> <path> [<container>...]`: when the standby is there, its
 //!   time is ahead of `now`, and each of its members answers `GET <path>` on `port` at its
 //!   address (below 500, as `probe` asks) and is none of the containers given (those Docker
-//!   reports unhealthy), the record becomes the standby's members and the standby is removed;
+//!   reports unhealthy), the record becomes the standby's members (and follows what the standby
+//!   says) and the standby is removed;
 //!   the record it replaced is printed. Exit 3 when there is nothing to swap (said on stderr).
 //! - `settle <dir> <name>`: removes the standby and prints the record, as `get` does.
 
@@ -40,8 +42,8 @@ fn remove(path: &Path) -> Result<(), String> {
 }
 
 pub fn standby(args: &[String]) -> ExitCode {
-    const USAGE: &str = "usage: helper standby <dir> <name> <until> [<container>@<ip>...]";
-    let [dir, name, until, members @ ..] = args else {
+    const USAGE: &str = "usage: helper standby <dir> <name> <until> [--follow <network> <service,...>] [<container>@<ip>...]";
+    let [dir, name, until, rest @ ..] = args else {
         eprintln!("{USAGE}");
         return ExitCode::from(2);
     };
@@ -50,17 +52,20 @@ pub fn standby(args: &[String]) -> ExitCode {
         eprintln!("{USAGE}");
         return ExitCode::from(2);
     };
-    let mut text = protocol::standby::header(until);
-    for m in members {
-        match protocol::record::parse_member_arg(m)
-            .filter(|(_, ip)| ip.parse::<std::net::Ipv4Addr>().is_ok())
-        {
-            Some((c, ip)) => text.push_str(&protocol::record::line(ip, c)),
-            None => {
-                eprintln!("helper standby: `{m}` is not <container>@<ipv4>");
-                return ExitCode::from(2);
-            }
+    let (follow, members) = match dns::parse_members(rest) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            eprintln!("helper standby: {e}\n{USAGE}");
+            return ExitCode::from(2);
         }
+    };
+    let mut text = protocol::standby::header(until);
+    if let Some((network, services)) = &follow {
+        let services: Vec<&str> = services.iter().map(String::as_str).collect();
+        text.push_str(&protocol::record::follow_spec(network, &services));
+    }
+    for (c, ip) in &members {
+        text.push_str(&protocol::record::line(ip, c));
     }
     let done = dns::lock(dir).and_then(|_lock| {
         if members.is_empty() {
@@ -105,7 +110,12 @@ pub fn swap(args: &[String]) -> ExitCode {
             }
             Err(e) => return Err(e.to_string()),
         };
-        let Some((until, members)) = protocol::standby::parse(&text) else {
+        let Some(protocol::standby::Standby {
+            until,
+            follow,
+            members,
+        }) = protocol::standby::parse(&text)
+        else {
             return Ok(Err("the standby is unreadable".to_string()));
         };
         if until <= now {
@@ -131,6 +141,7 @@ pub fn swap(args: &[String]) -> ExitCode {
             }
         }
         let before = dns::members(dir, name);
+        dns::write_follow(dir, name, &follow)?;
         dns::write(dir, name, &members)?;
         remove(&path)?;
         Ok(Ok(before))
@@ -260,6 +271,34 @@ mod tests {
         let (dir, d) = setup("127.0.0.2");
         assert_eq!(run(swap, &[&d, "app.p.dflow", "999", &port, "/"]), nothing);
         assert_eq!(record(&dir), green());
+    }
+
+    #[test]
+    fn on_swarm_mode_the_swapped_record_follows_the_warm_services() {
+        let port = instance();
+        let (dir, d) = setup("127.0.0.1");
+        let follow = ["--follow", "dflow-p-app", "p_app-blue"];
+        let mut a = vec![d.as_str(), "app.p.dflow", "1000"];
+        a.extend(follow);
+        a.push("p_app-blue.1.x@127.0.0.1");
+        assert_eq!(run(standby, &a), ExitCode::SUCCESS);
+        assert_eq!(
+            run(swap, &[&d, "app.p.dflow", "999", &port, "/"]),
+            ExitCode::SUCCESS
+        );
+        assert_eq!(
+            record(&dir),
+            [("p_app-blue.1.x".into(), "127.0.0.1".into())]
+        );
+        let spec = std::fs::read_to_string(
+            dir.path()
+                .join(protocol::record::follow_file("app.p.dflow")),
+        )
+        .unwrap();
+        assert_eq!(
+            protocol::record::parse_follow(&spec),
+            Some(("dflow-p-app".into(), vec!["p_app-blue".into()]))
+        );
     }
 
     #[test]

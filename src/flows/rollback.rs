@@ -26,13 +26,17 @@ use crate::releases::{Back, NoRollback, Releases, Rollback};
 /// lock and every other read. What the route sent traffic to before; None when nothing was
 /// kept warm (or it does not answer): the rollback goes the long way.
 pub(super) fn swap_warm(ctx: &Ctx) -> Result<Option<Vec<Upstream>>> {
-    // Swarm mode's records follow Swarm's tasks: no release waits beside them. A rollback
-    // with --switch-mode is refused by the checks that come after: nothing may change before.
+    // A rollback with --switch-mode is refused by the checks that come after: nothing may
+    // change before.
     let s = ctx.settings;
-    if !s.blue_green || s.switch_mode || !ctx.proxied() || ctx.swarm || ctx.engine.dry_run() {
+    if !s.blue_green || s.switch_mode || !ctx.proxied() || ctx.engine.dry_run() {
         return Ok(None);
     }
-    // Docker's own verdict counts too: an instance it finds unhealthy is not swapped in.
+    // Docker's own verdict counts too: an instance it finds unhealthy is not swapped in. (On
+    // Swarm mode, Swarm replaces an unhealthy task itself, and the manager runs few of them.)
+    if ctx.swarm {
+        return ctx.proxy.swap_warm(&ctx.settings.health_path, &[]);
+    }
     let unhealthy = ctx.engine.read(&args(&[
         "ps",
         "--filter",

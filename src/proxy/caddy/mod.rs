@@ -505,31 +505,44 @@ impl Proxy for Caddy<'_> {
     }
 
     /// The warm release waits beside the record (the helper's `standby`), at its addresses
-    /// on the route network, which it keeps while it runs. Not on Swarm mode, whose records
-    /// the follower rewrites as tasks come and go: a rollback there goes the long way.
+    /// on the route network, which it keeps while it runs. On Swarm mode, with the services
+    /// the record is to follow once swapped in (the follower keeps it on their tasks).
+    /// Not with the proxy as a service: its records are the follower's, which is on no route
+    /// network to check the warm tasks from, so a rollback goes the long way.
     fn keep_warm(&self, warm: &[Instance], until: std::time::SystemTime) -> Result<()> {
-        if self.route.swarm || warm.is_empty() || !self.serving()? {
+        if warm.is_empty() || self.container.is_service() || !self.serving()? {
             return Ok(());
         }
-        let on_network = self.network.members()?;
-        let members: Vec<Member> = on_network
-            .into_iter()
-            .filter(|(name, _)| warm.iter().any(|i| &i.name == name))
-            .collect();
+        let members: Vec<Member> = if self.route.swarm {
+            let upstreams: Vec<Upstream> =
+                warm.iter().map(|i| i.upstream(self.route.port)).collect();
+            self.attach(&upstreams)?
+        } else {
+            self.network
+                .members()?
+                .into_iter()
+                .filter(|(name, _)| warm.iter().any(|i| &i.name == name))
+                .collect()
+        };
         if members.len() != warm.len() {
             return Ok(()); // not all reachable: no instant rollback to it
         }
         let until = until
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
+        let services = swarm_services(&members);
+        let follow = self
+            .route
+            .swarm
+            .then(|| (self.network.name(), services.as_slice()));
         self.rotation()
-            .standby(&config::record(&self.route), &members, until)
+            .standby(&config::record(&self.route), &members, until, follow)
     }
 
     /// One `docker exec` of the helper, asked without reading anything first: the helper
     /// swaps only a standby a run holding the lock wrote, and checks its members answer.
     fn swap_warm(&self, path: &str, unhealthy: &[String]) -> Result<Option<Vec<Upstream>>> {
-        if self.route.swarm || self.engine.dry_run() {
+        if self.engine.dry_run() || self.container.is_service() {
             return Ok(None);
         }
         let before = self.rotation().swap(
@@ -543,7 +556,7 @@ impl Proxy for Caddy<'_> {
     }
 
     fn settle(&self) -> Result<()> {
-        if self.route.swarm || self.engine.dry_run() || !self.serving()? {
+        if self.engine.dry_run() || !self.serving()? {
             return Ok(());
         }
         let m = self.rotation().settle(&config::record(&self.route))?;

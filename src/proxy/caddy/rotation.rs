@@ -75,9 +75,19 @@ impl<'c, 'a> Rotation<'c, 'a> {
     }
 
     /// Keeps `members` (a release kept warm by `--keep-old`) beside the record `name` until
-    /// `until` (unix seconds), for a rollback's `swap`; no members: none kept.
-    pub(super) fn standby(&self, name: &str, members: &[Member], until: u64) -> Result<()> {
+    /// `until` (unix seconds), for a rollback's `swap`; no members: none kept. `follow`
+    /// (Swarm mode): what the record is to follow once swapped in, as for `set`.
+    pub(super) fn standby(
+        &self,
+        name: &str,
+        members: &[Member],
+        until: u64,
+        follow: Option<(&str, &[String])>,
+    ) -> Result<()> {
         let mut a = args(&["standby", RECORDS, name, &until.to_string()]);
+        if let Some((network, services)) = follow {
+            a.extend(protocol::record::follow_args(network, services));
+        }
         a.extend(member_args(members));
         self.change(
             &a,
