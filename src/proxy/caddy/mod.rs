@@ -138,15 +138,21 @@ impl<'a> Caddy<'a> {
     /// Rewrites the route's record; on Swarm mode the follower then keeps it on the tasks Swarm
     /// runs for the services its members belong to.
     fn set_members(&self, members: Vec<Member>) -> Result<()> {
-        let services = swarm_services(&members);
-        let follow = self
-            .route
-            .swarm
-            .then(|| (self.network.name(), services.as_slice()));
-        self.rotation()
-            .set(&config::record(&self.route), &members, follow)?;
+        self.rotation().set(
+            &config::record(&self.route),
+            &members,
+            self.follow(&members),
+        )?;
         *self.members.borrow_mut() = Some(Some(members));
         Ok(())
+    }
+
+    /// What the route's record with `members` follows on Swarm mode: the route network and
+    /// the services the members are tasks of.
+    fn follow(&self, members: &[Member]) -> Option<(&str, Vec<String>)> {
+        self.route
+            .swarm
+            .then(|| (self.network.name(), swarm_services(members)))
     }
 
     /// Gives a route without a record (its proxy was recreated without its volumes, or the
@@ -530,13 +536,12 @@ impl Proxy for Caddy<'_> {
         let until = until
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        let services = swarm_services(&members);
-        let follow = self
-            .route
-            .swarm
-            .then(|| (self.network.name(), services.as_slice()));
-        self.rotation()
-            .standby(&config::record(&self.route), &members, until, follow)
+        self.rotation().standby(
+            &config::record(&self.route),
+            &members,
+            until,
+            self.follow(&members),
+        )
     }
 
     /// One `docker exec` of the helper, asked without reading anything first: the helper

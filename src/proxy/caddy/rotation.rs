@@ -48,13 +48,10 @@ impl<'c, 'a> Rotation<'c, 'a> {
         &self,
         name: &str,
         members: &[Member],
-        follow: Option<(&str, &[String])>,
+        follow: Option<(&str, Vec<String>)>,
     ) -> Result<()> {
         let mut a = args(&["set", RECORDS, name]);
-        if let Some((network, services)) = follow {
-            a.extend(protocol::record::follow_args(network, services));
-        }
-        a.extend(member_args(members));
+        a.extend(record_args(follow, members));
         self.change(
             &a,
             &format!("cannot update the proxy's rotation for `{name}`"),
@@ -82,13 +79,10 @@ impl<'c, 'a> Rotation<'c, 'a> {
         name: &str,
         members: &[Member],
         until: u64,
-        follow: Option<(&str, &[String])>,
+        follow: Option<(&str, Vec<String>)>,
     ) -> Result<()> {
         let mut a = args(&["standby", RECORDS, name, &until.to_string()]);
-        if let Some((network, services)) = follow {
-            a.extend(protocol::record::follow_args(network, services));
-        }
-        a.extend(member_args(members));
+        a.extend(record_args(follow, members));
         self.change(
             &a,
             &format!("cannot keep the warm release beside the route `{name}`"),
@@ -133,11 +127,19 @@ impl<'c, 'a> Rotation<'c, 'a> {
     }
 }
 
-/// Members as the helper takes them on its command line.
-fn member_args(members: &[Member]) -> impl Iterator<Item = String> + '_ {
-    members
-        .iter()
-        .map(|(c, ip)| protocol::record::member_arg(c, ip))
+/// A record as the helper's `set` and `standby` take it on their command line: what it
+/// follows (Swarm mode), then its members.
+fn record_args(follow: Option<(&str, Vec<String>)>, members: &[Member]) -> Vec<String> {
+    let mut a = Vec::new();
+    if let Some((network, services)) = follow {
+        a.extend(protocol::record::follow_args(network, &services));
+    }
+    a.extend(
+        members
+            .iter()
+            .map(|(c, ip)| protocol::record::member_arg(c, ip)),
+    );
+    a
 }
 
 /// A record as the helper prints it; None when it printed none.
