@@ -34,8 +34,18 @@ compose=$(docker info --format '{{range .ClientInfo.Plugins}}{{if eq .Name "comp
 export DOCKER_CONFIG=$work/docker
 mkdir -p "$DOCKER_CONFIG/cli-plugins"
 cp "$compose" "$DOCKER_CONFIG/cli-plugins/docker-compose"
-docker info --format '{{range .ClientInfo.Plugins}}{{.Name}} {{.Path}}{{"\n"}}{{end}}' | grep -q '^flow /usr/libexec/docker/cli-plugins/docker-flow$' ||
-  { say "the docker CLI does not list the packaged plugin"; exit 1; }
+# Read whole, not piped into `grep -q` (under pipefail, grep leaving early can fail the pipe),
+# and said when wrong; a failing `docker info` (the daemon busy) is asked again, twice at most.
+listed=false
+for _ in 1 2 3; do
+  if plugins=$(docker info --format '{{range .ClientInfo.Plugins}}{{.Name}} {{.Path}}{{"\n"}}{{end}}' 2>&1); then
+    grep -qx 'flow /usr/libexec/docker/cli-plugins/docker-flow' <<<"$plugins" && listed=true
+    break
+  fi
+  say "docker info failed: $plugins"
+  sleep 1
+done
+$listed || { say "the docker CLI does not list the packaged plugin: $plugins"; exit 1; }
 
 cp -r "$root/fixtures/example" "$work/example"
 cd "$work/example"
