@@ -410,13 +410,13 @@ impl Engine {
 
     /// The state of a container (`running`, `exited`, …), None when there is no such container.
     pub(crate) fn container_status(&self, name: &str) -> Result<Option<String>> {
-        let out = self.read(&args(&[
-            "container",
-            "inspect",
-            "--format",
-            "{{.State.Status}}",
-            name,
-        ]))?;
+        self.container_field(name, "{{.State.Status}}")
+    }
+
+    /// What `format` (a Go template) says of the container `name`; None when there is no
+    /// such container.
+    pub(crate) fn container_field(&self, name: &str, format: &str) -> Result<Option<String>> {
+        let out = self.read(&args(&["container", "inspect", "--format", format, name]))?;
         Ok(out.ok().then(|| out.stdout.trim().to_string()))
     }
 

@@ -180,19 +180,14 @@ impl<'a> ProxyContainer<'a> {
     fn find_service(&self) -> Result<Found> {
         // A proxy container of the same name (this project's proxy before --proxy-replicas)
         // would hold the manager's ports: the replica there could never start.
-        let container = self.engine.read(&args(&[
-            "container",
-            "inspect",
-            "--format",
-            "{{.Config.Image}}",
-            self.name(),
-        ]))?;
-        if container.ok() {
+        if let Some(image) = self
+            .engine
+            .container_field(self.name(), "{{.Config.Image}}")?
+        {
             return Err(Error::ProxyNotOwned {
                 message: format!(
-                    "a container named `{}` (image {}) stands where the proxy service's replicas would serve",
+                    "a container named `{}` (image {image}) stands where the proxy service's replicas would serve",
                     self.name(),
-                    container.stdout.trim()
                 ),
                 help: format!(
                     "remove it to move to the proxy service (`docker rm -f {}`; each project gets its route back with its next deploy or `docker flow proxy`), or leave --proxy-replicas unset",
@@ -212,14 +207,10 @@ impl<'a> ProxyContainer<'a> {
 
     /// Whether the proxy service's follower runs (docker flow's calls go to it).
     fn follower_running(&self) -> Result<bool> {
-        let f = self.engine.read(&args(&[
-            "container",
-            "inspect",
-            "--format",
-            "{{.State.Running}}",
-            &follower::name(self.name()),
-        ]))?;
-        Ok(f.ok() && f.stdout.trim() == "true")
+        let running = self
+            .engine
+            .container_field(&follower::name(self.name()), "{{.State.Running}}")?;
+        Ok(running.as_deref() == Some("true"))
     }
 
     /// The error for a container at the proxy's name that docker flow did not start.
