@@ -436,15 +436,47 @@ fn on_a_two_node_swarm_deploys_scales_and_rolls_back_without_dropping_a_request(
     assert_eq!(bed.replicas("app-green"), "0");
 }
 
-/// Puts the worker's network link back up when the test ends, however it ends, and waits until
-/// the swarm sees the node again.
-struct Reconnect;
+/// How the worker is lost while it serves.
+#[derive(Clone, Copy, Debug)]
+enum Loss {
+    /// Its network link goes down: its tasks are unreachable, as when the machine dies.
+    Cut,
+    /// Its dockerd is killed (SIGKILL, by its pidfile): the engine is gone; what its containers
+    /// do then is up to the kernel and containerd, as on a real host whose daemon crashes.
+    Killed,
+}
 
-impl Drop for Reconnect {
+/// The worker's dockerd, by the test bed's pidfile.
+const WORKER_PIDFILE: &str = "/run/dflow-n2/pid";
+
+/// Brings the worker back when the test ends, however it ends (its link up, or its dockerd
+/// started again with the command line it had), and waits until the swarm sees it again.
+struct Revive {
+    /// The killed dockerd's command line, read before the kill.
+    dockerd: Option<Vec<String>>,
+}
+
+impl Drop for Revive {
     fn drop(&mut self) {
         let _ = Command::new("ip")
             .args(["-n", "dflow-n2", "link", "set", "eth0", "up"])
             .status();
+        if let Some(argv) = &self.dockerd {
+            // As scripts/testbed.sh starts it: in the node's network namespace, in a session of
+            // its own so that it outlives the test.
+            let log = std::fs::OpenOptions::new()
+                .append(true)
+                .create(true)
+                .open("/run/dflow-n2/log")
+                .unwrap();
+            let _ = Command::new("setsid")
+                .args(["nsenter", "--net=/var/run/netns/dflow-n2"])
+                .args(argv)
+                .stdin(std::process::Stdio::null())
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .spawn();
+        }
         for _ in 0..120 {
             if swarm_words(&["node", "ls", "--format", "{{.Status}}"])
                 .iter()
@@ -457,14 +489,28 @@ impl Drop for Reconnect {
     }
 }
 
-#[test]
-fn a_node_cut_off_while_serving_loses_at_most_the_requests_in_flight_and_its_replacement_joins_by_itself(
-) {
+/// The worker's dockerd's command line, by its pidfile.
+fn worker_dockerd() -> (String, Vec<String>) {
+    let pid = std::fs::read_to_string(WORKER_PIDFILE).unwrap();
+    let pid = pid.trim().to_string();
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+    let argv = cmdline
+        .split(|b| *b == 0)
+        .filter(|a| !a.is_empty())
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    (pid, argv)
+}
+
+/// Two tasks, one on each node, under 4 clients; the worker is lost (`how`); Swarm replaces its
+/// task on the manager, and the proxy's follower puts the replacement into rotation by itself,
+/// with no docker flow command.
+fn lose_the_worker_while_serving(prefix: &str, how: Loss) {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     if !swarm_available() {
         return;
     }
-    let bed = SwarmBed::new("swnode", false);
+    let bed = SwarmBed::new(prefix, false);
     bed.flow(&["deploy", "--scale", "2"], &[]).ok();
     let worker = swarm_words(&["node", "ls", "-q", "--filter", "role=worker"]);
     let nodes =
@@ -475,16 +521,31 @@ fn a_node_cut_off_while_serving_loses_at_most_the_requests_in_flight_and_its_rep
         before.iter().any(|n| worker.contains(n)) && before.iter().any(|n| !worker.contains(n)),
         "Swarm did not spread the tasks over both nodes: {before:?}"
     );
-    // The worker drops off the network (its link down: its tasks are unreachable, as when
-    // the machine dies) while 4 clients keep asking.
     let load = bed.load();
     std::thread::sleep(Duration::from_millis(500));
-    let _reconnect = Reconnect;
-    assert!(Command::new("ip")
-        .args(["-n", "dflow-n2", "link", "set", "eth0", "down"])
-        .status()
-        .unwrap()
-        .success());
+    let _revive = match how {
+        Loss::Cut => {
+            let revive = Revive { dockerd: None };
+            assert!(Command::new("ip")
+                .args(["-n", "dflow-n2", "link", "set", "eth0", "down"])
+                .status()
+                .unwrap()
+                .success());
+            revive
+        }
+        Loss::Killed => {
+            let (pid, argv) = worker_dockerd();
+            let revive = Revive {
+                dockerd: Some(argv),
+            };
+            assert!(Command::new("kill")
+                .args(["-KILL", &pid])
+                .status()
+                .unwrap()
+                .success());
+            revive
+        }
+    };
     // Swarm notices the node is down and starts a replacement on the manager.
     let replaced = bed.wait_status(60, |s| {
         let now = nodes(s);
@@ -494,7 +555,7 @@ fn a_node_cut_off_while_serving_loses_at_most_the_requests_in_flight_and_its_rep
         replaced.is_some(),
         "Swarm did not replace the lost task within a minute"
     );
-    let cut = load.started.elapsed();
+    let lost = load.started.elapsed();
     // The proxy's follower puts the replacement into rotation by itself, and the lost task out:
     // no docker flow command runs.
     let followed = bed
@@ -514,13 +575,13 @@ fn a_node_cut_off_while_serving_loses_at_most_the_requests_in_flight_and_its_rep
     std::thread::sleep(Duration::from_secs(2));
     let stats = load.stop();
     eprintln!(
-        "node cut off: {} requests over {cut:?} until Swarm replaced the task, then the follower: {} failed, max latency {:?}",
+        "worker {how:?}: {} requests over {lost:?} until Swarm replaced the task, then the follower: {} failed, max latency {:?}",
         stats.total(),
         stats.failed().len(),
         stats.max_latency()
     );
     assert!(stats.total() > 50, "{}", stats.summary());
-    // Only requests in flight to the node at the cut can be lost (Caddy retries dials, not
+    // Only requests in flight to the node at the loss can be lost (Caddy retries dials, not
     // requests it has sent): at most one per client.
     assert!(stats.failed().len() <= 4, "{}", stats.summary());
     let s = bed.status();
@@ -530,6 +591,18 @@ fn a_node_cut_off_while_serving_loses_at_most_the_requests_in_flight_and_its_rep
     let upstreams = s["proxy"]["routes"][0]["upstreams"].clone();
     assert_eq!(upstreams.as_array().map(Vec::len), Some(2), "{s}");
     assert_eq!(bed.version(), "v1");
+}
+
+#[test]
+fn a_node_cut_off_while_serving_loses_at_most_the_requests_in_flight_and_its_replacement_joins_by_itself(
+) {
+    lose_the_worker_while_serving("swnode", Loss::Cut);
+}
+
+#[test]
+fn a_worker_whose_daemon_is_killed_while_serving_loses_at_most_the_requests_in_flight_and_its_replacement_joins_by_itself(
+) {
+    lose_the_worker_while_serving("swkill", Loss::Killed);
 }
 
 #[test]
