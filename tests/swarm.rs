@@ -1104,7 +1104,8 @@ fn the_proxy_as_a_service_serves_on_every_node_switches_without_a_failed_request
     }
     let bed = SwarmBed::new("swsvc", true);
     bed.configure(&format!("proxy_replicas: 2\nproxy_registry: {REGISTRY}\n"));
-    // HTTPS is not offered with replicas yet: refused before anything changes.
+    // Certificates Caddy would obtain itself (its local CA, ACME) would differ from replica to
+    // replica: refused before anything changes.
     bed.flow(
         &[
             "deploy",
@@ -1117,7 +1118,7 @@ fn the_proxy_as_a_service_serves_on_every_node_switches_without_a_failed_request
     )
     .fails(
         2,
-        "HTTPS is not available with the proxy as a Swarm service",
+        "HTTPS from ACME or Caddy's local CA is not available with the proxy as a Swarm service",
     );
     assert!(bed.services("").is_empty());
     // A proxy container at the proxy's name (the project's proxy before --proxy-replicas) would
@@ -1210,6 +1211,72 @@ fn the_proxy_as_a_service_serves_on_every_node_switches_without_a_failed_request
         "the replaced replica does not serve"
     );
     assert_eq!(bed.version_at(MANAGER_IP).as_deref(), Some("v2"));
+    // Certificate files reach every replica as Swarm secrets, mounted where the config loads
+    // them; files of new content are new secrets, and those no route loads any more go.
+    // What each node's replica answers on HTTPS to a client that trusts `pem` only, asked up
+    // to `tries` times.
+    let https = |pem: &str, tries: usize| -> Vec<Option<String>> {
+        [MANAGER_IP, WORKER_IP]
+            .iter()
+            .map(|host| {
+                let client =
+                    support::load::Https::new(bed.bed.https_port, "svc.test", pem.as_bytes())
+                        .at(host);
+                (0..tries).find_map(|_| match client.get(&bed.path) {
+                    Ok((200, body)) => body.split_whitespace().next().map(String::from),
+                    _ => {
+                        std::thread::sleep(Duration::from_millis(300));
+                        None
+                    }
+                })
+            })
+            .collect()
+    };
+    let secrets = || {
+        swarm_words(&[
+            "secret",
+            "ls",
+            "--format",
+            "{{.Name}}",
+            "--filter",
+            &format!("label=io.docker-flow.proxy={}", bed.bed.proxy_name),
+        ])
+    };
+    let mut pems = Vec::new();
+    for round in 0..3 {
+        let cert = rcgen::generate_simple_self_signed(vec!["svc.test".to_string()]).unwrap();
+        bed.bed.write("cert.pem", &cert.cert.pem());
+        bed.bed.write("key.pem", &cert.signing_key.serialize_pem());
+        bed.flow(
+            &[
+                "proxy",
+                "--service-domain",
+                "svc.test",
+                "--tls-cert",
+                "cert.pem",
+                "--tls-key",
+                "key.pem",
+            ],
+            &[],
+        )
+        .ok();
+        let pem = cert.cert.pem();
+        assert_eq!(
+            https(&pem, 100),
+            [Some("v2".to_string()), Some("v2".to_string())],
+            "round {round}: HTTPS with the files on both nodes' replicas"
+        );
+        pems.push(pem);
+        // This pair and the one before it (named by the config until this change) are mounted.
+        assert_eq!(
+            secrets().len(),
+            2 * (round + 1).min(2),
+            "round {round}: {:?}",
+            secrets()
+        );
+    }
+    // The first pair is gone: no replica presents it any more.
+    assert_eq!(https(&pems[0], 1), [None, None]);
     // Another count is applied to the service.
     bed.flow(&["proxy", "--proxy-replicas", "1"], &[]).ok();
     let replicas = swarm_words(&[

@@ -78,6 +78,8 @@ fn connect(addr: impl ToSocketAddrs) -> Result<TcpStream, String> {
 /// the root in `root_pem` (a test CA's).
 #[derive(Clone)]
 pub struct Https {
+    /// The address connected to (this machine unless told).
+    pub host: String,
     pub port: u16,
     pub domain: String,
     config: Arc<rustls::ClientConfig>,
@@ -98,15 +100,24 @@ impl Https {
             .with_root_certificates(roots)
             .with_no_client_auth();
         Https {
+            host: "127.0.0.1".to_string(),
             port,
             domain: domain.to_string(),
             config: Arc::new(config),
         }
     }
 
+    /// The same, connecting to `host`.
+    pub fn at(self, host: &str) -> Https {
+        Https {
+            host: host.to_string(),
+            ..self
+        }
+    }
+
     /// `GET path` with a fresh TCP connection and a full TLS handshake (no resumption).
     pub fn get(&self, path: &str) -> Result<(u16, String), String> {
-        let tcp = connect(("127.0.0.1", self.port))?;
+        let tcp = connect((self.host.as_str(), self.port))?;
         let name = rustls::pki_types::ServerName::try_from(self.domain.clone())
             .map_err(|e| e.to_string())?;
         let conn = rustls::ClientConnection::new(self.config.clone(), name)

@@ -219,6 +219,20 @@ pub(super) fn with_route_everywhere(
     (new != *config).then_some(new)
 }
 
+/// The certificate and key files the config loads (every route's): what the proxy's replicas
+/// must keep mounted.
+pub(super) fn files_in_use(config: &Value) -> Vec<String> {
+    config
+        .pointer("/apps/tls/certificates/load_files")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .flat_map(|f| ["certificate", "key"].map(|k| f.get(k).and_then(Value::as_str)))
+        .flatten()
+        .map(String::from)
+        .collect()
+}
+
 /// The object at `path` in `v`, made (and made an object) on the way.
 fn object_at<'v>(v: &'v mut Value, path: &[&str]) -> &'v mut serde_json::Map<String, Value> {
     let mut at = v;
@@ -635,6 +649,8 @@ mod tests {
             two.pointer("/apps/tls/certificates/load_files/0/certificate"),
             Some(&json!("/data/c.pem"))
         );
+        assert_eq!(files_in_use(&two), ["/data/c.pem", "/data/k.pem"]);
+        assert!(files_in_use(&one).is_empty());
         // Dropping blog's HTTPS leaves shop's.
         let back = with_route_everywhere(&two, &blog, None, &at(443)).unwrap();
         assert_eq!(

@@ -443,6 +443,17 @@ impl<'a> ProxyContainer<'a> {
         self.copy_files(&extra)
     }
 
+    /// Gives the proxy `files` (absolute paths in Caddy's container, content): copied into the
+    /// proxy container, or mounted into every replica of the proxy service as Swarm secrets
+    /// (`in_use`: the files its config loads now, which the replicas keep).
+    pub(super) fn give_files(&self, files: &[(&str, &[u8])], in_use: &[String]) -> Result<()> {
+        if self.service {
+            service::give_files(self.engine, &self.settings, files, in_use)
+        } else {
+            self.copy_files(files)
+        }
+    }
+
     /// Copies `files` (absolute paths in the container, content) in through the engine, with
     /// this build's helper, readable by their owner only: certificates, keys and roots land on
     /// the proxy's volumes and in no file on the machine docker flow runs on.

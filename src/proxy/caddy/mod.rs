@@ -9,7 +9,8 @@
 //! - `network`: the route's own network, where the proxy reaches the instances in rotation.
 //! - `drain`: waiting until Caddy has no request in flight to the instances that left a route.
 //! - `tls`: HTTPS for a route's domains: which issuer Caddy gets their certificates from, and
-//!   the files (certificates, keys, roots) docker flow copies in for it.
+//!   the files (certificates, keys, roots) docker flow copies in for it (or gives the
+//!   replicas of the proxy service as Swarm secrets).
 //!
 //! Caddy drops requests whenever its config changes, so its config changes only when a route is
 //! created (or its paths, domains or certificates change), each time in one request guarded by `If-Match`, so
@@ -98,6 +99,21 @@ impl<'a> Caddy<'a> {
             *self.tls.borrow_mut() = Some(m);
         }
         Ok(self.tls.borrow().as_ref().is_some_and(Option::is_some))
+    }
+
+    /// Whether the route's HTTPS has Caddy obtain its certificates (ACME, or its local CA),
+    /// rather than load the files docker flow gives it. Only once `load_tls` has read them.
+    fn issues_certificates(&self) -> bool {
+        self.tls
+            .borrow()
+            .as_ref()
+            .and_then(Option::as_ref)
+            .is_some_and(|m| {
+                matches!(
+                    m.https.issuer,
+                    tls::Issuer::Acme { .. } | tls::Issuer::Internal
+                )
+            })
     }
 
     fn admin(&self) -> Admin<'_, 'a> {
@@ -200,7 +216,8 @@ impl<'a> Caddy<'a> {
                     .iter()
                     .map(|(p, c)| (p.as_str(), c.as_slice()))
                     .collect();
-                self.container.copy_files(&files)?;
+                self.container
+                    .give_files(&files, &config::files_in_use(&current))?;
                 copied = true;
             }
             let w = self
@@ -208,9 +225,7 @@ impl<'a> Caddy<'a> {
                 .send("POST", "/config/", &new, r.etag.as_deref())?;
             match w.status {
                 200 => {
-                    self.issuing.set(https.is_some_and(|h| {
-                        matches!(h.issuer, tls::Issuer::Acme { .. } | tls::Issuer::Internal)
-                    }));
+                    self.issuing.set(self.issues_certificates());
                     return Ok(());
                 }
                 412 => continue, // someone else changed the config meanwhile: read it again
@@ -344,10 +359,13 @@ impl Proxy for Caddy<'_> {
                 "leave --proxy-replicas unset, or deploy to a swarm (--engine swarm)",
             ));
         }
-        if https && self.container.is_service() {
+        if https && self.container.is_service() && self.issues_certificates() {
+            // Caddy keeps what it obtains in its own storage: each replica would get
+            // certificates of its own (its own local CA), and an ACME challenge could reach a
+            // replica that did not ask for it. Files reach every replica as Swarm secrets.
             return Err(Error::usage(
-                "HTTPS is not available with the proxy as a Swarm service yet (--proxy-replicas): each replica would get its own certificates",
-                "serve the route over HTTP (--tls off), or leave --proxy-replicas unset for the proxy container on the manager",
+                "HTTPS from ACME or Caddy's local CA is not available with the proxy as a Swarm service (--proxy-replicas): each replica would obtain certificates of its own",
+                "give the route certificate files (--tls-cert and --tls-key), which every replica gets as Swarm secrets; or leave --proxy-replicas unset for the proxy container on the manager",
             ));
         }
         helper::check_engine(self.engine, HELPER_HELP)?;

@@ -362,6 +362,109 @@ pub(super) fn add_network(engine: &Engine, settings: &ProxySettings, network: &s
     wait_running(engine, settings)
 }
 
+/// Gives every replica `files` (absolute paths in the replica, content) as Swarm secrets
+/// mounted at those paths, and takes off the ones no route loads any more (`in_use`: what the
+/// config loads now; a route's previous files stay until its next change, as its config still
+/// names them until then). A secret is kept encrypted in the swarm's Raft store and reaches a
+/// replica's memory only (tmpfs); `docker cp` would reach no replica but the follower. A file's
+/// path is named by its content's hash, and so is its secret: new content is a new secret, and
+/// one already attached is left as it is. Swarm replaces the replicas one at a time to mount
+/// secrets (a task cannot change its mounts in place), as for a route's network: new files cost
+/// each node's replica a restart.
+pub(super) fn give_files(
+    engine: &Engine,
+    settings: &ProxySettings,
+    files: &[(&str, &[u8])],
+    in_use: &[String],
+) -> Result<()> {
+    let name = &settings.name;
+    let attached = attached_files(engine, name)?;
+    let mut update = args(&["service", "update", "--detach", "--update-parallelism", "1"]);
+    for (path, content) in files {
+        if attached.iter().any(|(_, target)| target == path) {
+            continue;
+        }
+        let secret = secret_name(name, path);
+        let out = engine.change(
+            &args(&[
+                "secret",
+                "create",
+                "--label",
+                &format!("{LABEL}={name}"),
+                &secret,
+                "-",
+            ]),
+            Some(content),
+        )?;
+        if !out.ok_or_exists() {
+            return Err(Error::environment(
+                format!(
+                    "cannot keep `{path}` as the Swarm secret `{secret}`: {}",
+                    out.last_error_line()
+                ),
+                "check `docker secret ls` on the manager",
+            ));
+        }
+        update.extend(args(&[
+            "--secret-add",
+            &format!("source={secret},target={path},mode=0400"),
+        ]));
+    }
+    let stale: Vec<&String> = attached
+        .iter()
+        .filter(|(_, target)| {
+            target.starts_with(super::tls::FILES)
+                && !in_use.contains(target)
+                && !files.iter().any(|(p, _)| p == target)
+        })
+        .map(|(secret, _)| secret)
+        .collect();
+    for secret in &stale {
+        update.extend(args(&["--secret-rm", secret]));
+    }
+    if update.len() == 5 {
+        return Ok(());
+    }
+    update.push(name.clone());
+    let out = engine.change(&update, None)?;
+    check(out, name, "mount the route's certificate files in")?;
+    wait_running(engine, settings)?;
+    for secret in stale {
+        // Best effort: a secret another service mounts stays.
+        engine.change(&args(&["secret", "rm", secret]), None)?;
+    }
+    Ok(())
+}
+
+/// The secrets the service mounts: (secret name, path in the replica).
+fn attached_files(engine: &Engine, name: &str) -> Result<Vec<(String, String)>> {
+    let out = engine.read(&args(&[
+        "service",
+        "inspect",
+        "--format",
+        "{{range .Spec.TaskTemplate.ContainerSpec.Secrets}}{{.SecretName}}\t{{.File.Name}}\n{{end}}",
+        name,
+    ]))?;
+    Ok(out
+        .stdout
+        .lines()
+        .filter_map(|l| l.split_once('\t'))
+        .map(|(s, t)| (s.to_string(), t.to_string()))
+        .collect())
+}
+
+/// The secret holding the file at `path` for the proxy `proxy`: the proxy's name (cut so the
+/// whole stays within Swarm's 64 characters) and the path's last two parts (the content's hash,
+/// the file's name).
+fn secret_name(proxy: &str, path: &str) -> String {
+    let mut tail: Vec<&str> = path.rsplit('/').take(2).collect();
+    tail.reverse();
+    let tail = tail.join("-");
+    let room = 63usize.saturating_sub(tail.len());
+    let head: String = proxy.chars().take(room).collect();
+    format!("{head}-{tail}")
+}
+
 /// Waits until every replica Swarm wants runs (at most `START`).
 pub(super) fn wait_running(engine: &Engine, settings: &ProxySettings) -> Result<()> {
     if engine.dry_run() {
@@ -442,6 +545,16 @@ mod tests {
             docker_host: None,
             docker_cert_path: None,
         }
+    }
+
+    #[test]
+    fn a_files_secret_is_named_by_its_proxy_and_its_content_within_swarms_64_characters() {
+        let path = "/data/docker-flow/tls/0123456789abcdef/cert.pem";
+        assert_eq!(secret_name("edge", path), "edge-0123456789abcdef-cert.pem");
+        let long = "p".repeat(80);
+        let named = secret_name(&long, path);
+        assert!(named.len() <= 64, "{named}");
+        assert!(named.ends_with("-0123456789abcdef-cert.pem"), "{named}");
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::settings::{CertSource, TlsSettings};
 /// Where Caddy keeps the certificates it obtained, one directory per issuer.
 pub(super) const STORAGE: &str = "/data/caddy/certificates";
 /// Where files docker flow copies in live, on the proxy's data volume.
-const FILES: &str = "/data/docker-flow/tls";
+pub(super) const FILES: &str = "/data/docker-flow/tls";
 
 /// A route's HTTPS, as its Caddy config needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
