@@ -257,6 +257,10 @@ impl Drop for SwarmBed {
         for v in swarm_words(&["volume", "ls", "-q", "--filter", &format!("name={project}")]) {
             let _ = swarm(&["volume", "rm", "-f", &v]);
         }
+        let label = format!("label=io.docker-flow.proxy={}", self.bed.proxy_name);
+        for secret in swarm_words(&["secret", "ls", "-q", "--filter", &label]) {
+            let _ = swarm(&["secret", "rm", &secret]);
+        }
     }
 }
 
