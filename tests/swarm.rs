@@ -1156,6 +1156,46 @@ fn the_proxy_as_a_service_serves_on_every_node_switches_without_a_failed_request
             .is_some_and(|i| i.starts_with(&format!("{REGISTRY}/docker-flow-proxy:"))),
         "{image:?}"
     );
+    // The control surface: the service publishes the proxy's two ports and nothing else,
+    // Caddy's admin API listens on each replica's loopback, and no service of the project is
+    // on the control network (only the follower and the replicas).
+    let proxy = &bed.bed.proxy_name;
+    let inspect = |format: &str| swarm_words(&["service", "inspect", "--format", format, proxy]);
+    assert_eq!(
+        inspect("{{range .Endpoint.Spec.Ports}}{{.TargetPort}}:{{.PublishedPort}}:{{.PublishMode}} {{end}}"),
+        [
+            format!("80:{}:host", bed.bed.http_port),
+            format!("443:{}:host", bed.bed.https_port)
+        ]
+    );
+    assert!(
+        inspect("{{range .Spec.TaskTemplate.ContainerSpec.Env}}{{.}} {{end}}")
+            .contains(&"CADDY_ADMIN=127.0.0.1:2019".to_string())
+    );
+    let control = swarm_words(&[
+        "network",
+        "inspect",
+        "--format",
+        "{{.Id}}",
+        &format!("{proxy}-control"),
+    ]);
+    assert_eq!(control.len(), 1, "{control:?}");
+    assert!(
+        inspect("{{range .Spec.TaskTemplate.Networks}}{{.Target}} {{end}}").contains(&control[0])
+    );
+    for service in bed.services("") {
+        let networks = swarm_words(&[
+            "service",
+            "inspect",
+            "--format",
+            "{{range .Spec.TaskTemplate.Networks}}{{.Target}} {{end}}",
+            &service,
+        ]);
+        assert!(
+            !networks.is_empty() && !networks.contains(&control[0]),
+            "{service}: {networks:?}"
+        );
+    }
     // A redeploy under load on both nodes: the follower's switch reaches both replicas, and the
     // drain waits for both.
     let loads: Vec<Load> = [MANAGER_IP, WORKER_IP]
