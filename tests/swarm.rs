@@ -261,6 +261,9 @@ impl Drop for SwarmBed {
         for secret in swarm_words(&["secret", "ls", "-q", "--filter", &label]) {
             let _ = swarm(&["secret", "rm", &secret]);
         }
+        for config in swarm_words(&["config", "ls", "-q", "--filter", &label]) {
+            let _ = swarm(&["config", "rm", &config]);
+        }
     }
 }
 
@@ -1108,22 +1111,13 @@ fn the_proxy_as_a_service_serves_on_every_node_switches_without_a_failed_request
     }
     let bed = SwarmBed::new("swsvc", true);
     bed.configure(&format!("proxy_replicas: 2\nproxy_registry: {REGISTRY}\n"));
-    // Certificates Caddy would obtain itself (its local CA, ACME) would differ from replica to
-    // replica: refused before anything changes.
-    bed.flow(
-        &[
-            "deploy",
-            "--service-domain",
-            "svc.test",
-            "--tls",
-            "internal",
-        ],
-        &[],
-    )
-    .fails(
-        2,
-        "HTTPS from ACME or Caddy's local CA is not available with the proxy as a Swarm service",
-    );
+    // Certificates from an ACME CA (the default for a domain) would differ from replica to
+    // replica, and the CA's challenge could reach another one: refused before anything changes.
+    bed.flow(&["deploy", "--service-domain", "svc.test"], &[])
+        .fails(
+            2,
+            "HTTPS from an ACME CA is not available with the proxy as a Swarm service",
+        );
     assert!(bed.services("").is_empty());
     // A proxy container at the proxy's name (the project's proxy before --proxy-replicas) would
     // hold the manager's ports: refused, naming it.
@@ -1321,6 +1315,40 @@ fn the_proxy_as_a_service_serves_on_every_node_switches_without_a_failed_request
     }
     // The first pair is gone: no replica presents it any more.
     assert_eq!(https(&pems[0], 1), [None, None]);
+    // `--tls internal`: every replica issues from the one root docker flow made, which anyone
+    // who can ask the manager reads from a Swarm config; another run keeps that root.
+    let internal = || {
+        bed.flow(
+            &["proxy", "--service-domain", "svc.test", "--tls", "internal"],
+            &[],
+        )
+        .ok();
+    };
+    internal();
+    let label = format!("label=io.docker-flow.proxy={}", bed.bed.proxy_name);
+    let roots = swarm_words(&["config", "ls", "--format", "{{.Name}}", "--filter", &label]);
+    assert_eq!(roots.len(), 1, "{roots:?}");
+    let root = swarm(&[
+        "config",
+        "inspect",
+        "--format",
+        "{{printf \"%s\" .Spec.Data}}",
+        &roots[0],
+    ]);
+    let root = String::from_utf8(root.stdout).unwrap();
+    assert!(root.contains("BEGIN CERTIFICATE"), "{root}");
+    assert_eq!(
+        https(&root, 100),
+        [Some("v2".to_string()), Some("v2".to_string())],
+        "HTTPS from the shared local CA on both nodes' replicas"
+    );
+    let mounted = secrets();
+    internal();
+    assert_eq!(
+        swarm_words(&["config", "ls", "--format", "{{.Name}}", "--filter", &label]),
+        roots
+    );
+    assert_eq!(secrets(), mounted);
     // Another count is applied to the service.
     bed.flow(&["proxy", "--proxy-replicas", "1"], &[]).ok();
     let replicas = swarm_words(&[

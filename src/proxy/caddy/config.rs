@@ -219,18 +219,39 @@ pub(super) fn with_route_everywhere(
     (new != *config).then_some(new)
 }
 
-/// The certificate and key files the config loads (every route's): what the proxy's replicas
-/// must keep mounted.
+/// The files the config loads (every route's certificate and key, the local CA's root): what
+/// the proxy's replicas must keep mounted.
 pub(super) fn files_in_use(config: &Value) -> Vec<String> {
-    config
+    let loaded = config
         .pointer("/apps/tls/certificates/load_files")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .flat_map(|f| ["certificate", "key"].map(|k| f.get(k).and_then(Value::as_str)))
-        .flatten()
-        .map(String::from)
-        .collect()
+        .flat_map(|f| ["certificate", "key"].map(|k| f.get(k).and_then(Value::as_str)));
+    let root = config
+        .pointer(LOCAL_CA_ROOT)
+        .into_iter()
+        .flat_map(|r| ["certificate", "private_key"].map(|k| r.get(k).and_then(Value::as_str)));
+    loaded.chain(root).flatten().map(String::from).collect()
+}
+
+/// Where the local CA's root is in Caddy's config.
+const LOCAL_CA_ROOT: &str = "/apps/pki/certificate_authorities/local/root";
+
+/// `config` with Caddy's local CA (the one `--tls internal` issues from) on the root at `cert`
+/// and `key` (PEM files in the proxy), instead of one Caddy makes in its own storage: the
+/// replicas of the proxy service each keep their own storage, and must issue from one root
+/// that clients trust. Caddy makes its intermediate from it (in each replica's storage).
+pub(super) fn with_local_ca(config: &Value, cert: &str, key: &str) -> Value {
+    let mut new = config.clone();
+    object_at(&mut new, &["apps", "pki", "certificate_authorities"]).insert(
+        "local".into(),
+        json!({
+            "install_trust": false,
+            "root": {"certificate": cert, "private_key": key, "format": "pem_file"}
+        }),
+    );
+    new
 }
 
 /// The object at `path` in `v`, made (and made an object) on the way.
@@ -651,6 +672,13 @@ mod tests {
         );
         assert_eq!(files_in_use(&two), ["/data/c.pem", "/data/k.pem"]);
         assert!(files_in_use(&one).is_empty());
+        let ca = with_local_ca(&one, "/data/ca.crt", "/data/ca.key");
+        assert_eq!(files_in_use(&ca), ["/data/ca.crt", "/data/ca.key"]);
+        assert_eq!(
+            ca.pointer("/apps/pki/certificate_authorities/local/install_trust"),
+            Some(&json!(false))
+        );
+        assert_eq!(with_local_ca(&ca, "/data/ca.crt", "/data/ca.key"), ca);
         // Dropping blog's HTTPS leaves shop's.
         let back = with_route_everywhere(&two, &blog, None, &at(443)).unwrap();
         assert_eq!(

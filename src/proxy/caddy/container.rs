@@ -454,6 +454,12 @@ impl<'a> ProxyContainer<'a> {
         }
     }
 
+    /// The proxy service's local CA root (its paths in the replicas), made the first time;
+    /// `in_use`: the files the config loads now.
+    pub(super) fn local_ca(&self, in_use: &[String]) -> Result<(String, String)> {
+        service::local_ca(self.engine, &self.settings, in_use)
+    }
+
     /// Copies `files` (absolute paths in the container, content) in through the engine, with
     /// this build's helper, readable by their owner only: certificates, keys and roots land on
     /// the proxy's volumes and in no file on the machine docker flow runs on.

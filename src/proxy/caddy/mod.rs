@@ -116,6 +116,15 @@ impl<'a> Caddy<'a> {
             })
     }
 
+    /// Whether the route's certificates come from an ACME CA.
+    fn acme(&self) -> bool {
+        self.tls
+            .borrow()
+            .as_ref()
+            .and_then(Option::as_ref)
+            .is_some_and(|m| matches!(m.https.issuer, tls::Issuer::Acme { .. }))
+    }
+
     fn admin(&self) -> Admin<'_, 'a> {
         Admin::new(&self.container)
     }
@@ -194,6 +203,10 @@ impl<'a> Caddy<'a> {
         let tls = self.tls.borrow();
         let material = tls.as_ref().and_then(Option::as_ref);
         let mut copied = false;
+        // The proxy service's replicas issue from one root docker flow gives them.
+        let shared_ca = self.container.is_service()
+            && material.is_some_and(|m| m.https.issuer == tls::Issuer::Internal);
+        let mut local_ca: Option<(String, String)> = None;
         for _ in 0..20 {
             let r = match seen.take() {
                 Some(r) => r,
@@ -206,8 +219,16 @@ impl<'a> Caddy<'a> {
                 Owner::Nobody => config::base(),
             };
             let https = material.map(|m| &m.https);
-            let Some(new) = config::with_route_everywhere(&current, &self.route, https, servers)
-            else {
+            let mut new = config::with_route_everywhere(&current, &self.route, https, servers);
+            if shared_ca {
+                if local_ca.is_none() {
+                    local_ca = Some(self.container.local_ca(&config::files_in_use(&current))?);
+                }
+                let (cert, key) = local_ca.as_ref().expect("set above");
+                let with = config::with_local_ca(new.as_ref().unwrap_or(&current), cert, key);
+                new = (with != current).then_some(with);
+            }
+            let Some(new) = new else {
                 return Ok(());
             };
             if let Some(m) = material.filter(|m| !copied && !m.files.is_empty()) {
@@ -225,7 +246,10 @@ impl<'a> Caddy<'a> {
                 .send("POST", "/config/", &new, r.etag.as_deref())?;
             match w.status {
                 200 => {
-                    self.issuing.set(self.issues_certificates());
+                    // The follower cannot see what each replica's Caddy holds: with the
+                    // proxy service no run waits for certificates.
+                    self.issuing
+                        .set(self.issues_certificates() && !self.container.is_service());
                     return Ok(());
                 }
                 412 => continue, // someone else changed the config meanwhile: read it again
@@ -359,13 +383,13 @@ impl Proxy for Caddy<'_> {
                 "leave --proxy-replicas unset, or deploy to a swarm (--engine swarm)",
             ));
         }
-        if https && self.container.is_service() && self.issues_certificates() {
+        if https && self.container.is_service() && self.acme() {
             // Caddy keeps what it obtains in its own storage: each replica would get
-            // certificates of its own (its own local CA), and an ACME challenge could reach a
-            // replica that did not ask for it. Files reach every replica as Swarm secrets.
+            // certificates of its own, and an ACME challenge could reach a replica that did not
+            // ask for it. Files and the local CA's root reach every replica as Swarm secrets.
             return Err(Error::usage(
-                "HTTPS from ACME or Caddy's local CA is not available with the proxy as a Swarm service (--proxy-replicas): each replica would obtain certificates of its own",
-                "give the route certificate files (--tls-cert and --tls-key), which every replica gets as Swarm secrets; or leave --proxy-replicas unset for the proxy container on the manager",
+                "HTTPS from an ACME CA is not available with the proxy as a Swarm service (--proxy-replicas): each replica would obtain certificates of its own, and the CA's challenge could reach another replica",
+                "give the route certificate files (--tls-cert and --tls-key) or use --tls internal, which every replica gets as Swarm secrets; or leave --proxy-replicas unset for the proxy container on the manager",
             ));
         }
         helper::check_engine(self.engine, HELPER_HELP)?;

@@ -436,6 +436,93 @@ pub(super) fn give_files(
     Ok(())
 }
 
+/// The root of the local CA every replica issues from (`--tls internal`): the paths of its
+/// certificate and key in the replicas. Made once, by docker flow, and given to the replicas
+/// as secrets (`give_files`); its certificate is also a Swarm config, readable by anyone who can
+/// ask the manager (`docker config inspect`), for clients to trust. Caddy would make a root of
+/// its own in each replica's storage, and a client trusting one would refuse the others.
+pub(super) fn local_ca(
+    engine: &Engine,
+    settings: &ProxySettings,
+    in_use: &[String],
+) -> Result<(String, String)> {
+    let attached = attached_files(engine, &settings.name)?;
+    let dir = format!("{}/ca-", super::tls::FILES);
+    let found = |file: &str| {
+        attached
+            .iter()
+            .find(|(_, t)| t.starts_with(&dir) && t.ends_with(file))
+            .map(|(_, t)| t.clone())
+    };
+    if let (Some(cert), Some(key)) = (found("/root.crt"), found("/root.key")) {
+        return Ok((cert, key));
+    }
+    let (cert_pem, key_pem) = new_root(&settings.name).map_err(|e| {
+        Error::environment(
+            format!("cannot make the proxy's local CA: {e}"),
+            "use certificate files (--tls-cert, --tls-key) instead of --tls internal",
+        )
+    })?;
+    let hash = super::tls::content_hash(&[cert_pem.as_bytes()]);
+    let (cert, key) = (
+        format!("{dir}{hash}/root.crt"),
+        format!("{dir}{hash}/root.key"),
+    );
+    let public = secret_name(&settings.name, &cert);
+    let out = engine.change(
+        &args(&[
+            "config",
+            "create",
+            "--label",
+            &format!("{LABEL}={}", settings.name),
+            &public,
+            "-",
+        ]),
+        Some(cert_pem.as_bytes()),
+    )?;
+    if !out.ok_or_exists() {
+        return Err(Error::environment(
+            format!(
+                "cannot keep the local CA's root as the Swarm config `{public}`: {}",
+                out.last_error_line()
+            ),
+            "check `docker config ls` on the manager",
+        ));
+    }
+    give_files(
+        engine,
+        settings,
+        &[(&cert, cert_pem.as_bytes()), (&key, key_pem.as_bytes())],
+        in_use,
+    )?;
+    Ok((cert, key))
+}
+
+/// A new root CA's certificate and key, in PEM: valid for ten years from the start of this
+/// year, for signing certificates only.
+fn new_root(proxy: &str) -> std::result::Result<(String, String), rcgen::Error> {
+    let key = rcgen::KeyPair::generate()?;
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new())?;
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::CrlSign,
+        rcgen::KeyUsagePurpose::DigitalSignature,
+    ];
+    params.distinguished_name.push(
+        rcgen::DnType::CommonName,
+        format!("docker flow {proxy} local CA"),
+    );
+    let year = 1970
+        + std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() / 31_556_952) as i32;
+    params.not_before = rcgen::date_time_ymd(year, 1, 1);
+    params.not_after = rcgen::date_time_ymd(year + 10, 1, 1);
+    let cert = params.self_signed(&key)?;
+    Ok((cert.pem(), key.serialize_pem()))
+}
+
 /// The secrets the service mounts: (secret name, path in the replica).
 fn attached_files(engine: &Engine, name: &str) -> Result<Vec<(String, String)>> {
     let out = engine.read(&args(&[

@@ -94,16 +94,20 @@ pub(super) fn load(settings: &TlsSettings) -> Result<Option<Material>> {
 
 /// The directory for files with this content.
 fn dir_for(contents: &[&[u8]]) -> String {
+    format!("{FILES}/{}", content_hash(contents))
+}
+
+/// A short hash of `contents` (16 hex digits), to name what holds them.
+pub(super) fn content_hash(contents: &[&[u8]]) -> String {
     let mut h = Sha256::new();
     for c in contents {
         h.update((c.len() as u64).to_be_bytes());
         h.update(c);
     }
-    let hex: String = h.finalize()[..8]
+    h.finalize()[..8]
         .iter()
         .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("{FILES}/{hex}")
+        .collect()
 }
 
 /// The file at `path`, which must hold a PEM block of `kind` (`CERTIFICATE`, `PRIVATE KEY`:
