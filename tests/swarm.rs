@@ -1249,6 +1249,40 @@ fn the_proxy_as_a_service_serves_on_every_node_switches_without_a_failed_request
         "the replaced replica does not serve"
     );
     assert_eq!(bed.version_at(MANAGER_IP).as_deref(), Some("v2"));
+    // Within --keep-old a rollback swaps the warm colour back in first thing, through the
+    // follower (which takes Swarm's word that the warm tasks run), under load on both nodes.
+    bed.flow(&["deploy", "--keep-old", "5m"], &[("V", "v3")])
+        .ok();
+    let loads: Vec<Load> = [MANAGER_IP, WORKER_IP]
+        .iter()
+        .map(|host| {
+            Load::start_on(
+                host,
+                bed.bed.http_port,
+                "GET",
+                &bed.path,
+                2,
+                Duration::from_secs(120),
+            )
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let command = loads[0].started.elapsed();
+    let r = bed.flow(&["rollback"], &[]);
+    let switched: Vec<Duration> = loads.iter().map(|l| l.started.elapsed()).collect();
+    std::thread::sleep(Duration::from_millis(500));
+    r.ok();
+    assert!(
+        r.stderr.contains("switched back first thing"),
+        "{}",
+        r.stderr
+    );
+    for ((host, load), switched) in [MANAGER_IP, WORKER_IP].iter().zip(loads).zip(switched) {
+        let stats = load.stop();
+        let first = stats.first_of("v2").map(|at| at.saturating_sub(command));
+        eprintln!("{host}: rollback within --keep-old, first v2 answer {first:?} after the command started; {}", stats.summary());
+        no_drop(&stats, switched, "v2");
+    }
     // Certificate files reach every replica as Swarm secrets, mounted where the config loads
     // them; files of new content are new secrets, and those no route loads any more go.
     // What each node's replica answers on HTTPS to a client that trusts `pem` only, asked up

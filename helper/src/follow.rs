@@ -129,9 +129,7 @@ fn sync(dir: &Path, record: &str, socket: &str) -> Result<(), String> {
     };
     let mut members = Vec::new();
     for service in &services {
-        let body = get(socket, &tasks_path(service))?;
-        let tasks = json::parse(&body).ok_or("the engine's answer is not JSON")?;
-        members.extend(running(&tasks, service, &network));
+        members.extend(running_tasks(socket, service, &network)?);
     }
     if members.is_empty() {
         return Ok(());
@@ -142,6 +140,18 @@ fn sync(dir: &Path, record: &str, socket: &str) -> Result<(), String> {
         return Ok(());
     }
     dns::write(dir, record, &members)
+}
+
+/// The tasks of `service` Swarm runs and wants running, as record members on `network`, as the
+/// engine at `socket` says.
+pub fn running_tasks(
+    socket: &str,
+    service: &str,
+    network: &str,
+) -> Result<Vec<(String, String)>, String> {
+    let body = get(socket, &tasks_path(service))?;
+    let tasks = json::parse(&body).ok_or("the engine's answer is not JSON")?;
+    Ok(running(&tasks, service, network))
 }
 
 /// `GET /tasks` of one service, those Swarm wants running.

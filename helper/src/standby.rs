@@ -10,12 +10,16 @@
 //! - `standby <dir> <name> <until> [--follow <network> <service,...>] [<container>@<ip>...]`:
 //!   writes the standby (`until`: unix seconds; on Swarm mode, the services the record is to
 //!   follow once swapped in, as `set` takes them); with no members, removes it.
-//! - `swap <dir> <name> <now> <port> <path> [<container>...]`: when the standby is there, its
-//!   time is ahead of `now`, and each of its members answers `GET <path>` on `port` at its
-//!   address (below 500, as `probe` asks) and is none of the containers given (those Docker
-//!   reports unhealthy), the record becomes the standby's members (and follows what the standby
-//!   says) and the standby is removed;
-//!   the record it replaced is printed. Exit 3 when there is nothing to swap (said on stderr).
+//! - `swap <dir> <name> <now> <port> <path> [--swarm <socket>] [<container>...]`: when the
+//!   standby is there, its time is ahead of `now`, and each of its members answers `GET <path>`
+//!   on `port` at its address (below 500, as `probe` asks) and is none of the containers given
+//!   (those Docker reports unhealthy), the record becomes the standby's members (and follows
+//!   what the standby says) and the standby is removed; the record it replaced is printed. Exit
+//!   3 when there is nothing to swap (said on stderr). With `--swarm` (the follower of the proxy
+//!   service, which is on no route network and cannot ask the members) each member must instead
+//!   be a task Swarm runs and wants running, as the engine at `socket` says: what the follower
+//!   trusts to keep a record on Swarm's tasks (running means healthy for a task with a
+//!   healthcheck).
 //! - `settle <dir> <name>`: removes the standby and prints the record, as `get` does.
 
 use std::net::SocketAddr;
@@ -24,7 +28,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use crate::protocol;
-use crate::{dns, probe};
+use crate::{dns, follow, probe};
 
 /// How long a warm release's members have to answer before a swap.
 const PROBE_WITHIN: Duration = Duration::from_secs(1);
@@ -86,10 +90,19 @@ pub fn standby(args: &[String]) -> ExitCode {
 }
 
 pub fn swap(args: &[String]) -> ExitCode {
-    const USAGE: &str = "usage: helper swap <dir> <name> <now> <port> <path> [<container>...]";
-    let [dir, name, now, port, probe_path, unhealthy @ ..] = args else {
+    const USAGE: &str =
+        "usage: helper swap <dir> <name> <now> <port> <path> [--swarm <socket>] [<container>...]";
+    let [dir, name, now, port, probe_path, rest @ ..] = args else {
         eprintln!("{USAGE}");
         return ExitCode::from(2);
+    };
+    let (swarm, unhealthy) = match rest {
+        [flag, socket, unhealthy @ ..] if flag == "--swarm" => (Some(socket.as_str()), unhealthy),
+        [flag, ..] if flag == "--swarm" => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+        unhealthy => (None, unhealthy),
     };
     let dir = Path::new(dir);
     let (Some(path), Ok(now), Ok(port)) =
@@ -124,10 +137,15 @@ pub fn swap(args: &[String]) -> ExitCode {
         if members.is_empty() {
             return Ok(Err("the standby has no member".to_string()));
         }
+        if let Some(socket) = swarm {
+            if let Err(why) = swarm_runs(socket, follow.as_ref(), &members) {
+                return Ok(Err(why));
+            }
+        }
         // Each member must answer where the proxy will send it requests, as the probe that
         // gates a release without a healthcheck does, and not be unhealthy to Docker.
         let deadline = Instant::now() + PROBE_WITHIN;
-        for (c, ip) in &members {
+        for (c, ip) in members.iter().filter(|_| swarm.is_none()) {
             if unhealthy.contains(c) {
                 return Ok(Err(format!("{c} is unhealthy")));
             }
@@ -161,6 +179,26 @@ pub fn swap(args: &[String]) -> ExitCode {
             eprintln!("helper swap: {e}");
             ExitCode::from(1)
         }
+    }
+}
+
+/// Whether Swarm runs (and wants running) each member, as a task of the services `follow`
+/// names, at its address on the route network.
+fn swarm_runs(
+    socket: &str,
+    follow: Option<&(String, Vec<String>)>,
+    members: &[(String, String)],
+) -> Result<(), String> {
+    let Some((network, services)) = follow else {
+        return Err("the standby names no Swarm service".into());
+    };
+    let mut running = Vec::new();
+    for service in services {
+        running.extend(follow::running_tasks(socket, service, network)?);
+    }
+    match members.iter().find(|m| !running.contains(m)) {
+        Some((c, ip)) => Err(format!("Swarm does not run {c} at {ip}")),
+        None => Ok(()),
     }
 }
 
@@ -313,5 +351,76 @@ mod tests {
         );
         assert_eq!(run(swap, &[&d, "app.p.dflow", "999", "80"]), usage);
         assert_eq!(run(swap, &[&d, "app.p.dflow", "999", "80", "/a b"]), usage);
+        assert_eq!(
+            run(swap, &[&d, "app.p.dflow", "999", "80", "/", "--swarm"]),
+            usage
+        );
+    }
+
+    /// An engine's socket that answers every request with the tasks JSON `tasks`.
+    fn engine(dir: &Path, tasks: &'static str) -> String {
+        let path = dir.join("engine.sock");
+        let l = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        std::thread::spawn(move || {
+            for mut s in l.incoming().flatten() {
+                // The whole request first (the client writes it in parts).
+                let mut request = Vec::new();
+                let mut byte = [0u8; 1];
+                while !request.ends_with(b"\r\n\r\n") && s.read(&mut byte).unwrap_or(0) == 1 {
+                    request.push(byte[0]);
+                }
+                let _ = write!(s, "HTTP/1.0 200 OK\r\n\r\n{tasks}");
+            }
+        });
+        path.display().to_string()
+    }
+
+    #[test]
+    fn with_swarm_the_follower_swaps_to_tasks_swarm_runs_without_asking_them() {
+        // Nothing answers at the members' addresses: only Swarm's word counts.
+        let nothing = ExitCode::from(protocol::standby::NOTHING);
+        let sockets = tempfile::tempdir().unwrap();
+        let runs = engine(
+            sockets.path(),
+            r#"[{"ID":"x","Slot":1,"DesiredState":"running","Status":{"State":"running"},
+                "NetworksAttachments":[{"Network":{"Spec":{"Name":"dflow-p-app"}},"Addresses":["127.0.0.2/24"]}]}]"#,
+        );
+        let stopping = tempfile::tempdir().unwrap();
+        let stops = engine(
+            stopping.path(),
+            r#"[{"ID":"x","Slot":1,"DesiredState":"shutdown","Status":{"State":"running"},
+                "NetworksAttachments":[{"Network":{"Spec":{"Name":"dflow-p-app"}},"Addresses":["127.0.0.2/24"]}]}]"#,
+        );
+        let warm = |with_follow: bool| {
+            let (dir, d) = setup("127.0.0.2");
+            let mut a = vec![d.as_str(), "app.p.dflow", "1000"];
+            if with_follow {
+                a.extend(["--follow", "dflow-p-app", "p_app-blue"]);
+            }
+            a.push("p_app-blue.1.x@127.0.0.2");
+            assert_eq!(run(standby, &a), ExitCode::SUCCESS);
+            (dir, d)
+        };
+        let swap_with = |d: &str, socket: &str| {
+            run(
+                swap,
+                &[d, "app.p.dflow", "999", "1", "/", "--swarm", socket],
+            )
+        };
+        let (dir, d) = warm(true);
+        assert_eq!(swap_with(&d, &stops), nothing);
+        assert_eq!(record(&dir), green());
+        assert_eq!(swap_with(&d, &runs), ExitCode::SUCCESS);
+        assert_eq!(
+            record(&dir),
+            [("p_app-blue.1.x".into(), "127.0.0.2".into())]
+        );
+        // A standby that names no service, or an engine that does not answer: nothing.
+        let (dir, d) = warm(false);
+        assert_eq!(swap_with(&d, &runs), nothing);
+        assert_eq!(record(&dir), green());
+        let (dir, d) = warm(true);
+        assert_eq!(swap_with(&d, "/nonexistent.sock"), nothing);
+        assert_eq!(record(&dir), green());
     }
 }

@@ -20,7 +20,7 @@ use crate::helper;
 const LABEL: &str = "io.docker-flow.follower-of";
 /// Where it finds the records and the engine's socket.
 const RECORDS: &str = "/routes";
-const SOCKET: &str = "/var/run/docker.sock";
+pub(super) const SOCKET: &str = "/var/run/docker.sock";
 
 /// The follower's name beside the proxy `proxy`.
 pub(super) fn name(proxy: &str) -> String {

@@ -558,7 +558,7 @@ impl Proxy for Caddy<'_> {
     /// Not with the proxy as a service: its records are the follower's, which is on no route
     /// network to check the warm tasks from, so a rollback goes the long way.
     fn keep_warm(&self, warm: &[Instance], until: std::time::SystemTime) -> Result<()> {
-        if warm.is_empty() || self.container.is_service() || !self.serving()? {
+        if warm.is_empty() || !self.serving()? {
             return Ok(());
         }
         let members: Vec<Member> = if self.route.swarm {
@@ -589,13 +589,17 @@ impl Proxy for Caddy<'_> {
     /// One `docker exec` of the helper, asked without reading anything first: the helper
     /// swaps only a standby a run holding the lock wrote, and checks its members answer.
     fn swap_warm(&self, path: &str, unhealthy: &[String]) -> Result<Option<Vec<Upstream>>> {
-        if self.engine.dry_run() || self.container.is_service() {
+        if self.engine.dry_run() {
             return Ok(None);
         }
+        // The proxy service's follower is on no route network: it takes Swarm's word that the
+        // warm tasks run, as it does to keep the record on Swarm's tasks.
+        let swarm = self.container.is_service().then_some(follower::SOCKET);
         let before = self.rotation().swap(
             &config::record(&self.route),
             self.route.port,
             path,
+            swarm,
             unhealthy,
         )?;
         *self.members.borrow_mut() = None;

@@ -92,13 +92,15 @@ impl<'c, 'a> Rotation<'c, 'a> {
     }
 
     /// Swaps the release kept warm into the record `name`, if one is there, in time, and every
-    /// member answers on `port` at `path` and is none of `unhealthy`: the record it replaced.
+    /// member answers on `port` at `path` and is none of `unhealthy` (with `swarm`, the engine's
+    /// socket in the follower: every member is a task Swarm runs): the record it replaced.
     /// None when there was nothing to swap (or no proxy to ask): the caller goes the long way.
     pub(super) fn swap(
         &self,
         name: &str,
         port: u16,
         path: &str,
+        swarm: Option<&str>,
         unhealthy: &[String],
     ) -> Result<Option<Vec<Member>>> {
         let now = std::time::SystemTime::now()
@@ -106,6 +108,9 @@ impl<'c, 'a> Rotation<'c, 'a> {
             .map_or(0, |d| d.as_secs());
         let mut a = args(&["swap", RECORDS, name, &now.to_string()]);
         a.extend([port.to_string(), path.to_string()]);
+        if let Some(socket) = swarm {
+            a.extend(["--swarm".to_string(), socket.to_string()]);
+        }
         a.extend(unhealthy.iter().cloned());
         // Asked before the preflight: whatever stands at the proxy's name is not changed.
         let out = self.container.exec_as_found(&a)?;
