@@ -211,6 +211,14 @@ if [ "${DOCKER_FLOW_SWARM:-}" = 1 ]; then
     if ! docker -H "$sock" info >/dev/null 2>&1; then
       say "starting the swarm node $i's dockerd (log: /run/dflow-n$i/log)"
       mkdir -p "/var/lib/dflow-n$i" "/run/dflow-n$i"
+      # A daemon killed (a node failure in the tests) leaves its pidfile, whose pid may be
+      # another process's by now: dockerd would refuse to start.
+      pid=$(cat "/run/dflow-n$i/pid" 2>/dev/null || true)
+      cmdline=$(tr '\0' ' ' <"/proc/${pid:-0}/cmdline" 2>/dev/null || true)
+      case "$cmdline" in
+        *"dflow-n$i/pid"*) ;;
+        *) rm -f "/run/dflow-n$i/pid" ;;
+      esac
       setsid nsenter --net=/var/run/netns/dflow-n$i dockerd \
         --data-root "/var/lib/dflow-n$i" --exec-root "/run/dflow-n$i/x" --pidfile "/run/dflow-n$i/pid" \
         -H "$sock" --bip "10.235.$i.1/24" --default-address-pool base=10.245.0.0/16,size=24 \

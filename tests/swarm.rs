@@ -469,6 +469,9 @@ impl Drop for Revive {
             .args(["-n", "dflow-n2", "link", "set", "eth0", "up"])
             .status();
         if let Some(argv) = &self.dockerd {
+            // The killed daemon left its pidfile, and its pid may be another process's by now:
+            // dockerd would then refuse to start.
+            let _ = std::fs::remove_file(WORKER_PIDFILE);
             // As scripts/testbed.sh starts it: in the node's network namespace, in a session of
             // its own so that it outlives the test.
             let log = std::fs::OpenOptions::new()
@@ -1393,4 +1396,78 @@ fn the_proxy_as_a_service_serves_on_every_node_switches_without_a_failed_request
         &bed.bed.proxy_name,
     ]);
     assert_eq!(replicas, ["1"]);
+}
+
+#[test]
+fn with_the_proxy_as_a_service_a_worker_whose_daemon_is_killed_leaves_the_managers_replica_serving_and_deploys_go_on(
+) {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !swarm_available() {
+        return;
+    }
+    let bed = SwarmBed::new("swsvckill", false);
+    bed.configure(&format!("proxy_replicas: 2\nproxy_registry: {REGISTRY}\n"));
+    bed.flow(&["deploy", "--scale", "2"], &[]).ok();
+    for host in [MANAGER_IP, WORKER_IP] {
+        assert_eq!(bed.version_at(host).as_deref(), Some("v1"), "{host}");
+    }
+    let worker = swarm_words(&["node", "ls", "-q", "--filter", "role=worker"]);
+    let nodes =
+        |s: &Value| -> Vec<String> { running_tasks(s).into_iter().map(|(_, n)| n).collect() };
+    // The worker's dockerd killed under 4 clients on the manager's replica.
+    let load = bed.load();
+    std::thread::sleep(Duration::from_millis(500));
+    let (pid, argv) = worker_dockerd();
+    let _revive = Revive {
+        dockerd: Some(argv),
+    };
+    assert!(Command::new("kill")
+        .args(["-KILL", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let replaced = bed.wait_status(60, |s| {
+        let now = nodes(s);
+        now.len() == 2 && now.iter().all(|n| !worker.contains(n))
+    });
+    assert!(
+        replaced.is_some(),
+        "Swarm did not replace the lost task within a minute"
+    );
+    assert!(
+        bed.wait_status(10, routed_as_running).is_some(),
+        "the record did not follow Swarm's tasks: {}",
+        bed.status()
+    );
+    let stats = load.stop();
+    eprintln!(
+        "proxy service, worker's daemon killed: {} (manager's replica)",
+        stats.summary()
+    );
+    assert!(stats.total() > 50, "{}", stats.summary());
+    assert!(stats.failed().len() <= 4, "{}", stats.summary());
+    // With the worker down, a deploy switches and drains on the replica that is left: the
+    // lost one no longer counts once it stops reporting.
+    let started = std::time::Instant::now();
+    let r = bed.under_load(&["deploy"], &[("V", "v2")], "v2");
+    let took = started.elapsed();
+    assert!(
+        r.stderr
+            .contains("1 of the proxy service's 2 replicas cannot be placed now"),
+        "{}",
+        r.stderr
+    );
+    eprintln!("deploy with the worker down: {took:?}");
+    assert!(took < Duration::from_secs(60), "{took:?}");
+    // The worker back: Swarm runs its replica there again, which gets the routes and serves v2.
+    drop(_revive);
+    let back = (0..150).find_map(|_| {
+        std::thread::sleep(Duration::from_millis(400));
+        bed.version_at(WORKER_IP).filter(|v| v == "v2")
+    });
+    assert_eq!(
+        back.as_deref(),
+        Some("v2"),
+        "the worker's replica did not serve v2 after the worker came back"
+    );
 }

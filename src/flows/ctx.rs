@@ -106,12 +106,21 @@ impl<'a> Ctx<'a> {
         ))
     }
 
+    /// Makes sure the proxy runs and has the route, and says what the user should know of it.
+    pub(crate) fn ensure_proxy(&self) -> Result<()> {
+        self.proxy.ensure()?;
+        for warning in self.proxy.take_warnings() {
+            self.progress.warn(&warning);
+        }
+        Ok(())
+    }
+
     /// Points the proxy at exactly `new` (health-checked first), then waits until what it
     /// routed to before has no request in flight (at most `--drain-timeout`). Returns where
     /// it routes now.
     pub(crate) fn route_to(&self, new: &[Instance]) -> Result<Vec<Upstream>> {
         self.orchestrator.wait_healthy(new, &self.progress)?;
-        self.proxy.ensure()?;
+        self.ensure_proxy()?;
         crate::cancel::check()?;
         let upstreams: Vec<Upstream> = new.iter().map(|i| i.upstream(self.route_port)).collect();
         let before = self.proxy.current()?.unwrap_or_default();

@@ -123,7 +123,7 @@ fn show_preview(ctx: &Ctx, new: &[Instance]) -> Result<bool> {
     if !ctx.proxied() {
         return Ok(false);
     }
-    ctx.proxy.ensure()?;
+    ctx.ensure_proxy()?;
     let upstreams: Vec<_> = new.iter().map(|i| i.upstream(ctx.route_port)).collect();
     let previewed = ctx.proxy.preview(&upstreams)?;
     if previewed {

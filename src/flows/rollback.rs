@@ -149,7 +149,7 @@ pub(super) fn run(
 /// it, as a rollback does once it switched.
 fn finish_swap(ctx: &Ctx, before: &[Upstream]) -> Result<Outcome> {
     // The route as the settings say, as a switch the long way would leave it.
-    ctx.proxy.ensure()?;
+    ctx.ensure_proxy()?;
     let releases = ctx.releases()?;
     let live = releases.live();
     let routed = ctx.proxy.current()?.unwrap_or_default();

@@ -43,6 +43,11 @@ pub(crate) trait Proxy {
     }
     /// Makes sure the proxy runs and has this route.
     fn ensure(&self) -> Result<()>;
+    /// What the user should know of the proxy since last asked (it serves, but not as asked:
+    /// say, replicas Swarm cannot place).
+    fn take_warnings(&self) -> Vec<String> {
+        Vec::new()
+    }
     /// The upstreams the route sends traffic to now; None when the proxy has no such route or
     /// cannot say.
     fn current(&self) -> Result<Option<Vec<Upstream>>>;

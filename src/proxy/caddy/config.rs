@@ -16,8 +16,6 @@ pub(super) const SERVER: &str = "docker-flow";
 /// The Caddy server (in `apps.http.servers`) that serves the routes with HTTPS, on the
 /// container's port 443. Caddy manages the certificates of the domains its routes match.
 pub(super) const HTTPS_SERVER: &str = "docker-flow-https";
-/// The path of the servers in the admin API.
-pub(super) const SERVERS: &str = "/config/apps/http/servers/";
 /// How often Caddy looks a route's record up again.
 pub(super) const REFRESH_MS: u64 = 200;
 

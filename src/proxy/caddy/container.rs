@@ -48,11 +48,13 @@ pub(super) enum Found {
 }
 
 /// The proxy as `provision` left it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(super) struct Provisioned {
     pub was_running: bool,
     /// The host port its HTTPS is published on (None: a layout-2 proxy, without one).
     pub https_port: Option<u16>,
+    /// What the user should know of it (replicas Swarm cannot place).
+    pub warning: Option<String>,
 }
 
 /// The host port published for the container's `port`/tcp, from `{{json .HostConfig.PortBindings}}`.
@@ -319,6 +321,7 @@ impl<'a> ProxyContainer<'a> {
         let created = Provisioned {
             was_running: false,
             https_port: Some(self.settings.https_port),
+            warning: None,
         };
         match self.find()? {
             Found::Ours {
@@ -330,6 +333,7 @@ impl<'a> ProxyContainer<'a> {
             } => Ok(Provisioned {
                 was_running: true,
                 https_port,
+                warning: None,
             }),
             // Stopped, or created by another run that has not started it yet: the helper may
             // not be in it yet (copying it again is harmless; starting twice is too).
@@ -339,6 +343,7 @@ impl<'a> ProxyContainer<'a> {
                     .map(|()| Provisioned {
                         was_running: false,
                         https_port,
+                        warning: None,
                     })
             }
             Found::Absent => self.create(None, &[]).map(|()| created),
@@ -361,6 +366,7 @@ impl<'a> ProxyContainer<'a> {
             return Ok(Provisioned {
                 was_running,
                 https_port: Some(self.settings.https_port),
+                warning: None,
             });
         }
         service::ensure_control_network(self.engine, self.name())?;
@@ -373,10 +379,19 @@ impl<'a> ProxyContainer<'a> {
             &follower::name(self.name()),
             &found,
         )?;
-        service::wait_running(self.engine, &self.settings)?;
+        let unplaced = service::wait_running(self.engine, &self.settings)?;
+        let name = self.name();
         Ok(Provisioned {
             was_running,
             https_port: Some(self.settings.https_port),
+            warning: (unplaced > 0).then(|| {
+                format!(
+                    "{unplaced} of the proxy service's {} replicas cannot be placed now (Swarm has no node for them: a node down, or its ports {} and {} taken); the others serve, and Swarm places them once it can (`docker service ps {name}`)",
+                    self.settings.replicas.unwrap_or(1),
+                    self.settings.http_port,
+                    self.settings.https_port
+                )
+            }),
         })
     }
 

@@ -75,6 +75,8 @@ pub(crate) struct Caddy<'a> {
     tls: RefCell<Option<Option<Material>>>,
     /// Whether this run wrote the route with domains Caddy gets certificates for itself.
     issuing: std::cell::Cell<bool>,
+    /// What the user should know, not said yet.
+    warnings: RefCell<Vec<String>>,
 }
 
 impl<'a> Caddy<'a> {
@@ -89,6 +91,7 @@ impl<'a> Caddy<'a> {
             members: RefCell::new(None),
             tls: RefCell::new(None),
             issuing: std::cell::Cell::new(false),
+            warnings: RefCell::new(Vec::new()),
         }
     }
 
@@ -421,7 +424,9 @@ impl Proxy for Caddy<'_> {
         let Provisioned {
             was_running,
             https_port,
+            warning,
         } = self.container.provision(https)?;
+        self.warnings.borrow_mut().extend(warning);
         *self.found.borrow_mut() = Some(Found::Ours {
             running: true,
             https_port,
@@ -452,6 +457,10 @@ impl Proxy for Caddy<'_> {
             trusted_proxies: self.container.settings().trusted_proxies.clone(),
         };
         self.ensure_config(Some(seen), &servers)
+    }
+
+    fn take_warnings(&self) -> Vec<String> {
+        self.warnings.take()
     }
 
     fn current(&self) -> Result<Option<Vec<Upstream>>> {
@@ -628,7 +637,13 @@ impl Proxy for Caddy<'_> {
         if !self.serving()? {
             return Ok(Vec::new());
         }
-        let servers = self.admin().get(config::SERVERS)?.json();
+        // The whole config, not `/config/apps/http/servers/`: the proxy service's follower
+        // answers for its replicas at `/config/` only.
+        let config = self.admin().get("/config/")?.json();
+        let servers = config
+            .pointer("/apps/http/servers")
+            .cloned()
+            .unwrap_or_default();
         let routes = servers
             .pointer(&format!("/{}/routes", config::SERVER))
             .and_then(serde_json::Value::as_array)

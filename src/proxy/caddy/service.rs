@@ -359,7 +359,7 @@ pub(super) fn add_network(engine: &Engine, settings: &ProxySettings, network: &s
         None,
     )?;
     check(out, name, &format!("connect to `{network}`"))?;
-    wait_running(engine, settings)
+    wait_running(engine, settings).map(drop)
 }
 
 /// Gives every replica `files` (absolute paths in the replica, content) as Swarm secrets
@@ -552,10 +552,12 @@ fn secret_name(proxy: &str, path: &str) -> String {
     format!("{head}-{tail}")
 }
 
-/// Waits until every replica Swarm wants runs (at most `START`).
-pub(super) fn wait_running(engine: &Engine, settings: &ProxySettings) -> Result<()> {
+/// Waits until every replica Swarm wants runs, or at least one does and Swarm has no node for
+/// the others (a node down, or its ports taken: they run once it has one), at most `START`.
+/// Returns how many replicas Swarm could not place.
+pub(super) fn wait_running(engine: &Engine, settings: &ProxySettings) -> Result<usize> {
     if engine.dry_run() {
-        return Ok(());
+        return Ok(0);
     }
     let name = &settings.name;
     let want = settings.replicas.unwrap_or(1) as usize;
@@ -575,6 +577,11 @@ pub(super) fn wait_running(engine: &Engine, settings: &ProxySettings) -> Result<
             .lines()
             .filter(|l| l.starts_with("Running"))
             .count();
+        let unplaced = out
+            .stdout
+            .lines()
+            .filter(|l| l.starts_with("Pending") && l.contains("no suitable node"))
+            .count();
         let updating = engine
             .read(&args(&[
                 "service",
@@ -586,8 +593,8 @@ pub(super) fn wait_running(engine: &Engine, settings: &ProxySettings) -> Result<
             .stdout
             .trim()
             .to_string();
-        if running >= want && updating != "updating" {
-            return Ok(());
+        if running >= 1 && running + unplaced >= want && updating != "updating" {
+            return Ok(unplaced);
         }
         if started.elapsed() > START {
             let why = out
