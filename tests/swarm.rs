@@ -210,6 +210,48 @@ services:
         r
     }
 
+    /// Runs `ARGS` under 2 clients on each node's proxy replica and checks, on each, that
+    /// nothing dropped and only `version` answers after. Also gives how long after the command
+    /// started each node first answered `version`.
+    fn under_load_on_both_nodes(
+        &self,
+        args: &[&str],
+        env: &[(&str, &str)],
+        version: &str,
+    ) -> (Run, Vec<Option<Duration>>) {
+        let loads: Vec<Load> = [MANAGER_IP, WORKER_IP]
+            .iter()
+            .map(|host| {
+                Load::start_on(
+                    host,
+                    self.bed.http_port,
+                    "GET",
+                    &self.path,
+                    2,
+                    Duration::from_secs(120),
+                )
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(500));
+        let command: Vec<Duration> = loads.iter().map(|l| l.started.elapsed()).collect();
+        let r = self.flow(args, env);
+        let switched: Vec<Duration> = loads.iter().map(|l| l.started.elapsed()).collect();
+        std::thread::sleep(Duration::from_millis(500));
+        r.ok();
+        let mut first = Vec::new();
+        for (i, (host, load)) in [MANAGER_IP, WORKER_IP].iter().zip(loads).enumerate() {
+            let stats = load.stop();
+            eprintln!("{host}: {}", stats.summary());
+            no_drop(&stats, switched[i], version);
+            first.push(
+                stats
+                    .first_of(version)
+                    .map(|at| at.saturating_sub(command[i])),
+            );
+        }
+        (r, first)
+    }
+
     /// The app without a Docker healthcheck (its image's disabled too).
     fn without_healthcheck(&self) {
         let path = self.bed.path().join("compose.yaml");
@@ -1195,28 +1237,7 @@ fn the_proxy_as_a_service_serves_on_every_node_switches_without_a_failed_request
     }
     // A redeploy under load on both nodes: the follower's switch reaches both replicas, and the
     // drain waits for both.
-    let loads: Vec<Load> = [MANAGER_IP, WORKER_IP]
-        .iter()
-        .map(|host| {
-            Load::start_on(
-                host,
-                bed.bed.http_port,
-                "GET",
-                &bed.path,
-                2,
-                Duration::from_secs(120),
-            )
-        })
-        .collect();
-    std::thread::sleep(Duration::from_millis(500));
-    bed.flow(&["deploy"], &[("V", "v2")]).ok();
-    let switched: Vec<Duration> = loads.iter().map(|l| l.started.elapsed()).collect();
-    std::thread::sleep(Duration::from_millis(500));
-    for ((host, load), switched) in [MANAGER_IP, WORKER_IP].iter().zip(loads).zip(switched) {
-        let stats = load.stop();
-        eprintln!("{host}: {}", stats.summary());
-        no_drop(&stats, switched, "v2");
-    }
+    bed.under_load_on_both_nodes(&["deploy"], &[("V", "v2")], "v2");
     // The worker's replica killed: Swarm starts another, which gets the routes and records from
     // the follower with no docker flow run, and serves v2.
     let replica = support::docker_words_at(
@@ -1256,36 +1277,13 @@ fn the_proxy_as_a_service_serves_on_every_node_switches_without_a_failed_request
     // follower (which takes Swarm's word that the warm tasks run), under load on both nodes.
     bed.flow(&["deploy", "--keep-old", "5m"], &[("V", "v3")])
         .ok();
-    let loads: Vec<Load> = [MANAGER_IP, WORKER_IP]
-        .iter()
-        .map(|host| {
-            Load::start_on(
-                host,
-                bed.bed.http_port,
-                "GET",
-                &bed.path,
-                2,
-                Duration::from_secs(120),
-            )
-        })
-        .collect();
-    std::thread::sleep(Duration::from_millis(500));
-    let command = loads[0].started.elapsed();
-    let r = bed.flow(&["rollback"], &[]);
-    let switched: Vec<Duration> = loads.iter().map(|l| l.started.elapsed()).collect();
-    std::thread::sleep(Duration::from_millis(500));
-    r.ok();
+    let (r, first) = bed.under_load_on_both_nodes(&["rollback"], &[], "v2");
     assert!(
         r.stderr.contains("switched back first thing"),
         "{}",
         r.stderr
     );
-    for ((host, load), switched) in [MANAGER_IP, WORKER_IP].iter().zip(loads).zip(switched) {
-        let stats = load.stop();
-        let first = stats.first_of("v2").map(|at| at.saturating_sub(command));
-        eprintln!("{host}: rollback within --keep-old, first v2 answer {first:?} after the command started; {}", stats.summary());
-        no_drop(&stats, switched, "v2");
-    }
+    eprintln!("rollback within --keep-old: first v2 answer on each node {first:?} after the command started");
     // Certificate files reach every replica as Swarm secrets, mounted where the config loads
     // them; files of new content are new secrets, and those no route loads any more go.
     // What each node's replica answers on HTTPS to a client that trusts `pem` only, asked up

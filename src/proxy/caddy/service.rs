@@ -385,26 +385,14 @@ pub(super) fn give_files(
             continue;
         }
         let secret = secret_name(name, path);
-        let out = engine.change(
-            &args(&[
-                "secret",
-                "create",
-                "--label",
-                &format!("{LABEL}={name}"),
-                &secret,
-                "-",
-            ]),
-            Some(content),
+        keep(
+            engine,
+            "secret",
+            name,
+            &secret,
+            content,
+            &format!("`{path}`"),
         )?;
-        if !out.ok_or_exists() {
-            return Err(Error::environment(
-                format!(
-                    "cannot keep `{path}` as the Swarm secret `{secret}`: {}",
-                    out.last_error_line()
-                ),
-                "check `docker secret ls` on the manager",
-            ));
-        }
         update.extend(args(&[
             "--secret-add",
             &format!("source={secret},target={path},mode=0400"),
@@ -469,26 +457,14 @@ pub(super) fn local_ca(
         format!("{dir}{hash}/root.key"),
     );
     let public = secret_name(&settings.name, &cert);
-    let out = engine.change(
-        &args(&[
-            "config",
-            "create",
-            "--label",
-            &format!("{LABEL}={}", settings.name),
-            &public,
-            "-",
-        ]),
-        Some(cert_pem.as_bytes()),
+    keep(
+        engine,
+        "config",
+        &settings.name,
+        &public,
+        cert_pem.as_bytes(),
+        "the local CA's root",
     )?;
-    if !out.ok_or_exists() {
-        return Err(Error::environment(
-            format!(
-                "cannot keep the local CA's root as the Swarm config `{public}`: {}",
-                out.last_error_line()
-            ),
-            "check `docker config ls` on the manager",
-        ));
-    }
     give_files(
         engine,
         settings,
@@ -521,6 +497,40 @@ fn new_root(proxy: &str) -> std::result::Result<(String, String), rcgen::Error> 
     params.not_after = rcgen::date_time_ymd(year + 10, 1, 1);
     let cert = params.self_signed(&key)?;
     Ok((cert.pem(), key.serialize_pem()))
+}
+
+/// Keeps `content` in the swarm's Raft store as the `kind` (`secret` or `config`) `name`,
+/// labelled as the proxy's; one of that name is kept as it is (names carry their content's
+/// hash). `what`: the content, for an error.
+fn keep(
+    engine: &Engine,
+    kind: &str,
+    proxy: &str,
+    name: &str,
+    content: &[u8],
+    what: &str,
+) -> Result<()> {
+    let out = engine.change(
+        &args(&[
+            kind,
+            "create",
+            "--label",
+            &format!("{LABEL}={proxy}"),
+            name,
+            "-",
+        ]),
+        Some(content),
+    )?;
+    if out.ok_or_exists() {
+        return Ok(());
+    }
+    Err(Error::environment(
+        format!(
+            "cannot keep {what} as the Swarm {kind} `{name}`: {}",
+            out.last_error_line()
+        ),
+        format!("check `docker {kind} ls` on the manager"),
+    ))
 }
 
 /// The secrets the service mounts: (secret name, path in the replica).
