@@ -105,6 +105,14 @@ services:
         SwarmBed { bed, path }
     }
 
+    /// As `new`, with the proxy as a Swarm service of 2 replicas (one a node), its image pushed
+    /// to the test bed's registry.
+    fn with_proxy_service(prefix: &str, on_worker: bool) -> SwarmBed {
+        let bed = SwarmBed::new(prefix, on_worker);
+        bed.configure(&format!("proxy_replicas: 2\nproxy_registry: {REGISTRY}\n"));
+        bed
+    }
+
     /// `docker --context dflow-swarm flow ARGS`, through the docker CLI and the plugin.
     fn flow(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         let mut a = vec!["--context", CONTEXT, "flow"];
@@ -554,28 +562,9 @@ fn worker_dockerd() -> (String, Vec<String>) {
     (pid, argv)
 }
 
-/// Two tasks, one on each node, under 4 clients; the worker is lost (`how`); Swarm replaces its
-/// task on the manager, and the proxy's follower puts the replacement into rotation by itself,
-/// with no docker flow command.
-fn lose_the_worker_while_serving(prefix: &str, how: Loss) {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    if !swarm_available() {
-        return;
-    }
-    let bed = SwarmBed::new(prefix, false);
-    bed.flow(&["deploy", "--scale", "2"], &[]).ok();
-    let worker = swarm_words(&["node", "ls", "-q", "--filter", "role=worker"]);
-    let nodes =
-        |s: &Value| -> Vec<String> { running_tasks(s).into_iter().map(|(_, n)| n).collect() };
-    let before = nodes(&bed.status());
-    assert_eq!(before.len(), 2, "{before:?}");
-    assert!(
-        before.iter().any(|n| worker.contains(n)) && before.iter().any(|n| !worker.contains(n)),
-        "Swarm did not spread the tasks over both nodes: {before:?}"
-    );
-    let load = bed.load();
-    std::thread::sleep(Duration::from_millis(500));
-    let _revive = match how {
+/// Loses the worker (`how`); the guard returned brings it back.
+fn lose_the_worker(how: Loss) -> Revive {
+    match how {
         Loss::Cut => {
             let revive = Revive { dockerd: None };
             assert!(Command::new("ip")
@@ -597,7 +586,31 @@ fn lose_the_worker_while_serving(prefix: &str, how: Loss) {
                 .success());
             revive
         }
-    };
+    }
+}
+
+/// Two tasks, one on each node, under 4 clients; the worker is lost (`how`); Swarm replaces its
+/// task on the manager, and the proxy's follower puts the replacement into rotation by itself,
+/// with no docker flow command.
+fn lose_the_worker_while_serving(prefix: &str, how: Loss) {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !swarm_available() {
+        return;
+    }
+    let bed = SwarmBed::new(prefix, false);
+    bed.flow(&["deploy", "--scale", "2"], &[]).ok();
+    let worker = swarm_words(&["node", "ls", "-q", "--filter", "role=worker"]);
+    let nodes =
+        |s: &Value| -> Vec<String> { running_tasks(s).into_iter().map(|(_, n)| n).collect() };
+    let before = nodes(&bed.status());
+    assert_eq!(before.len(), 2, "{before:?}");
+    assert!(
+        before.iter().any(|n| worker.contains(n)) && before.iter().any(|n| !worker.contains(n)),
+        "Swarm did not spread the tasks over both nodes: {before:?}"
+    );
+    let load = bed.load();
+    std::thread::sleep(Duration::from_millis(500));
+    let _revive = lose_the_worker(how);
     // Swarm notices the node is down and starts a replacement on the manager.
     let replaced = bed.wait_status(60, |s| {
         let now = nodes(s);
@@ -1154,8 +1167,7 @@ fn the_proxy_as_a_service_serves_on_every_node_switches_without_a_failed_request
     if !swarm_available() {
         return;
     }
-    let bed = SwarmBed::new("swsvc", true);
-    bed.configure(&format!("proxy_replicas: 2\nproxy_registry: {REGISTRY}\n"));
+    let bed = SwarmBed::with_proxy_service("swsvc", true);
     // Certificates from an ACME CA (the default for a domain) would differ from replica to
     // replica, and the CA's challenge could reach another one: refused before anything changes.
     bed.flow(&["deploy", "--service-domain", "svc.test"], &[])
@@ -1403,8 +1415,7 @@ fn with_the_proxy_as_a_service_a_worker_whose_daemon_is_killed_leaves_the_manage
     if !swarm_available() {
         return;
     }
-    let bed = SwarmBed::new("swsvckill", false);
-    bed.configure(&format!("proxy_replicas: 2\nproxy_registry: {REGISTRY}\n"));
+    let bed = SwarmBed::with_proxy_service("swsvckill", false);
     bed.flow(&["deploy", "--scale", "2"], &[]).ok();
     for host in [MANAGER_IP, WORKER_IP] {
         assert_eq!(bed.version_at(host).as_deref(), Some("v1"), "{host}");
@@ -1415,15 +1426,7 @@ fn with_the_proxy_as_a_service_a_worker_whose_daemon_is_killed_leaves_the_manage
     // The worker's dockerd killed under 4 clients on the manager's replica.
     let load = bed.load();
     std::thread::sleep(Duration::from_millis(500));
-    let (pid, argv) = worker_dockerd();
-    let _revive = Revive {
-        dockerd: Some(argv),
-    };
-    assert!(Command::new("kill")
-        .args(["-KILL", &pid])
-        .status()
-        .unwrap()
-        .success());
+    let _revive = lose_the_worker(Loss::Killed);
     let replaced = bed.wait_status(60, |s| {
         let now = nodes(s);
         now.len() == 2 && now.iter().all(|n| !worker.contains(n))
