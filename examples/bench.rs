@@ -447,14 +447,15 @@ fn main() {
          second) with the same dial retries docker flow's routes have (this kernel has no IPVS, so \
          no routing mesh or VIP). \"Mixed versions\" is how long both versions answered (first new \
          to last old answer). The `docker stack deploy` command returns before its rolling update \
-         ends; its load runs until the update is over.\n\n\
-         | redeploy by | requests | failed | HTTP errors | unanswered | p99 | max | mixed versions | command wall time |\n\
-         |---|---|---|---|---|---|---|---|---|\n",
+         ends; its load runs until the update is over. The rollback row follows a deploy of v3 \
+         with `--keep-old 5m`: v2's colour, kept warm, is swapped back in first thing.\n\n\
+         | redeploy by | requests | failed | HTTP errors | unanswered | p99 | max | mixed versions | first new-version response | command wall time |\n\
+         |---|---|---|---|---|---|---|---|---|---|\n",
     );
     for row in &swarm_rows {
         let s = &row.stats;
         md.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {:.2} s | {:.2} s |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {:.2} s | {} | {:.2} s |\n",
             row.name,
             s.total(),
             s.failed().len(),
@@ -463,6 +464,8 @@ fn main() {
             ms(s.percentile(0.99)),
             ms(s.max_latency()),
             row.mixed().as_secs_f64(),
+            row.first_new()
+                .map_or("-".to_string(), |d| format!("{:.2} s", d.as_secs_f64())),
             row.wall.as_secs_f64()
         ));
     }

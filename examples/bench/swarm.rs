@@ -23,6 +23,8 @@ pub(super) struct SwarmRow {
     pub stats: Stats,
     pub wall: Duration,
     pub new: &'static str,
+    /// When the command started, on the load's clock.
+    pub started: Duration,
 }
 
 impl SwarmRow {
@@ -33,6 +35,13 @@ impl SwarmRow {
             (Some(first), Some(last)) if last > first => last - first,
             _ => Duration::ZERO,
         }
+    }
+
+    /// How long after the command started the new version first answered.
+    pub(super) fn first_new(&self) -> Option<Duration> {
+        self.stats
+            .first_of(self.new)
+            .map(|at| at.saturating_sub(self.started))
     }
 }
 
@@ -67,6 +76,7 @@ fn measure(
         Duration::from_secs(180),
     );
     std::thread::sleep(Duration::from_secs(2));
+    let started = load.started.elapsed();
     let t = Instant::now();
     action();
     let wall = t.elapsed();
@@ -77,6 +87,7 @@ fn measure(
         stats: load.stop(),
         wall,
         new,
+        started,
     }
 }
 
@@ -141,6 +152,18 @@ pub(super) fn rows(work: &Path, tag: u32, proxy: &str, http: u16, https: u16) ->
         "v2",
         || {
             flow(&["deploy"], "v2");
+        },
+        || {},
+    );
+    // A rollback within --keep-old: the warm colour swapped back in first thing.
+    flow(&["deploy", "--keep-old", "5m"], "v3");
+    let warm_row = measure(
+        "docker flow rollback (Swarm, within --keep-old)",
+        http,
+        "/demo",
+        "v2",
+        || {
+            flow(&["rollback"], "v3");
         },
         || {},
     );
@@ -256,5 +279,5 @@ pub(super) fn rows(work: &Path, tag: u32, proxy: &str, http: u16, https: u16) ->
         "rm",
         &format!("docker-flow-history-{flow_project}"),
     ]);
-    vec![flow_row, update, stack]
+    vec![flow_row, warm_row, update, stack]
 }
