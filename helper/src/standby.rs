@@ -137,26 +137,12 @@ pub fn swap(args: &[String]) -> ExitCode {
         if members.is_empty() {
             return Ok(Err("the standby has no member".to_string()));
         }
-        if let Some(socket) = swarm {
-            if let Err(why) = swarm_runs(socket, follow.as_ref(), &members) {
-                return Ok(Err(why));
-            }
-        }
-        // Each member must answer where the proxy will send it requests, as the probe that
-        // gates a release without a healthcheck does, and not be unhealthy to Docker.
-        let deadline = Instant::now() + PROBE_WITHIN;
-        for (c, ip) in members.iter().filter(|_| swarm.is_none()) {
-            if unhealthy.contains(c) {
-                return Ok(Err(format!("{c} is unhealthy")));
-            }
-            let addr = format!("{ip}:{port}");
-            let answered = addr
-                .parse::<SocketAddr>()
-                .map_err(|e| e.to_string())
-                .and_then(|a| probe::answer(a, probe_path, deadline));
-            if let Err(why) = answered {
-                return Ok(Err(format!("{c} does not answer at {addr}: {why}")));
-            }
+        let ready = match swarm {
+            Some(socket) => swarm_runs(socket, follow.as_ref(), &members),
+            None => answer(&members, port, probe_path, unhealthy),
+        };
+        if let Err(why) = ready {
+            return Ok(Err(why));
         }
         let before = dns::members(dir, name);
         dns::write_follow(dir, name, &follow)?;
@@ -180,6 +166,28 @@ pub fn swap(args: &[String]) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// Whether each member answers where the proxy will send it requests, as the probe that gates
+/// a release without a healthcheck does, and is none of `unhealthy` (Docker's verdict).
+fn answer(
+    members: &[(String, String)],
+    port: u16,
+    path: &str,
+    unhealthy: &[String],
+) -> Result<(), String> {
+    let deadline = Instant::now() + PROBE_WITHIN;
+    for (c, ip) in members {
+        if unhealthy.contains(c) {
+            return Err(format!("{c} is unhealthy"));
+        }
+        let addr = format!("{ip}:{port}");
+        addr.parse::<SocketAddr>()
+            .map_err(|e| e.to_string())
+            .and_then(|a| probe::answer(a, path, deadline))
+            .map_err(|why| format!("{c} does not answer at {addr}: {why}"))?;
+    }
+    Ok(())
 }
 
 /// Whether Swarm runs (and wants running) each member, as a task of the services `follow`

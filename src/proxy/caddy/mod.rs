@@ -104,28 +104,22 @@ impl<'a> Caddy<'a> {
         Ok(self.tls.borrow().as_ref().is_some_and(Option::is_some))
     }
 
-    /// Whether the route's HTTPS has Caddy obtain its certificates (ACME, or its local CA),
-    /// rather than load the files docker flow gives it. Only once `load_tls` has read them.
-    fn issues_certificates(&self) -> bool {
-        self.tls
-            .borrow()
-            .as_ref()
+    /// Where the route's certificates come from; None on HTTP only. Only once `load_tls` has
+    /// read them.
+    fn issuer(&self) -> Option<tls::Issuer> {
+        let tls = self.tls.borrow();
+        tls.as_ref()
             .and_then(Option::as_ref)
-            .is_some_and(|m| {
-                matches!(
-                    m.https.issuer,
-                    tls::Issuer::Acme { .. } | tls::Issuer::Internal
-                )
-            })
+            .map(|m| m.https.issuer.clone())
     }
 
-    /// Whether the route's certificates come from an ACME CA.
-    fn acme(&self) -> bool {
-        self.tls
-            .borrow()
-            .as_ref()
-            .and_then(Option::as_ref)
-            .is_some_and(|m| matches!(m.https.issuer, tls::Issuer::Acme { .. }))
+    /// Whether Caddy obtains the route's certificates itself (ACME, or its local CA), rather
+    /// than load the files docker flow gives it.
+    fn issues_certificates(&self) -> bool {
+        matches!(
+            self.issuer(),
+            Some(tls::Issuer::Acme { .. } | tls::Issuer::Internal)
+        )
     }
 
     fn admin(&self) -> Admin<'_, 'a> {
@@ -207,8 +201,7 @@ impl<'a> Caddy<'a> {
         let material = tls.as_ref().and_then(Option::as_ref);
         let mut copied = false;
         // The proxy service's replicas issue from one root docker flow gives them.
-        let shared_ca = self.container.is_service()
-            && material.is_some_and(|m| m.https.issuer == tls::Issuer::Internal);
+        let shared_ca = self.container.is_service() && self.issuer() == Some(tls::Issuer::Internal);
         let mut local_ca: Option<(String, String)> = None;
         for _ in 0..20 {
             let r = match seen.take() {
@@ -386,7 +379,7 @@ impl Proxy for Caddy<'_> {
                 "leave --proxy-replicas unset, or deploy to a swarm (--engine swarm)",
             ));
         }
-        if https && self.container.is_service() && self.acme() {
+        if self.container.is_service() && matches!(self.issuer(), Some(tls::Issuer::Acme { .. })) {
             // Caddy keeps what it obtains in its own storage: each replica would get
             // certificates of its own, and an ACME challenge could reach a replica that did not
             // ask for it. Files and the local CA's root reach every replica as Swarm secrets.
@@ -563,9 +556,8 @@ impl Proxy for Caddy<'_> {
 
     /// The warm release waits beside the record (the helper's `standby`), at its addresses
     /// on the route network, which it keeps while it runs. On Swarm mode, with the services
-    /// the record is to follow once swapped in (the follower keeps it on their tasks).
-    /// Not with the proxy as a service: its records are the follower's, which is on no route
-    /// network to check the warm tasks from, so a rollback goes the long way.
+    /// the record is to follow once swapped in (the follower keeps it on their tasks; with the
+    /// proxy as a service the standby is the follower's, as its records are).
     fn keep_warm(&self, warm: &[Instance], until: std::time::SystemTime) -> Result<()> {
         if warm.is_empty() || !self.serving()? {
             return Ok(());
