@@ -216,7 +216,12 @@ impl Releases {
         let newest = Self::newest(self.running().filter(|i| i.color == Some(live)))?;
         let keep = newest.keep_old?;
         let released = humantime::parse_rfc3339_weak(&newest.released_at).ok()?;
-        Some(released + keep).filter(|until| *until > now)
+        // A label an older docker flow wrote may hold any number: past the clock's range it
+        // is kept as long as the clock can say.
+        released
+            .checked_add(keep)
+            .or_else(|| released.checked_add(std::time::Duration::from_secs(u32::MAX as u64)))
+            .filter(|until| *until > now)
     }
 
     /// The release the live one replaced, still running out of rotation because the live one
@@ -623,6 +628,24 @@ mod tests {
                 .warm()
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn a_keep_old_past_the_clocks_range_keeps_warm_and_never_panics() {
+        // A label written by an older docker flow that took any number of seconds.
+        let b1 = Instance {
+            released_at: "2026-11-27T10:00:00Z".into(),
+            ..inst(Some(Blue), 1, "r1", true)
+        };
+        let g1 = Instance {
+            released_at: "2026-11-27T10:05:00Z".into(),
+            keep_old: Some(std::time::Duration::from_secs(u64::MAX)),
+            ..inst(Some(Green), 1, "r2", true)
+        };
+        let r = Releases::new(true, vec![b1, g1.clone()], Some(vec![up(&g1)]));
+        let now = humantime::parse_rfc3339("2026-11-27T11:00:00Z").unwrap();
+        assert!(r.warm_until(now).is_some_and(|until| until > now));
+        assert_eq!(names(&r.warm()), ["shop-app-blue-1"]);
     }
 
     #[test]

@@ -402,13 +402,48 @@ fn port(v: &str) -> std::result::Result<u16, (String, String)> {
     })
 }
 
-fn duration(v: &str) -> std::result::Result<Duration, (String, String)> {
-    values::parse_duration(v).ok_or_else(|| {
+/// The longest a timeout may be: a day. Bounded at parse time so that no later arithmetic on
+/// it (a deadline, `docker stop --time`) can overflow.
+const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+/// The longest `--keep-old` may keep a release warm: 30 days.
+const MAX_KEEP: Duration = Duration::from_secs(30 * 24 * 3600);
+
+fn duration_within(v: &str, max: Duration) -> std::result::Result<Duration, (String, String)> {
+    if v.trim_start().starts_with('-') {
+        return Err((
+            format!("`{v}` is negative: a duration cannot be negative"),
+            "use a number of seconds or a duration such as 30s, 500ms or 2m".into(),
+        ));
+    }
+    let d = values::parse_duration(v).ok_or_else(|| {
         (
             format!("`{v}` is not a duration"),
             "use a number of seconds or a duration such as 30s, 500ms or 2m".into(),
         )
-    })
+    })?;
+    if d > max {
+        return Err((
+            format!(
+                "`{v}` is longer than the most this setting takes ({})",
+                humantime::format_duration(max)
+            ),
+            format!(
+                "use a duration of at most {}",
+                humantime::format_duration(max)
+            ),
+        ));
+    }
+    Ok(d)
+}
+
+/// A timeout or a wait: at most a day.
+fn duration(v: &str) -> std::result::Result<Duration, (String, String)> {
+    duration_within(v, MAX_TIMEOUT)
+}
+
+/// How long a release is kept warm: at most 30 days.
+fn keep(v: &str) -> std::result::Result<Duration, (String, String)> {
+    duration_within(v, MAX_KEEP)
 }
 
 fn path(v: &str) -> std::result::Result<PathBuf, (String, String)> {
@@ -526,7 +561,7 @@ impl Resolved {
             blue_green_origin: self.entry(Key::BlueGreen).origin.clone(),
             switch_mode: self.value(Key::SwitchMode, boolean)?,
             test_cmd: self.argv(Key::TestCmd)?,
-            keep_old: self.value(Key::KeepOld, duration)?,
+            keep_old: self.value(Key::KeepOld, keep)?,
             no_promote: self.value(Key::NoPromote, boolean)?,
             canary: self.optional(Key::Canary, values::parse_canary)?,
             cert_path: self.optional(Key::CertPath, path)?,

@@ -331,6 +331,9 @@ impl Key {
             Kind::List => arg.action(ArgAction::Append).value_delimiter(','),
             // `--scale -1` is a relative count, not a flag.
             _ if self == Key::Scale => arg.allow_hyphen_values(true),
+            // `--drain-timeout -1s` reaches validation, which says a duration cannot be
+            // negative (clap would call `-1s` an unexpected argument).
+            Kind::Duration => arg.allow_hyphen_values(true),
             _ => arg,
         }
     }
