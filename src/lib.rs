@@ -74,8 +74,24 @@ static ANSI: std::sync::OnceLock<settings::Ansi> = std::sync::OnceLock::new();
 
 /// Runs docker flow with the process's arguments and environment; returns the exit code.
 pub fn run() -> ExitCode {
+    std::panic::set_hook(Box::new(|info| {
+        // A panic is docker flow's bug, never the user's: say so, with what a report needs,
+        // and no backtrace.
+        progress::say(format_args!(
+            "docker flow {} hit a bug: {info}\nplease report it with the command that led here (exit code {BUG})\n",
+            env!("CARGO_PKG_VERSION"),
+        ));
+    }));
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match run_with(&args) {
+    // A bug's panic ends in a documented exit code, not Rust's 101.
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_with(&args)))
+        .unwrap_or_else(|_| {
+            Err(Error::Exited {
+                command: String::new(),
+                code: BUG,
+            })
+        });
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Error::Exited { code, .. }) => ExitCode::from(code),
         Err(e) => {
@@ -97,29 +113,37 @@ pub fn run() -> ExitCode {
                     .build(),
                 )
             }));
-            eprintln!("{:?}", miette::Report::new(e));
+            progress::say(format_args!("{:?}\n", miette::Report::new(e)));
             ExitCode::from(code)
         }
     }
 }
 
+/// The exit code of a panic: docker flow's own failure, as a failed flow's.
+const BUG: u8 = 1;
+
+/// Writes to stdout; a reader that went away is not docker flow's failure.
+fn out(args: std::fmt::Arguments) {
+    let _ = std::io::Write::write_fmt(&mut std::io::stdout().lock(), args);
+}
+
 fn run_with(args: &[String]) -> Result<()> {
     if args.first().map(String::as_str) == Some(metadata::SUBCOMMAND) {
-        println!("{}", metadata::json());
+        out(format_args!("{}\n", metadata::json()));
         return Ok(());
     }
     if args.first().map(String::as_str) == Some("__man") {
         // `make install` and `make dist`: the man pages, into the directory given.
         let dir = args.get(1).map_or("man", String::as_str);
         for file in man::write(std::path::Path::new(dir))? {
-            println!("{dir}/{file}");
+            out(format_args!("{dir}/{file}\n"));
         }
         return Ok(());
     }
     if args.first().map(String::as_str) == Some("__complete") {
         // The docker CLI asks `__complete flow WORD…`.
         let words = args.get(2..).unwrap_or_default();
-        print!("{}", complete::cobra(words));
+        out(format_args!("{}", complete::cobra(words)));
         return Ok(());
     }
     let split = argv::split(args)?;

@@ -37,6 +37,13 @@ impl Mode {
     }
 }
 
+/// Writes to stderr, ignoring a closed or broken stderr: progress is for people, and a reader
+/// that went away (`| head -1`, a log shipper that died) must not stop a run halfway, nor
+/// panic as `eprintln!` does.
+pub(crate) fn say(args: std::fmt::Arguments) {
+    let _ = std::io::stderr().lock().write_fmt(args);
+}
+
 /// One `--progress json` event: a line of stderr.
 pub(crate) fn event(value: serde_json::Value) {
     let mut err = std::io::stderr().lock();
@@ -65,7 +72,7 @@ impl Progress {
     pub(crate) fn step(&self, what: &str) -> Step {
         match self.mode {
             Mode::Json => event(json!({"event": "step", "step": what})),
-            Mode::Tty | Mode::Plain => eprintln!("==> {what}"),
+            Mode::Tty | Mode::Plain => say(format_args!("==> {what}\n")),
             Mode::Quiet => {}
         }
         Step {
@@ -78,7 +85,7 @@ impl Progress {
     pub(crate) fn info(&self, msg: &str) {
         match self.mode {
             Mode::Json => event(json!({"event": "info", "message": msg})),
-            Mode::Tty | Mode::Plain => eprintln!("    {msg}"),
+            Mode::Tty | Mode::Plain => say(format_args!("    {msg}\n")),
             Mode::Quiet => {}
         }
     }
@@ -87,7 +94,7 @@ impl Progress {
     pub(crate) fn warn(&self, msg: &str) {
         match self.mode {
             Mode::Json => event(json!({"event": "warning", "message": msg})),
-            _ => eprintln!("warning: {msg}"),
+            _ => say(format_args!("warning: {msg}\n")),
         }
     }
 
@@ -100,18 +107,18 @@ impl Progress {
             Mode::Tty => {
                 self.frame.set(self.frame.get() + 1);
                 let spin = ['|', '/', '-', '\\'][self.frame.get() % 4];
-                eprint!("\r\x1b[2K    {spin} {line}");
+                say(format_args!("\r\x1b[2K    {spin} {line}"));
                 let _ = std::io::stderr().flush();
             }
             Mode::Json => event(json!({"event": "waiting", "message": line})),
-            _ => eprintln!("    {line}"),
+            _ => say(format_args!("    {line}\n")),
         }
         *last = line.to_string();
     }
 
     pub(crate) fn end_waiting(&self) {
         if self.mode == Mode::Tty {
-            eprint!("\r\x1b[2K");
+            say(format_args!("\r\x1b[2K"));
         }
     }
 }
@@ -131,7 +138,7 @@ impl Step {
                 "step": self.what,
                 "seconds": (secs * 1000.0).round() / 1000.0,
             })),
-            Mode::Tty | Mode::Plain => eprintln!("    {} done in {secs:.1}s", self.what),
+            Mode::Tty | Mode::Plain => say(format_args!("    {} done in {secs:.1}s\n", self.what)),
             Mode::Quiet => {}
         }
         secs
@@ -143,18 +150,22 @@ impl Step {
 /// line a JSON event labelled `label`, or (quiet) kept and shown only if the command fails.
 /// Returns its exit code (-1 when a signal ended it).
 pub(crate) fn show(expression: duct::Expression, label: &str, mode: Mode) -> std::io::Result<i32> {
-    if !matches!(mode, Mode::Json | Mode::Quiet) {
+    if mode == Mode::Tty {
+        // On a terminal the command draws its own progress there.
         let out = expression.stdout_to_stderr().run()?;
         return Ok(out.status.code().unwrap_or(-1));
     }
+    // Elsewhere its output passes through docker flow, so that a reader of stderr that went
+    // away ends no command halfway (a Go program such as Compose dies of SIGPIPE writing to a
+    // closed pipe): its lines are then dropped, and the command runs to its end.
     let reader = expression.stderr_to_stdout().reader()?;
     let mut kept = Vec::new();
     for line in std::io::BufRead::lines(std::io::BufReader::new(&reader)) {
         let Ok(line) = line else { break };
-        if mode == Mode::Json {
-            event(json!({"event": "output", "command": label, "line": line}));
-        } else {
-            kept.push(line);
+        match mode {
+            Mode::Json => event(json!({"event": "output", "command": label, "line": line})),
+            Mode::Plain => say(format_args!("{line}\n")),
+            _ => kept.push(line),
         }
     }
     // At the end of its output duct has waited for the command already.
@@ -164,7 +175,7 @@ pub(crate) fn show(expression: duct::Expression, label: &str, mode: Mode) -> std
     };
     if code != 0 {
         for line in kept {
-            eprintln!("{line}");
+            say(format_args!("{line}\n"));
         }
     }
     Ok(code)

@@ -162,3 +162,51 @@ fn every_json_output_validates_against_its_documented_schema() {
     let wrong = std::panic::catch_unwind(|| conforms("config.schema.json", &json(&["status"])));
     assert!(wrong.is_err());
 }
+
+/// Runs `docker-flow ARGS` with stdout and stderr on one pipe whose reader goes away after the
+/// first line (`2>&1 | head -1`, or a CI log shipper that died); its exit code.
+fn with_output_closed_after_one_line(bed: &Bed, args: &[&str]) -> Option<i32> {
+    use std::io::BufRead;
+    let (reader, writer) = std::io::pipe().unwrap();
+    let mut c = bed.command(
+        std::path::Path::new(env!("CARGO_BIN_EXE_docker-flow")),
+        args,
+    );
+    c.stdout(writer.try_clone().unwrap()).stderr(writer);
+    let mut child = c.spawn().unwrap();
+    // The command holds the pipe's only writers now.
+    drop(c);
+    let mut line = String::new();
+    std::io::BufReader::new(reader)
+        .read_line(&mut line)
+        .unwrap();
+    assert!(!line.is_empty(), "{args:?} printed nothing");
+    child.wait().unwrap().code()
+}
+
+#[test]
+fn output_closed_after_one_line_ends_no_run_halfway_and_panics_nowhere() {
+    if !support::engine_available() {
+        return;
+    }
+    let mut bed = Bed::demo("pipe", 300);
+    assert_eq!(
+        with_output_closed_after_one_line(&bed, &["deploy", "--dry-run"]),
+        Some(0)
+    );
+    assert_eq!(
+        with_output_closed_after_one_line(&bed, &["deploy"]),
+        Some(0)
+    );
+    assert_eq!(bed.version_at("/demo"), "v1");
+    // A deploy whose output goes away still runs to its end: the switch, the drain, stop-old.
+    bed.env("V", "v2");
+    assert_eq!(
+        with_output_closed_after_one_line(&bed, &["deploy"]),
+        Some(0)
+    );
+    assert_eq!(bed.version_at("/demo"), "v2");
+    bed.env("V", "v3");
+    bed.flow(&["deploy"]).ok();
+    assert_eq!(bed.version_at("/demo"), "v3");
+}
