@@ -77,6 +77,7 @@ services:
     environment:
       STARTUP_DELAY_MS: "${{DELAY:-500}}"
       HEALTH: ${{HEALTH:-ok}}
+      TOKEN: ${{TOKEN:-none}}
     expose: ["8080"]
     healthcheck:
       test: ["CMD", "/demo-service", "healthcheck"]
@@ -424,7 +425,18 @@ fn on_a_two_node_swarm_deploys_scales_and_rolls_back_without_dropping_a_request(
     // A dry run changes nothing on the swarm.
     let services = || swarm_words(&["service", "ls", "--format", "{{.Name}}={{.Replicas}}"]);
     let before = services();
-    bed.flow(&["deploy", "--dry-run"], &[("V", "v2")]).ok();
+    // It shows the stack file as written, never what `.env` filled in (secrets live there).
+    bed.bed.write(".env", "TOKEN=hunter2\n");
+    let plan = bed.flow(&["deploy", "--dry-run", "--format", "json"], &[("V", "v2")]);
+    plan.ok();
+    std::fs::remove_file(bed.bed.path().join(".env")).unwrap();
+    assert!(
+        !plan.stdout.contains("hunter2") && !plan.stderr.contains("hunter2"),
+        "the plan shows a secret from .env:\n{}\n{}",
+        plan.stdout,
+        plan.stderr
+    );
+    assert!(plan.stdout.contains("${TOKEN:-none}"), "{}", plan.stdout);
     assert_eq!(services(), before);
     assert_eq!(bed.version(), "v1");
     // Two deploys at once through the manager: one runs, the other is refused naming the holder.

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use super::mask;
 use super::stack::{self, Cut};
 use super::{NewRelease, Orchestrator};
 use crate::compose::{ComposeFile, Project};
@@ -47,6 +48,9 @@ pub(super) struct Swarm<'a> {
     /// The route network the colours join (the Caddy driver reaches tasks over it).
     route_network: Option<String>,
     planned: RefCell<Option<Value>>,
+    /// A dry run's derivation of the model as written (before interpolation), for the plan to
+    /// show instead of what interpolation filled in.
+    planned_raw: RefCell<Option<ComposeFile>>,
     listed: RefCell<Option<Vec<Instance>>>,
     /// Every task id Swarm had for the target before docker flow last changed it, so that a
     /// failed task can be told from the history (tasks that failed before this run).
@@ -114,6 +118,7 @@ impl<'a> Swarm<'a> {
             port,
             route_network,
             planned: RefCell::new(None),
+            planned_raw: RefCell::new(None),
             listed: RefCell::new(None),
             known: RefCell::new(None),
         }
@@ -398,7 +403,23 @@ impl<'a> Swarm<'a> {
             },
         );
         if self.engine.dry_run() {
-            *self.planned.borrow_mut() = Some(file.clone());
+            // The plan shows the stack file with what interpolation filled in masked (as the
+            // Compose orchestrator's does): `.env` and the environment are where secrets live.
+            let cut = Cut {
+                services: &services,
+                colour: Some((&colour, replicas)),
+                route_network: self.route_network.as_deref(),
+                service_labels: &labels,
+            };
+            let raw = self.planned_raw.borrow_mut().take();
+            let shown = raw.and_then(|raw| {
+                let raw = stack::stack_file(&serde_json::to_value(raw).ok()?, &cut);
+                let mut shown = file.clone();
+                mask::interpolated(&mut shown, &raw, false);
+                Some(shown)
+            });
+            // Without the model as written, nothing of it is shown.
+            *self.planned.borrow_mut() = Some(shown.unwrap_or(Value::Null));
         }
         let body = serde_json::to_vec(&file).unwrap_or_default();
         // Whether the CLI asks the registry for the image's digest (pinning every node to it):
@@ -484,19 +505,27 @@ impl<'a> Swarm<'a> {
         refer_to: Color,
         extra: &[(String, String)],
     ) -> Result<ComposeFile> {
-        let mut base = self.project.model.clone();
-        adjust(&mut base);
-        model::derive(
-            &base,
-            &Derivation {
-                target: &self.target,
-                blue_green: true,
-                release: Some(release),
-                refer_to,
-                port: self.port,
-                extra_labels: extra,
-            },
-        )
+        let derivation = Derivation {
+            target: &self.target,
+            blue_green: true,
+            release: Some(release),
+            refer_to,
+            port: self.port,
+            extra_labels: extra,
+        };
+        let derive = |m: &ComposeFile| {
+            let mut base = m.clone();
+            adjust(&mut base);
+            model::derive(&base, &derivation)
+        };
+        if self.engine.dry_run() {
+            *self.planned_raw.borrow_mut() = self
+                .project
+                .uninterpolated
+                .as_ref()
+                .and_then(|raw| derive(raw).ok());
+        }
+        derive(&self.project.model)
     }
 }
 
