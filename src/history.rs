@@ -22,6 +22,9 @@ use crate::model::Color;
 
 /// The label on the history volume, valued with the project's name.
 pub(crate) const LABEL: &str = "io.docker-flow.history";
+/// What the history holds instead of a command of the user's (`--test-cmd`): it may carry a
+/// secret, and anyone with access to the engine reads the history.
+pub(crate) const MASKED: &str = "********";
 /// Where the lock container (and the reader) mount the volume.
 pub(crate) const DIR: &str = "/history";
 

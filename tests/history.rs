@@ -47,7 +47,9 @@ fn history_lists_each_release_with_its_outcome_and_survives_compose_down() {
     let mut bed = Bed::demo("history", 0);
     bed.flow(&["deploy"]).ok();
     bed.env("V", "v2");
-    bed.flow(&["deploy"]).ok();
+    // A test command may carry a secret: the history keeps none of it.
+    bed.flow(&["deploy", "--test-cmd", "true --token=s3cr3t"])
+        .ok();
     bed.env("V", "v3").env("HEALTH", "fail");
     bed.flow(&["deploy"]).fails(1, "unhealthy");
     bed.env("HEALTH", "ok");
@@ -55,6 +57,12 @@ fn history_lists_each_release_with_its_outcome_and_survives_compose_down() {
     bed.flow(&["deploy", "--no-promote"]).ok();
     bed.flow(&["abort"]).ok();
     let list = history(&bed);
+    let text = bed.flow(&["history", "--format", "json"]).stdout.clone();
+    assert!(text.contains("--test-cmd"), "{text}");
+    assert!(
+        !text.contains("s3cr3t"),
+        "the history keeps a test command's secret: {text}"
+    );
     assert_eq!(
         outcomes(&list),
         pairs(&[

@@ -84,14 +84,85 @@ pub(super) fn events(
 /// CLI, `docker-flow …` standalone.
 fn command_line() -> String {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match crate::argv::split(&args) {
+    let words = match crate::argv::split(&args) {
         Ok(s) if s.as_plugin => {
             let mut words = vec!["docker".to_string()];
             words.extend(s.docker_globals);
             words.push(crate::argv::PLUGIN_NAME.to_string());
             words.extend(s.ours.into_iter().skip(1));
-            shell_words::join(words)
+            words
         }
-        _ => shell_words::join(std::iter::once("docker-flow".to_string()).chain(args)),
+        _ => std::iter::once("docker-flow".to_string())
+            .chain(args)
+            .collect(),
+    };
+    shell_words::join(without_commands(words))
+}
+
+/// The options whose value is a command of the user's: it may carry a secret (a token in a
+/// `curl` header), and the history is read by anyone with access to the engine.
+const COMMAND_OPTIONS: &[&str] = &["--test-cmd"];
+
+/// `words` with the value of every option in `COMMAND_OPTIONS` masked.
+fn without_commands(words: Vec<String>) -> Vec<String> {
+    let mut out = Vec::with_capacity(words.len());
+    let mut mask_next = false;
+    for w in words {
+        if std::mem::take(&mut mask_next) {
+            out.push(crate::history::MASKED.to_string());
+            continue;
+        }
+        if w == "--" {
+            out.push(w);
+            continue;
+        }
+        match COMMAND_OPTIONS
+            .iter()
+            .find(|o| w == **o || w.starts_with(&format!("{o}=")))
+        {
+            Some(o) if w == *o => {
+                mask_next = true;
+                out.push(w);
+            }
+            Some(o) => out.push(format!("{o}={}", crate::history::MASKED)),
+            None => out.push(w),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_test_command_is_kept_out_of_the_history() {
+        let w = |s: &[&str]| s.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            without_commands(w(&[
+                "docker-flow",
+                "deploy",
+                "--test-cmd",
+                "curl -H 'Bearer s3cr3t'",
+                "-t",
+                "app"
+            ])),
+            w(&[
+                "docker-flow",
+                "deploy",
+                "--test-cmd",
+                "********",
+                "-t",
+                "app"
+            ])
+        );
+        assert_eq!(
+            without_commands(w(&[
+                "docker-flow",
+                "--test-cmd=true --token=s3cr3t",
+                "deploy"
+            ])),
+            w(&["docker-flow", "--test-cmd=********", "deploy"])
+        );
     }
 }
