@@ -1100,3 +1100,78 @@ fn keep_old_keeps_the_replaced_release_warm_so_a_rollback_only_switches() {
     assert_eq!(running(&status(&bed), "blue"), 0);
     assert_eq!(bed.version_at("/demo"), "v3");
 }
+
+#[test]
+fn a_rollback_refused_for_the_lock_another_target_holds_moves_no_traffic() {
+    if !support::engine_available() {
+        return;
+    }
+    // Two routed targets of one project: `app` on /demo and `api` on /api.
+    let mut bed = Bed::demo("lockrb", 0);
+    let compose = std::fs::read_to_string(bed.path().join("compose.yaml")).unwrap();
+    bed.write(
+        "compose.yaml",
+        &format!(
+            "{compose}  api:\n    image: demo-service:v1\n    environment:\n      HEALTH: ${{API_HEALTH:-ok}}\n    expose: [\"8080\"]\n"
+        ),
+    );
+    let api = ["-t", "api", "-T", "", "--service-path", "/api"];
+    bed.flow(&["deploy"]).ok();
+    bed.flow(&[&["deploy"][..], &api].concat()).ok();
+    bed.env("V", "v2");
+    bed.flow(&["deploy", "--keep-old", "5m"]).ok();
+    assert_eq!(bed.version_at("/demo"), "v2");
+    // A rollback with bad input is refused before anything moves.
+    bed.flow(&["rollback", "--drain-timeout", "-1s"])
+        .fails(2, "a duration cannot be negative");
+    assert_eq!(bed.version_at("/demo"), "v2");
+    // A deploy of `api` that never gets healthy holds the project's lock meanwhile.
+    let mut c = bed.command(
+        std::path::Path::new(env!("CARGO_BIN_EXE_docker-flow")),
+        &[&["deploy", "--health-timeout", "25s"][..], &api].concat(),
+    );
+    c.env("API_HEALTH", "fail")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let mut deploy = c.spawn().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stderr = deploy.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut all = String::new();
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if line.contains("==> deploy") {
+                let _ = tx.send(());
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    rx.recv_timeout(Duration::from_secs(60))
+        .expect("the deploy of api never started its deploy step");
+    // The rollback of `app` is refused for the lock, and `app`'s route is where it was.
+    let r = bed.flow(&["rollback", "--lock-wait", "1s"]);
+    let serving: Vec<String> = (0..10).map(|_| bed.version_at("/demo")).collect();
+    r.fails(4, "is locked by `deploy,proxy,stop-old`");
+    assert!(
+        serving.iter().all(|v| v == "v2"),
+        "a refused rollback moved traffic: {serving:?}"
+    );
+    let exit = deploy.wait().unwrap();
+    let stderr = reader.join().unwrap();
+    assert_eq!(exit.code(), Some(1), "{stderr}");
+    // Once the lock is free the warm release is still there to swap in.
+    let r = bed.flow(&["rollback"]);
+    r.ok();
+    assert!(
+        r.stderr.contains("switched back first thing"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(bed.version_at("/demo"), "v1");
+    assert_eq!(bed.version_at("/api"), "v1");
+}

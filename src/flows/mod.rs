@@ -167,11 +167,6 @@ pub(crate) fn run(engine: &Engine, settings: &Settings, action: &Action, cwd: &P
     if swarm && steps.contains(&Step::Deploy) {
         warn_ignored(&ctx, &project_files, &project_services);
     }
-    // The instant rollback switches first: everything else it needs comes after.
-    let swapped = match action {
-        Action::Rollback(None) => rollback::swap_warm(&ctx)?,
-        _ => None,
-    };
     check_mode(&ctx, action)?;
     ctx.proxy.preflight()?;
     if needs_probe {
@@ -186,8 +181,14 @@ pub(crate) fn run(engine: &Engine, settings: &Settings, action: &Action, cwd: &P
         &ctx.progress,
         swarm,
     )?;
+    // Holding the lock, past every check: the instant rollback swaps the warm release in
+    // first, before the settle that would end it. Nothing moved traffic before this point.
+    let swapped = match action {
+        Action::Rollback(None) => rollback::swap_warm(&ctx, &lock)?,
+        _ => None,
+    };
     // What was listed before the lock may have changed while another run held it; and from
-    // now on no rollback swaps a warm release in behind this run.
+    // now on no standby is left beside the route.
     ctx.orchestrator.forget();
     ctx.proxy.settle()?;
     let mut done = Record::default();

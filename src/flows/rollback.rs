@@ -5,10 +5,11 @@
 //! own image.
 //!
 //! With `--keep-old` they still run, and the proxy holds them beside the route (its standby):
-//! `swap_warm` swaps them in before anything else is read or locked, in one `docker exec`, and
-//! the run then finishes under the deploy lock (drains and stops the release it replaced). A
-//! standby is written only by a run holding the lock and ended by every later one before it
-//! reads the route, so the swap never changes a route behind a run.
+//! `swap_warm` swaps them in, in one `docker exec`, as soon as the run holds the deploy lock and
+//! has passed its checks (it takes the lock as proof), and the run then finishes (drains and
+//! stops the release it replaced). A standby is written only by a run holding the lock and ended
+//! by every later one before it reads the route, so no swap changes a route behind a run, and a
+//! rollback refused (bad input, the lock held by another run) moves no traffic.
 //!
 //! `rollback --to RELEASE` brings back any release the history lists whose image the engine
 //! still has: in the other colour, from that image, when its containers are gone.
@@ -22,12 +23,11 @@ use crate::instance::{self, Instance, Upstream};
 use crate::lock::Lock;
 use crate::releases::{Back, NoRollback, Releases, Rollback};
 
-/// The instant rollback: the release kept warm swapped back into the route, before the deploy
-/// lock and every other read. What the route sent traffic to before; None when nothing was
-/// kept warm (or it does not answer): the rollback goes the long way.
-pub(super) fn swap_warm(ctx: &Ctx) -> Result<Option<Vec<Upstream>>> {
-    // A rollback with --switch-mode is refused by the checks that come after: nothing may
-    // change before.
+/// The instant rollback: the release kept warm swapped back into the route, first thing once
+/// the run holds the deploy `_lock` (the proof that no other run changes the route) and has
+/// passed its checks. What the route sent traffic to before; None when nothing was kept warm
+/// (or it does not answer): the rollback goes the long way.
+pub(super) fn swap_warm(ctx: &Ctx, _lock: &Lock) -> Result<Option<Vec<Upstream>>> {
     let s = ctx.settings;
     if !s.blue_green || s.switch_mode || !ctx.proxied() || ctx.engine.dry_run() {
         return Ok(None);
