@@ -49,12 +49,22 @@ fn watch_plugin_socket(name: String, f: Arc<AtomicBool>) {
 #[cfg(not(target_os = "linux"))]
 fn watch_plugin_socket(_name: String, _f: Arc<AtomicBool>) {}
 
-/// Set when the run lost its deploy lock (on Swarm mode, taken over after its heartbeat went
-/// silent: the run was paused or cut off): it stops at its next safe point, as on a cancel.
+/// Set when the run lost its deploy lock: its `hold` process ended (killed, its engine or
+/// machine cut off, the container removed), or on Swarm mode the lock was taken over after its
+/// heartbeat went silent. Another run may be changing the project: this one makes no change
+/// from then on (`still_locked`, asked by every change of the engine's) and stops.
 static LOST_LOCK: AtomicBool = AtomicBool::new(false);
 
 pub(crate) fn lost_lock() {
     LOST_LOCK.store(true, Ordering::SeqCst);
+}
+
+/// An error once the run lost its deploy lock; asked before each change.
+pub(crate) fn still_locked() -> Result<()> {
+    if LOST_LOCK.load(Ordering::SeqCst) {
+        return Err(Error::LockLost);
+    }
+    Ok(())
 }
 
 pub(crate) fn requested() -> bool {
@@ -63,12 +73,7 @@ pub(crate) fn requested() -> bool {
 
 /// An error when cancellation was asked for, or the lock was lost.
 pub(crate) fn check() -> Result<()> {
-    if LOST_LOCK.load(Ordering::SeqCst) {
-        return Err(Error::flow(
-            "this run lost the swarm's deploy lock: its heartbeat went silent (the run was paused or cut off) and another run took the lock over, or it was removed",
-            "the live release keeps serving; check `docker flow status`, then run the command again",
-        ));
-    }
+    still_locked()?;
     if requested() {
         return Err(Error::flow(
             "interrupted",

@@ -32,18 +32,38 @@ pub(crate) struct Engine {
 
 /// A running `docker` command whose stdin docker flow holds (see `Engine::start_attached`).
 pub(crate) struct Attached {
-    handle: duct::ReaderHandle,
+    handle: std::sync::Arc<duct::ReaderHandle>,
     stdin: Option<os_pipe::PipeWriter>,
+    /// Set by `close`: the end that follows is asked for, not one to report (`watch`).
+    closing: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Attached {
+    /// Calls `ended` (on a thread of its own) if the command ends before `close` is asked:
+    /// killed, its engine gone, its container removed.
+    pub(crate) fn watch(&self, ended: impl FnOnce() + Send + 'static) {
+        use std::sync::atomic::Ordering;
+        let (handle, closing) = (self.handle.clone(), self.closing.clone());
+        std::thread::spawn(move || {
+            while !closing.load(Ordering::SeqCst) {
+                if !matches!(handle.try_wait(), Ok(None)) {
+                    if !closing.load(Ordering::SeqCst) {
+                        ended();
+                    }
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        });
+    }
+
     /// The first line it printed; None when it ended without one.
     pub(crate) fn first_line(&mut self) -> Option<String> {
         use std::io::Read;
         let mut line = Vec::new();
         let mut byte = [0u8; 1];
         while line.len() < 256 {
-            match (&self.handle).read(&mut byte) {
+            match (&*self.handle).read(&mut byte) {
                 Ok(1) if byte[0] == b'\n' => return Some(String::from_utf8_lossy(&line).into()),
                 Ok(1) => line.push(byte[0]),
                 _ => return None,
@@ -62,6 +82,8 @@ impl Attached {
 
     /// Closes its stdin and waits, at most `within`, for it to end; true when it did.
     pub(crate) fn close(&mut self, within: std::time::Duration) -> bool {
+        self.closing
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         self.stdin.take();
         let started = std::time::Instant::now();
         while started.elapsed() < within {
@@ -289,6 +311,7 @@ impl Engine {
 
     /// Runs a command that changes the engine; in dry-run mode it is only added to the plan.
     pub(crate) fn change(&self, args: &[String], stdin: Option<&[u8]>) -> Result<Output> {
+        crate::cancel::still_locked()?;
         let argv = self.argv(args);
         if let Some(planned) = self.plan_instead(&argv, stdin) {
             return Ok(planned);
@@ -300,6 +323,7 @@ impl Engine {
     /// progress appears under the step that ran it): as it is, or each line a JSON event
     /// (`--progress json`), or kept and shown only if the command fails (`quiet`).
     pub(crate) fn change_streamed(&self, args: &[String], stdin: Option<&[u8]>) -> Result<Output> {
+        crate::cancel::still_locked()?;
         let argv = self.argv(args);
         if let Some(planned) = self.plan_instead(&argv, stdin) {
             return Ok(planned);
@@ -386,8 +410,9 @@ impl Engine {
         }
         let handle = e.reader().map_err(|err| self.spawn_error(err))?;
         Ok(Attached {
-            handle,
+            handle: std::sync::Arc::new(handle),
             stdin: Some(writer),
+            closing: Default::default(),
         })
     }
 

@@ -119,6 +119,13 @@ pub(crate) enum Error {
         lock: String,
     },
 
+    /// The run lost its deploy lock while it held it: it changed nothing after that.
+    #[error("this run lost the project's deploy lock (its lock process ended, or on Swarm mode its heartbeat went silent and another run took the lock over, or it was removed); it stopped before its next change")]
+    #[diagnostic(help(
+        "another run may be changing the project now: check `docker flow status`, then run the command again"
+    ))]
+    LockLost,
+
     /// A flow started and could not finish; the live release keeps serving.
     #[error("{message}")]
     Flow {
@@ -144,7 +151,7 @@ impl Error {
             Error::Environment { .. }
             | Error::ProxyNotOwned { .. }
             | Error::ProxyUnreachable { .. } => 3,
-            Error::Locked { .. } => 4,
+            Error::Locked { .. } | Error::LockLost => 4,
             Error::Exited { code, .. } => *code,
         }
     }

@@ -345,3 +345,65 @@ fn every_command_exits_3_without_a_daemon() {
         bed.flow(&a).fails(3, "the Docker daemon is unreachable");
     }
 }
+
+#[test]
+fn a_run_that_loses_its_lock_stops_before_its_next_change() {
+    if !support::engine_available() {
+        return;
+    }
+    let bed = slow_bed("lost");
+    bed.flow(&["deploy"]).ok();
+    let first = deploy_into_health_wait(&bed, &[]);
+    // The lock's process is the run's child `docker run … hold`: killed, the lock ends with it
+    // (the ssh link dropped, the process killed) while the run goes on.
+    let ps = Command::new("ps")
+        .args(["-o", "pid=,args=", "--ppid", &first.id().to_string()])
+        .output()
+        .unwrap();
+    let ps = String::from_utf8_lossy(&ps.stdout).into_owned();
+    let hold = ps
+        .lines()
+        .find(|l| l.trim_end().ends_with(" hold"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no lock process among the run's children:\n{ps}"))
+        .to_string();
+    assert!(Command::new("kill")
+        .args(["-9", &hold])
+        .status()
+        .unwrap()
+        .success());
+    // A second run takes the free lock and deploys alone.
+    let second = spawn(&bed, &["deploy"], &[("V", "v3"), ("DELAY", "3000")]);
+    let out = first.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(err.contains("lost the project's deploy lock"), "{err}");
+    let out = second.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert_eq!(version(&bed), "v3");
+    assert_eq!(status(&bed)["live_color"], "green");
+    // The history holds what each run did: the first run wrote nothing into the second's lock.
+    let h = bed.flow(&["history", "--format", "json"]);
+    h.ok();
+    let h = h.json();
+    let releases: Vec<(String, String)> = h
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["image"].as_str().unwrap_or_default().to_string(),
+                e["outcome"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        releases,
+        [
+            ("demo-service:v3".to_string(), "live".to_string()),
+            ("demo-service:v1".to_string(), "replaced".to_string())
+        ],
+        "{h:#}"
+    );
+}

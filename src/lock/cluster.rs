@@ -75,7 +75,9 @@ impl Cluster {
                 ));
             }
             let Some((holder, beat)) = read(engine, &name)? else {
-                continue; // released between our attempt and the read: try again
+                // Released between our attempt and the read: try again.
+                super::retry(&name, started, wait)?;
+                continue;
             };
             if !holder.is_lock {
                 return Err(Error::environment(
@@ -90,6 +92,7 @@ impl Cluster {
                     holder.describe()
                 ));
                 let _ = engine.read(&args(&["service", "rm", &holder.id]));
+                super::retry(&name, started, wait)?;
                 continue;
             }
             super::wait_turn(holder, project, &name, started, wait)?;

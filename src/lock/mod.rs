@@ -168,7 +168,9 @@ impl<'a> Lock<'a> {
                 return Ok(*lock);
             }
             let Some(holder) = read_holder(engine, &name)? else {
-                continue; // released between our attempt and the read: try again
+                // Released between our attempt and the read: try again.
+                retry(&name, started, wait)?;
+                continue;
             };
             if !holder.is_lock {
                 return Err(Error::environment(
@@ -184,6 +186,7 @@ impl<'a> Lock<'a> {
                     holder.describe()
                 ));
                 let _ = engine.read(&args(&["rm", "-f", &holder.id]));
+                retry(&name, started, wait)?;
                 continue;
             }
             wait_turn(holder, project, &name, started, wait)?;
@@ -235,6 +238,9 @@ impl<'a> Lock<'a> {
         let mut run = engine.start_attached(&a)?;
         if run.first_line().as_deref() == Some(docker_flow_helper::protocol::hold::HELD.trim_end())
         {
+            // From now on its end, unless asked for, means this run lost the lock: it makes no
+            // further change (every change asks `cancel::still_locked`).
+            run.watch(crate::cancel::lost_lock);
             return Ok(Attempt::Taken(Box::new(Lock {
                 engine,
                 name: name.to_string(),
@@ -300,9 +306,16 @@ impl<'a> Lock<'a> {
         if lines.is_empty() || !matches!(self.held, Held::Running(_)) {
             return Ok(false);
         }
+        // A run that lost its lock writes into no other run's: the container at the lock's
+        // name must be this run's, and is then written by its id.
+        crate::cancel::still_locked()?;
+        let id = match read_holder(self.engine, &self.name)? {
+            Some(h) if h.is_lock && h.pid == std::process::id() && h.host == hostname() => h.id,
+            _ => return Err(Error::LockLost),
+        };
         // As root in the container: the volume's directory is root's; the lock's own process
         // runs as nobody and never writes.
-        let mut a = args(&["exec", "-u", "0", &self.name, "/helper", "append"]);
+        let mut a = args(&["exec", "-u", "0", &id, "/helper", "append"]);
         a.push(history::file(target));
         a.extend(lines.iter().cloned());
         let out = self.engine.read(&a)?;
@@ -431,6 +444,26 @@ fn wait_turn(
         });
     }
     std::thread::sleep(Duration::from_millis(500));
+    Ok(())
+}
+
+/// How long attempts that find no live holder to wait for (a lock just released, one left
+/// over being removed) may go on, at the least: such a state passes in a moment, unless the
+/// lock cannot be removed or read.
+const NO_HOLDER_FOR: Duration = Duration::from_secs(10);
+
+/// Before another attempt at the lock `name` after one that found no live holder: a cancel
+/// ends it, and so does `wait` (at least `NO_HOLDER_FOR`) having passed since `started`;
+/// otherwise a short pause, so that a lock that cannot be removed is not asked in a busy loop.
+fn retry(name: &str, started: Instant, wait: Duration) -> Result<()> {
+    crate::cancel::check()?;
+    if started.elapsed() >= wait.max(NO_HOLDER_FOR) {
+        return Err(Error::environment(
+            format!("cannot take the deploy lock `{name}`: it stays in the way with no live holder, and removing or reading it keeps failing"),
+            format!("check it with `docker inspect {name}`; `docker flow unlock` removes it"),
+        ));
+    }
+    std::thread::sleep(Duration::from_millis(200));
     Ok(())
 }
 
