@@ -41,10 +41,11 @@ if ! docker compose version >/dev/null 2>&1; then
 fi
 docker compose version >&2
 
-# 2b. Shells and a terminal multiplexer for the completion tests (bash and zsh under tmux), and
-#     man for the man page test.
+# 2b. Shells and a terminal multiplexer for the completion tests (bash and zsh under tmux),
+#     man for the man page test, and faketime for the swarm lock's test of a client whose clock
+#     runs ahead.
 missing=""
-for tool in zsh tmux man; do command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"; done
+for tool in zsh tmux man faketime; do command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"; done
 if [ -n "$missing" ]; then
   say "installing${missing}"
   apt-get update -qq

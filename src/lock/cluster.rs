@@ -7,8 +7,10 @@
 //! does, so the holder writes a heartbeat into its labels every `BEAT`; a lock whose heartbeat
 //! is older than `STALE` is left over (its holder died, or lost the swarm) and the next run
 //! removes it. It removes it by ID: two runs that both found it stale cannot remove the lock one
-//! of them took meanwhile (it has a new ID). The heartbeat is the holder's clock, read by
-//! another machine's: `STALE` is long enough for clocks a few seconds apart.
+//! of them took meanwhile (it has a new ID). How long a lock has been silent is judged by the
+//! manager's clock alone: the time the manager recorded for the service's last update (each
+//! heartbeat is one) against the manager's time now (`docker info`), so a client whose clock
+//! runs ahead never takes a live lock over.
 
 use std::sync::mpsc;
 use std::thread::JoinHandle;
@@ -74,7 +76,7 @@ impl Cluster {
                     "check that this engine is a swarm manager and that you may create services",
                 ));
             }
-            let Some((holder, beat)) = read(engine, &name)? else {
+            let Some((holder, silent)) = read(engine, &name)? else {
                 // Released between our attempt and the read: try again.
                 super::retry(&name, started, wait)?;
                 continue;
@@ -85,7 +87,6 @@ impl Cluster {
                     "docker flow never removes a service it did not make: rename or remove it",
                 ));
             }
-            let silent = now().saturating_sub(beat);
             if silent > STALE {
                 progress.warn(&format!(
                     "taking over the swarm's deploy lock of `{project}` left by {}: no heartbeat for {silent}s",
@@ -148,7 +149,9 @@ impl Drop for Cluster {
     }
 }
 
-/// Who holds the swarm-wide lock `name`, and their last heartbeat (Unix seconds).
+/// Who holds the swarm-wide lock `name`, and how many seconds its heartbeat has been silent,
+/// by the manager's clock (0 when the manager's time cannot be read: a lock is never taken
+/// over on a guess).
 pub(super) fn read(engine: &Engine, name: &str) -> Result<Option<(Holder, u64)>> {
     let out = engine.read(&args(&["service", "inspect", name]))?;
     if !out.ok() {
@@ -157,12 +160,65 @@ pub(super) fn read(engine: &Engine, name: &str) -> Result<Option<(Holder, u64)>>
     let v: Value = serde_json::from_str(&out.stdout).unwrap_or(Value::Null);
     let Some(s) = v.get(0) else { return Ok(None) };
     let labels = s.pointer("/Spec/Labels");
-    let beat = crate::model::label(labels, LABEL_BEAT).parse().unwrap_or(0);
-    let fresh = now().saturating_sub(beat) <= STALE;
+    let updated = s
+        .get("UpdatedAt")
+        .and_then(Value::as_str)
+        .and_then(unix_seconds);
+    let manager_now = engine
+        .read(&args(&["info", "--format", "{{.SystemTime}}"]))?
+        .stdout
+        .trim()
+        .to_string();
+    let silent = match (updated, unix_seconds(&manager_now)) {
+        (Some(updated), Some(now)) => now.saturating_sub(updated),
+        _ => 0,
+    };
+    let fresh = silent <= STALE;
     let holder = Holder::from_labels(
         s.get("ID").and_then(Value::as_str).unwrap_or_default(),
         labels,
         fresh,
     );
-    Ok(Some((holder, beat)))
+    Ok(Some((holder, silent)))
+}
+
+/// Unix seconds of an RFC 3339 time as the engine writes it (nanoseconds, `Z` or an offset
+/// such as `+01:00`). Written by hand: humantime reads only `Z`, and one line of arithmetic on
+/// the offset needs no date crate.
+fn unix_seconds(t: &str) -> Option<u64> {
+    let t = t.trim();
+    let (base, offset) = match t.strip_suffix('Z') {
+        Some(base) => (base, 0i64),
+        None => {
+            let at = t.len().checked_sub(6)?;
+            let (base, off) = t.split_at(at);
+            let sign = match off.as_bytes().first()? {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            let (h, m) = off.get(1..)?.split_once(':')?;
+            (
+                base,
+                sign * (h.parse::<i64>().ok()? * 3600 + m.parse::<i64>().ok()? * 60),
+            )
+        }
+    };
+    let local = humantime::parse_rfc3339(&format!("{base}Z")).ok()?;
+    let secs = local.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs() as i64;
+    u64::try_from(secs - offset).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unix_seconds;
+
+    #[test]
+    fn engine_times_are_read_with_their_offset() {
+        let z = unix_seconds("2026-12-07T19:00:18.12141235Z").unwrap();
+        assert_eq!(z, 1_796_670_018);
+        assert_eq!(unix_seconds("2026-12-07T20:00:18.5+01:00"), Some(z));
+        assert_eq!(unix_seconds("2026-12-07T14:30:18-04:30"), Some(z));
+        assert_eq!(unix_seconds("yesterday"), None);
+    }
 }
