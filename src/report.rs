@@ -62,6 +62,9 @@ pub(crate) struct ColorReport {
     /// live one), `staged` (deployed, previewed, not promoted), `warm`; null when nothing of it
     /// runs or it is simply old.
     pub role: Option<String>,
+    /// For a staged release: the header (`name: value`) a request carries to reach it through
+    /// the proxy, its value a key new for each staged release. Null otherwise.
+    pub preview_header: Option<String>,
     /// Its share of the proxy's rotation, in percent of the instances in it (the proxy
     /// balances round-robin over them); null when it is not in rotation.
     pub traffic_percent: Option<u32>,
@@ -168,6 +171,9 @@ impl StatusReport {
             }
             if let Some(until) = &c.warm_until {
                 about.push(format!("until {until}"));
+            }
+            if let Some(header) = &c.preview_header {
+                about.push(format!("reached with the header `{header}`"));
             }
             match about.is_empty() {
                 true => out.push_str(&format!("{key}:\n")),
@@ -294,6 +300,7 @@ mod tests {
                     instances: vec![instance("running"), instance("exited")],
                     warm_until: None,
                     role: Some("live".into()),
+                    preview_header: None,
                     traffic_percent: Some(100),
                 },
             )]

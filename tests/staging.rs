@@ -7,7 +7,17 @@ use std::time::Duration;
 use crate::support::load::{self, all_ok, only, Load};
 use crate::support::{self, Bed};
 
-const PREVIEW: &str = "X-Docker-Flow-Preview: 1";
+/// The preview header a staged release is reached with, as `status` shows it.
+fn preview_header(bed: &Bed) -> String {
+    let status = bed.flow(&["status", "--format", "json"]);
+    status.ok();
+    let s = status.json();
+    let header = ["blue", "green"]
+        .iter()
+        .find_map(|c| s["colors"][c]["preview_header"].as_str())
+        .unwrap_or_else(|| panic!("status shows no preview header: {s}"));
+    header.to_string()
+}
 
 /// The project's containers of one colour (any state).
 fn colour(bed: &Bed, colour: &str) -> Vec<String> {
@@ -42,11 +52,34 @@ fn a_release_deployed_without_promotion_is_previewed_then_promoted_or_aborted() 
     let live = load(&bed);
     let r = bed.flow(&["deploy", "--no-promote"]);
     r.ok();
-    assert!(r.stderr.contains("X-Docker-Flow-Preview"), "{}", r.stderr);
+    // The key is the deploy's to print and status's to show again; a request reaches the
+    // staged release only with it: a fixed value (`1`, `true`) or another key gets v1.
+    let header = preview_header(&bed);
+    assert!(r.stderr.contains(&header), "{}\n{header}", r.stderr);
     let preview =
-        Load::start_with_header(bed.http_port, "/demo", PREVIEW, 2, Duration::from_secs(60));
+        Load::start_with_header(bed.http_port, "/demo", &header, 2, Duration::from_secs(60));
     std::thread::sleep(Duration::from_millis(1500));
     only(&preview.stop(), "v2", "with the preview header");
+    for fixed in [
+        "X-Docker-Flow-Preview: 1",
+        "X-Docker-Flow-Preview: true",
+        "X-Docker-Flow-Preview: *",
+    ] {
+        for _ in 0..5 {
+            let answer =
+                load::try_request_with(("127.0.0.1", bed.http_port), "GET", "/demo", fixed)
+                    .map(|(_, b)| b.split_whitespace().next().unwrap_or_default().to_string());
+            assert_eq!(answer, Ok("v1".to_string()), "{fixed}");
+        }
+    }
+    let (code, _) = load::try_request_with(
+        ("127.0.0.1", bed.http_port),
+        "GET",
+        "/demo",
+        "X-Docker-Flow-Preview: 0123456789abcdef0123456789abcdef",
+    )
+    .unwrap();
+    assert!(code >= 500, "another key reached something: {code}");
     let status = bed.flow(&["status", "--format", "json"]);
     status.ok();
     assert_eq!(
@@ -75,8 +108,12 @@ fn a_release_deployed_without_promotion_is_previewed_then_promoted_or_aborted() 
     bed.env("V", "v3");
     let live = load(&bed);
     bed.flow(&["deploy", "--no-promote"]).ok();
+    // Each staged release has a key of its own: the previous one reaches nothing.
+    let previous = header;
+    let header = preview_header(&bed);
+    assert_ne!(header, previous);
     assert_eq!(
-        load::try_request_with(("127.0.0.1", bed.http_port), "GET", "/demo", PREVIEW)
+        load::try_request_with(("127.0.0.1", bed.http_port), "GET", "/demo", &header)
             .map(|(_, b)| b.split_whitespace().next().unwrap_or_default().to_string()),
         Ok("v3".to_string())
     );
@@ -89,7 +126,7 @@ fn a_release_deployed_without_promotion_is_previewed_then_promoted_or_aborted() 
         colour(&bed, "blue")
     );
     let (status, _) =
-        load::try_request_with(("127.0.0.1", bed.http_port), "GET", "/demo", PREVIEW).unwrap();
+        load::try_request_with(("127.0.0.1", bed.http_port), "GET", "/demo", &header).unwrap();
     assert!(
         status >= 500,
         "a preview with nothing staged answered {status}"

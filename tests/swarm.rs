@@ -706,9 +706,15 @@ fn on_the_swarm_a_staged_release_is_previewed_then_promoted_and_a_canary_aborted
             .unwrap_or_default()
             .to_string()
     };
+    let s = bed.status();
+    let header = s["colors"]["green"]["preview_header"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no preview header: {s}"))
+        .to_string();
     for _ in 0..10 {
         assert_eq!(preview(""), "v1");
-        assert_eq!(preview("X-Docker-Flow-Preview: 1"), "v2");
+        assert_eq!(preview("X-Docker-Flow-Preview: 1"), "v1");
+        assert_eq!(preview(&header), "v2");
     }
     bed.under_load(&["promote"], &[], "v2");
     assert_eq!(bed.replicas("app-green"), "3");

@@ -7,9 +7,11 @@
 //!
 //! - `serve_on`: answers A queries over UDP for the names that have a file in `<dir>` (run by
 //!   `proxy`, inside the proxy container).
-//! - `set <dir> <name> [--follow <network> <service,...>] [<container>@<ip>...]`: replaces a
-//!   record at once (write, then rename); with `--follow`, `follow` keeps it on the tasks Swarm
-//!   runs for those services.
+//! - `set <dir> <name> [--key <key>] [--follow <network> <service,...>] [<container>@<ip>...]`:
+//!   replaces a record at once (write, then rename); with `--follow`, `follow` keeps it on the
+//!   tasks Swarm runs for those services. A record with a key (32 hexadecimal digits) is
+//!   answered only under `<key>.<name>`, never under its own name: a staged release's preview,
+//!   which Caddy looks up under the name its request's header gives.
 //! - `get <dir> <name>`: prints a record, one `<ip> <container>` per line (nothing if none).
 
 use std::collections::HashMap;
@@ -88,10 +90,20 @@ pub fn write_follow(dir: &Path, name: &str, follow: &Follow) -> Result<(), Strin
 
 pub fn set(args: &[String]) -> ExitCode {
     const USAGE: &str =
-        "usage: helper set <dir> <name> [--follow <network> <service,...>] [<container>@<ip>...]";
+        "usage: helper set <dir> <name> [--key <key>] [--follow <network> <service,...>] [<container>@<ip>...]";
     let [dir, name, rest @ ..] = args else {
         eprintln!("{USAGE}");
         return ExitCode::from(2);
+    };
+    let (key, rest) = match rest {
+        [flag, key, more @ ..] if flag == protocol::record::KEY_ARG => {
+            if !protocol::record::is_key(key) {
+                eprintln!("helper set: a key is 32 lowercase hexadecimal digits\n{USAGE}");
+                return ExitCode::from(2);
+            }
+            (Some(key.as_str()), more)
+        }
+        _ => (None, rest),
     };
     let dir = Path::new(dir);
     if record_path(dir, name).is_none() {
@@ -107,7 +119,8 @@ pub fn set(args: &[String]) -> ExitCode {
     };
     let done = lock(dir).and_then(|_lock| {
         write_follow(dir, name, &follow)?;
-        write(dir, name, &members)
+        let key = key.map(protocol::record::key_line).unwrap_or_default();
+        write_raw(dir, name, &(key + &lines(&members)))
     });
     match done {
         Ok(()) => ExitCode::SUCCESS,
@@ -132,11 +145,15 @@ pub fn lock(dir: &Path) -> Result<std::fs::File, String> {
 
 /// Replaces the record `name` with `members` (container, ipv4) at once: write, then rename.
 pub fn write(dir: &Path, name: &str, members: &[(String, String)]) -> Result<(), String> {
-    let text: String = members
+    write_raw(dir, name, &lines(members))
+}
+
+/// A record file's member lines.
+fn lines(members: &[(String, String)]) -> String {
+    members
         .iter()
         .map(|(c, ip)| protocol::record::line(ip, c))
-        .collect();
-    write_raw(dir, name, &text)
+        .collect()
 }
 
 /// Replaces the record `name` with `text`, a record file's lines, at once (a replica copying
@@ -194,8 +211,22 @@ pub fn record_path(dir: &Path, name: &str) -> Option<PathBuf> {
     ok.then(|| dir.join(name))
 }
 
+/// The addresses the name `name` resolves to: a record's own name, unless it has a key; a
+/// keyed record's under `<key>.<name>` only.
 fn addresses(dir: &Path, name: &str) -> Option<Vec<Ipv4Addr>> {
-    let text = std::fs::read_to_string(record_path(dir, name)?).ok()?;
+    let read = |name: &str| std::fs::read_to_string(record_path(dir, name)?).ok();
+    let text = match read(name) {
+        Some(text) if protocol::record::parse_key(&text).is_some() => return None,
+        Some(text) => text,
+        None => {
+            let (key, keyed) = name.split_once('.')?;
+            let text = read(keyed)?;
+            if protocol::record::parse_key(&text) != Some(key) {
+                return None;
+            }
+            text
+        }
+    };
     Some(
         text.lines()
             .filter_map(|l| l.split_whitespace().next()?.parse().ok())
@@ -332,6 +363,42 @@ mod tests {
                 &[0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 0, 0, 4, 10, 0, 0, 3][..]
             ]
             .concat()
+        );
+    }
+
+    #[test]
+    fn a_keyed_record_answers_only_under_its_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = "0123456789abcdef0123456789abcdef";
+        std::fs::write(
+            dir.path().join("preview.app.shop.dflow"),
+            format!(
+                "{}10.0.0.7 shop-app-green-1\n",
+                protocol::record::key_line(key)
+            ),
+        )
+        .unwrap();
+        let mut rotation = HashMap::new();
+        let answers = |name: &str, rotation: &mut HashMap<String, usize>| {
+            let r = respond(&query(7, name, 1), dir.path(), rotation).unwrap();
+            (r[3] & 0x0f, u16::from_be_bytes([r[6], r[7]]))
+        };
+        assert_eq!(
+            answers(&format!("{key}.preview.app.shop.dflow"), &mut rotation),
+            (0, 1)
+        );
+        // Not under its own name, nor under another key or a guessable value.
+        assert_eq!(answers("preview.app.shop.dflow", &mut rotation), (3, 0));
+        for other in ["1", "true", "fedcba9876543210fedcba9876543210"] {
+            assert_eq!(
+                answers(&format!("{other}.preview.app.shop.dflow"), &mut rotation),
+                (3, 0)
+            );
+        }
+        // The key is no member.
+        assert_eq!(
+            members(dir.path(), "preview.app.shop.dflow"),
+            [("shop-app-green-1".to_string(), "10.0.0.7".to_string())]
         );
     }
 

@@ -26,10 +26,41 @@ pub mod record {
         format!("{ip} {container}\n")
     }
 
-    /// The inverse of [`line`]: (container, ipv4).
+    /// The inverse of [`line`]: (container, ipv4). A key line is no member.
     pub fn parse_line(line: &str) -> Option<(String, String)> {
+        if line.starts_with(KEY_PREFIX) {
+            return None;
+        }
         let (ip, container) = line.trim().split_once(' ')?;
         Some((container.trim().to_string(), ip.to_string()))
+    }
+
+    /// `set`'s option that gives a record a key: the rotation then answers it only under the
+    /// name `<key>.<name>` (a staged release's preview, which only requests carrying the key
+    /// reach).
+    pub const KEY_ARG: &str = "--key";
+    const KEY_PREFIX: &str = "key ";
+
+    /// Whether `key` is a record's key: 32 lowercase hexadecimal digits (128 random bits; one
+    /// DNS label, and what the proxy's header matcher lets through).
+    pub fn is_key(key: &str) -> bool {
+        key.len() == 32
+            && key
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    }
+
+    /// A record file's key line, first in the file.
+    pub fn key_line(key: &str) -> String {
+        format!("{KEY_PREFIX}{key}\n")
+    }
+
+    /// The key a record file's text holds, if any.
+    pub fn parse_key(text: &str) -> Option<&str> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(KEY_PREFIX))
+            .map(str::trim)
+            .filter(|k| is_key(k))
     }
 
     /// `set`'s option that makes the helper's `follow` keep the record on the tasks Swarm runs

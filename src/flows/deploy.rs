@@ -95,7 +95,7 @@ pub(super) fn run(ctx: &Ctx, preview: bool) -> Result<Deployed> {
         }
     };
     let health = waiting.elapsed();
-    let previewed = if preview {
+    let preview_key = if preview {
         match show_preview(ctx, &healthy) {
             Ok(p) => p,
             Err(e) => {
@@ -105,7 +105,7 @@ pub(super) fn run(ctx: &Ctx, preview: bool) -> Result<Deployed> {
             }
         }
     } else {
-        false
+        None
     };
     step.done();
     Ok(Deployed {
@@ -114,24 +114,26 @@ pub(super) fn run(ctx: &Ctx, preview: bool) -> Result<Deployed> {
         release: release.release,
         new: healthy,
         health,
-        previewed,
+        previewed: preview_key.is_some(),
+        preview_key,
     })
 }
 
-/// Points the proxy's preview at the new release; false when the driver has no preview.
-fn show_preview(ctx: &Ctx, new: &[Instance]) -> Result<bool> {
+/// Points the proxy's preview at the new release: the key a request carries to reach it; None
+/// when the driver has no preview.
+fn show_preview(ctx: &Ctx, new: &[Instance]) -> Result<Option<String>> {
     if !ctx.proxied() {
-        return Ok(false);
+        return Ok(None);
     }
     ctx.ensure_proxy()?;
     let upstreams: Vec<_> = new.iter().map(|i| i.upstream(ctx.route_port)).collect();
-    let previewed = ctx.proxy.preview(&upstreams)?;
-    if previewed {
+    let key = ctx.proxy.preview(&upstreams)?;
+    if let Some(key) = &key {
         ctx.progress.info(&format!(
-            "preview: requests with the header `{}: 1` reach {}; everything else still goes to the live release",
+            "preview: requests with the header `{}: {key}` reach {} (`docker flow status` shows it again); everything else still goes to the live release",
             crate::proxy::PREVIEW_HEADER,
             instance::names(new)
         ));
     }
-    Ok(previewed)
+    Ok(key)
 }

@@ -22,6 +22,8 @@ pub(crate) struct Deployed {
     pub health: Duration,
     /// Whether the proxy's preview was pointed at them (the run does not promote at once).
     pub previewed: bool,
+    /// The key a request carries in `X-Docker-Flow-Preview` to reach them (when previewed).
+    pub preview_key: Option<String>,
 }
 
 impl Deployed {

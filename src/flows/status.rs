@@ -69,6 +69,17 @@ pub(super) fn report(ctx: &Ctx) -> Result<StatusReport> {
         .map(in_rotation)
         .sum();
     let warm_until = releases.warm_until(std::time::SystemTime::now());
+    // A staged release is reached with the preview's key: shown to whoever can read the
+    // engine, as the deploy that staged it printed it.
+    let preview_header = match &pending {
+        Some(Pending::Staged(_)) => ctx
+            .proxy
+            .preview_key()
+            .ok()
+            .flatten()
+            .map(|key| format!("{}: {key}", crate::proxy::PREVIEW_HEADER)),
+        _ => None,
+    };
     let keys: Vec<(String, Option<Color>)> = if blue_green {
         vec![
             ("blue".into(), Some(Color::Blue)),
@@ -116,6 +127,7 @@ pub(super) fn report(ctx: &Ctx) -> Result<StatusReport> {
                 ColorReport {
                     instances,
                     warm_until,
+                    preview_header: preview_header.clone().filter(|_| role == Some("staged")),
                     role: role.map(String::from),
                     traffic_percent: (share > 0)
                         .then(|| ((share * 100 + rotation / 2) / rotation.max(1)) as u32),

@@ -36,11 +36,11 @@ pub(super) fn run(ctx: &Ctx, done: &History) -> Result<Outcome> {
         argv.join(" ")
     ));
     let mut vars = super::facts(ctx, "test", &candidate, None)?;
-    if done.deployed().is_some_and(|d| d.previewed) {
+    if let Some(key) = done.deployed().and_then(|d| d.preview_key.as_deref()) {
         // The test can go through the proxy, as users will, with the preview header.
         vars.push((
             "DOCKER_FLOW_PREVIEW_HEADER".into(),
-            format!("{}: 1", crate::proxy::PREVIEW_HEADER),
+            format!("{}: {key}", crate::proxy::PREVIEW_HEADER),
         ));
     }
     let code = hooks::run(argv, &ctx.dir, &vars, "test", ctx.progress.mode())?;

@@ -53,15 +53,20 @@ pub(crate) trait Proxy {
     fn current(&self) -> Result<Option<Vec<Upstream>>>;
     /// Points the route at exactly `upstreams` (all seen healthy), in one atomic change.
     fn switch(&self, upstreams: &[Upstream], color: Option<Color>) -> Result<()>;
-    /// Sends the requests that opt in (the header `X-Docker-Flow-Preview`) to exactly
-    /// `upstreams`, all other traffic staying where it goes; none: no preview. False when the
-    /// driver has no preview.
-    fn preview(&self, _upstreams: &[Upstream]) -> Result<bool> {
-        Ok(false)
+    /// Sends the requests that opt in (the header `X-Docker-Flow-Preview` with the key this
+    /// returns, new for each preview) to exactly `upstreams`, all other traffic staying where it
+    /// goes; none: no preview. None when the driver has no preview.
+    fn preview(&self, _upstreams: &[Upstream]) -> Result<Option<String>> {
+        Ok(None)
     }
     /// What the preview sends requests to now (none without a preview).
     fn previewed(&self) -> Result<Vec<Upstream>> {
         Ok(Vec::new())
+    }
+    /// The key of the preview now: the value of `X-Docker-Flow-Preview` that reaches it (none
+    /// without a preview).
+    fn preview_key(&self) -> Result<Option<String>> {
+        Ok(None)
     }
     /// When this run gave the proxy new domains to get certificates for: waits until it holds
     /// them, at most `timeout`. What it found.

@@ -80,11 +80,13 @@ pub(super) fn record(route: &RouteSpec) -> String {
     format!("{}.{}.dflow", route.target, route.project).to_ascii_lowercase()
 }
 
-/// The request header that opts a request into the route's preview (any value).
+/// The request header that opts a request into the route's preview; its value must be the
+/// preview's key.
 pub(crate) const PREVIEW_HEADER: &str = "X-Docker-Flow-Preview";
 
 /// The DNS name of the route's preview: the release a `deploy --no-promote` staged, reached by
-/// requests that carry `PREVIEW_HEADER`. Empty when nothing is staged.
+/// requests that carry `PREVIEW_HEADER` with the record's key (the rotation answers it only
+/// under `<key>.<name>`). Empty when nothing is staged.
 pub(super) fn preview_record(route: &RouteSpec) -> String {
     format!("preview.{}", record(route))
 }
@@ -355,9 +357,11 @@ fn redirect(spec: &RouteSpec, https_port: u16) -> Value {
 
 /// The route: its upstreams are whatever its record in the rotation holds, looked up again
 /// every `REFRESH_MS`, so a switch rewrites the record and never changes Caddy's config (Caddy
-/// drops requests on every config change). Requests with `PREVIEW_HEADER` go to the preview
-/// record instead (a staged release; none when it is empty). A dial that fails is retried on
-/// another instance.
+/// drops requests on every config change). Requests whose `PREVIEW_HEADER` has the shape of a
+/// key go to the preview record under that key instead (a staged release, when the key is its
+/// own; no upstream otherwise): the header's value is the name Caddy looks up, so the key
+/// changes with each release without a config change, and no other value (`1`, `true`)
+/// reaches a staged release. A dial that fails is retried on another instance.
 pub(super) fn route(route: &RouteSpec) -> Value {
     let mut matcher = serde_json::Map::new();
     if !route.paths.is_empty() {
@@ -385,8 +389,11 @@ pub(super) fn route(route: &RouteSpec) -> Value {
             "handler": "subroute",
             "routes": [
                 {
-                    "match": [{"header": {PREVIEW_HEADER: ["*"]}}],
-                    "handle": [reverse_proxy(&preview_record(route), route.port)],
+                    "match": [{"header_regexp": {PREVIEW_HEADER: {"pattern": "^[0-9a-f]{32}$"}}}],
+                    "handle": [reverse_proxy(
+                        &format!("{{http.request.header.{PREVIEW_HEADER}}}.{}", preview_record(route)),
+                        route.port
+                    )],
                     "terminal": true
                 },
                 {"handle": [reverse_proxy(&record(route), route.port)]}

@@ -471,11 +471,24 @@ impl Proxy for Caddy<'_> {
         self.set_members(members)
     }
 
-    fn preview(&self, upstreams: &[Upstream]) -> Result<bool> {
+    fn preview(&self, upstreams: &[Upstream]) -> Result<Option<String>> {
         let members = self.attach(upstreams)?;
-        self.rotation()
-            .set(&config::preview_record(&self.route), &members, None)?;
-        Ok(true)
+        // A new key for each release staged: a request reaches it only with this key, which
+        // the operator gets from the deploy or `status` (through the engine).
+        let key = (!members.is_empty()).then(preview_key).transpose()?;
+        self.rotation().set_keyed(
+            &config::preview_record(&self.route),
+            key.as_deref(),
+            &members,
+        )?;
+        Ok(Some(key.unwrap_or_default()))
+    }
+
+    fn preview_key(&self) -> Result<Option<String>> {
+        if !self.serving()? {
+            return Ok(None);
+        }
+        self.rotation().key(&config::preview_record(&self.route))
     }
 
     fn previewed(&self) -> Result<Vec<Upstream>> {
@@ -658,6 +671,18 @@ impl Proxy for Caddy<'_> {
                 .collect(),
         }])
     }
+}
+
+/// A preview's key: 128 random bits as 32 hexadecimal digits (the rotation's record key).
+fn preview_key() -> Result<String> {
+    let mut bits = [0u8; 16];
+    getrandom::fill(&mut bits).map_err(|e| {
+        Error::environment(
+            format!("cannot draw a random key for the preview: {e}"),
+            "check the system's random number source",
+        )
+    })?;
+    Ok(bits.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 #[cfg(test)]

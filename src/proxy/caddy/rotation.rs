@@ -50,7 +50,31 @@ impl<'c, 'a> Rotation<'c, 'a> {
         members: &[Member],
         follow: Option<(&str, Vec<String>)>,
     ) -> Result<()> {
+        self.write(name, None, members, follow)
+    }
+
+    /// Replaces the record `name` with `members` under `key` (none: no key): a keyed record
+    /// is answered only under `<key>.<name>`.
+    pub(super) fn set_keyed(
+        &self,
+        name: &str,
+        key: Option<&str>,
+        members: &[Member],
+    ) -> Result<()> {
+        self.write(name, key, members, None)
+    }
+
+    fn write(
+        &self,
+        name: &str,
+        key: Option<&str>,
+        members: &[Member],
+        follow: Option<(&str, Vec<String>)>,
+    ) -> Result<()> {
         let mut a = args(&["set", RECORDS, name]);
+        if let Some(key) = key {
+            a.extend(args(&[docker_flow_helper::protocol::record::KEY_ARG, key]));
+        }
         a.extend(record_args(follow, members));
         self.change(
             &a,
@@ -62,13 +86,21 @@ impl<'c, 'a> Rotation<'c, 'a> {
 
     /// The record `name`; None when there is none (or no proxy to ask).
     pub(super) fn get(&self, name: &str) -> Result<Option<Vec<Member>>> {
+        Ok(self.get_text(name)?.and_then(|text| record(&text)))
+    }
+
+    /// The key of the record `name`, if it has one.
+    pub(super) fn key(&self, name: &str) -> Result<Option<String>> {
+        Ok(self.get_text(name)?.and_then(|text| {
+            docker_flow_helper::protocol::record::parse_key(&text).map(String::from)
+        }))
+    }
+
+    fn get_text(&self, name: &str) -> Result<Option<String>> {
         let out = self
             .container
             .exec(&args(&["get", RECORDS, name]), None, false)?;
-        if !out.ok() {
-            return Ok(None);
-        }
-        Ok(record(&out.stdout))
+        Ok(out.ok().then_some(out.stdout))
     }
 
     /// Keeps `members` (a release kept warm by `--keep-old`) beside the record `name` until
