@@ -1511,3 +1511,37 @@ fn with_the_proxy_as_a_service_a_worker_whose_daemon_is_killed_leaves_the_manage
         "the worker's replica did not serve v2 after the worker came back"
     );
 }
+
+#[test]
+fn a_foreign_container_at_the_followers_name_is_refused_and_left_alone() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !swarm_available() {
+        return;
+    }
+    let bed = SwarmBed::new("foreignfollow", false);
+    let name = format!("{}-follow", bed.bed.proxy_name);
+    let run = swarm(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--network",
+        "none",
+        "demo-service:v1",
+    ]);
+    assert!(run.status.success(), "{run:?}");
+    let id = String::from_utf8_lossy(&run.stdout).trim().to_string();
+    let r = bed.flow(&["deploy"], &[]);
+    let inspect = swarm_words(&["inspect", "-f", "{{.Id}} {{.State.Running}}", &name]);
+    let _ = swarm(&["rm", "-f", &name]);
+    r.fails(3, "is not docker flow's follower");
+    assert_eq!(
+        inspect,
+        [id, "true".to_string()],
+        "the container was touched"
+    );
+    assert!(
+        bed.services("").is_empty(),
+        "the refused deploy changed the swarm"
+    );
+}

@@ -21,6 +21,8 @@ use crate::settings::ProxySettings;
 
 /// The label every proxy container docker flow starts carries.
 const LABEL: &str = "io.docker-flow.proxy";
+/// Its value on the earlier layout's rotation container (`<proxy-name>-dns`).
+const OLD_ROTATION: &str = "rotation";
 /// The label of the container's layout. Without it (the admin API published on the host, the
 /// rotation in a container of its own), a proxy started by an earlier docker flow is migrated
 /// at once. Layout 2 (admin API and rotation inside the container) lacks the HTTPS port and the
@@ -117,9 +119,35 @@ impl<'a> ProxyContainer<'a> {
         format!("{}-dns", self.settings.name)
     }
 
+    /// The proxy's follower (Swarm mode).
+    pub(super) fn follower(&self) -> follower::Follower<'_> {
+        follower::Follower::new(
+            self.engine,
+            self.name(),
+            self.records_volume(),
+            self.is_service(),
+        )
+    }
+
     /// The container that served the rotation in the earlier layout.
     fn old_rotation(&self) -> String {
         format!("{}-dns", self.settings.name)
+    }
+
+    /// Refuses (exit 3) a container at the earlier layout's rotation name that is not docker
+    /// flow's: the migration removes that container by name.
+    pub(super) fn check_old_rotation(&self) -> Result<()> {
+        let name = self.old_rotation();
+        match self
+            .engine
+            .container_field(&name, &format!("{{{{index .Config.Labels \"{LABEL}\"}}}}"))?
+        {
+            Some(label) if label != OLD_ROTATION => Err(Error::environment(
+                format!("the container `{name}` stands at the name of the proxy's earlier rotation container but is not docker flow's"),
+                "docker flow never removes a container it did not make: rename or remove it, or use another --proxy-name",
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// The volume that keeps Caddy's data: certificates, keys, its local CA, and the files
@@ -370,7 +398,7 @@ impl<'a> ProxyContainer<'a> {
             });
         }
         service::ensure_control_network(self.engine, self.name())?;
-        follower::Follower::new(self.engine, self).ensure()?;
+        self.follower().ensure()?;
         let image = service::image(self.engine, &self.settings, &found)?;
         service::ensure(
             self.engine,
@@ -551,6 +579,7 @@ impl<'a> ProxyContainer<'a> {
             .filter(|n| !n.is_empty() && *n != "bridge")
             .map(String::from)
             .collect();
+        self.check_old_rotation()?;
         let rm = self
             .engine
             .change(&args(&["rm", "-f", name, &self.old_rotation()]), None)?;

@@ -10,7 +10,6 @@
 //! (`service.rs`) it joins the proxy's control network instead, and serves the replicas the
 //! records and Caddy's config from there; docker flow then talks to it as to the proxy.
 
-use super::container::ProxyContainer;
 use super::{service, ADMIN};
 use crate::engine::{args, Engine};
 use crate::error::{Error, Result};
@@ -27,18 +26,49 @@ pub(super) fn name(proxy: &str) -> String {
     format!("{proxy}-follow")
 }
 
-pub(super) struct Follower<'c, 'a> {
-    engine: &'a Engine,
-    proxy: &'c ProxyContainer<'a>,
+/// Refuses (exit 3, before anything changes) a container at the follower's name beside the
+/// proxy `proxy` that is not docker flow's follower for it: docker flow replaces its follower
+/// by name, and never removes what it did not make.
+pub(super) fn check_owner(engine: &Engine, proxy: &str) -> Result<()> {
+    let name = name(proxy);
+    match engine.container_field(&name, &format!("{{{{index .Config.Labels \"{LABEL}\"}}}}"))? {
+        Some(of) if of != proxy => Err(Error::environment(
+            format!("the container `{name}` stands at the name of the proxy's follower but is not docker flow's follower of `{proxy}`"),
+            "docker flow never removes a container it did not make: rename or remove it, or use another --proxy-name",
+        )),
+        _ => Ok(()),
+    }
 }
 
-impl<'c, 'a> Follower<'c, 'a> {
-    pub(super) fn new(engine: &'a Engine, proxy: &'c ProxyContainer<'a>) -> Follower<'c, 'a> {
-        Follower { engine, proxy }
+/// The follower of one proxy: what it needs to know of it (not the proxy container itself,
+/// which starts the follower).
+pub(super) struct Follower<'a> {
+    engine: &'a Engine,
+    /// The proxy's name.
+    proxy: &'a str,
+    /// The volume of the proxy's records, which the follower keeps.
+    records: String,
+    /// Whether the proxy is a Swarm service whose replicas the follower serves.
+    serves_replicas: bool,
+}
+
+impl<'a> Follower<'a> {
+    pub(super) fn new(
+        engine: &'a Engine,
+        proxy: &'a str,
+        records: String,
+        serves_replicas: bool,
+    ) -> Follower<'a> {
+        Follower {
+            engine,
+            proxy,
+            records,
+            serves_replicas,
+        }
     }
 
     fn name(&self) -> String {
-        name(self.proxy.name())
+        name(self.proxy)
     }
 
     /// Makes sure the follower runs this build's helper.
@@ -50,8 +80,8 @@ impl<'c, 'a> Follower<'c, 'a> {
         )?;
         // With the proxy as a service, the follower serves its replicas on the control network;
         // otherwise it has no network at all.
-        let network = if self.proxy.is_service() {
-            service::control_network(self.proxy.name())
+        let network = if self.serves_replicas {
+            service::control_network(self.proxy)
         } else {
             "none".to_string()
         };
@@ -66,6 +96,7 @@ impl<'c, 'a> Follower<'c, 'a> {
             return Ok(());
         }
         if seen.ok() {
+            check_owner(self.engine, self.proxy)?;
             self.engine.change(&args(&["rm", "-f", &name]), None)?;
         }
         let socket = self.engine.socket_on_host()?;
@@ -79,15 +110,15 @@ impl<'c, 'a> Follower<'c, 'a> {
             "--network",
             &network,
             "--label",
-            &format!("{LABEL}={}", self.proxy.name()),
+            &format!("{LABEL}={}", self.proxy),
             "-v",
-            &format!("{}:{RECORDS}", self.proxy.records_volume()),
+            &format!("{}:{RECORDS}", self.records),
             "-v",
             &format!("{socket}:{SOCKET}"),
         ]);
         a.extend(args(&helper::CONFINED));
         a.extend(args(&[&image, "follow", RECORDS, SOCKET]));
-        if self.proxy.is_service() {
+        if self.serves_replicas {
             a.extend(args(&[
                 "--serve",
                 &format!("0.0.0.0:{}", service::CONTROL_PORT),

@@ -390,6 +390,9 @@ impl Proxy for Caddy<'_> {
         }
         helper::check_engine(self.engine, HELPER_HELP)?;
         self.network.check_owner()?;
+        if self.route.swarm {
+            follower::check_owner(self.engine, self.container.name())?;
+        }
         match self.found()? {
             Found::Foreign { image } => Err(self.container.foreign(&image)),
             Found::Absent => self.container.check_ports_free(),
@@ -408,7 +411,10 @@ impl Proxy for Caddy<'_> {
                 Ok(())
             }
             Found::Ours { running: false, .. } => Ok(()),
-            Found::OldLayout => self.container.check_ports_free(),
+            Found::OldLayout => {
+                self.container.check_old_rotation()?;
+                self.container.check_ports_free()
+            }
         }
     }
 
@@ -426,7 +432,7 @@ impl Proxy for Caddy<'_> {
         });
         self.network.ensure()?;
         if self.route.swarm {
-            follower::Follower::new(self.engine, &self.container).ensure()?;
+            self.container.follower().ensure()?;
         }
         if self.engine.planned(format!(
             "ensure Caddy in `{}` has the route {}",
