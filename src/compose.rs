@@ -100,43 +100,6 @@ pub(crate) struct Project {
     pub uninterpolated: Option<ComposeFile>,
 }
 
-/// The Compose file names Compose looks for, in its order.
-const DEFAULT_FILES: [&str; 4] = [
-    "compose.yaml",
-    "compose.yml",
-    "docker-compose.yaml",
-    "docker-compose.yml",
-];
-
-/// The project's directory as Compose finds it: `--project-directory`; else the directory of
-/// the first Compose file (`-f`, else `COMPOSE_FILE`); else the nearest directory, from the
-/// working directory up, that holds a Compose file; else the working directory.
-pub(crate) fn project_dir(
-    cwd: &Path,
-    directory: Option<&Path>,
-    first_file: Option<&Path>,
-) -> PathBuf {
-    if let Some(d) = directory {
-        return cwd.join(d);
-    }
-    let from_env = std::env::var("COMPOSE_FILE").ok().and_then(|list| {
-        let sep = std::env::var("COMPOSE_PATH_SEPARATOR").unwrap_or_else(|_| ":".into());
-        list.split(sep.as_str())
-            .find(|s| !s.is_empty())
-            .map(PathBuf::from)
-    });
-    if let Some(f) = first_file.map(Path::to_path_buf).or(from_env) {
-        let file = cwd.join(f);
-        return file
-            .parent()
-            .map_or_else(|| cwd.to_path_buf(), Path::to_path_buf);
-    }
-    cwd.ancestors()
-        .find(|d| DEFAULT_FILES.iter().any(|f| d.join(f).is_file()))
-        .unwrap_or(cwd)
-        .to_path_buf()
-}
-
 /// `docker compose` arguments that select the user's project (`-f …`, `--project-directory …`,
 /// `-p …`, and the environment's `--env-file …`, `--profile …`).
 pub(crate) fn selection_args(settings: &Settings) -> Vec<String> {
@@ -219,7 +182,7 @@ pub(crate) fn load(engine: &Engine, settings: &Settings, cwd: &Path) -> Result<P
         None
     };
     let files = user_files(settings, cwd);
-    let dir = project_dir(
+    let dir = crate::project_files::project_dir(
         cwd,
         settings.project_directory.as_deref(),
         files.first().map(PathBuf::as_path),
@@ -254,13 +217,14 @@ pub(crate) fn user_files(settings: &Settings, cwd: &Path) -> Vec<PathBuf> {
         .project_directory
         .as_ref()
         .map_or_else(|| cwd.to_path_buf(), |d| cwd.join(d));
-    let Some(dir) = start
-        .ancestors()
-        .find(|d| DEFAULT_FILES.iter().any(|f| d.join(f).is_file()))
-    else {
+    let Some(dir) = start.ancestors().find(|d| {
+        crate::project_files::DEFAULT_FILES
+            .iter()
+            .any(|f| d.join(f).is_file())
+    }) else {
         return Vec::new();
     };
-    let Some(main) = DEFAULT_FILES
+    let Some(main) = crate::project_files::DEFAULT_FILES
         .iter()
         .map(|f| dir.join(f))
         .find(|f| f.is_file())

@@ -12,7 +12,6 @@ use std::sync::Mutex;
 
 use crate::error::{Error, Result};
 use crate::progress::Mode;
-use crate::settings::Settings;
 
 /// The oldest Compose that has everything we use (`config --format json`, `-f -`, `--wait`).
 pub(crate) const MIN_COMPOSE: (u32, u32) = (2, 20);
@@ -162,8 +161,20 @@ impl Output {
     }
 }
 
+/// What the engine runner needs of the settings, and nothing else: how to reach the daemon
+/// (beyond docker's own global flags), whether to plan instead of change, and how to show the
+/// output of commands whose output the user sees.
+pub(crate) struct Options {
+    /// `--host` (docker flow's own `-H`), used when docker's globals name no host or context.
+    pub host: Option<String>,
+    /// `DOCKER_CERT_PATH` for the docker CLI.
+    pub cert_path: Option<std::path::PathBuf>,
+    pub dry_run: bool,
+    pub shown: Mode,
+}
+
 impl Engine {
-    pub(crate) fn new(docker_globals: &[String], settings: &Settings) -> Result<Engine> {
+    pub(crate) fn new(docker_globals: &[String], settings: &Options) -> Result<Engine> {
         let bin = std::env::var_os("DOCKER_CLI_PLUGIN_ORIGINAL_CLI_COMMAND")
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| OsString::from("docker"));
@@ -185,7 +196,7 @@ impl Engine {
             dry_run: settings.dry_run,
             plan: Mutex::new(Vec::new()),
             calls: AtomicU32::new(0),
-            shown: Mode::new(settings.progress, settings.ansi),
+            shown: settings.shown,
         })
     }
 

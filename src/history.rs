@@ -231,8 +231,9 @@ pub(crate) fn to_text(target: &str, entries: &[HistoryEntry]) -> String {
 
 /// `user@host` of this run, for the record (a person reads it; nothing depends on it).
 pub(crate) fn by() -> String {
-    let user = whoami::username().unwrap_or_else(|_| "unknown".into());
-    format!("{user}@{}", crate::lock::hostname())
+    let unknown = |_| "unknown".to_string();
+    let user = whoami::username().unwrap_or_else(unknown);
+    format!("{user}@{}", whoami::hostname().unwrap_or_else(unknown))
 }
 
 #[cfg(test)]

@@ -30,6 +30,7 @@ mod model;
 mod orchestrator;
 mod probe;
 mod progress;
+mod project_files;
 mod proxy;
 mod registry;
 mod releases;
@@ -198,7 +199,7 @@ fn run_with(args: &[String]) -> Result<()> {
     if action == Action::Config {
         let mut config = resolved.report();
         // The project's name as Compose resolves it, when Compose can tell (no daemon needed).
-        if let Ok(engine) = engine::Engine::new(&split.docker_globals, &settings) {
+        if let Ok(engine) = engine::Engine::new(&split.docker_globals, &settings.engine_options()) {
             if let Some(name) = compose::project_name(&engine, &settings) {
                 config.resolved_by_compose(settings::Key::Project, name);
             }
@@ -211,7 +212,7 @@ fn run_with(args: &[String]) -> Result<()> {
         return Ok(());
     }
     cancel::install();
-    let engine = engine::Engine::new(&split.docker_globals, &settings)?;
+    let engine = engine::Engine::new(&split.docker_globals, &settings.engine_options())?;
     if action == Action::Unlock {
         engine.check_daemon()?;
         let project = match &settings.project {

@@ -6,35 +6,19 @@
 //! `plain` prints a line per change, `json` one event object a line, `quiet` nothing (warnings
 //! but for json too). `--ansi never` (or `NO_COLOR`) turns `tty` into `plain`: no escape code.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::time::Instant;
 
 use serde_json::json;
 
-use crate::settings::{Ansi, ProgressMode};
-
-/// The form progress takes, once the terminal and `--ansi` are known.
+/// The form progress takes, once the terminal and `--ansi` are known
+/// (`Settings::progress_mode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Mode {
     Tty,
     Plain,
     Json,
     Quiet,
-}
-
-impl Mode {
-    pub(crate) fn new(progress: ProgressMode, ansi: Ansi) -> Mode {
-        let terminal = std::io::stderr().is_terminal();
-        match progress {
-            ProgressMode::Quiet => Mode::Quiet,
-            ProgressMode::Json => Mode::Json,
-            ProgressMode::Plain => Mode::Plain,
-            _ if ansi == Ansi::Never => Mode::Plain,
-            ProgressMode::Tty => Mode::Tty,
-            ProgressMode::Auto if terminal => Mode::Tty,
-            ProgressMode::Auto => Mode::Plain,
-        }
-    }
 }
 
 /// Writes to stderr, ignoring a closed or broken stderr: progress is for people, and a reader

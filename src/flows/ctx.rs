@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::instance::{self, Instance, Upstream};
 use crate::model::Release;
 use crate::orchestrator::{self, Orchestrator};
-use crate::progress::{Mode, Progress};
+use crate::progress::Progress;
 use crate::proxy::{self, Drained, Proxy, RouteSpec};
 use crate::releases::{Pending, Releases};
 use crate::settings::{ProxyDriver, Settings};
@@ -73,7 +73,7 @@ impl<'a> Ctx<'a> {
             target,
             route_port,
             proxy: proxy::for_settings(engine, settings, route),
-            progress: Progress::new(Mode::new(settings.progress, settings.ansi)),
+            progress: Progress::new(settings.progress_mode()),
             dir,
             command: String::new(),
             release: Release::new(),

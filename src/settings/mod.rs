@@ -312,6 +312,33 @@ pub(crate) struct Settings {
     pub ansi: Ansi,
 }
 
+impl Settings {
+    /// The form progress takes: `--progress`, `--ansi`, and whether stderr is a terminal.
+    pub(crate) fn progress_mode(&self) -> crate::progress::Mode {
+        use crate::progress::Mode;
+        let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
+        match self.progress {
+            ProgressMode::Quiet => Mode::Quiet,
+            ProgressMode::Json => Mode::Json,
+            ProgressMode::Plain => Mode::Plain,
+            _ if self.ansi == Ansi::Never => Mode::Plain,
+            ProgressMode::Tty => Mode::Tty,
+            ProgressMode::Auto if terminal => Mode::Tty,
+            ProgressMode::Auto => Mode::Plain,
+        }
+    }
+
+    /// What the engine runner needs of the settings.
+    pub(crate) fn engine_options(&self) -> crate::engine::Options {
+        crate::engine::Options {
+            host: self.host.clone(),
+            cert_path: self.cert_path.clone(),
+            dry_run: self.dry_run,
+            shown: self.progress_mode(),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct ProxySettings {
     pub driver: ProxyDriver,
@@ -766,14 +793,14 @@ impl ConfigReport {
 }
 
 /// Reads `docker-flow.yml` from the project's directory, found as Compose finds it (see
-/// `compose::project_dir`) from the flags and variables that select the project.
+/// `project_files::project_dir`) from the flags and variables that select the project.
 pub(crate) fn load_file(given: Given, cwd: &Path) -> Result<file::FileValues> {
     let first = |key: Key| -> Option<String> {
         given
             .get(key)
             .and_then(|(_, v)| v.into_iter().find(|s| !s.trim().is_empty()))
     };
-    let dir = crate::compose::project_dir(
+    let dir = crate::project_files::project_dir(
         cwd,
         first(Key::ProjectDirectory).as_deref().map(Path::new),
         first(Key::ComposePath).as_deref().map(Path::new),
