@@ -1,15 +1,17 @@
 //! The flows: deploy, scale, proxy, stop-old (the seed's steps), rollback, and the reads
 //! status, logs and exec.
 //!
-//! `run` checks the environment, loads the project, takes the deploy lock and runs the steps in
-//! the order given. Each step lives in its own file, reads the release model (`releases`) and
-//! what earlier steps did (`outcome::History`), and returns what it did.
+//! `run` goes through the phases of `pipeline` (open, check, lock, run the steps in the order
+//! given); a read takes a short path with no lock. Each step lives in its own file, reads the
+//! release model (`releases`) and what earlier steps did (`outcome::History`), and returns what
+//! it did.
 
 mod ctx;
 mod deploy;
 pub(crate) mod exec;
 pub(crate) mod logs;
 mod outcome;
+mod pipeline;
 mod promote;
 mod record;
 mod rollback;
@@ -23,15 +25,13 @@ use std::time::Instant;
 
 use self::ctx::Ctx;
 use self::outcome::{History, Outcome};
-use crate::compose;
+use self::pipeline::Opened;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::hooks::{self, Hook, Hooks};
-use crate::lock::Lock;
-use crate::releases::Releases;
 use crate::report::{self, PlanReport, RunReport};
 use crate::settings::{Format, ProxyDriver, Settings, Step};
-use crate::{model, Action};
+use crate::Action;
 
 pub(crate) fn run(engine: &Engine, settings: &Settings, action: &Action, cwd: &Path) -> Result<()> {
     let Some(target) = settings.target.clone() else {
@@ -44,7 +44,7 @@ pub(crate) fn run(engine: &Engine, settings: &Settings, action: &Action, cwd: &P
         ));
     };
     if *action == Action::History {
-        let (project, _) = open_project(engine, settings, cwd)?;
+        let (project, _) = pipeline::open_project(engine, settings, cwd)?;
         let text = crate::history::read(engine, &project.model.name, &target)?;
         let entries = crate::history::entries(&crate::history::parse(&text));
         report::print(
@@ -65,214 +65,25 @@ pub(crate) fn run(engine: &Engine, settings: &Settings, action: &Action, cwd: &P
             "pass --service-path=/PATH or --service-domain=HOST (or use --proxy-driver=none)",
         ));
     }
-    check_templates(settings)?;
-    let (project, manager) = open_project(engine, settings, cwd)?;
-    let port = model::validate(&project, settings, &target)?;
-    let swarm = crate::orchestrator::detect(engine, settings, &project.model.name, manager)?;
-    // On Swarm mode each colour is a service: blue-green is how it deploys.
-    let swarm_settings;
-    let settings = if swarm && !settings.blue_green {
-        if settings.blue_green_origin != "default" {
-            return Err(Error::usage(
-                format!(
-                    "Swarm mode deploys blue-green only (each colour is a service of the stack), and blue_green is false ({})",
-                    settings.blue_green_origin
-                ),
-                "drop that setting, or use --engine compose",
-            ));
-        }
-        swarm_settings = Settings {
-            blue_green: true,
-            ..settings.clone()
-        };
-        &swarm_settings
-    } else {
-        settings
-    };
-    // Without a healthcheck, docker flow's probe decides (on Swarm mode too: Swarm runs such a
-    // task as soon as its process starts).
-    let needs_probe = !compose::declares_healthcheck(&project.model, &target);
+    let (settings, opened) = Opened::open(engine, settings, cwd, target)?;
     if reads {
-        // A read shows the target as it runs: in the mode its instances were deployed in,
-        // whatever `blue_green` says now.
-        let instances = Ctx::new(
-            engine,
-            settings,
-            project.clone(),
-            target.clone(),
-            port,
-            swarm,
-        )
-        .orchestrator
-        .instances()?;
-        let settings = Settings {
-            blue_green: match Releases::new(false, instances, None).running_modes() {
-                (true, _) => true,
-                (false, true) => false,
-                (false, false) => settings.blue_green,
-            },
-            ..settings.clone()
-        };
-        let ctx = Ctx::new(engine, &settings, project, target, port, swarm);
-        return match action {
-            Action::Logs(o) => logs::run(&ctx, o),
-            Action::Exec(o) => exec::run(&ctx, o),
-            _ => {
-                let s = status::report(&ctx)?;
-                report::print(&s, || s.to_text(), settings.format == Format::Json);
-                Ok(())
-            }
-        };
+        return opened.read(engine, &settings, action);
     }
-    // The user's commands, checked before anything changes.
-    let hooks = Hooks::find(&project.dir)?;
-    let steps: &[Step] = match action {
-        Action::Steps(steps) => steps,
-        _ => &[],
-    };
-    if steps.contains(&Step::Test) {
-        hooks::check_program(&settings.test_cmd, &project.dir)?;
-    }
-    // Checked here, not with the other settings: on Swarm mode blue-green is implied.
-    if steps.contains(&Step::Canary) && !settings.blue_green {
-        return Err(Error::usage(
-            "--canary needs a blue-green deployment: the canary is the next colour, beside the live one",
-            "add --blue-green (or `blue_green: true` in docker-flow.yml)",
-        ));
-    }
-    // What a Swarm deploy warns about, read before the project moves into the context.
-    let project_files = project.files.clone();
-    let mut project_services: Vec<(String, crate::compose::Service)> = Vec::new();
-    if swarm {
-        let mut names = settings.side_targets.clone();
-        names.push(target.clone());
-        for n in names {
-            if let Some(svc) = project.model.services.get(&n) {
-                project_services.push((n, svc.clone()));
-            }
+    let locked = opened.check(engine, &settings, action)?.lock(action)?;
+    locked.run(action)
+}
+
+/// A read of the target: logs, exec or status.
+fn read(ctx: &Ctx, action: &Action) -> Result<()> {
+    match action {
+        Action::Logs(o) => logs::run(ctx, o),
+        Action::Exec(o) => exec::run(ctx, o),
+        _ => {
+            let s = status::report(ctx)?;
+            report::print(&s, || s.to_text(), ctx.settings.format == Format::Json);
+            Ok(())
         }
     }
-    let mut ctx = Ctx::new(engine, settings, project, target, port, swarm);
-    ctx.command = match action {
-        Action::Steps(steps) => steps
-            .iter()
-            .map(|s| s.as_str())
-            .collect::<Vec<_>>()
-            .join(","),
-        Action::Promote => "promote".to_string(),
-        Action::Abort => "abort".to_string(),
-        _ => "rollback".to_string(),
-    };
-    let command = ctx.command.clone();
-    if swarm && steps.contains(&Step::Deploy) {
-        warn_ignored(&ctx, &project_files, &project_services);
-    }
-    check_mode(&ctx, action)?;
-    ctx.proxy.preflight()?;
-    if needs_probe {
-        // Its health is then checked by docker flow's helper, which must run on the engine.
-        crate::helper::check_engine(engine, crate::probe::HELP)?;
-    }
-    let lock = Lock::acquire(
-        engine,
-        &ctx.project,
-        &command,
-        settings.lock_wait,
-        &ctx.progress,
-        swarm,
-    )?;
-    // Holding the lock, past every check: the instant rollback swaps the warm release in
-    // first, before the settle that would end it. Nothing moved traffic before this point.
-    let swapped = match action {
-        Action::Rollback(None) => rollback::swap_warm(&ctx, &lock)?,
-        _ => None,
-    };
-    // What was listed before the lock may have changed while another run held it; and from
-    // now on no standby is left beside the route.
-    ctx.orchestrator.forget();
-    ctx.proxy.settle()?;
-    let mut done = Record::default();
-    let deploys = steps.contains(&Step::Deploy);
-    let run_started = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
-    // A release kept warm past its time is stopped by the next command (a deploy replaces
-    // that colour anyway; stop-old decides itself).
-    let expired = if deploys || steps.contains(&Step::StopOld) {
-        Ok(())
-    } else {
-        switch::expire_warm(&ctx)
-    };
-    let result = expired.and_then(|()| match action {
-        Action::Steps(steps) => (|| {
-            if deploys {
-                run_hook(&ctx, &hooks, Hook::PreDeploy, &[], None)
-                    .map_err(|code| failed_hook(Hook::PreDeploy, code, "nothing was changed"))?;
-            } else if steps.first() == Some(&Step::Proxy) {
-                // `proxy` routes to the newest release only: not while a canary waits for a
-                // decision (deploy, scale and rollback check it themselves).
-                ctx.no_canary(&ctx.releases()?)?;
-            }
-            run_steps(&ctx, steps, &hooks, &mut done)
-        })(),
-        Action::Rollback(to) => {
-            let started = Instant::now();
-            rollback::run(&ctx, to.as_deref(), &lock, swapped)
-                .map(|o| done.record("rollback", started, o))
-        }
-        Action::Promote => (|| {
-            let started = Instant::now();
-            let o = promote::prepare(&ctx)?;
-            done.record("promote", started, o);
-            run_steps(&ctx, &[Step::Proxy, Step::StopOld], &hooks, &mut done)
-        })(),
-        Action::Abort => {
-            let started = Instant::now();
-            promote::abort(&ctx).map(|o| done.record("abort", started, o))
-        }
-        _ => Ok(()),
-    });
-    // After the run: post-deploy when it deployed, on-failure when it failed. Their failures
-    // are warnings: what the run did stands.
-    let after = match &result {
-        Ok(()) if deploys => Some((
-            Hook::PostDeploy,
-            done.history.deployed().map(|d| d.new.clone()),
-            None,
-        )),
-        Err(e) if !matches!(e, Error::Exited { .. }) => {
-            Some((Hook::OnFailure, None, Some(e.to_string())))
-        }
-        _ => None,
-    };
-    if let Some((hook, release, error)) = after {
-        if let Err(code) = run_hook(
-            &ctx,
-            &hooks,
-            hook,
-            &release.unwrap_or_default(),
-            error.as_deref(),
-        ) {
-            ctx.progress
-                .warn(&format!("the {} hook failed (exit {code})", hook.name()));
-        }
-    }
-    // What the run did to which release, into the release history (held by the lock).
-    let events = record::events(
-        &ctx,
-        &done.history,
-        result.as_ref().err(),
-        deploys,
-        &run_started,
-    );
-    let lines: Vec<String> = events
-        .iter()
-        .filter_map(|e| serde_json::to_string(e).ok())
-        .collect();
-    if let Err(e) = lock.record(&ctx.target, &lines) {
-        ctx.progress.warn(&e.to_string());
-    }
-    lock.release();
-    result?;
-    finish(&ctx, &command, done)
 }
 
 /// What the run did so far, and how long each step took.
@@ -296,113 +107,15 @@ impl Record {
     }
 }
 
-/// The project, once the daemon and Compose answer (exit 3 otherwise), and whether the engine
-/// is a swarm manager. The four questions go out at once (each is a docker command of its own,
-/// and a rollback's time is mostly theirs); their answers are judged in order, so a daemon
-/// that is down is reported as such.
-fn open_project(
-    engine: &Engine,
-    settings: &Settings,
-    cwd: &Path,
-) -> Result<(compose::Project, bool)> {
-    std::thread::scope(|s| {
-        let daemon = s.spawn(|| engine.check_daemon());
-        let compose = s.spawn(|| engine.check_compose());
-        let manager = s.spawn(|| crate::orchestrator::is_manager(engine, settings));
-        let project = compose::load(engine, settings, cwd);
-        fn joined<T>(h: std::thread::ScopedJoinHandle<'_, Result<T>>) -> Result<T> {
-            h.join().unwrap_or_else(|_| {
-                Err(Error::environment(
-                    "a check of the engine stopped unexpectedly",
-                    "run the command again",
-                ))
-            })
-        }
-        joined(daemon)?;
-        joined(compose)?;
-        let project = project?;
-        Ok((project, joined(manager)?))
-    })
-}
-
-/// On Swarm mode, says which Compose keys of the services a deploy sends Swarm will not apply
-/// (docker flow drops them from the stack file), and where they are written.
-fn warn_ignored(
+/// Runs `steps` in order. Only a run holding the deploy lock runs steps: `_held` is the proof
+/// (a `Lock` is made by `Lock::acquire` alone).
+fn run_steps(
     ctx: &Ctx,
-    files: &[std::path::PathBuf],
-    services: &[(String, crate::compose::Service)],
-) {
-    for (name, svc) in services {
-        for (key, why) in crate::orchestrator::stack::ignored_keys(svc) {
-            let at = crate::compose::line_of(files, name, key)
-                .map(|l| format!(" ({l})"))
-                .unwrap_or_default();
-            ctx.progress.warn(&format!(
-                "Swarm mode ignores `{key}` of `{name}`{at}: {why}"
-            ));
-        }
-    }
-}
-
-/// Refuses, before anything changes, to deploy a target in the other mode than it runs in:
-/// a plain deploy of a blue-green target would remove both colours (and the rollback), a
-/// blue-green deploy of a plain one would leave it running beside. `--switch-mode` converts it,
-/// with a deploy.
-fn check_mode(ctx: &Ctx, action: &Action) -> Result<()> {
-    let deploys = matches!(action, Action::Steps(steps) if steps.contains(&Step::Deploy));
-    let settings = ctx.settings;
-    if settings.switch_mode {
-        if !deploys {
-            return Err(Error::usage(
-                "--switch-mode converts a target by deploying it; this command deploys nothing",
-                "use it with `docker flow deploy` (or --flow=deploy)",
-            ));
-        }
-        return Ok(());
-    }
-    let (colours, plain) = ctx.releases_routed(None)?.running_modes();
-    let running = match (colours, plain) {
-        (true, false) if !settings.blue_green => "blue-green",
-        (false, true) if settings.blue_green => "plain (without blue-green)",
-        (true, true) => "both blue-green and plain (a --switch-mode deploy did not finish)",
-        _ => return Ok(()),
-    };
-    Err(Error::ModeMismatch {
-        target: ctx.target.clone(),
-        running: running.to_string(),
-        running_flag: !settings.blue_green,
-        asked: settings.blue_green,
-        origin: settings.blue_green_origin.clone(),
-    })
-}
-
-/// Consul templates are read at switch time; check them before anything changes.
-fn check_templates(settings: &Settings) -> Result<()> {
-    match (
-        &settings.consul_template_fe_path,
-        &settings.consul_template_be_path,
-    ) {
-        (None, None) => Ok(()),
-        (Some(fe), Some(be)) => {
-            for path in [fe, be] {
-                std::fs::read_to_string(path).map_err(|e| {
-                    Error::config(
-                        format!("cannot read the Consul template {}: {e}", path.display()),
-                        "fix --consul-template-fe-path / --consul-template-be-path",
-                        None,
-                    )
-                })?;
-            }
-            Ok(())
-        }
-        _ => Err(Error::usage(
-            "--consul-template-fe-path and --consul-template-be-path go together",
-            "give both templates, or neither",
-        )),
-    }
-}
-
-fn run_steps(ctx: &Ctx, steps: &[Step], hooks: &Hooks, done: &mut Record) -> Result<()> {
+    _held: &crate::lock::Lock,
+    steps: &[Step],
+    hooks: &Hooks,
+    done: &mut Record,
+) -> Result<()> {
     for (n, step) in steps.iter().enumerate() {
         crate::cancel::check()?;
         if *step == Step::Scale && done.history.deployed().is_some() {
@@ -431,7 +144,7 @@ fn run_steps(ctx: &Ctx, steps: &[Step], hooks: &Hooks, done: &mut Record) -> Res
 }
 
 /// Prints the plan (dry run) or the JSON summary.
-fn finish(ctx: &Ctx, command: &str, done: Record) -> Result<()> {
+fn finish(ctx: &Ctx, done: Record) -> Result<()> {
     let json = ctx.settings.format == Format::Json;
     if ctx.engine.dry_run() {
         let plan = PlanReport {
@@ -444,7 +157,7 @@ fn finish(ctx: &Ctx, command: &str, done: Record) -> Result<()> {
     }
     if json {
         let summary = RunReport {
-            command: command.to_string(),
+            command: ctx.command.clone(),
             project: ctx.project.clone(),
             target: ctx.target.clone(),
             changes: done.history.changes(),

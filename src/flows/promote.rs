@@ -11,6 +11,7 @@ use super::outcome::{History, Outcome};
 use super::Ctx;
 use crate::error::{Error, Result};
 use crate::instance::{self, Instance};
+use crate::lock::Lock;
 use crate::releases::Pending;
 
 /// The release waiting for a decision; an error naming what to do when there is none.
@@ -29,7 +30,7 @@ fn pending(ctx: &Ctx, verb: &str) -> Result<Pending> {
 /// Before the proxy and stop-old steps of `promote`: there must be a release to promote, and a
 /// canary grows to the live release's instance count (new instances health-checked) so that
 /// the switch keeps the capacity.
-pub(super) fn prepare(ctx: &Ctx) -> Result<Outcome> {
+pub(super) fn prepare(ctx: &Ctx, _held: &Lock) -> Result<Outcome> {
     let step = ctx.progress.step("promote");
     let outcome = match pending(ctx, "promote")? {
         Pending::Staged(staged) => {
@@ -68,7 +69,7 @@ pub(super) fn prepare(ctx: &Ctx) -> Result<Outcome> {
 /// `abort`: the staged release leaves the preview, or the canary the rotation; each is drained
 /// and removed. The live release is not touched (a canary's rotation becomes the live
 /// release's instances, which already were in it).
-pub(super) fn abort(ctx: &Ctx) -> Result<Outcome> {
+pub(super) fn abort(ctx: &Ctx, _held: &Lock) -> Result<Outcome> {
     let step = ctx.progress.step("abort");
     let outcome = match pending(ctx, "abort")? {
         Pending::Staged(staged) => {

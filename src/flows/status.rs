@@ -14,7 +14,7 @@ use crate::settings::{Format, Settings};
 /// `docker flow status` without a target: one report per target docker flow deployed in the
 /// project (each in the mode its instances were deployed in).
 pub(super) fn every_target(engine: &Engine, settings: &Settings, cwd: &Path) -> Result<()> {
-    let (project, manager) = super::open_project(engine, settings, cwd)?;
+    let (project, manager) = super::pipeline::open_project(engine, settings, cwd)?;
     let swarm = crate::orchestrator::detect(engine, settings, &project.model.name, manager)?;
     let found = crate::orchestrator::deployed(engine, &project.model.name, swarm)?;
     let mut targets: Vec<(String, bool, Option<u16>)> = Vec::new();

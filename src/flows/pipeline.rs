@@ -1,0 +1,432 @@
+//! The order of a changing run, as types: `Opened` (the project loaded and validated) →
+//! `Checked` (every check passed, nothing changed) → `Locked` (the deploy lock held, the route's
+//! standby settled) → done. Each phase is made only from the one before, and only a `Locked`
+//! run runs steps or moves traffic: the instant rollback's swap takes the lock as its proof, and
+//! `run_steps` is called from `Locked::run` alone. A read (status, logs, exec) never locks; it
+//! goes from `Opened` to its own short path.
+
+use std::borrow::Cow;
+use std::path::Path;
+use std::time::Instant;
+
+use super::ctx::Ctx;
+use super::outcome::Outcome;
+use super::{finish, promote, record, rollback, run_hook, run_steps, switch, Record};
+use crate::compose::{self, Project};
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::hooks::{self, Hook, Hooks};
+use crate::instance::Upstream;
+use crate::lock::Lock;
+use crate::releases::Releases;
+use crate::settings::{Settings, Step};
+use crate::{model, Action};
+
+/// The project loaded and checked against the target, the platform known.
+pub(super) struct Opened {
+    project: Project,
+    target: String,
+    /// The port the proxy forwards to.
+    port: Option<u16>,
+    swarm: bool,
+    /// Whether docker flow's probe decides health (the target declares no healthcheck).
+    needs_probe: bool,
+}
+
+impl Opened {
+    /// Loads the project (the daemon and Compose must answer: exit 3), validates the target
+    /// (exit 2, pointing at the line) and picks the platform; with the settings as this
+    /// platform reads them (on Swarm mode blue-green is implied), which every later phase
+    /// works from.
+    pub(super) fn open<'s>(
+        engine: &Engine,
+        settings: &'s Settings,
+        cwd: &Path,
+        target: String,
+    ) -> Result<(Cow<'s, Settings>, Opened)> {
+        check_templates(settings)?;
+        let (project, manager) = open_project(engine, settings, cwd)?;
+        let port = model::validate(&project, settings, &target)?;
+        let swarm = crate::orchestrator::detect(engine, settings, &project.model.name, manager)?;
+        // On Swarm mode each colour is a service: blue-green is how it deploys.
+        let settings = if swarm && !settings.blue_green {
+            if settings.blue_green_origin != "default" {
+                return Err(Error::usage(
+                    format!(
+                        "Swarm mode deploys blue-green only (each colour is a service of the stack), and blue_green is false ({})",
+                        settings.blue_green_origin
+                    ),
+                    "drop that setting, or use --engine compose",
+                ));
+            }
+            Cow::Owned(Settings {
+                blue_green: true,
+                ..settings.clone()
+            })
+        } else {
+            Cow::Borrowed(settings)
+        };
+        // Without a healthcheck, docker flow's probe decides (on Swarm mode too: Swarm runs
+        // such a task as soon as its process starts).
+        let needs_probe = !compose::declares_healthcheck(&project.model, &target);
+        let opened = Opened {
+            project,
+            target,
+            port,
+            swarm,
+            needs_probe,
+        };
+        Ok((settings, opened))
+    }
+
+    /// A read (status, logs, exec) of the target as it runs, with no lock: in the mode its
+    /// instances were deployed in, whatever `blue_green` says now.
+    pub(super) fn read(self, engine: &Engine, settings: &Settings, action: &Action) -> Result<()> {
+        let instances = Ctx::new(
+            engine,
+            settings,
+            self.project.clone(),
+            self.target.clone(),
+            self.port,
+            self.swarm,
+        )
+        .orchestrator
+        .instances()?;
+        let settings = Settings {
+            blue_green: match Releases::new(false, instances, None).running_modes() {
+                (true, _) => true,
+                (false, true) => false,
+                (false, false) => settings.blue_green,
+            },
+            ..settings.clone()
+        };
+        let ctx = Ctx::new(
+            engine,
+            &settings,
+            self.project,
+            self.target,
+            self.port,
+            self.swarm,
+        );
+        super::read(&ctx, action)
+    }
+
+    /// Checks everything a changing run needs before anything changes: the user's commands,
+    /// the options this platform takes, the target's mode, and what the proxy needs.
+    pub(super) fn check<'a>(
+        self,
+        engine: &'a Engine,
+        settings: &'a Settings,
+        action: &Action,
+    ) -> Result<Checked<'a>> {
+        let hooks = Hooks::find(&self.project.dir)?;
+        let steps: &[Step] = match action {
+            Action::Steps(steps) => steps,
+            _ => &[],
+        };
+        if steps.contains(&Step::Test) {
+            hooks::check_program(&settings.test_cmd, &self.project.dir)?;
+        }
+        // Checked here, not with the other settings: on Swarm mode blue-green is implied.
+        if steps.contains(&Step::Canary) && !settings.blue_green {
+            return Err(Error::usage(
+                "--canary needs a blue-green deployment: the canary is the next colour, beside the live one",
+                "add --blue-green (or `blue_green: true` in docker-flow.yml)",
+            ));
+        }
+        // What a Swarm deploy warns about, read before the project moves into the context.
+        let ignored = if self.swarm && steps.contains(&Step::Deploy) {
+            ignored_keys(&self.project, settings, &self.target)
+        } else {
+            Vec::new()
+        };
+        let mut ctx = Ctx::new(
+            engine,
+            settings,
+            self.project,
+            self.target,
+            self.port,
+            self.swarm,
+        );
+        ctx.command = match action {
+            Action::Steps(steps) => steps
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
+            Action::Promote => "promote".to_string(),
+            Action::Abort => "abort".to_string(),
+            _ => "rollback".to_string(),
+        };
+        for warning in ignored {
+            ctx.progress.warn(&warning);
+        }
+        check_mode(&ctx, action)?;
+        ctx.proxy.preflight()?;
+        if self.needs_probe {
+            // Its health is then checked by docker flow's helper, which must run on the engine.
+            crate::helper::check_engine(engine, crate::probe::HELP)?;
+        }
+        Ok(Checked { ctx, hooks })
+    }
+}
+
+/// Every check passed; nothing changed yet.
+pub(super) struct Checked<'a> {
+    ctx: Ctx<'a>,
+    hooks: Hooks,
+}
+
+impl<'a> Checked<'a> {
+    /// Takes the project's deploy lock (exit 4 naming its holder), then, holding it: the
+    /// instant rollback's swap (its first change), and the settle that ends any release kept
+    /// warm beside the route, so that no swap happens behind this run.
+    pub(super) fn lock(self, action: &Action) -> Result<Locked<'a>> {
+        let ctx = self.ctx;
+        let lock = Lock::acquire(
+            ctx.engine,
+            &ctx.project,
+            &ctx.command,
+            ctx.settings.lock_wait,
+            &ctx.progress,
+            ctx.swarm,
+        )?;
+        let swapped = match action {
+            Action::Rollback(None) => rollback::swap_warm(&ctx, &lock)?,
+            _ => None,
+        };
+        // What was listed before the lock may have changed while another run held it; and
+        // from now on no standby is left beside the route.
+        ctx.orchestrator.forget();
+        ctx.proxy.settle()?;
+        Ok(Locked {
+            ctx,
+            hooks: self.hooks,
+            lock,
+            swapped,
+        })
+    }
+}
+
+/// The deploy lock held: the run's steps may change the project.
+pub(super) struct Locked<'a> {
+    ctx: Ctx<'a>,
+    hooks: Hooks,
+    lock: Lock<'a>,
+    /// What the route sent traffic to before the instant rollback's swap, if it swapped.
+    swapped: Option<Vec<Upstream>>,
+}
+
+impl Locked<'_> {
+    /// Runs the action's steps, then the hooks after them, records the history (through the
+    /// lock) and releases the lock; prints the report.
+    pub(super) fn run(self, action: &Action) -> Result<()> {
+        let Locked {
+            ctx,
+            hooks,
+            lock,
+            swapped,
+        } = self;
+        let mut done = Record::default();
+        let steps: &[Step] = match action {
+            Action::Steps(steps) => steps,
+            _ => &[],
+        };
+        let deploys = steps.contains(&Step::Deploy);
+        let run_started =
+            humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+        // A release kept warm past its time is stopped by the next command (a deploy replaces
+        // that colour anyway; stop-old decides itself).
+        let expired = if deploys || steps.contains(&Step::StopOld) {
+            Ok(())
+        } else {
+            switch::expire_warm(&ctx)
+        };
+        let result = expired.and_then(|()| match action {
+            Action::Steps(steps) => (|| {
+                if deploys {
+                    run_hook(&ctx, &hooks, Hook::PreDeploy, &[], None).map_err(|code| {
+                        super::failed_hook(Hook::PreDeploy, code, "nothing was changed")
+                    })?;
+                } else if steps.first() == Some(&Step::Proxy) {
+                    // `proxy` routes to the newest release only: not while a canary waits for
+                    // a decision (deploy, scale and rollback check it themselves).
+                    ctx.no_canary(&ctx.releases()?)?;
+                }
+                run_steps(&ctx, &lock, steps, &hooks, &mut done)
+            })(),
+            Action::Rollback(to) => {
+                let started = Instant::now();
+                rollback::run(&ctx, to.as_deref(), &lock, swapped)
+                    .map(|o| done.record("rollback", started, o))
+            }
+            Action::Promote => (|| {
+                let started = Instant::now();
+                let o = promote::prepare(&ctx, &lock)?;
+                done.record("promote", started, o);
+                run_steps(
+                    &ctx,
+                    &lock,
+                    &[Step::Proxy, Step::StopOld],
+                    &hooks,
+                    &mut done,
+                )
+            })(),
+            Action::Abort => {
+                let started = Instant::now();
+                promote::abort(&ctx, &lock).map(|o: Outcome| done.record("abort", started, o))
+            }
+            _ => Ok(()),
+        });
+        // After the run: post-deploy when it deployed, on-failure when it failed. Their
+        // failures are warnings: what the run did stands.
+        let after = match &result {
+            Ok(()) if deploys => Some((
+                Hook::PostDeploy,
+                done.history.deployed().map(|d| d.new.clone()),
+                None,
+            )),
+            Err(e) if !matches!(e, Error::Exited { .. }) => {
+                Some((Hook::OnFailure, None, Some(e.to_string())))
+            }
+            _ => None,
+        };
+        if let Some((hook, release, error)) = after {
+            if let Err(code) = run_hook(
+                &ctx,
+                &hooks,
+                hook,
+                &release.unwrap_or_default(),
+                error.as_deref(),
+            ) {
+                ctx.progress
+                    .warn(&format!("the {} hook failed (exit {code})", hook.name()));
+            }
+        }
+        // What the run did to which release, into the release history (held by the lock).
+        let events = record::events(
+            &ctx,
+            &done.history,
+            result.as_ref().err(),
+            deploys,
+            &run_started,
+        );
+        let lines: Vec<String> = events
+            .iter()
+            .filter_map(|e| serde_json::to_string(e).ok())
+            .collect();
+        if let Err(e) = lock.record(&ctx.target, &lines) {
+            ctx.progress.warn(&e.to_string());
+        }
+        lock.release();
+        result?;
+        finish(&ctx, done)
+    }
+}
+
+/// The project, once the daemon and Compose answer (exit 3 otherwise), and whether the engine
+/// is a swarm manager. The four questions go out at once (each is a docker command of its own,
+/// and a rollback's time is mostly theirs); their answers are judged in order, so a daemon
+/// that is down is reported as such.
+pub(super) fn open_project(
+    engine: &Engine,
+    settings: &Settings,
+    cwd: &Path,
+) -> Result<(compose::Project, bool)> {
+    std::thread::scope(|s| {
+        let daemon = s.spawn(|| engine.check_daemon());
+        let compose = s.spawn(|| engine.check_compose());
+        let manager = s.spawn(|| crate::orchestrator::is_manager(engine, settings));
+        let project = compose::load(engine, settings, cwd);
+        fn joined<T>(h: std::thread::ScopedJoinHandle<'_, Result<T>>) -> Result<T> {
+            h.join().unwrap_or_else(|_| {
+                Err(Error::environment(
+                    "a check of the engine stopped unexpectedly",
+                    "run the command again",
+                ))
+            })
+        }
+        joined(daemon)?;
+        joined(compose)?;
+        let project = project?;
+        Ok((project, joined(manager)?))
+    })
+}
+
+/// On Swarm mode, which Compose keys of the services a deploy sends Swarm will not apply
+/// (docker flow drops them from the stack file), and where they are written: one warning each.
+fn ignored_keys(project: &Project, settings: &Settings, target: &str) -> Vec<String> {
+    let mut names = settings.side_targets.clone();
+    names.push(target.to_string());
+    let mut warnings = Vec::new();
+    for name in names {
+        let Some(svc) = project.model.services.get(&name) else {
+            continue;
+        };
+        for (key, why) in crate::orchestrator::stack::ignored_keys(svc) {
+            let at = crate::compose::line_of(&project.files, &name, key)
+                .map(|l| format!(" ({l})"))
+                .unwrap_or_default();
+            warnings.push(format!("Swarm mode ignores `{key}` of `{name}`{at}: {why}"));
+        }
+    }
+    warnings
+}
+
+/// Refuses, before anything changes, to deploy a target in the other mode than it runs in:
+/// a plain deploy of a blue-green target would remove both colours (and the rollback), a
+/// blue-green deploy of a plain one would leave it running beside. `--switch-mode` converts it,
+/// with a deploy.
+fn check_mode(ctx: &Ctx, action: &Action) -> Result<()> {
+    let deploys = matches!(action, Action::Steps(steps) if steps.contains(&Step::Deploy));
+    let settings = ctx.settings;
+    if settings.switch_mode {
+        if !deploys {
+            return Err(Error::usage(
+                "--switch-mode converts a target by deploying it; this command deploys nothing",
+                "use it with `docker flow deploy` (or --flow=deploy)",
+            ));
+        }
+        return Ok(());
+    }
+    let (colours, plain) = ctx.releases_routed(None)?.running_modes();
+    let running = match (colours, plain) {
+        (true, false) if !settings.blue_green => "blue-green",
+        (false, true) if settings.blue_green => "plain (without blue-green)",
+        (true, true) => "both blue-green and plain (a --switch-mode deploy did not finish)",
+        _ => return Ok(()),
+    };
+    Err(Error::ModeMismatch {
+        target: ctx.target.clone(),
+        running: running.to_string(),
+        running_flag: !settings.blue_green,
+        asked: settings.blue_green,
+        origin: settings.blue_green_origin.clone(),
+    })
+}
+
+/// Consul templates are read at switch time; check them before anything changes.
+fn check_templates(settings: &Settings) -> Result<()> {
+    match (
+        &settings.consul_template_fe_path,
+        &settings.consul_template_be_path,
+    ) {
+        (None, None) => Ok(()),
+        (Some(fe), Some(be)) => {
+            for path in [fe, be] {
+                std::fs::read_to_string(path).map_err(|e| {
+                    Error::config(
+                        format!("cannot read the Consul template {}: {e}", path.display()),
+                        "fix --consul-template-fe-path / --consul-template-be-path",
+                        None,
+                    )
+                })?;
+            }
+            Ok(())
+        }
+        _ => Err(Error::usage(
+            "--consul-template-fe-path and --consul-template-be-path go together",
+            "give both templates, or neither",
+        )),
+    }
+}
