@@ -281,12 +281,24 @@ fn a_proxy_of_the_earlier_layout_is_migrated_once_with_its_routes() {
         &name,
     ]);
     docker_ok(&["start", &name]);
-    // The earlier layout's rotation container (a stand-in: only its removal matters here).
+    // A container at the earlier layout's rotation name that is not docker flow's is never
+    // removed: the migration is refused before anything changes.
+    let dns = format!("{name}-dns");
+    docker_ok(&["run", "-d", "--name", &dns, "demo-service:v1"]);
+    let id = docker_ok(&["inspect", "-f", "{{.Id}}", &dns]);
+    bed.flow_env(&["deploy"], &[("V", "v2")])
+        .fails(3, "is not docker flow's");
+    assert_eq!(docker_ok(&["inspect", "-f", "{{.Id}}", &dns]), id);
+    docker_ok(&["rm", "-f", &dns]);
+    // The earlier layout's rotation container, with its label (a stand-in: only its removal
+    // matters here).
     docker_ok(&[
         "run",
         "-d",
         "--name",
-        &format!("{name}-dns"),
+        &dns,
+        "--label",
+        "io.docker-flow.proxy=rotation",
         "demo-service:v1",
     ]);
     // As it was: the admin API answers on the published port.
