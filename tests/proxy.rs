@@ -426,3 +426,45 @@ fn projects_whose_names_run_together_get_their_own_routes_and_networks() {
     assert_eq!(before, c.engine_snapshot(), "the engine changed");
     c.docker(&["network", "rm", &taken]).ok();
 }
+
+#[test]
+fn the_docker_flow_proxy_driver_starts_its_proxy_on_the_configured_ports_once_it_answers() {
+    if !support::engine_available() {
+        return;
+    }
+    // No proxy runs: docker flow starts one from --proxy-image (a stand-in answering HTTP on
+    // 8080, as Docker Flow Proxy's API does, with its ping), published on the ports given.
+    let bed = Bed::demo("dfpstart", 0);
+    let (http, reconf) = (
+        support::free_port().to_string(),
+        support::free_port().to_string(),
+    );
+    let r = bed.flow(&[
+        "deploy",
+        "--proxy-driver",
+        "docker-flow-proxy",
+        "--proxy-image",
+        "demo-service:v1",
+        "--proxy-http-port",
+        &http,
+        "--proxy-reconf-port",
+        &reconf,
+    ]);
+    let ports = docker(&["port", &bed.proxy_name]);
+    let image = docker(&["inspect", "-f", "{{.Config.Image}}", &bed.proxy_name]);
+    let _ = docker(&["rm", "-f", &bed.proxy_name]);
+    r.ok();
+    let ports = String::from_utf8_lossy(&ports.stdout).into_owned();
+    assert!(
+        ports.contains(&format!("80/tcp -> 0.0.0.0:{http}")),
+        "{ports}"
+    );
+    assert!(
+        ports.contains(&format!("8080/tcp -> 0.0.0.0:{reconf}")),
+        "{ports}"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&image.stdout).trim(),
+        "demo-service:v1"
+    );
+}

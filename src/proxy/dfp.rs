@@ -15,7 +15,11 @@ use crate::model::Color;
 use crate::report::RouteReport;
 use crate::settings::{ProxySettings, Settings};
 
-pub(crate) const IMAGE: &str = "vfarcic/docker-flow-proxy";
+/// The image started when none runs and `--proxy-image` names none: Docker Flow Proxy's last
+/// tagged release, pinned (the seed started `vfarcic/docker-flow-proxy`, whatever it was then).
+pub(crate) const IMAGE: &str = "dockerflow/docker-flow-proxy:18.07.06-72";
+/// How long a proxy just started may take to answer its API.
+const READY_WITHIN: Duration = Duration::from_secs(30);
 
 pub(crate) struct DockerFlowProxy<'a> {
     engine: &'a Engine,
@@ -51,6 +55,52 @@ impl<'a> DockerFlowProxy<'a> {
 
     fn docker(&self) -> &Engine {
         self.proxy_engine.as_ref().unwrap_or(self.engine)
+    }
+
+    /// The image to start: `--proxy-image` when it names one, else the pinned release.
+    fn image(&self) -> &str {
+        if self.settings.image == crate::settings::DEFAULT_PROXY_IMAGE {
+            IMAGE
+        } else {
+            &self.settings.image
+        }
+    }
+
+    /// Waits until the proxy just (re)started answers its ping, at most `READY_WITHIN` (the
+    /// seed slept 5 s, too long for a proxy that starts in one and too short for a slow one).
+    fn await_ready(&self) -> Result<()> {
+        let url = format!(
+            "{}/v1/docker-flow-proxy/ping",
+            base_url(&self.settings.host, self.settings.reconf_port)
+        );
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(2)))
+            .build()
+            .into();
+        let started = std::time::Instant::now();
+        loop {
+            crate::cancel::check()?;
+            let answer = agent.get(&url).call();
+            if answer.as_ref().is_ok_and(|r| r.status() == 200) {
+                return Ok(());
+            }
+            if started.elapsed() >= READY_WITHIN {
+                let why = match answer {
+                    Ok(r) => format!("it answered {}", r.status()),
+                    Err(e) => e.to_string(),
+                };
+                return Err(Error::environment(
+                    format!(
+                        "the proxy `{}` did not answer {url} within {}s: {why}",
+                        self.settings.name,
+                        READY_WITHIN.as_secs()
+                    ),
+                    "see `docker logs` of the proxy; check --proxy-host and --proxy-reconf-port",
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
     }
 
     /// The seed's service name: `<project>-<target>`.
@@ -173,13 +223,16 @@ impl Proxy for DockerFlowProxy<'_> {
             }
             self.docker().change(&args(&["start", name]), None)?
         } else {
-            let mut a = args(&["run", "-d", "--name", name, "-p", "80:80", "-p"]);
+            // Published on the ports the settings name (the seed's 80 was fixed).
+            let mut a = args(&["run", "-d", "--name", name, "-p"]);
+            a.push(format!("{}:80", self.settings.http_port));
+            a.push("-p".into());
             a.push(format!("{}:8080", self.settings.reconf_port));
             if let Some(c) = &self.consul_address {
                 a.push("-e".into());
                 a.push(format!("CONSUL_ADDRESS={c}"));
             }
-            a.push(IMAGE.into());
+            a.push(self.image().into());
             self.docker().change(&a, None)?
         };
         if !r.ok() {
@@ -190,10 +243,10 @@ impl Proxy for DockerFlowProxy<'_> {
                 ),
             ));
         }
-        if !self.engine.dry_run() {
-            std::thread::sleep(Duration::from_secs(5)); // the seed's wait for the proxy to start
+        if self.engine.dry_run() {
+            return Ok(());
         }
-        Ok(())
+        self.await_ready()
     }
 
     fn current(&self) -> Result<Option<Vec<Upstream>>> {

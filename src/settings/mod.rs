@@ -15,8 +15,8 @@ use indexmap::IndexMap;
 use serde_json::{json, Value};
 
 use crate::error::{Error, Result};
-pub(crate) use options::Key;
 use options::Kind;
+pub(crate) use options::{Key, DEFAULT_PROXY_IMAGE};
 pub(crate) use values::{
     Ansi, EngineKind, Format, ProgressMode, ProxyDriver, PullPolicy, ScaleSpec, Step,
 };

@@ -5,6 +5,10 @@
 
 use clap::{Arg, ArgAction};
 
+/// `--proxy-image`'s default: the Caddy driver's image (the docker-flow-proxy driver starts its
+/// own pinned image unless another is given).
+pub(crate) const DEFAULT_PROXY_IMAGE: &str = "caddy:2";
+
 /// How a raw value is read and shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -234,7 +238,7 @@ impl Key {
             Key::ProxyDriver => Spec::new("proxy-driver", Text, PROXY, ROUTING, "Proxy driver: caddy, docker-flow-proxy or none")
                 .env("FLOW_PROXY_DRIVER").default("caddy"),
             Key::ProxyImage => Spec::new("proxy-image", Text, PROXY, CHANGING, "Image of the proxy docker flow starts when none runs")
-                .env("FLOW_PROXY_IMAGE").default("caddy:2"),
+                .env("FLOW_PROXY_IMAGE").default(DEFAULT_PROXY_IMAGE),
             Key::ProxyName => Spec::new("proxy-name", Text, PROXY, ROUTING, "Name of the proxy container")
                 .env("FLOW_PROXY_NAME").default("docker-flow-proxy"),
             Key::ProxyHttpPort => Spec::new("proxy-http-port", Number, PROXY, CHANGING, "Host port the proxy serves HTTP on")
