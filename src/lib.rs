@@ -28,6 +28,7 @@ mod man;
 mod metadata;
 mod model;
 mod orchestrator;
+mod platform;
 mod probe;
 mod progress;
 mod project_files;

@@ -6,7 +6,7 @@ use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::instance::{self, Instance, Upstream};
 use crate::model::Release;
-use crate::orchestrator::{self, Orchestrator};
+use crate::orchestrator::{self, Orchestrator, Platform};
 use crate::progress::Progress;
 use crate::proxy::{self, Drained, Proxy, RouteSpec};
 use crate::releases::{Pending, Releases};
@@ -34,8 +34,8 @@ pub(crate) struct Ctx<'a> {
     pub release: Release,
     /// The target's image as the Compose file names it (what a deploy would start).
     pub image: String,
-    /// Whether the target runs on Swarm mode.
-    pub swarm: bool,
+    /// Where the target runs (passed to the seams; the flows never branch on it).
+    pub platform: Platform,
 }
 
 impl<'a> Ctx<'a> {
@@ -46,7 +46,7 @@ impl<'a> Ctx<'a> {
         project: Project,
         target: String,
         port: Option<u16>,
-        swarm: bool,
+        platform: Platform,
     ) -> Ctx<'a> {
         let route_port = port.unwrap_or(80);
         let dir = project.dir.clone();
@@ -56,20 +56,19 @@ impl<'a> Ctx<'a> {
             .get(&target)
             .and_then(|s| s.image.clone())
             .unwrap_or_default();
-        let route = RouteSpec {
-            project: project.model.name.clone(),
-            target: target.clone(),
-            paths: settings.service_paths.clone(),
-            domains: settings.service_domains.clone(),
-            port: route_port,
-            tls: settings.tls.in_dir(&dir),
-            swarm,
-        };
+        let route = RouteSpec::new(
+            settings,
+            &project.model.name,
+            &target,
+            route_port,
+            &dir,
+            platform,
+        );
         Ctx {
             engine,
             settings,
             project: project.model.name.clone(),
-            orchestrator: orchestrator::new(engine, settings, project, &target, port, swarm),
+            orchestrator: orchestrator::new(engine, settings, project, &target, port, platform),
             target,
             route_port,
             proxy: proxy::for_settings(engine, settings, route),
@@ -78,7 +77,7 @@ impl<'a> Ctx<'a> {
             command: String::new(),
             release: Release::new(),
             image,
-            swarm,
+            platform,
         }
     }
 

@@ -18,6 +18,7 @@ use crate::error::{Error, Result};
 use crate::hooks::{self, Hook, Hooks};
 use crate::instance::Upstream;
 use crate::lock::Lock;
+use crate::orchestrator::Platform;
 use crate::releases::Releases;
 use crate::settings::{Settings, Step};
 use crate::{model, Action};
@@ -28,7 +29,7 @@ pub(super) struct Opened {
     target: String,
     /// The port the proxy forwards to.
     port: Option<u16>,
-    swarm: bool,
+    platform: Platform,
     /// Whether docker flow's probe decides health (the target declares no healthcheck).
     needs_probe: bool,
 }
@@ -36,7 +37,7 @@ pub(super) struct Opened {
 impl Opened {
     /// Loads the project (the daemon and Compose must answer: exit 3), validates the target
     /// (exit 2, pointing at the line) and picks the platform; with the settings as this
-    /// platform reads them (on Swarm mode blue-green is implied), which every later phase
+    /// platform reads them (`Platform::settings`), which every later phase
     /// works from.
     pub(super) fn open<'s>(
         engine: &Engine,
@@ -47,33 +48,16 @@ impl Opened {
         check_templates(settings)?;
         let (project, manager) = open_project(engine, settings, cwd)?;
         let port = model::validate(&project, settings, &target)?;
-        let swarm = crate::orchestrator::detect(engine, settings, &project.model.name, manager)?;
-        // On Swarm mode each colour is a service: blue-green is how it deploys.
-        let settings = if swarm && !settings.blue_green {
-            if settings.blue_green_origin != "default" {
-                return Err(Error::usage(
-                    format!(
-                        "Swarm mode deploys blue-green only (each colour is a service of the stack), and blue_green is false ({})",
-                        settings.blue_green_origin
-                    ),
-                    "drop that setting, or use --engine compose",
-                ));
-            }
-            Cow::Owned(Settings {
-                blue_green: true,
-                ..settings.clone()
-            })
-        } else {
-            Cow::Borrowed(settings)
-        };
-        // Without a healthcheck, docker flow's probe decides (on Swarm mode too: Swarm runs
-        // such a task as soon as its process starts).
+        let platform = crate::orchestrator::detect(engine, settings, &project.model.name, manager)?;
+        let settings = platform.settings(settings)?;
+        // Without a healthcheck, docker flow's probe decides (whatever the platform: none
+        // knows when such an instance is ready).
         let needs_probe = !compose::declares_healthcheck(&project.model, &target);
         let opened = Opened {
             project,
             target,
             port,
-            swarm,
+            platform,
             needs_probe,
         };
         Ok((settings, opened))
@@ -88,7 +72,7 @@ impl Opened {
             self.project.clone(),
             self.target.clone(),
             self.port,
-            self.swarm,
+            self.platform,
         )
         .orchestrator
         .instances()?;
@@ -106,7 +90,7 @@ impl Opened {
             self.project,
             self.target,
             self.port,
-            self.swarm,
+            self.platform,
         );
         super::read(&ctx, action)
     }
@@ -127,16 +111,18 @@ impl Opened {
         if steps.contains(&Step::Test) {
             hooks::check_program(&settings.test_cmd, &self.project.dir)?;
         }
-        // Checked here, not with the other settings: on Swarm mode blue-green is implied.
+        // Checked here, not with the other settings: a platform may imply blue-green.
         if steps.contains(&Step::Canary) && !settings.blue_green {
             return Err(Error::usage(
                 "--canary needs a blue-green deployment: the canary is the next colour, beside the live one",
                 "add --blue-green (or `blue_green: true` in docker-flow.yml)",
             ));
         }
-        // What a Swarm deploy warns about, read before the project moves into the context.
-        let ignored = if self.swarm && steps.contains(&Step::Deploy) {
-            ignored_keys(&self.project, settings, &self.target)
+        // What a deploy on this platform warns about, read before the project moves into the
+        // context.
+        let warnings = if steps.contains(&Step::Deploy) {
+            self.platform
+                .warnings(&self.project, settings, &self.target)
         } else {
             Vec::new()
         };
@@ -146,7 +132,7 @@ impl Opened {
             self.project,
             self.target,
             self.port,
-            self.swarm,
+            self.platform,
         );
         ctx.command = match action {
             Action::Steps(steps) => steps
@@ -158,7 +144,7 @@ impl Opened {
             Action::Abort => "abort".to_string(),
             _ => "rollback".to_string(),
         };
-        for warning in ignored {
+        for warning in warnings {
             ctx.progress.warn(&warning);
         }
         check_mode(&ctx, action)?;
@@ -189,7 +175,7 @@ impl<'a> Checked<'a> {
             &ctx.command,
             ctx.settings.lock_wait,
             &ctx.progress,
-            ctx.swarm,
+            ctx.platform,
         )?;
         let swapped = match action {
             Action::Rollback(None) => rollback::swap_warm(&ctx, &lock)?,
@@ -325,7 +311,7 @@ impl Locked<'_> {
 }
 
 /// The project, once the daemon and Compose answer (exit 3 otherwise), and whether the engine
-/// is a swarm manager. The four questions go out at once (each is a docker command of its own,
+/// is a manager of a cluster (see `orchestrator::detect`). The four questions go out at once (each is a docker command of its own,
 /// and a rollback's time is mostly theirs); their answers are judged in order, so a daemon
 /// that is down is reported as such.
 pub(super) fn open_project(
@@ -351,26 +337,6 @@ pub(super) fn open_project(
         let project = project?;
         Ok((project, joined(manager)?))
     })
-}
-
-/// On Swarm mode, which Compose keys of the services a deploy sends Swarm will not apply
-/// (docker flow drops them from the stack file), and where they are written: one warning each.
-fn ignored_keys(project: &Project, settings: &Settings, target: &str) -> Vec<String> {
-    let mut names = settings.side_targets.clone();
-    names.push(target.to_string());
-    let mut warnings = Vec::new();
-    for name in names {
-        let Some(svc) = project.model.services.get(&name) else {
-            continue;
-        };
-        for (key, why) in crate::orchestrator::stack::ignored_keys(svc) {
-            let at = crate::compose::line_of(&project.files, &name, key)
-                .map(|l| format!(" ({l})"))
-                .unwrap_or_default();
-            warnings.push(format!("Swarm mode ignores `{key}` of `{name}`{at}: {why}"));
-        }
-    }
-    warnings
 }
 
 /// Refuses, before anything changes, to deploy a target in the other mode than it runs in:

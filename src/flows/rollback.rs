@@ -32,23 +32,8 @@ pub(super) fn swap_warm(ctx: &Ctx, _lock: &Lock) -> Result<Option<Vec<Upstream>>
     if !s.blue_green || s.switch_mode || !ctx.proxied() || ctx.engine.dry_run() {
         return Ok(None);
     }
-    // Docker's own verdict counts too: an instance it finds unhealthy is not swapped in. (On
-    // Swarm mode, Swarm replaces an unhealthy task itself, and the manager runs few of them.)
-    if ctx.swarm {
-        return ctx.proxy.swap_warm(&ctx.settings.health_path, &[]);
-    }
-    let unhealthy = ctx.engine.read(&args(&[
-        "ps",
-        "--filter",
-        &format!("label=com.docker.compose.project={}", ctx.project),
-        "--filter",
-        &format!("label={}={}", crate::model::LABEL_TARGET, ctx.target),
-        "--filter",
-        "health=unhealthy",
-        "--format",
-        "{{.Names}}",
-    ]))?;
-    let unhealthy: Vec<String> = unhealthy.stdout.lines().map(String::from).collect();
+    // The engine's own verdict counts too: an instance it finds unhealthy is not swapped in.
+    let unhealthy = ctx.orchestrator.unhealthy()?;
     ctx.proxy.swap_warm(&ctx.settings.health_path, &unhealthy)
 }
 

@@ -63,7 +63,8 @@ pub(super) fn run(ctx: &Ctx) -> Result<Outcome> {
     })
 }
 
-/// Scaling down where the orchestrator picks the instances a colour loses (Swarm): `to`
+/// Scaling down where the orchestrator picks the instances a colour loses itself
+/// (`can_remove_chosen` is false): `to`
 /// instances of the live release start in the other colour, the proxy switches to them, and the
 /// live colour drains and goes. The release the other colour kept for rollback is replaced; a
 /// rollback then recreates it from its image, as the live release records it.
@@ -78,7 +79,7 @@ fn through_other_colour(
     };
     let other = live_color.other();
     ctx.progress.info(&format!(
-        "Swarm picks the tasks a service loses: starting {to} in {}, then switching to them",
+        "the platform picks which instances a colour loses, not docker flow: starting {to} in {}, then switching to them",
         ctx.orchestrator.service(Some(other))
     ));
     let like = Instance {

@@ -15,8 +15,8 @@ use crate::settings::{Format, Settings};
 /// project (each in the mode its instances were deployed in).
 pub(super) fn every_target(engine: &Engine, settings: &Settings, cwd: &Path) -> Result<()> {
     let (project, manager) = super::pipeline::open_project(engine, settings, cwd)?;
-    let swarm = crate::orchestrator::detect(engine, settings, &project.model.name, manager)?;
-    let found = crate::orchestrator::deployed(engine, &project.model.name, swarm)?;
+    let platform = crate::orchestrator::detect(engine, settings, &project.model.name, manager)?;
+    let found = crate::orchestrator::deployed(engine, &project.model.name, platform)?;
     let mut targets: Vec<(String, bool, Option<u16>)> = Vec::new();
     for i in &found {
         match targets.iter_mut().find(|(t, _, _)| *t == i.target) {
@@ -31,7 +31,7 @@ pub(super) fn every_target(engine: &Engine, settings: &Settings, cwd: &Path) -> 
             blue_green,
             ..settings.clone()
         };
-        let ctx = Ctx::new(engine, &settings, project.clone(), target, port, swarm);
+        let ctx = Ctx::new(engine, &settings, project.clone(), target, port, platform);
         reports.push(report(&ctx)?);
     }
     let text = || {

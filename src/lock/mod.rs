@@ -127,14 +127,14 @@ enum Attempt<'a> {
 
 impl<'a> Lock<'a> {
     /// Takes the lock for `project`, waiting up to `wait` for a live holder to finish; on Swarm
-    /// mode (`swarm`) the swarm-wide lock first.
+    /// mode the swarm-wide lock first.
     pub(crate) fn acquire(
         engine: &'a Engine,
         project: &str,
         command: &str,
         wait: Duration,
         progress: &Progress,
-        swarm: bool,
+        platform: crate::platform::Platform,
     ) -> Result<Lock<'a>> {
         let name = lock_name(project);
         if engine.dry_run() {
@@ -146,7 +146,7 @@ impl<'a> Lock<'a> {
                 cluster: None,
             });
         }
-        let cluster = if swarm {
+        let cluster = if platform.is_swarm() {
             Some(cluster::Cluster::acquire(
                 engine, project, command, wait, progress,
             )?)

@@ -188,6 +188,24 @@ impl Orchestrator for Compose<'_> {
         service_name(&self.target, color)
     }
 
+    fn unhealthy(&self) -> Result<Vec<String>> {
+        let out = self.engine.read(&args(&[
+            "ps",
+            "--filter",
+            &format!(
+                "label=com.docker.compose.project={}",
+                self.project.model.name
+            ),
+            "--filter",
+            &format!("label={}={}", model::LABEL_TARGET, self.target),
+            "--filter",
+            "health=unhealthy",
+            "--format",
+            "{{.Names}}",
+        ]))?;
+        Ok(out.stdout.lines().map(String::from).collect())
+    }
+
     /// Listed once until this orchestrator changes something (or `forget`): every step of a
     /// run reads the release model, and under the lock nothing else changes the target.
     fn instances(&self) -> Result<Vec<Instance>> {

@@ -11,6 +11,7 @@ mod mask;
 pub(crate) mod stack;
 mod swarm;
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -79,6 +80,9 @@ pub(crate) trait Orchestrator {
     fn service(&self, color: Option<Color>) -> String;
     /// Every instance of the target, in any state.
     fn instances(&self) -> Result<Vec<Instance>>;
+    /// The names of the target's instances the engine calls unhealthy now (its healthcheck
+    /// failing), asked afresh: what the instant rollback must not swap in.
+    fn unhealthy(&self) -> Result<Vec<String>>;
     /// Forgets what `instances` listed, if it keeps it: another run may have changed the
     /// target (called once the deploy lock is held).
     fn forget(&self) {}
@@ -108,6 +112,62 @@ pub(crate) trait Orchestrator {
     fn planned_model(&self) -> Option<Value>;
 }
 
+pub(crate) use crate::platform::Platform;
+
+/// What differs by platform before the orchestrator is made (the enum itself is a leaf, so
+/// that the lock and the proxy's route can name it without this module).
+impl Platform {
+    /// The settings as this platform reads them: on Swarm mode each colour is a service, so
+    /// blue-green is how it deploys (exit 2 when `blue_green` is set false).
+    pub(crate) fn settings(self, settings: &Settings) -> Result<Cow<'_, Settings>> {
+        if self != Platform::Swarm || settings.blue_green {
+            return Ok(Cow::Borrowed(settings));
+        }
+        if settings.blue_green_origin != "default" {
+            return Err(crate::error::Error::usage(
+                format!(
+                    "Swarm mode deploys blue-green only (each colour is a service of the stack), and blue_green is false ({})",
+                    settings.blue_green_origin
+                ),
+                "drop that setting, or use --engine compose",
+            ));
+        }
+        Ok(Cow::Owned(Settings {
+            blue_green: true,
+            ..settings.clone()
+        }))
+    }
+
+    /// What a deploy of `target` (and its side targets) warns about on this platform: on Swarm
+    /// mode, the Compose keys Swarm does not apply (dropped from the stack file), each with
+    /// where it is written.
+    pub(crate) fn warnings(
+        self,
+        project: &Project,
+        settings: &Settings,
+        target: &str,
+    ) -> Vec<String> {
+        if self != Platform::Swarm {
+            return Vec::new();
+        }
+        let mut names = settings.side_targets.clone();
+        names.push(target.to_string());
+        let mut warnings = Vec::new();
+        for name in names {
+            let Some(svc) = project.model.services.get(&name) else {
+                continue;
+            };
+            for (key, why) in stack::ignored_keys(svc) {
+                let at = crate::compose::line_of(&project.files, &name, key)
+                    .map(|l| format!(" ({l})"))
+                    .unwrap_or_default();
+                warnings.push(format!("Swarm mode ignores `{key}` of `{name}`{at}: {why}"));
+            }
+        }
+        warnings
+    }
+}
+
 /// The orchestrator for this project: Compose on the engine docker talks to, or Swarm mode.
 pub(crate) fn new<'a>(
     engine: &'a Engine,
@@ -115,21 +175,24 @@ pub(crate) fn new<'a>(
     project: Project,
     target: &str,
     port: Option<u16>,
-    swarm: bool,
+    platform: Platform,
 ) -> Box<dyn Orchestrator + 'a> {
-    if swarm {
-        Box::new(swarm::Swarm::new(engine, settings, project, target, port))
-    } else {
-        Box::new(compose::Compose::new(
+    match platform {
+        Platform::Swarm => Box::new(swarm::Swarm::new(engine, settings, project, target, port)),
+        Platform::Compose => Box::new(compose::Compose::new(
             engine, settings, project, target, port,
-        ))
+        )),
     }
 }
 
 /// What docker flow deployed in `project`, any target: its containers, or on Swarm mode one
 /// instance per service (enough to tell the targets, their mode and port).
-pub(crate) fn deployed(engine: &Engine, project: &str, swarm: bool) -> Result<Vec<Instance>> {
-    if swarm {
+pub(crate) fn deployed(
+    engine: &Engine,
+    project: &str,
+    platform: Platform,
+) -> Result<Vec<Instance>> {
+    if platform == Platform::Swarm {
         return swarm::deployed(engine, project);
     }
     crate::containers::labelled(
@@ -171,15 +234,17 @@ pub(crate) fn detect(
     settings: &Settings,
     project: &str,
     manager: bool,
-) -> Result<bool> {
-    match settings.engine {
-        EngineKind::Compose => Ok(false),
-        EngineKind::Swarm if manager => Ok(true),
-        EngineKind::Swarm => Err(crate::error::Error::environment(
-            "--engine swarm needs a swarm manager, and this engine is not one",
-            "point docker at a manager node (`docker node ls` works there), or use --engine compose",
-        )),
-        EngineKind::Auto if !manager => Ok(false),
+) -> Result<Platform> {
+    let swarm = match settings.engine {
+        EngineKind::Compose => false,
+        EngineKind::Swarm if manager => true,
+        EngineKind::Swarm => {
+            return Err(crate::error::Error::environment(
+                "--engine swarm needs a swarm manager, and this engine is not one",
+                "point docker at a manager node (`docker node ls` works there), or use --engine compose",
+            ))
+        }
+        EngineKind::Auto if !manager => false,
         EngineKind::Auto => {
             let out = engine.read(&crate::engine::args(&[
                 "service",
@@ -188,7 +253,12 @@ pub(crate) fn detect(
                 "--filter",
                 &format!("label=com.docker.stack.namespace={project}"),
             ]))?;
-            Ok(out.ok() && !out.stdout.trim().is_empty())
+            out.ok() && !out.stdout.trim().is_empty()
         }
-    }
+    };
+    Ok(if swarm {
+        Platform::Swarm
+    } else {
+        Platform::Compose
+    })
 }

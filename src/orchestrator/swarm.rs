@@ -692,6 +692,12 @@ impl Orchestrator for Swarm<'_> {
         self.full_name(color)
     }
 
+    /// None: Swarm replaces an unhealthy task itself, and a task with a healthcheck runs only
+    /// once it passed (the manager runs few of them to ask anyway).
+    fn unhealthy(&self) -> Result<Vec<String>> {
+        Ok(Vec::new())
+    }
+
     fn instances(&self) -> Result<Vec<Instance>> {
         if let Some(list) = self.listed.borrow().clone() {
             return Ok(list);

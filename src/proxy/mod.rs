@@ -35,6 +35,29 @@ pub(crate) struct RouteSpec {
     pub swarm: bool,
 }
 
+impl RouteSpec {
+    /// The route of `target` of `project` as the settings ask for it, forwarding to `port`,
+    /// on `platform`; files named in the settings resolved against the project's `dir`.
+    pub(crate) fn new(
+        settings: &crate::settings::Settings,
+        project: &str,
+        target: &str,
+        port: u16,
+        dir: &std::path::Path,
+        platform: crate::platform::Platform,
+    ) -> RouteSpec {
+        RouteSpec {
+            project: project.to_string(),
+            target: target.to_string(),
+            paths: settings.service_paths.clone(),
+            domains: settings.service_domains.clone(),
+            port,
+            tls: settings.tls.in_dir(dir),
+            swarm: platform.is_swarm(),
+        }
+    }
+}
+
 pub(crate) trait Proxy {
     fn driver(&self) -> &'static str;
     /// Before anything changes: a proxy that runs must be reachable (exit 3 otherwise).
