@@ -439,6 +439,24 @@ fn the_project_is_found_as_compose_finds_it_and_plans_name_containers() {
         origin.ends_with("docker-flow.yml line 4") && origin.starts_with('/'),
         "{origin}"
     );
+    // Compose's own spellings work as docker flow's: --file and --project-name.
+    let v = bed
+        .flow_from(
+            elsewhere.path(),
+            &[
+                "--file",
+                &compose,
+                "--project-name",
+                "spelled",
+                "config",
+                "--format",
+                "json",
+            ],
+        )
+        .json();
+    assert_eq!(v["blue_green"]["source"], "file", "{v}");
+    assert_eq!(v["project"]["value"], "spelled", "{v}");
+    assert_eq!(v["project"]["source"], "flag", "{v}");
     // So does --project-directory, and a subdirectory of the project (Compose looks up).
     let dir = bed.path().display().to_string();
     let v = bed

@@ -73,6 +73,9 @@ pub(crate) struct Spec {
     pub help: &'static str,
     /// The commands that offer it (see `EVERY_PROJECT` and the others above).
     pub commands: &'static [&'static str],
+    /// Another long name the flag answers to: Compose's spelling where docker flow's differs
+    /// (`--file` for `--compose-path`, `--project-name` for `--project`).
+    pub alias: Option<&'static str>,
 }
 
 impl Spec {
@@ -93,7 +96,12 @@ impl Spec {
             heading,
             help,
             commands,
+            alias: None,
         }
+    }
+    const fn alias(mut self, long: &'static str) -> Spec {
+        self.alias = Some(long);
+        self
     }
     const fn short(mut self, c: char) -> Spec {
         self.short = Some(c);
@@ -194,7 +202,7 @@ impl Key {
         use Kind::*;
         match self {
             Key::ComposePath => Spec::new("compose-path", List, PROJECT, EVERY_PROJECT, "Compose file (repeatable; falls back to COMPOSE_FILE, then Compose's own file discovery)")
-                .short('f').env("FLOW_COMPOSE_PATH").fallback("COMPOSE_FILE"),
+                .short('f').alias("file").env("FLOW_COMPOSE_PATH").fallback("COMPOSE_FILE"),
             Key::ProjectDirectory => Spec::new("project-directory", Text, PROJECT, EVERY_PROJECT, "The project's directory, as Compose's --project-directory (default: the first Compose file's); docker-flow.yml is read from it")
                 .env("FLOW_PROJECT_DIRECTORY"),
             Key::EnvFile => Spec::new("env-file", List, PROJECT, EVERY_PROJECT, "Compose's --env-file: a file of variables for interpolation (repeatable; falls back to COMPOSE_ENV_FILES)")
@@ -202,7 +210,7 @@ impl Key {
             Key::Profile => Spec::new("profile", List, PROJECT, EVERY_PROJECT, "Compose's --profile: a profile to enable (repeatable; falls back to COMPOSE_PROFILES)")
                 .env("FLOW_PROFILE").fallback("COMPOSE_PROFILES"),
             Key::Project => Spec::new("project", Text, PROJECT, EVERY_PROJECT, "Compose project name (falls back to COMPOSE_PROJECT_NAME, then Compose's project name rules)")
-                .short('p').env("FLOW_PROJECT").fallback("COMPOSE_PROJECT_NAME"),
+                .short('p').alias("project-name").env("FLOW_PROJECT").fallback("COMPOSE_PROJECT_NAME"),
             Key::SideTargets => Spec::new("side-target", List, PROJECT, DEPLOYING, "Side target: a service started with the target but never recreated (repeatable)")
                 .short('T').env("FLOW_SIDE_TARGETS"),
             Key::Target => Spec::new("target", Text, PROJECT, EVERY_TARGET, "The Compose service docker flow deploys (and the one a command acts on)")
@@ -320,6 +328,9 @@ impl Key {
             .hide_env_values(true);
         if let Some(c) = s.short {
             arg = arg.short(c);
+        }
+        if let Some(a) = s.alias {
+            arg = arg.visible_alias(a);
         }
         if let Some(d) = s.default {
             // Shown in the help only: `resolve` reads defaults from the declaration, below the
