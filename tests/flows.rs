@@ -19,6 +19,43 @@ fn under_load(bed: &Bed, f: impl FnOnce() -> Run) -> (Run, Stats, Duration) {
     (run, load.stop(), switched)
 }
 
+/// Starts `docker-flow ARGS` with `env` and returns once its deploy step has started (it holds
+/// the project's lock then): the run, and a thread that collects its stderr until it ends.
+fn spawn_into_deploy_step(
+    bed: &Bed,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (std::process::Child, std::thread::JoinHandle<String>) {
+    let mut c = bed.command(
+        std::path::Path::new(env!("CARGO_BIN_EXE_docker-flow")),
+        args,
+    );
+    c.envs(env.iter().copied())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let mut run = c.spawn().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stderr = run.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut all = String::new();
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if line.contains("==> deploy") {
+                let _ = tx.send(());
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    rx.recv_timeout(Duration::from_secs(60))
+        .unwrap_or_else(|_| panic!("{args:?} never started its deploy step"));
+    (run, reader)
+}
+
 fn status(bed: &Bed) -> Value {
     let r = bed.flow(&["status", "--format", "json"]);
     r.ok();
@@ -1034,35 +1071,9 @@ fn keep_old_keeps_the_replaced_release_warm_so_a_rollback_only_switches() {
     // meanwhile swaps nothing behind it (it would wait for the lock; here it may not: exit 4).
     bed.env("V", "v2");
     bed.flow(&["deploy", "--keep-old", "5m"]).ok();
-    let mut c = bed.command(
-        std::path::Path::new(env!("CARGO_BIN_EXE_docker-flow")),
-        &["deploy"],
-    );
-    c.env("V", "v3")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let mut deploy = c.spawn().unwrap();
     // Once its deploy step starts it is past the settle that follows the lock; it is then held
     // still (SIGSTOP) while the rollback asks.
-    let (tx, rx) = std::sync::mpsc::channel();
-    let stderr = deploy.stderr.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        use std::io::BufRead;
-        let mut all = String::new();
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if line.contains("==> deploy") {
-                let _ = tx.send(());
-            }
-            all.push_str(&line);
-            all.push('\n');
-        }
-        all
-    });
-    rx.recv_timeout(Duration::from_secs(60))
-        .expect("the deploy never started its deploy step");
+    let (mut deploy, reader) = spawn_into_deploy_step(&bed, &["deploy"], &[("V", "v3")]);
     let signal = |sig: &str| {
         assert!(std::process::Command::new("kill")
             .args([sig, &deploy.id().to_string()])
@@ -1126,33 +1137,11 @@ fn a_rollback_refused_for_the_lock_another_target_holds_moves_no_traffic() {
         .fails(2, "a duration cannot be negative");
     assert_eq!(bed.version_at("/demo"), "v2");
     // A deploy of `api` that never gets healthy holds the project's lock meanwhile.
-    let mut c = bed.command(
-        std::path::Path::new(env!("CARGO_BIN_EXE_docker-flow")),
+    let (mut deploy, reader) = spawn_into_deploy_step(
+        &bed,
         &[&["deploy", "--health-timeout", "25s"][..], &api].concat(),
+        &[("API_HEALTH", "fail")],
     );
-    c.env("API_HEALTH", "fail")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped());
-    let mut deploy = c.spawn().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let stderr = deploy.stderr.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        use std::io::BufRead;
-        let mut all = String::new();
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if line.contains("==> deploy") {
-                let _ = tx.send(());
-            }
-            all.push_str(&line);
-            all.push('\n');
-        }
-        all
-    });
-    rx.recv_timeout(Duration::from_secs(60))
-        .expect("the deploy of api never started its deploy step");
     // The rollback of `app` is refused for the lock, and `app`'s route is where it was.
     let r = bed.flow(&["rollback", "--lock-wait", "1s"]);
     let serving: Vec<String> = (0..10).map(|_| bed.version_at("/demo")).collect();
