@@ -52,6 +52,18 @@ pub(crate) struct Service {
 }
 
 impl Service {
+    /// How many instances Compose starts of the service: `deploy.replicas`, else `scale`
+    /// (None when neither says, or says 0: a release has at least one instance).
+    pub(crate) fn replicas(&self) -> Option<u32> {
+        let count = |v: Option<&Value>| {
+            v.and_then(Value::as_u64)
+                .and_then(|n| u32::try_from(n).ok())
+        };
+        count(self.rest.get("deploy").and_then(|d| d.get("replicas")))
+            .or_else(|| count(self.rest.get("scale")))
+            .filter(|n| *n > 0)
+    }
+
     /// Host ports the service publishes at a fixed number (`"8080:8080"`).
     pub(crate) fn fixed_host_ports(&self) -> Vec<String> {
         self.ports
@@ -341,6 +353,21 @@ pub(crate) fn declares_healthcheck(model: &ComposeFile, target: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_services_count_is_deploy_replicas_else_scale() {
+        let svc = |v: serde_json::Value| serde_json::from_value::<Service>(v).unwrap();
+        assert_eq!(
+            svc(serde_json::json!({"deploy": {"replicas": 3}, "scale": 2})).replicas(),
+            Some(3)
+        );
+        assert_eq!(svc(serde_json::json!({"scale": 2})).replicas(), Some(2));
+        assert_eq!(
+            svc(serde_json::json!({"deploy": {"placement": {}}})).replicas(),
+            None
+        );
+        assert_eq!(svc(serde_json::json!({"scale": 0})).replicas(), None);
+    }
 
     const YAML: &str = "# comment\nname: demo\nservices:\n  db:\n    image: postgres\n  app:\n    image: demo:v1\n    container_name: fixed\n    ports:\n      - \"8080:8080\"\nvolumes: {}\n";
 

@@ -657,3 +657,57 @@ fn composes_env_file_and_profile_change_what_is_deployed_as_they_change_compose_
         .json();
     assert_eq!(s["live_color"], "green", "{s}");
 }
+
+#[test]
+fn a_first_deploy_starts_as_many_instances_as_compose_would() {
+    if !support::engine_available() {
+        return;
+    }
+    // `deploy.replicas` (and `scale`, Compose's older spelling) set the first release's count;
+    // later deploys keep the running count.
+    let mut bed = Bed::demo("replicas", 0);
+    let compose = std::fs::read_to_string(bed.path().join("compose.yaml")).unwrap();
+    bed.write(
+        "compose.yaml",
+        &compose.replacen(
+            "    expose: [\"8080\"]\n",
+            "    expose: [\"8080\"]\n    deploy:\n      replicas: 3\n",
+            1,
+        ),
+    );
+    let running = |bed: &Bed| {
+        let s = bed.flow(&["status", "--format", "json"]);
+        s.ok();
+        let s = s.json();
+        ["blue", "green"]
+            .iter()
+            .map(|c| {
+                s["colors"][c]["instances"]
+                    .as_array()
+                    .map_or(0, |i| i.iter().filter(|i| i["state"] == "running").count())
+            })
+            .collect::<Vec<_>>()
+    };
+    let r = bed.flow(&["deploy"]);
+    r.ok();
+    assert!(r.stderr.contains("with 3 instance(s)"), "{}", r.stderr);
+    assert_eq!(running(&bed), [3, 0]);
+    bed.env("V", "v2");
+    bed.flow(&["deploy"]).ok();
+    assert_eq!(running(&bed), [0, 3]);
+    assert_eq!(bed.version_at("/demo"), "v2");
+    // `scale:` on a fresh project.
+    let bed = Bed::demo("scale", 0);
+    bed.write(
+        "compose.yaml",
+        &std::fs::read_to_string(bed.path().join("compose.yaml"))
+            .unwrap()
+            .replacen(
+                "    expose: [\"8080\"]\n",
+                "    expose: [\"8080\"]\n    scale: 2\n",
+                1,
+            ),
+    );
+    bed.flow(&["deploy"]).ok();
+    assert_eq!(running(&bed), [2, 0]);
+}

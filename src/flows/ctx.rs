@@ -34,6 +34,9 @@ pub(crate) struct Ctx<'a> {
     pub release: Release,
     /// The target's image as the Compose file names it (what a deploy would start).
     pub image: String,
+    /// How many instances Compose would start of the target (`deploy.replicas`, `scale`): a
+    /// first release's count.
+    pub replicas: Option<u32>,
     /// Where the target runs (passed to the seams; the flows never branch on it).
     pub platform: Platform,
 }
@@ -50,12 +53,9 @@ impl<'a> Ctx<'a> {
     ) -> Ctx<'a> {
         let route_port = port.unwrap_or(80);
         let dir = project.dir.clone();
-        let image = project
-            .model
-            .services
-            .get(&target)
-            .and_then(|s| s.image.clone())
-            .unwrap_or_default();
+        let service = project.model.services.get(&target);
+        let image = service.and_then(|s| s.image.clone()).unwrap_or_default();
+        let replicas = service.and_then(|s| s.replicas());
         let route = RouteSpec::new(
             settings,
             &project.model.name,
@@ -77,6 +77,7 @@ impl<'a> Ctx<'a> {
             command: String::new(),
             release: Release::new(),
             image,
+            replicas,
             platform,
         }
     }

@@ -21,7 +21,13 @@ pub(super) fn run(ctx: &Ctx, preview: bool) -> Result<Deployed> {
     let live = releases.live_color();
     let next = releases.next_color();
     let old = releases.replaced_by_deploy();
-    let base = if old.is_empty() { 1 } else { old.len() as u32 };
+    // A first release gets the count Compose would start (`deploy.replicas`, `scale`); later
+    // ones the count of the release they replace.
+    let base = if old.is_empty() {
+        ctx.replicas.unwrap_or(1)
+    } else {
+        old.len() as u32
+    };
     let count = match (ctx.settings.canary, ctx.settings.scale) {
         (Some(_), _) if old.is_empty() => {
             return Err(Error::flow(
