@@ -1545,3 +1545,22 @@ fn a_foreign_container_at_the_followers_name_is_refused_and_left_alone() {
         "the refused deploy changed the swarm"
     );
 }
+
+#[test]
+fn on_the_swarm_a_first_deploy_runs_the_replicas_the_stack_asks_for() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !swarm_available() {
+        return;
+    }
+    let bed = SwarmBed::new("swreplicas", false);
+    let path = bed.bed.path().join("compose.yaml");
+    let text = std::fs::read_to_string(&path).unwrap().replacen(
+        "    expose: [\"8080\"]\n",
+        "    expose: [\"8080\"]\n    deploy:\n      replicas: 2\n",
+        1,
+    );
+    std::fs::write(&path, text).unwrap();
+    bed.flow(&["deploy"], &[]).ok();
+    assert_eq!(bed.replicas("app-blue"), "2");
+    assert_eq!(bed.version(), "v1");
+}
