@@ -124,28 +124,23 @@ pub fn run() -> ExitCode {
 /// The exit code of a panic: docker flow's own failure, as a failed flow's.
 const BUG: u8 = 1;
 
-/// Writes to stdout; a reader that went away is not docker flow's failure.
-fn out(args: std::fmt::Arguments) {
-    let _ = std::io::Write::write_fmt(&mut std::io::stdout().lock(), args);
-}
-
 fn run_with(args: &[String]) -> Result<()> {
     if args.first().map(String::as_str) == Some(metadata::SUBCOMMAND) {
-        out(format_args!("{}\n", metadata::json()));
+        report::out(format_args!("{}\n", metadata::json()));
         return Ok(());
     }
     if args.first().map(String::as_str) == Some("__man") {
         // `make install` and `make dist`: the man pages, into the directory given.
         let dir = args.get(1).map_or("man", String::as_str);
         for file in man::write(std::path::Path::new(dir))? {
-            out(format_args!("{dir}/{file}\n"));
+            report::out(format_args!("{dir}/{file}\n"));
         }
         return Ok(());
     }
     if args.first().map(String::as_str) == Some("__complete") {
         // The docker CLI asks `__complete flow WORD…`.
         let words = args.get(2..).unwrap_or_default();
-        out(format_args!("{}", complete::cobra(words)));
+        report::out(format_args!("{}", complete::cobra(words)));
         return Ok(());
     }
     let split = argv::split(args)?;

@@ -30,8 +30,7 @@ pub(crate) fn say(args: std::fmt::Arguments) {
 
 /// One `--progress json` event: a line of stderr.
 pub(crate) fn event(value: serde_json::Value) {
-    let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "{value}");
+    say(format_args!("{value}\n"));
 }
 
 pub(crate) struct Progress {

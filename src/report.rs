@@ -213,16 +213,19 @@ impl StatusReport {
     }
 }
 
+/// Writes to stdout: a reader that stops early (`| head`) is not an error.
+pub(crate) fn out(args: std::fmt::Arguments) {
+    let _ = std::io::Write::write_fmt(&mut std::io::stdout().lock(), args);
+}
+
 /// Prints a report as one line of JSON (what scripts read), or its text.
 pub(crate) fn print(json: &impl Serialize, text: impl FnOnce() -> String, as_json: bool) {
-    use std::io::Write;
-    let out = if as_json {
+    let text = if as_json {
         serde_json::to_string(json).unwrap_or_default() + "\n"
     } else {
         text()
     };
-    // A reader that stops early (`| head`) is not an error.
-    let _ = std::io::stdout().write_all(out.as_bytes());
+    out(format_args!("{text}"));
 }
 
 /// The schemas of every report, by file name under `docs/schemas/`.

@@ -393,24 +393,16 @@ impl<'a> Swarm<'a> {
                 "please report this",
             )
         })?;
-        let file = stack::stack_file(
-            &model,
-            &Cut {
-                services: &services,
-                colour: Some((&colour, replicas)),
-                route_network: self.route_network.as_deref(),
-                service_labels: &labels,
-            },
-        );
+        let cut = Cut {
+            services: &services,
+            colour: Some((&colour, replicas)),
+            route_network: self.route_network.as_deref(),
+            service_labels: &labels,
+        };
+        let file = stack::stack_file(&model, &cut);
         if self.engine.dry_run() {
             // The plan shows the stack file with what interpolation filled in masked (as the
             // Compose orchestrator's does): `.env` and the environment are where secrets live.
-            let cut = Cut {
-                services: &services,
-                colour: Some((&colour, replicas)),
-                route_network: self.route_network.as_deref(),
-                service_labels: &labels,
-            };
             let raw = self.planned_raw.borrow_mut().take();
             let shown = raw.and_then(|raw| {
                 let raw = stack::stack_file(&serde_json::to_value(raw).ok()?, &cut);
