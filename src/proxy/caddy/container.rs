@@ -137,17 +137,13 @@ impl<'a> ProxyContainer<'a> {
     /// Refuses (exit 3) a container at the earlier layout's rotation name that is not docker
     /// flow's: the migration removes that container by name.
     pub(super) fn check_old_rotation(&self) -> Result<()> {
-        let name = self.old_rotation();
-        match self
-            .engine
-            .container_field(&name, &format!("{{{{index .Config.Labels \"{LABEL}\"}}}}"))?
-        {
-            Some(label) if label != OLD_ROTATION => Err(Error::environment(
-                format!("the container `{name}` stands at the name of the proxy's earlier rotation container but is not docker flow's"),
-                "docker flow never removes a container it did not make: rename or remove it, or use another --proxy-name",
-            )),
-            _ => Ok(()),
-        }
+        super::check_ours(
+            self.engine,
+            &self.old_rotation(),
+            (LABEL, OLD_ROTATION),
+            "the proxy's earlier rotation container",
+            "docker flow's",
+        )
     }
 
     /// The volume that keeps Caddy's data: certificates, keys, its local CA, and the files

@@ -30,14 +30,13 @@ pub(super) fn name(proxy: &str) -> String {
 /// proxy `proxy` that is not docker flow's follower for it: docker flow replaces its follower
 /// by name, and never removes what it did not make.
 pub(super) fn check_owner(engine: &Engine, proxy: &str) -> Result<()> {
-    let name = name(proxy);
-    match engine.container_field(&name, &format!("{{{{index .Config.Labels \"{LABEL}\"}}}}"))? {
-        Some(of) if of != proxy => Err(Error::environment(
-            format!("the container `{name}` stands at the name of the proxy's follower but is not docker flow's follower of `{proxy}`"),
-            "docker flow never removes a container it did not make: rename or remove it, or use another --proxy-name",
-        )),
-        _ => Ok(()),
-    }
+    super::check_ours(
+        engine,
+        &name(proxy),
+        (LABEL, proxy),
+        "the proxy's follower",
+        &format!("docker flow's follower of `{proxy}`"),
+    )
 }
 
 /// The follower of one proxy: what it needs to know of it (not the proxy container itself,

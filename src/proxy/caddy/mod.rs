@@ -56,6 +56,25 @@ pub(crate) use config::PREVIEW_HEADER;
 pub(crate) const RECORDS: &str = "/routes";
 
 /// What the user can do when the engine cannot run docker flow's helper.
+/// Refuses (exit 3, before anything changes) a container at `name`, a name docker flow replaces
+/// or removes containers by, unless its label `label` is `ours`: docker flow never removes a
+/// container it did not make. `what` is the name's role, `not` what the container is not.
+pub(super) fn check_ours(
+    engine: &Engine,
+    name: &str,
+    (label, ours): (&str, &str),
+    what: &str,
+    not: &str,
+) -> Result<()> {
+    match engine.container_field(name, &format!("{{{{index .Config.Labels \"{label}\"}}}}"))? {
+        Some(value) if value != ours => Err(Error::environment(
+            format!("the container `{name}` stands at the name of {what} but is not {not}"),
+            "docker flow never removes a container it did not make: rename or remove it, or use another --proxy-name",
+        )),
+        _ => Ok(()),
+    }
+}
+
 const HELPER_HELP: &str = "the Caddy driver runs docker flow's helper in the proxy container: use --proxy-driver none or docker-flow-proxy, and give the service a Docker healthcheck (Compose `healthcheck:`)";
 
 pub(crate) struct Caddy<'a> {
