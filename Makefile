@@ -51,7 +51,7 @@ dist: build
 	target/release/docker-flow completion zsh > target/dist/completions/_docker-flow
 	target/release/docker-flow completion fish > target/dist/completions/docker-flow.fish
 	mkdir -p target/dist/docker-flow-$(VERSION)-$(TRIPLE)
-	cp -r target/release/docker-flow target/dist/man target/dist/completions README.md LICENSE CHANGELOG.md \
+	cp -r target/release/docker-flow target/dist/man target/dist/completions README.md docs LICENSE CHANGELOG.md \
 		target/dist/docker-flow-$(VERSION)-$(TRIPLE)/
 	tar -C target/dist -czf target/dist/docker-flow-$(VERSION)-$(TRIPLE).tar.gz docker-flow-$(VERSION)-$(TRIPLE)
 	command -v cargo-deb >/dev/null || $(CARGO) install --locked cargo-deb

@@ -10,7 +10,7 @@ use support::Bed;
 
 /// The size of the large route below: more addresses than one DNS answer to Caddy's resolver
 /// carries (73 in its 1,232 bytes), and what this 2-core test machine starts in about a minute
-/// (the README states it as the tested limit).
+/// (docs/GUARANTEES.md states it as the tested limit).
 const LARGE_ROUTE: usize = 80;
 
 #[test]

@@ -3,7 +3,7 @@
 //!
 //! `docker compose config --format json` writes what Compose resolved, nulls and all, and keys
 //! the stack schema refuses (`name`, `pull_policy`, …). Swarm also ignores some keys a Compose
-//! user relies on; what docker flow does about each is listed in `IGNORED` and the README.
+//! user relies on; what docker flow does about each is listed in `IGNORED` and docs/ENGINES.md.
 //! Pure functions, so the unit tests pin every rewrite.
 
 use serde_json::{json, Map, Value};
