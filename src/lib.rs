@@ -15,6 +15,7 @@ mod cli;
 mod complete;
 mod compose;
 mod containers;
+mod dependencies;
 mod engine;
 mod error;
 mod flows;

@@ -4,6 +4,8 @@
 
 use crate::support;
 
+use std::time::Duration;
+
 use serde_json::Value;
 use support::Bed;
 
@@ -710,4 +712,134 @@ fn a_first_deploy_starts_as_many_instances_as_compose_would() {
     );
     bed.flow(&["deploy"]).ok();
     assert_eq!(running(&bed), [2, 0]);
+}
+
+#[test]
+fn a_deploy_starts_what_the_target_depends_on_in_order_and_waits_for_its_conditions() {
+    if !support::engine_available() {
+        return;
+    }
+    // As `docker compose up -d app` would: `db` (healthy), then the migration (run to its
+    // end), and `cache`, before the app; `unrelated` is not started. No side target is listed.
+    let project = |bed: &Bed, db_health: &str| {
+        let yml = std::fs::read_to_string(bed.path().join("docker-flow.yml")).unwrap();
+        bed.write("docker-flow.yml", &yml.replace("side_targets: [db]\n", ""));
+        bed.write(
+            "compose.yaml",
+            &format!(
+                r#"name: {}
+services:
+  app:
+    image: demo-service:${{V:-v1}}
+    expose: ["8080"]
+    depends_on:
+      migrate: {{condition: service_completed_successfully}}
+      cache: {{condition: service_started}}
+  migrate:
+    image: demo-service:v1
+    command: ["version"]
+    depends_on:
+      db: {{condition: service_healthy}}
+  db:
+    image: demo-service:v1
+    environment: {{VERSION: db, STARTUP_DELAY_MS: "1500", HEALTH: {db_health}}}
+    healthcheck: {{test: ["CMD", "/demo-service", "healthcheck"], interval: 1s, retries: 3}}
+  cache:
+    image: demo-service:v1
+  unrelated:
+    image: demo-service:v1
+"#,
+                bed.project
+            ),
+        );
+    };
+    let bed = Bed::demo("deps", 0);
+    project(&bed, "ok");
+    bed.flow(&["deploy"]).ok();
+    assert_eq!(bed.version_at("/demo"), "v1");
+    let state = |service: &str| -> Vec<String> {
+        support::docker_words(&[
+            "ps",
+            "-a",
+            "--filter",
+            &format!("label=com.docker.compose.project={}", bed.project),
+            "--filter",
+            &format!("label=com.docker.compose.service={service}"),
+            "--format",
+            "{{.State}}",
+        ])
+    };
+    let at = |service: &str, field: &str| -> String {
+        support::docker_ok(&[
+            "inspect",
+            "--format",
+            &format!("{{{{.State.{field}}}}}"),
+            &format!("{}-{service}-1", bed.project),
+        ])
+    };
+    assert_eq!(state("db"), ["running"]);
+    assert_eq!(state("cache"), ["running"]);
+    assert_eq!(state("migrate"), ["exited"]);
+    assert_eq!(at("migrate", "ExitCode"), "0");
+    assert!(state("unrelated").is_empty(), "{:?}", state("unrelated"));
+    let time = |t: String| humantime::parse_rfc3339(t.trim()).unwrap();
+    // The migration waited for the database's health (1.5 s at least), and ended before the
+    // app's first instance started.
+    let db_up = time(at("db", "StartedAt"));
+    let migrated = time(at("migrate", "StartedAt"));
+    assert!(
+        migrated.duration_since(db_up).unwrap() >= Duration::from_millis(1400),
+        "the migration did not wait for db's health"
+    );
+    let app_up = time(support::docker_ok(&[
+        "inspect",
+        "--format",
+        "{{.State.StartedAt}}",
+        &format!("{}-app-blue-1", bed.project),
+    ]));
+    assert!(time(at("migrate", "FinishedAt")) <= app_up);
+    // The next deploy leaves them as they run (the database is not recreated).
+    let db = support::docker_ok(&[
+        "inspect",
+        "--format",
+        "{{.Id}}",
+        &format!("{}-db-1", bed.project),
+    ]);
+    let mut bed = bed;
+    bed.env("V", "v2");
+    bed.flow(&["deploy"]).ok();
+    assert_eq!(bed.version_at("/demo"), "v2");
+    assert_eq!(
+        support::docker_ok(&[
+            "inspect",
+            "--format",
+            "{{.Id}}",
+            &format!("{}-db-1", bed.project)
+        ]),
+        db
+    );
+    // A database that never gets healthy: exit 1 naming it, and no instance of the app.
+    let sick = Bed::demo("depsick", 0);
+    project(&sick, "fail");
+    let compose = std::fs::read_to_string(sick.path().join("compose.yaml")).unwrap();
+    sick.write(
+        "compose.yaml",
+        &compose.replace(
+            "      migrate: {condition: service_completed_successfully}\n",
+            "      db: {condition: service_healthy}\n",
+        ),
+    );
+    sick.flow(&["deploy"]).fails(
+        1,
+        "`app` depends on `db` with `service_healthy`, and `db` is unhealthy",
+    );
+    let apps = support::docker_words(&[
+        "ps",
+        "-aq",
+        "--filter",
+        &format!("label=com.docker.compose.project={}", sick.project),
+        "--filter",
+        "label=io.docker-flow.target=app",
+    ]);
+    assert!(apps.is_empty(), "{apps:?}");
 }

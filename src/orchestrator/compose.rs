@@ -13,6 +13,7 @@ use super::mask;
 use super::{NewRelease, Orchestrator};
 use crate::compose::{ComposeFile, Project};
 use crate::containers;
+use crate::dependencies::{self, Condition};
 use crate::engine::{args, Engine};
 use crate::error::{Error, Result};
 use crate::health;
@@ -136,6 +137,95 @@ impl<'a> Compose<'a> {
         self.derive(&|_| {}, Some((r.color, &r.release)), r.refer_to, &previous)
     }
 
+    /// The services of the project docker flow runs as targets (their instances carry the
+    /// target label), the target aside.
+    fn released_targets(&self) -> Result<Vec<String>> {
+        if self.engine.dry_run() {
+            return Ok(Vec::new());
+        }
+        let out = self.engine.read(&args(&[
+            "ps",
+            "-a",
+            "--filter",
+            &format!("label=com.docker.compose.project={}", self.project_name()),
+            "--filter",
+            &format!("label={LABEL_TARGET}"),
+            "--format",
+            &format!("{{{{.Label \"{LABEL_TARGET}\"}}}}"),
+        ]))?;
+        let mut targets: Vec<String> = out
+            .stdout
+            .lines()
+            .map(str::trim)
+            .filter(|t| !t.is_empty() && *t != self.target)
+            .map(String::from)
+            .collect();
+        targets.sort_unstable();
+        targets.dedup();
+        Ok(targets)
+    }
+
+    /// Waits until each service the target depends on meets the condition the target asks of
+    /// it (`service_healthy`, `service_completed_successfully`), as Compose does before it
+    /// starts a service; exit 1 naming the one that does not within `--health-timeout`.
+    fn await_conditions(&self) -> Result<()> {
+        if self.engine.dry_run() {
+            return Ok(());
+        }
+        let started = std::time::Instant::now();
+        for (service, condition) in dependencies::direct(&self.project.model.services, &self.target)
+        {
+            if condition == Condition::Started {
+                continue;
+            }
+            loop {
+                let instances = containers::labelled(
+                    self.engine,
+                    &[
+                        format!("com.docker.compose.project={}", self.project_name()),
+                        format!("com.docker.compose.service={service}"),
+                    ],
+                )?;
+                let met = !instances.is_empty()
+                    && instances.iter().all(|i| match condition {
+                        Condition::Healthy => i.state == "running" && i.health == "healthy",
+                        _ => i.state == "exited" && i.exit_code == 0,
+                    });
+                let failed = instances.iter().find(|i| match condition {
+                    Condition::Healthy => i.health == "unhealthy" || i.state == "exited",
+                    _ => i.state == "exited" && i.exit_code != 0,
+                });
+                if met {
+                    break;
+                }
+                let waited = started.elapsed();
+                if failed.is_some() || waited >= self.settings.health_timeout {
+                    let what = match failed {
+                        Some(i) if i.state == "exited" => {
+                            format!("exited with code {}", i.exit_code)
+                        }
+                        Some(_) => "is unhealthy".to_string(),
+                        None => format!(
+                            "did not meet it within {} (--health-timeout)",
+                            humantime::format_duration(self.settings.health_timeout)
+                        ),
+                    };
+                    return Err(Error::flow(
+                        format!(
+                            "`{}` depends on `{service}` with `{}`, and `{service}` {what}",
+                            self.target,
+                            condition.as_str()
+                        ),
+                        format!("see `docker compose logs {service}`; nothing was switched, and the live release keeps serving"),
+                    ));
+                }
+                crate::cancel::check()?;
+                std::thread::sleep(std::time::Duration::from_millis(250));
+            }
+        }
+        Ok(())
+    }
+
     /// The target's instances as the engine lists them now.
     fn list(&self) -> Result<Vec<Instance>> {
         containers::labelled(
@@ -236,18 +326,43 @@ impl Orchestrator for Compose<'_> {
             .iter()
             .map(String::as_str)
             .collect();
-        if sides.is_empty() {
-            return Ok(());
-        }
-        if self.settings.pull_side_targets {
+        if self.settings.pull_side_targets && !sides.is_empty() {
             let mut a = vec!["pull", "--ignore-buildable"];
             a.extend(&sides);
             self.compose(&derived, &a)?;
         }
-        // A running side target (a database) is never recreated.
-        let mut a = vec!["up", "-d", "--no-recreate", "--pull", "missing"];
-        a.extend(&sides);
-        self.compose(&derived, &a)
+        // What the target needs (`depends_on`, as `docker compose up` starts it), but not a
+        // service docker flow releases as a target of its own (its colours run it; Compose
+        // would start a second, unrouted copy at its plain name).
+        let model = &self.project.model.services;
+        let released = self.released_targets()?;
+        let mut start: Vec<&str> = dependencies::needed(model, &self.target)
+            .into_iter()
+            .filter(|s| !released.contains(s))
+            .filter_map(|s| model.get_key_value(&s).map(|(k, _)| k.as_str()))
+            .collect();
+        for side in sides {
+            if !start.contains(&side) {
+                start.push(side);
+            }
+        }
+        if start.is_empty() {
+            return Ok(());
+        }
+        // A running side target or dependency (a database) is never recreated; Compose starts
+        // them in `depends_on` order with its conditions (with `--no-deps` too, among those
+        // listed), and `--no-deps` keeps it from starting a released target's plain copy.
+        let mut a = vec![
+            "up",
+            "-d",
+            "--no-deps",
+            "--no-recreate",
+            "--pull",
+            "missing",
+        ];
+        a.extend(&start);
+        self.compose(&derived, &a)?;
+        self.await_conditions()
     }
 
     fn start_release(&self, r: &NewRelease) -> Result<Vec<Instance>> {
