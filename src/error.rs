@@ -104,13 +104,14 @@ pub(crate) enum Error {
         origin: String,
     },
 
-    /// Another run holds the project's deploy lock; nothing was changed.
-    #[error("project `{project}` is locked by `{command}` (pid {pid} on {host}) since {age}s ago")]
+    /// Another run holds the project's deploy lock (or the proxy's); nothing was changed.
+    #[error("{what} is locked by `{command}` (pid {pid} on {host}) since {age}s ago")]
     #[diagnostic(
         help("wait for it to finish, or pass --lock-wait=5m to wait; if that run is dead on another machine, remove its lock (`{lock}`) with `docker flow unlock`")
     )]
     Locked {
-        project: String,
+        /// What is locked: "project `shop`".
+        what: String,
         command: String,
         pid: u32,
         host: String,
@@ -221,7 +222,7 @@ mod tests {
             origin: "--blue-green".into(),
         }));
         insta::assert_snapshot!(rendered(Error::Locked {
-            project: "shop".into(),
+            what: "project `shop`".into(),
             command: "deploy,proxy,stop-old".into(),
             pid: 4242,
             host: "ci-7".into(),

@@ -114,6 +114,28 @@ services:
         bed
     }
 
+    /// A project of its own on `other`'s proxy service (its name, ports and registry).
+    fn sharing_proxy_of(prefix: &str, other: &SwarmBed) -> SwarmBed {
+        let mut bed = SwarmBed::new(prefix, false);
+        let path = bed.bed.path().join("docker-flow.yml");
+        let text = std::fs::read_to_string(&path)
+            .unwrap()
+            .replace(&bed.bed.proxy_name, &other.bed.proxy_name)
+            .replace(
+                &format!("proxy_http_port: {}", bed.bed.http_port),
+                &format!("proxy_http_port: {}", other.bed.http_port),
+            )
+            .replace(
+                &format!("proxy_https_port: {}", bed.bed.https_port),
+                &format!("proxy_https_port: {}", other.bed.https_port),
+            );
+        std::fs::write(&path, text).unwrap();
+        bed.bed.http_port = other.bed.http_port;
+        bed.bed.https_port = other.bed.https_port;
+        bed.configure(&format!("proxy_replicas: 2\nproxy_registry: {REGISTRY}\n"));
+        bed
+    }
+
     /// `docker --context dflow-swarm flow ARGS`, through the docker CLI and the plugin.
     fn flow(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         let mut a = vec!["--context", CONTEXT, "flow"];
@@ -887,7 +909,7 @@ fn the_lock_is_held_in_the_swarm_with_a_heartbeat_and_a_dead_runs_lock_is_taken_
     let r = bed.flow(&["deploy"], &[("V", "v1")]);
     r.ok();
     assert!(
-        r.stderr.contains("taking over the swarm's deploy lock")
+        r.stderr.contains("taking over the swarm's lock of project")
             && r.stderr.contains("(pid 4242 on other-ci)"),
         "{}",
         r.stderr
@@ -1356,15 +1378,18 @@ fn the_proxy_as_a_service_serves_on_every_node_switches_without_a_failed_request
             })
             .collect()
     };
+    // The certificate files' secrets (not the control network's key).
     let secrets = || {
-        swarm_words(&[
+        let mut all = swarm_words(&[
             "secret",
             "ls",
             "--format",
             "{{.Name}}",
             "--filter",
             &format!("label=io.docker-flow.proxy={}", bed.bed.proxy_name),
-        ])
+        ]);
+        all.retain(|s| !s.starts_with(&format!("{}-control-", bed.bed.proxy_name)));
+        all
     };
     let mut pems = Vec::new();
     for round in 0..3 {
@@ -1445,6 +1470,221 @@ fn the_proxy_as_a_service_serves_on_every_node_switches_without_a_failed_request
         &bed.bed.proxy_name,
     ]);
     assert_eq!(replicas, ["1"]);
+}
+
+#[test]
+fn with_the_proxy_as_a_service_a_container_on_the_control_network_cannot_read_the_state_report_or_pass_for_the_follower(
+) {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !swarm_available() {
+        return;
+    }
+    let bed = SwarmBed::with_proxy_service("swctl", false);
+    bed.flow(&["deploy"], &[]).ok();
+    for host in [MANAGER_IP, WORKER_IP] {
+        assert_eq!(bed.version_at(host).as_deref(), Some("v1"), "{host}");
+    }
+    let proxy = bed.bed.proxy_name.clone();
+    let (follower, control) = (format!("{proxy}-follow"), format!("{proxy}-control"));
+    let helper = swarm_words(&["inspect", "--format", "{{.Config.Image}}", &follower]);
+    let follower_ip = swarm_words(&[
+        "inspect",
+        "--format",
+        &format!("{{{{(index .NetworkSettings.Networks \"{control}\").IPAddress}}}}"),
+        &follower,
+    ]);
+    let at = format!("{}:2020", follower_ip[0]);
+    // A container that joins the control network and asks the follower as a replica would,
+    // with a body of its own (the helper's `admin` sends stdin).
+    let ask = |path: &str, body: &str| -> String {
+        let mut c = std::process::Command::new("docker");
+        c.args([
+            "--context",
+            CONTEXT,
+            "run",
+            "--rm",
+            "-i",
+            "--network",
+            &control,
+        ])
+        .args([&helper[0], "admin", &at, "POST", path])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(body.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let state = ask("/state", "\nchallenge");
+    assert!(state.starts_with("403 "), "{state}");
+    assert!(
+        !state.contains(&bed.bed.project),
+        "the state leaked: {state}"
+    );
+    // A report that every replica has run the current state for long with nothing in flight
+    // would end a drain early: refused.
+    let report = ask("/report", "hash 0\napplied 99999\n[]");
+    assert!(report.starts_with("403 "), "{report}");
+    // An impostor at the follower's name (the follower stopped) with a config of its own: the
+    // replicas, restarted, refuse its state, and serve again once the follower is back.
+    assert!(swarm(&["stop", &follower]).status.success());
+    let impostor = format!("{proxy}-impostor");
+    let run = swarm(&[
+        "run",
+        "-d",
+        "--name",
+        &impostor,
+        "--network",
+        &control,
+        "--network-alias",
+        &follower,
+        "--tmpfs",
+        "/r",
+        &helper[0],
+        "follow",
+        "/r",
+        "/nowhere.sock",
+        "--serve",
+        "0.0.0.0:2020",
+        "127.0.0.1:2019",
+    ]);
+    assert!(run.status.success(), "{run:?}");
+    let pwned = r#"{"apps":{"http":{"servers":{"s":{"listen":[":80"],"routes":[{"handle":[{"handler":"static_response","body":"pwned"}]}]}}}}}"#;
+    let mut c = std::process::Command::new("docker");
+    c.args(["--context", CONTEXT, "exec", "-i", &impostor])
+        .args(["/helper", "admin", "127.0.0.1:2019", "POST", "/config/"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null());
+    let mut child = c.spawn().unwrap();
+    {
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(pwned.as_bytes())
+            .unwrap();
+    }
+    assert!(child.wait().unwrap().success());
+    assert!(swarm(&["service", "update", "--force", "--detach", &proxy])
+        .status
+        .success());
+    // Long enough for both replicas to be replaced and to have asked the impostor.
+    let mut asked = false;
+    for _ in 0..60 {
+        std::thread::sleep(Duration::from_millis(500));
+        for host in [MANAGER_IP, WORKER_IP] {
+            let seen = support::load::get((host, bed.bed.http_port), "/");
+            assert!(
+                !seen
+                    .as_ref()
+                    .is_some_and(|(_, body)| body.contains("pwned")),
+                "{host} serves the impostor's config"
+            );
+        }
+        // What each node's replica says (`docker service logs` does not return on this bed).
+        let refused: Vec<bool> = [["--context", CONTEXT], ["-H", WORKER]]
+            .iter()
+            .map(|on| {
+                let tasks = support::docker_words_at(
+                    on,
+                    &[
+                        "ps",
+                        "-q",
+                        "--filter",
+                        &format!("label=com.docker.swarm.service.name={proxy}"),
+                    ],
+                );
+                tasks.iter().any(|task| {
+                    let logs = support::docker_at(on, &["logs", task]);
+                    String::from_utf8_lossy(&logs.stderr).contains("no state from the follower")
+                })
+            })
+            .collect();
+        if refused == [true, true] {
+            asked = true;
+            break;
+        }
+    }
+    assert!(asked, "the replicas never refused the impostor");
+    assert!(swarm(&["rm", "-f", &impostor]).status.success());
+    assert!(swarm(&["start", &follower]).status.success());
+    for host in [MANAGER_IP, WORKER_IP] {
+        let back = (0..100).find_map(|_| {
+            std::thread::sleep(Duration::from_millis(300));
+            bed.version_at(host)
+        });
+        assert_eq!(back.as_deref(), Some("v1"), "{host}");
+    }
+}
+
+#[test]
+fn two_projects_giving_the_proxy_service_certificate_files_at_once_keep_each_others() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !swarm_available() {
+        return;
+    }
+    let a = SwarmBed::with_proxy_service("swcfa", false);
+    let b = SwarmBed::sharing_proxy_of("swcfb", &a);
+    a.flow(&["deploy"], &[]).ok();
+    b.flow(&["deploy"], &[]).ok();
+    let mut pems = Vec::new();
+    for (bed, domain) in [(&a, "a.test"), (&b, "b.test")] {
+        let cert = rcgen::generate_simple_self_signed(vec![domain.to_string()]).unwrap();
+        bed.bed.write("cert.pem", &cert.cert.pem());
+        bed.bed.write("key.pem", &cert.signing_key.serialize_pem());
+        pems.push(cert.cert.pem());
+    }
+    // Both at once: each gives the replicas its files (a rolling restart) before it writes its
+    // route; neither may take off the other's, given and not yet in the config.
+    let tls = [
+        "proxy",
+        "--tls-cert",
+        "cert.pem",
+        "--tls-key",
+        "key.pem",
+        "--service-domain",
+    ];
+    let (ra, rb) = std::thread::scope(|s| {
+        let ha = s.spawn(|| a.flow(&[&tls[..], &["a.test"]].concat(), &[]));
+        let hb = s.spawn(|| b.flow(&[&tls[..], &["b.test"]].concat(), &[]));
+        (ha.join().unwrap(), hb.join().unwrap())
+    });
+    ra.ok();
+    rb.ok();
+    // Each project's domain on HTTPS with its own certificate, on both nodes' replicas: now,
+    // and from replicas started afresh (which load the whole config, every file it names).
+    let serves = |what: &str| {
+        for (bed, domain, pem) in [(&a, "a.test", &pems[0]), (&b, "b.test", &pems[1])] {
+            for host in [MANAGER_IP, WORKER_IP] {
+                let client =
+                    support::load::Https::new(a.bed.https_port, domain, pem.as_bytes()).at(host);
+                let got = (0..100).find_map(|_| match client.get(&bed.path) {
+                    Ok((200, body)) => Some(body),
+                    _ => {
+                        std::thread::sleep(Duration::from_millis(300));
+                        None
+                    }
+                });
+                assert!(
+                    got.as_deref().is_some_and(|b| b.starts_with("v1")),
+                    "{what}: {domain} on {host}: {got:?}"
+                );
+            }
+        }
+    };
+    serves("after both runs");
+    assert!(swarm(&["service", "update", "--force", &a.bed.proxy_name])
+        .status
+        .success());
+    serves("from replicas started afresh");
 }
 
 #[test]

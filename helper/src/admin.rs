@@ -28,7 +28,10 @@ use crate::protocol::drain::{self, Outcome};
 pub struct Reply {
     pub status: u16,
     pub etag: Option<String>,
+    /// The body as text (a JSON API).
     pub body: String,
+    /// The body as it came (a sealed message of the control network is not text).
+    pub bytes: Vec<u8>,
 }
 
 pub fn run(args: &[String]) -> ExitCode {
@@ -128,8 +131,12 @@ pub fn request(
     s.write_all(head.as_bytes())
         .and_then(|()| s.write_all(body))
         .map_err(|e| e.to_string())?;
+    // Bounded: the follower's name on the control network may be taken by a container that
+    // answers without end.
     let mut raw = Vec::new();
-    s.read_to_end(&mut raw).map_err(|e| e.to_string())?;
+    (&s).take(crate::http::MAX_BODY as u64 + (16 << 10))
+        .read_to_end(&mut raw)
+        .map_err(|e| e.to_string())?;
     parse(&raw).ok_or_else(|| "the answer is not HTTP".to_string())
 }
 
@@ -147,6 +154,7 @@ fn parse(raw: &[u8]) -> Option<Reply> {
         status,
         etag,
         body: String::from_utf8_lossy(&raw[split + 4..]).into_owned(),
+        bytes: raw[split + 4..].to_vec(),
     })
 }
 

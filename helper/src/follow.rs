@@ -49,7 +49,9 @@ pub fn run(args: &[String]) -> ExitCode {
                 eprintln!("helper follow: expected --serve <ip:port> <ip:port>");
                 return ExitCode::from(2);
             };
-            if let Err(e) = crate::replicas::serve(Path::new(dir), control, admin) {
+            let served = crate::replicas::control_key(Path::new(dir))
+                .and_then(|key| crate::replicas::serve(Path::new(dir), control, admin, key));
+            if let Err(e) = served {
                 eprintln!("helper follow: cannot serve the proxy's replicas: {e}");
                 return ExitCode::from(1);
             }

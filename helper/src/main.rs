@@ -22,10 +22,12 @@ mod certs;
 mod dns;
 mod follow;
 mod hold;
+mod http;
 mod journal;
 mod json;
 mod probe;
 mod replicas;
+mod seal;
 // docker flow's half of the protocol (the parsers) is used by docker flow, through the library.
 #[allow(dead_code)]
 mod protocol;
@@ -38,7 +40,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((command, rest)) = args.split_first() else {
         eprintln!(
-            "usage: helper probe|set|get|standby|swap|settle|proxy|admin|drain|hold|append|read|certs|follow ..."
+            "usage: helper probe|set|get|standby|swap|settle|proxy|admin|drain|hold|append|read|certs|follow|control-key ..."
         );
         return ExitCode::from(2);
     };
@@ -57,6 +59,7 @@ fn main() -> ExitCode {
         "read" => journal::read(rest),
         "certs" => certs::run(rest),
         "follow" => follow::run(rest),
+        "control-key" => replicas::print_key(rest),
         other => {
             eprintln!("helper: unknown command `{other}`");
             ExitCode::from(2)

@@ -28,13 +28,14 @@
 //! HTTP/1.0, one request per connection: both ends are this program, so it is all they need.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::dns;
+use crate::http;
+use crate::seal::{self, Key};
 
 /// Where the follower keeps the config the replicas load (a dot file: never a record).
 pub const CONFIG_FILE: &str = ".caddy.json";
@@ -47,6 +48,57 @@ const FRESH: Duration = Duration::from_secs(2);
 /// How long after a replica wrote a record its Caddy has surely looked it up again (it does
 /// every 200 ms).
 const SETTLE: Duration = Duration::from_millis(400);
+
+/// Where the follower keeps the control network's key (a dot file: never a record, never in
+/// the state).
+const KEY_FILE: &str = ".control-key";
+
+/// The control network's key, kept in the follower's directory (made on first use, under the
+/// records' lock, readable by its owner only).
+pub fn control_key(dir: &Path) -> Result<Key, String> {
+    let path = dir.join(KEY_FILE);
+    if let Ok(key) = seal::read_key(&path) {
+        return Ok(key);
+    }
+    let _lock = dns::lock(dir)?;
+    if let Ok(key) = seal::read_key(&path) {
+        return Ok(key);
+    }
+    let tmp = dir.join(format!("{KEY_FILE}.new"));
+    let text = seal::new_key_text()?;
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(|e| format!("{}: {e}", tmp.display()))?;
+        std::io::Write::write_all(&mut f, text.as_bytes()).map_err(|e| e.to_string())?;
+    }
+    std::fs::rename(&tmp, &path).map_err(|e| e.to_string())?;
+    seal::read_key(&path)
+}
+
+/// `control-key <dir>`: prints the key's public name and the key (for docker flow to give the
+/// replicas as a Swarm secret), made first if the follower has not yet.
+pub fn print_key(args: &[String]) -> std::process::ExitCode {
+    let [dir] = args else {
+        eprintln!("usage: helper control-key <dir>");
+        return std::process::ExitCode::from(2);
+    };
+    match control_key(Path::new(dir)) {
+        Ok(key) => {
+            println!("{} {}", seal::key_id(&key), seal::hex(&key));
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("helper control-key: {e}");
+            std::process::ExitCode::from(1)
+        }
+    }
+}
 
 /// What every replica needs: Caddy's config and the records, with a hash naming them.
 #[derive(Debug, Default, PartialEq)]
@@ -170,122 +222,85 @@ struct Report {
 
 type Reports = Arc<Mutex<BTreeMap<IpAddr, Report>>>;
 
-/// The follower's two servers; returns once both listen.
-pub fn serve(dir: &Path, control: SocketAddr, admin: SocketAddr) -> Result<(), String> {
+/// The follower's two servers; returns once both listen. `key`: what the control network's
+/// messages are sealed with.
+pub fn serve(dir: &Path, control: SocketAddr, admin: SocketAddr, key: Key) -> Result<(), String> {
     let reports: Reports = Arc::default();
     let started = Instant::now();
     let control = TcpListener::bind(control).map_err(|e| format!("{control}: {e}"))?;
     let admin = TcpListener::bind(admin).map_err(|e| format!("{admin}: {e}"))?;
-    for (listener, local) in [(control, false), (admin, true)] {
-        let dir = dir.to_path_buf();
-        let reports = Arc::clone(&reports);
+    {
+        let (dir, reports) = (dir.to_path_buf(), Arc::clone(&reports));
         std::thread::spawn(move || {
-            for conn in listener.incoming().flatten() {
-                let dir = dir.clone();
-                let reports = Arc::clone(&reports);
-                std::thread::spawn(move || {
-                    let _ = if local {
-                        answer_admin(conn, &dir, &reports, started)
-                    } else {
-                        answer_replica(conn, &dir, &reports)
-                    };
-                });
-            }
+            http::serve(control, move |conn| {
+                let _ = answer_replica(conn, &dir, &reports, &key);
+            })
         });
     }
+    let dir = dir.to_path_buf();
+    std::thread::spawn(move || {
+        http::serve(admin, move |conn| {
+            let _ = answer_admin(conn, &dir, &reports, started);
+        })
+    });
     Ok(())
 }
 
-/// One HTTP request: method, path, `If-Match`, body.
-struct Request {
-    method: String,
-    path: String,
-    if_match: Option<String>,
-    body: Vec<u8>,
-}
-
-fn read_request(conn: &TcpStream) -> Result<Request, String> {
-    conn.set_read_timeout(Some(Duration::from_secs(10)))
-        .map_err(|e| e.to_string())?;
-    let mut r = BufReader::new(conn);
-    let mut first = String::new();
-    r.read_line(&mut first).map_err(|e| e.to_string())?;
-    let mut words = first.split_whitespace();
-    let (Some(method), Some(path)) = (words.next(), words.next()) else {
-        return Err("not an HTTP request".into());
-    };
-    let (mut length, mut if_match) = (0usize, None);
-    loop {
-        let mut line = String::new();
-        if r.read_line(&mut line).map_err(|e| e.to_string())? == 0 || line.trim().is_empty() {
-            break;
+/// The request read, or the answer for one that cannot be (413 for a body too large).
+fn read(conn: &TcpStream) -> Result<http::Request, String> {
+    http::read_request(conn).map_err(|e| match e {
+        http::Unread::Broken(why) => why,
+        http::Unread::TooLarge => {
+            let _ = conn
+                .try_clone()
+                .map(|c| http::respond(c, 413, None, b"too large"));
+            "a body too large".into()
         }
-        if let Some((k, v)) = line.split_once(':') {
-            match k.trim().to_ascii_lowercase().as_str() {
-                "content-length" => length = v.trim().parse().unwrap_or(0),
-                "if-match" => if_match = Some(v.trim().to_string()),
-                _ => {}
-            }
-        }
-    }
-    let mut body = vec![0; length.min(16 << 20)];
-    r.read_exact(&mut body).map_err(|e| e.to_string())?;
-    Ok(Request {
-        method: method.to_string(),
-        path: path.to_string(),
-        if_match,
-        body,
     })
 }
 
-fn respond(
-    mut conn: TcpStream,
-    status: u16,
-    etag: Option<&str>,
-    body: &[u8],
-) -> Result<(), String> {
-    let mut head = format!(
-        "HTTP/1.0 {status} {}\r\nContent-Length: {}\r\n",
-        if status < 300 { "OK" } else { "Not OK" },
-        body.len()
-    );
-    if let Some(tag) = etag {
-        head.push_str(&format!("Etag: {tag}\r\n"));
-    }
-    head.push_str("\r\n");
-    conn.write_all(head.as_bytes())
-        .and_then(|()| conn.write_all(body))
-        .map_err(|e| e.to_string())
+/// The context a state answer is sealed for: the request's challenge, so that no answer
+/// passes for another (an old state replayed).
+fn state_context(challenge: &str) -> Vec<u8> {
+    format!("state {challenge}").into_bytes()
 }
 
-/// The control network's side: state for replicas, and their reports.
-fn answer_replica(conn: TcpStream, dir: &Path, reports: &Reports) -> Result<(), String> {
+/// The control network's side: state for replicas, and their reports, each request sealed with
+/// the key (403 otherwise: the state is every project's config and records).
+fn answer_replica(conn: TcpStream, dir: &Path, reports: &Reports, key: &Key) -> Result<(), String> {
     let peer = conn.peer_addr().map_err(|e| e.to_string())?.ip();
-    let req = read_request(&conn)?;
-    match (req.method.as_str(), req.path.split_once('?')) {
-        ("GET", Some(("/state", query))) => {
-            let have = query.strip_prefix("have=").unwrap_or_default();
+    let req = read(&conn)?;
+    match (req.method.as_str(), req.path.as_str()) {
+        ("POST", "/state") => {
+            let Some(asked) = seal::open(key, b"state request", &req.body) else {
+                return http::respond(conn, 403, None, b"");
+            };
+            let asked = String::from_utf8_lossy(&asked);
+            let (have, challenge) = asked.split_once('\n').unwrap_or_default();
             let started = Instant::now();
             loop {
                 let state = State::read(dir);
                 if state.hash() != have || started.elapsed() >= POLL {
-                    return respond(conn, 200, None, &state.encode());
+                    let sealed = seal::seal(key, &state_context(challenge), &state.encode())?;
+                    return http::respond(conn, 200, None, &sealed);
                 }
                 std::thread::sleep(Duration::from_millis(20));
             }
         }
-        ("POST", _) if req.path == "/report" => {
-            let text = String::from_utf8_lossy(&req.body);
-            let Some(report) = parse_report(&text) else {
-                return respond(conn, 400, None, b"unreadable report");
+        ("POST", "/report") => {
+            let Some(text) = seal::open(key, b"report", &req.body) else {
+                return http::respond(conn, 403, None, b"");
+            };
+            let Some(report) = parse_report(&String::from_utf8_lossy(&text)) else {
+                return http::respond(conn, 400, None, b"unreadable report");
             };
             reports
                 .lock()
                 .map_err(|e| e.to_string())?
                 .insert(peer, report);
-            respond(conn, 204, None, b"")
+            http::respond(conn, 204, None, b"")
         }
-        _ => respond(conn, 404, None, b""),
+        _ => http::respond(conn, 404, None, b""),
     }
 }
 
@@ -315,42 +330,42 @@ fn answer_admin(
     reports: &Reports,
     started: Instant,
 ) -> Result<(), String> {
-    let req = read_request(&conn)?;
+    let req = read(&conn)?;
     match (req.method.as_str(), req.path.as_str()) {
         ("GET", "/config/") => {
             let config = std::fs::read_to_string(dir.join(CONFIG_FILE)).ok();
             let body = config.unwrap_or_else(|| "null\n".into());
-            respond(conn, 200, Some(&etag(&body)), body.as_bytes())
+            http::respond(conn, 200, Some(&etag(&body)), body.as_bytes())
         }
         ("POST", "/config/") => {
             let _lock = dns::lock(dir)?;
             let now =
                 std::fs::read_to_string(dir.join(CONFIG_FILE)).unwrap_or_else(|_| "null\n".into());
             if req.if_match.as_deref().is_some_and(|t| t != etag(&now)) {
-                return respond(conn, 412, None, b"the config changed meanwhile");
+                return http::respond(conn, 412, None, b"the config changed meanwhile");
             }
             let tmp = dir.join(format!("{CONFIG_FILE}.new"));
             std::fs::write(&tmp, &req.body)
                 .and_then(|()| std::fs::rename(&tmp, dir.join(CONFIG_FILE)))
                 .map_err(|e| e.to_string())?;
-            respond(conn, 200, None, b"")
+            http::respond(conn, 200, None, b"")
         }
         // Until every live replica has had time to report to a follower that just started, it
         // cannot say (and `drain` waits on).
         ("GET", "/reverse_proxy/upstreams") if started.elapsed() < FRESH => {
-            respond(conn, 503, None, b"the replicas have not all reported yet")
+            http::respond(conn, 503, None, b"the replicas have not all reported yet")
         }
         ("GET", "/reverse_proxy/upstreams") => {
             let current = State::read(dir).hash();
             let reports = reports.lock().map_err(|e| e.to_string())?.clone();
-            respond(
+            http::respond(
                 conn,
                 200,
                 None,
                 upstreams_json(&reports, &current).as_bytes(),
             )
         }
-        _ => respond(conn, 404, None, b""),
+        _ => http::respond(conn, 404, None, b""),
     }
 }
 
@@ -376,13 +391,27 @@ fn upstreams_json(reports: &BTreeMap<IpAddr, Report>, current: &str) -> String {
 }
 
 /// The replica's side: keeps `dir` and its Caddy (admin API on `admin`) on the follower's
-/// state, and reports to it. Runs for ever, on two threads.
-pub fn sync(dir: &Path, follower: String, admin: SocketAddr) {
+/// state, and reports to it; `key_file`: the shared key (a Swarm secret). Runs for ever, on two
+/// threads.
+pub fn sync(dir: &Path, follower: String, key_file: PathBuf, admin: SocketAddr) {
+    let key = loop {
+        match seal::read_key(&key_file) {
+            Ok(key) => break key,
+            Err(e) => {
+                eprintln!("helper proxy: no key for the control network yet ({e})");
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }
+    };
+    let link = Arc::new(Link {
+        follower,
+        key,
+        found: Mutex::new(None),
+    });
     let applied: Arc<Mutex<(String, Instant)>> =
         Arc::new(Mutex::new((String::new(), Instant::now())));
     {
-        let applied = Arc::clone(&applied);
-        let follower = follower.clone();
+        let (applied, link) = (Arc::clone(&applied), Arc::clone(&link));
         std::thread::spawn(move || loop {
             std::thread::sleep(REPORT);
             let Ok(upstreams) =
@@ -397,19 +426,31 @@ pub fn sync(dir: &Path, follower: String, admin: SocketAddr) {
                 continue;
             }
             let text = report_text(&hash, since.elapsed(), &upstreams.body);
-            let _ = post(&follower, "/report", text.as_bytes());
+            let _ = link.exchange("/report", b"report", text.as_bytes(), None);
         });
     }
     let dir = dir.to_path_buf();
     let mut config_applied: Option<String> = None;
+    let mut failing: Option<String> = None;
     loop {
         let have = applied.lock().map(|a| a.0.clone()).unwrap_or_default();
-        let Some((hash, state)) = get(&follower, &format!("/state?have={have}"))
-            .ok()
-            .and_then(|raw| State::decode(&raw))
-        else {
-            std::thread::sleep(Duration::from_millis(500));
-            continue;
+        let got = link.state(&have).and_then(|raw| {
+            State::decode(&raw).ok_or_else(|| "the state does not read back".to_string())
+        });
+        let (hash, state) = match got {
+            Ok(got) => {
+                failing = None;
+                got
+            }
+            Err(e) => {
+                // Said once, not every half second.
+                if failing.as_ref() != Some(&e) {
+                    eprintln!("helper proxy: no state from the follower: {e}");
+                    failing = Some(e);
+                }
+                std::thread::sleep(Duration::from_millis(500));
+                continue;
+            }
         };
         if hash == have {
             continue;
@@ -466,27 +507,68 @@ fn apply(
     Ok(())
 }
 
-/// One request to the follower (`host:port`, a name on the control network), as the helper
-/// asks Caddy's admin API; the body of a 200 (or 204).
-fn exchange(follower: &str, method: &str, path: &str, body: &[u8]) -> Result<Vec<u8>, String> {
-    let addr = follower
-        .to_socket_addrs()
-        .map_err(|e| format!("{follower}: {e}"))?
-        .next()
-        .ok_or_else(|| format!("{follower}: no address"))?;
-    let r = crate::admin::request(addr, method, path, body, None)?;
-    match r.status {
-        200 | 204 => Ok(r.body.into_bytes()),
-        s => Err(format!("the follower answered {s}")),
+/// A replica's way to the follower: its name on the control network (`host:port`) and the key.
+/// The follower is the address whose answers open with the key: a container that takes the
+/// follower's name on the network gets requests it cannot read, and its answers are refused.
+struct Link {
+    follower: String,
+    key: Key,
+    /// The address that answered last, asked first.
+    found: Mutex<Option<SocketAddr>>,
+}
+
+impl Link {
+    /// The follower's state, if it differs from `have` (or after `POLL`): `State::encode`d.
+    fn state(&self, have: &str) -> Result<Vec<u8>, String> {
+        let challenge = seal::hex(&seal::random(16)?);
+        let asked = format!("{have}\n{challenge}");
+        self.exchange(
+            "/state",
+            b"state request",
+            asked.as_bytes(),
+            Some(&state_context(&challenge)),
+        )
     }
-}
 
-fn get(follower: &str, path: &str) -> Result<Vec<u8>, String> {
-    exchange(follower, "GET", path, &[])
-}
-
-fn post(follower: &str, path: &str, body: &[u8]) -> Result<Vec<u8>, String> {
-    exchange(follower, "POST", path, body)
+    /// POSTs `plain` sealed for `context` to the follower; the answer opened for
+    /// `answer_context` (None: an empty answer is all it expects).
+    fn exchange(
+        &self,
+        path: &str,
+        context: &[u8],
+        plain: &[u8],
+        answer_context: Option<&[u8]>,
+    ) -> Result<Vec<u8>, String> {
+        let body = seal::seal(&self.key, context, plain)?;
+        let found = self.found.lock().map(|f| *f).unwrap_or(None);
+        let named = self
+            .follower
+            .to_socket_addrs()
+            .map_err(|e| format!("{}: {e}", self.follower))?;
+        let mut last = format!("{}: no address", self.follower);
+        for addr in found.into_iter().chain(named.filter(|a| Some(*a) != found)) {
+            let answer = crate::admin::request(addr, "POST", path, &body, None)
+                .and_then(|r| match r.status {
+                    200 | 204 => Ok(r.bytes),
+                    s => Err(format!("{addr} answered {s}")),
+                })
+                .and_then(|raw| match answer_context {
+                    None => Ok(Vec::new()),
+                    Some(ctx) => seal::open(&self.key, ctx, &raw)
+                        .ok_or_else(|| format!("{addr}'s answer is not sealed with the key")),
+                });
+            match answer {
+                Ok(plain) => {
+                    if let Ok(mut f) = self.found.lock() {
+                        *f = Some(addr);
+                    }
+                    return Ok(plain);
+                }
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    }
 }
 
 #[cfg(test)]
@@ -575,15 +657,11 @@ mod tests {
             &[("p_app-blue.1.x".into(), "10.0.0.2".into())],
         )
         .unwrap();
-        let free = |()| {
-            TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-        };
-        let (control, admin) = (free(()), free(()));
+        let (control, admin) = (free(), free());
         let up_since = Instant::now();
-        serve(&theirs, control, admin).unwrap();
+        let key = control_key(&theirs).unwrap();
+        assert_eq!(control_key(&theirs).unwrap(), key, "made once, then kept");
+        serve(&theirs, control, admin, key).unwrap();
         // docker flow's side: the config, guarded by its Etag.
         let r = crate::admin::request(admin, "GET", "/config/", &[], None).unwrap();
         assert_eq!((r.status, r.body.trim()), (200, "null"));
@@ -594,8 +672,8 @@ mod tests {
         let stale = crate::admin::request(admin, "POST", "/config/", b"{}", Some(&tag)).unwrap();
         assert_eq!(stale.status, 412);
         // A replica's first request gets the state at once; its next waits for a change.
-        let raw = get(&control.to_string(), "/state?have=").unwrap();
-        let (hash, state) = State::decode(&raw).unwrap();
+        let link = Arc::new(link_to(control, key));
+        let (hash, state) = State::decode(&link.state("").unwrap()).unwrap();
         assert_eq!(state.config.as_deref(), Some("{\"apps\":{}}"));
         let mut config_applied = state.config.clone();
         apply(&ours, &state, admin, &mut config_applied).unwrap();
@@ -604,8 +682,8 @@ mod tests {
             dns::members(&theirs, "app.p.dflow")
         );
         let waiting = std::thread::spawn({
-            let control = control.to_string();
-            move || get(&control, &format!("/state?have={hash}"))
+            let link = Arc::clone(&link);
+            move || link.state(&hash)
         });
         std::thread::sleep(Duration::from_millis(200));
         dns::write(
@@ -622,15 +700,16 @@ mod tests {
         );
         // Reports reach docker flow's drain as the admin API's upstreams.
         let current = State::read(&theirs).hash();
-        post(
-            &control.to_string(),
+        link.exchange(
             "/report",
+            b"report",
             report_text(
                 &current,
                 Duration::from_secs(1),
                 r#"[{"address":"10.0.0.2:8080","num_requests":1}]"#,
             )
             .as_bytes(),
+            None,
         )
         .unwrap();
         let early =
@@ -647,6 +726,74 @@ mod tests {
             crate::admin::requests_to(&up.body, &["10.0.0.2:8080".into()]),
             1
         );
+        // Without the key: no state, no report, and no state passed off as the follower's.
+        let stranger = link_to(
+            control,
+            seal::parse_key(&seal::new_key_text().unwrap()).unwrap(),
+        );
+        assert!(stranger.state("").is_err());
+        let plain = crate::admin::request(control, "POST", "/state", b"\nabc", None).unwrap();
+        assert_eq!(plain.status, 403);
+        assert!(!plain.bytes.windows(11).any(|w| w == b"app.p.dflow"));
+        let lie = report_text(&current, Duration::from_secs(9), "[]");
+        assert!(stranger
+            .exchange("/report", b"report", lie.as_bytes(), None)
+            .is_err());
+        let r = crate::admin::request(control, "POST", "/report", lie.as_bytes(), None).unwrap();
+        assert_eq!(r.status, 403);
+        let up =
+            crate::admin::request(admin, "GET", "/reverse_proxy/upstreams", &[], None).unwrap();
+        assert_eq!(
+            crate::admin::requests_to(&up.body, &["10.0.0.2:8080".into()]),
+            1,
+            "the refused report changed nothing"
+        );
         let _ = std::fs::remove_dir_all(&base);
+    }
+
+    #[test]
+    fn a_replica_refuses_a_state_not_sealed_with_the_key_and_finds_the_follower() {
+        let base = std::env::temp_dir().join(format!("dflow-impostor-{}", std::process::id()));
+        std::fs::create_dir_all(&base).unwrap();
+        let key = control_key(&base).unwrap();
+        // An impostor with a state of its own, sealed with another key, then in plain text.
+        let impostor_key = seal::parse_key(&seal::new_key_text().unwrap()).unwrap();
+        let evil = State {
+            config: Some("{\"evil\":1}".into()),
+            records: BTreeMap::new(),
+        };
+        for sealed_with in [Some(impostor_key), None] {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let at = listener.local_addr().unwrap();
+            let raw = evil.encode();
+            std::thread::spawn(move || {
+                http::serve(listener, move |conn| {
+                    let _ = read(&conn);
+                    let body = match sealed_with {
+                        Some(k) => seal::seal(&k, &state_context("x"), &raw).unwrap(),
+                        None => raw.clone(),
+                    };
+                    let _ = http::respond(conn, 200, None, &body);
+                })
+            });
+            let err = link_to(at, key).state("").unwrap_err();
+            assert!(err.contains("not sealed with the key"), "{err}");
+        }
+        let _ = std::fs::remove_dir_all(&base);
+    }
+
+    fn free() -> SocketAddr {
+        TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+    }
+
+    fn link_to(addr: SocketAddr, key: Key) -> Link {
+        Link {
+            follower: addr.to_string(),
+            key,
+            found: Mutex::new(None),
+        }
     }
 }

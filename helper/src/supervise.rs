@@ -43,19 +43,19 @@ extern "C" fn forward(sig: i32) {
 
 pub fn run(args: &[String]) -> ExitCode {
     const USAGE: &str =
-        "usage: helper proxy <dir> <dns-addr> [--sync <follower> <admin-addr>] <program> [<arg>...]";
+        "usage: helper proxy <dir> <dns-addr> [--sync <follower> <key-file> <admin-addr>] <program> [<arg>...]";
     let [dir, dns, rest @ ..] = args else {
         eprintln!("{USAGE}");
         return ExitCode::from(2);
     };
     // A replica of the proxy as a Swarm service copies the follower's state (`replicas`).
     let (sync, rest) = match rest {
-        [flag, follower, admin, rest @ ..] if flag == "--sync" => {
+        [flag, follower, key, admin, rest @ ..] if flag == "--sync" => {
             let Ok(admin) = admin.parse::<SocketAddr>() else {
                 eprintln!("helper proxy: `{admin}` is not an ip:port address");
                 return ExitCode::from(2);
             };
-            (Some((follower.clone(), admin)), rest)
+            (Some((follower.clone(), PathBuf::from(key), admin)), rest)
         }
         _ => (None, rest),
     };
@@ -93,10 +93,10 @@ pub fn run(args: &[String]) -> ExitCode {
         );
         super::dns::serve_on(&socket, &dir)
     });
-    if let Some((follower, admin)) = sync {
+    if let Some((follower, key, admin)) = sync {
         let dir = PathBuf::from(args[0].clone());
         eprintln!("helper proxy: keeping the rotation and Caddy's config on {follower}'s");
-        std::thread::spawn(move || super::replicas::sync(&dir, follower, admin));
+        std::thread::spawn(move || super::replicas::sync(&dir, follower, key, admin));
     }
     match child.wait() {
         Ok(status) => {

@@ -19,6 +19,7 @@ use crate::hooks::{self, Hook, Hooks};
 use crate::instance::Upstream;
 use crate::lock::Lock;
 use crate::orchestrator::Platform;
+use crate::proxy::Private;
 use crate::releases::Releases;
 use crate::settings::{Settings, Step};
 use crate::{model, Action};
@@ -126,6 +127,7 @@ impl Opened {
         } else {
             Vec::new()
         };
+        let reached = Reached::of(&self.project);
         let mut ctx = Ctx::new(
             engine,
             settings,
@@ -148,6 +150,7 @@ impl Opened {
             ctx.progress.warn(&warning);
         }
         check_mode(&ctx, action)?;
+        reached.check(&ctx.proxy.private())?;
         ctx.proxy.preflight()?;
         if self.needs_probe {
             // Its health is then checked by docker flow's helper, which must run on the engine.
@@ -372,6 +375,72 @@ fn check_mode(ctx: &Ctx, action: &Action) -> Result<()> {
 }
 
 /// Consul templates are read at switch time; check them before anything changes.
+/// What a project joins, mounts or shares that is not its own: (its key for it, the name).
+struct Reached {
+    networks: Vec<(String, String)>,
+    volumes: Vec<(String, String)>,
+    /// (service, container) for `network_mode` and `volumes_from` of `container:…`.
+    containers: Vec<(String, String)>,
+}
+
+impl Reached {
+    fn of(project: &Project) -> Reached {
+        let named = |kind: &str| -> Vec<(String, String)> {
+            let defs = project.model.rest.get(kind).and_then(|v| v.as_object());
+            defs.into_iter()
+                .flatten()
+                .map(|(key, def)| {
+                    let name = def.get("name").and_then(|n| n.as_str()).unwrap_or(key);
+                    (key.clone(), name.to_string())
+                })
+                .collect()
+        };
+        let mut containers = Vec::new();
+        for (service, svc) in &project.model.services {
+            for mode in svc.network_mode.iter().chain(&svc.volumes_from) {
+                if let Some(c) = mode.strip_prefix("container:") {
+                    containers.push((service.clone(), c.to_string()));
+                }
+            }
+        }
+        Reached {
+            networks: named("networks"),
+            volumes: named("volumes"),
+            containers,
+        }
+    }
+
+    /// Refuses (exit 2) a project that joins the proxy's own networks, mounts its volumes or
+    /// shares a container's namespaces with it: they hold the proxy's control surface, its
+    /// records and its keys, which no service of a project may reach.
+    fn check(&self, private: &Private) -> Result<()> {
+        let refuse = |what: String| {
+            Err(Error::usage(
+                format!("{what}, which is docker flow's proxy's own: it holds the proxy's control surface, records or keys"),
+                "remove it from the Compose file; services reach the proxy only through the routes docker flow makes",
+            ))
+        };
+        for (key, name) in &self.networks {
+            if private.networks.contains(name) {
+                return refuse(format!("the project's network `{key}` is `{name}`"));
+            }
+        }
+        for (key, name) in &self.volumes {
+            if private.volumes.contains(name) {
+                return refuse(format!("the project's volume `{key}` is `{name}`"));
+            }
+        }
+        for (service, container) in &self.containers {
+            if private.containers.contains(container) {
+                return refuse(format!(
+                    "service `{service}` shares the container `{container}`"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 fn check_templates(settings: &Settings) -> Result<()> {
     match (
         &settings.consul_template_fe_path,

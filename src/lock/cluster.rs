@@ -18,10 +18,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::{lock_name, now, Holder, EMPTY_IMAGE};
+use super::{now, Holder, EMPTY_IMAGE};
 use crate::engine::{args, Engine, Refusal};
 use crate::error::{Error, Result};
-use crate::progress::Progress;
 
 const LABEL_BEAT: &str = "io.docker-flow.lock.beat";
 /// How often the holder writes its heartbeat.
@@ -39,15 +38,17 @@ pub(super) struct Cluster {
 }
 
 impl Cluster {
-    /// Takes the project's swarm-wide lock, waiting up to `wait` for a live holder.
+    /// Takes the swarm-wide lock `name` (of `what`: "project `shop`"), waiting up to `wait` for
+    /// a live holder.
     pub(super) fn acquire(
         engine: &Engine,
-        project: &str,
+        name: &str,
+        what: &str,
         command: &str,
         wait: Duration,
-        progress: &Progress,
+        warn: &dyn Fn(&str),
     ) -> Result<Cluster> {
-        let name = lock_name(project);
+        let name = name.to_string();
         let started = Instant::now();
         loop {
             let mut a = args(&[
@@ -83,20 +84,20 @@ impl Cluster {
             };
             if !holder.is_lock {
                 return Err(Error::environment(
-                    format!("the service `{name}` holds the deploy lock's name but is not docker flow's lock"),
+                    format!("the service `{name}` holds the name of the lock of {what} but is not docker flow's lock"),
                     "docker flow never removes a service it did not make: rename or remove it",
                 ));
             }
             if silent > STALE {
-                progress.warn(&format!(
-                    "taking over the swarm's deploy lock of `{project}` left by {}: no heartbeat for {silent}s",
+                warn(&format!(
+                    "taking over the swarm's lock of {what} left by {}: no heartbeat for {silent}s",
                     holder.describe()
                 ));
                 let _ = engine.read(&args(&["service", "rm", &holder.id]));
                 super::retry(&name, started, wait)?;
                 continue;
             }
-            super::wait_turn(holder, project, &name, started, wait)?;
+            super::wait_turn(holder, what, &name, started, wait)?;
         }
     }
 

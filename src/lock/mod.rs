@@ -40,7 +40,8 @@ const RELEASE_WITHIN: Duration = Duration::from_secs(5);
 pub(crate) struct Lock<'a> {
     engine: &'a Engine,
     name: String,
-    project: String,
+    /// The project whose release history the lock mounts (none for the proxy's lock).
+    history: Option<String>,
     held: Held,
     /// On Swarm mode, the swarm-wide lock, taken first and released last (a field drops after
     /// the lock's own `drop` released the container).
@@ -105,6 +106,41 @@ pub(crate) fn lock_name(project: &str) -> String {
     format!("docker-flow-lock-{project}")
 }
 
+/// A proxy's own lock, beside the projects' deploy locks (taken after a project's, never
+/// before): held by a run while it migrates a proxy of the earlier layout, and, with the proxy
+/// as a Swarm service, from before it reads which certificate files the config loads until it
+/// wrote its own config, so that no run takes off files another has given and not yet named.
+pub(crate) struct ProxyLock<'a> {
+    /// Held until dropped.
+    _held: Lock<'a>,
+}
+
+impl<'a> ProxyLock<'a> {
+    /// Waits up to `wait` for another run to finish with the proxy `proxy`; `warn`: what the
+    /// user should know (a lock left over, taken over); `swarm`: on Swarm mode (the lock is then
+    /// held in the swarm too).
+    pub(crate) fn acquire(
+        engine: &'a Engine,
+        proxy: &str,
+        command: &str,
+        wait: Duration,
+        warn: &dyn Fn(&str),
+        swarm: bool,
+    ) -> Result<ProxyLock<'a>> {
+        let held = Lock::acquire_named(
+            engine,
+            format!("docker-flow-proxy-lock-{proxy}"),
+            &format!("the proxy `{proxy}`"),
+            None,
+            command,
+            wait,
+            warn,
+            swarm,
+        )?;
+        Ok(ProxyLock { _held: held })
+    }
+}
+
 /// The machine's name, for the lock's labels (a person reading who holds a lock wants it; no
 /// decision depends on it).
 pub(crate) fn hostname() -> String {
@@ -136,19 +172,43 @@ impl<'a> Lock<'a> {
         progress: &Progress,
         platform: crate::platform::Platform,
     ) -> Result<Lock<'a>> {
-        let name = lock_name(project);
+        Self::acquire_named(
+            engine,
+            lock_name(project),
+            &format!("project `{project}`"),
+            Some(project),
+            command,
+            wait,
+            &|w| progress.warn(w),
+            platform.is_swarm(),
+        )
+    }
+
+    /// Takes the lock `name` (of `what`: "project `shop`"), with `history`'s release history
+    /// mounted if given.
+    #[allow(clippy::too_many_arguments)]
+    fn acquire_named(
+        engine: &'a Engine,
+        name: String,
+        what: &str,
+        history: Option<&str>,
+        command: &str,
+        wait: Duration,
+        warn: &dyn Fn(&str),
+        swarm: bool,
+    ) -> Result<Lock<'a>> {
         if engine.dry_run() {
             return Ok(Lock {
                 engine,
                 name,
-                project: project.to_string(),
+                history: history.map(String::from),
                 held: Held::Nothing,
                 cluster: None,
             });
         }
-        let cluster = if platform.is_swarm() {
+        let cluster = if swarm {
             Some(cluster::Cluster::acquire(
-                engine, project, command, wait, progress,
+                engine, &name, what, command, wait, warn,
             )?)
         } else {
             None
@@ -160,8 +220,8 @@ impl<'a> Lock<'a> {
         let started = Instant::now();
         loop {
             let attempt = match &image {
-                Some(image) => Self::hold(engine, &name, project, command, image)?,
-                None => Self::create_unproven(engine, &name, project, command)?,
+                Some(image) => Self::hold(engine, &name, history, command, image)?,
+                None => Self::create_unproven(engine, &name, history, command)?,
             };
             if let Attempt::Taken(mut lock) = attempt {
                 lock.cluster = cluster;
@@ -174,22 +234,22 @@ impl<'a> Lock<'a> {
             };
             if !holder.is_lock {
                 return Err(Error::environment(
-                    format!("the container `{name}` holds the deploy lock's name but is not docker flow's lock"),
+                    format!("the container `{name}` holds the name of the lock of {what} but is not docker flow's lock"),
                     "docker flow never removes a container it did not make: rename or remove it",
                 ));
             }
             if !holder.running && !holder.unproven {
                 // Its holder is gone (the lock stops with it); it is being removed, or was left
                 // by an older docker flow. Only a container with the lock's label is removed.
-                progress.warn(&format!(
-                    "taking over the deploy lock of `{project}` left by {}: it no longer runs",
+                warn(&format!(
+                    "taking over the lock of {what} left by {}: it no longer runs",
                     holder.describe()
                 ));
                 let _ = engine.read(&args(&["rm", "-f", &holder.id]));
                 retry(&name, started, wait)?;
                 continue;
             }
-            wait_turn(holder, project, &name, started, wait)?;
+            wait_turn(holder, what, &name, started, wait)?;
         }
     }
 
@@ -216,7 +276,7 @@ impl<'a> Lock<'a> {
     fn hold(
         engine: &'a Engine,
         name: &str,
-        project: &str,
+        history: Option<&str>,
         command: &str,
         image: &str,
     ) -> Result<Attempt<'a>> {
@@ -224,15 +284,17 @@ impl<'a> Lock<'a> {
         a.extend(Self::labels(command));
         a.extend(args(&["--network", "none", "--user", "65534:65534"]));
         // The project's release history: the run holding the lock appends to it (`record`).
-        a.extend(args(&[
-            "--mount",
-            &format!(
-                "type=volume,src={},dst={},volume-label={}={project}",
-                history::volume(project),
-                history::DIR,
-                history::LABEL
-            ),
-        ]));
+        if let Some(project) = history {
+            a.extend(args(&[
+                "--mount",
+                &format!(
+                    "type=volume,src={},dst={},volume-label={}={project}",
+                    history::volume(project),
+                    history::DIR,
+                    history::LABEL
+                ),
+            ]));
+        }
         a.extend(args(&helper::CONFINED));
         a.extend(args(&[image, "hold"]));
         let mut run = engine.start_attached(&a)?;
@@ -244,7 +306,7 @@ impl<'a> Lock<'a> {
             return Ok(Attempt::Taken(Box::new(Lock {
                 engine,
                 name: name.to_string(),
-                project: project.to_string(),
+                history: history.map(String::from),
                 held: Held::Running(Box::new(run)),
                 cluster: None,
             })));
@@ -269,7 +331,7 @@ impl<'a> Lock<'a> {
     fn create_unproven(
         engine: &'a Engine,
         name: &str,
-        project: &str,
+        history: Option<&str>,
         command: &str,
     ) -> Result<Attempt<'a>> {
         engine.ensure_imported(EMPTY_IMAGE, "docker flow deploy lock", &[], || {
@@ -285,7 +347,7 @@ impl<'a> Lock<'a> {
             return Ok(Attempt::Taken(Box::new(Lock {
                 engine,
                 name: name.to_string(),
-                project: project.to_string(),
+                history: history.map(String::from),
                 held: Held::Unproven(out.stdout.trim().to_string()),
                 cluster: None,
             })));
@@ -303,6 +365,9 @@ impl<'a> Lock<'a> {
     /// mounted on this lock (so only the holder writes). False when this lock cannot: a dry
     /// run, or an engine that cannot run docker flow's helper.
     pub(crate) fn record(&self, target: &str, lines: &[String]) -> Result<bool> {
+        let Some(project) = &self.history else {
+            return Ok(false);
+        };
         if lines.is_empty() || !matches!(self.held, Held::Running(_)) {
             return Ok(false);
         }
@@ -327,7 +392,7 @@ impl<'a> Lock<'a> {
                     "cannot record the release history: {}",
                     out.last_error_line()
                 ),
-                format!("check the volume `{}`", history::volume(&self.project)),
+                format!("check the volume `{}`", history::volume(project)),
             ));
         }
         Ok(true)
@@ -335,7 +400,7 @@ impl<'a> Lock<'a> {
 
     /// The target's release history file, read through this lock (None: this lock cannot).
     pub(crate) fn history(&self, target: &str) -> Result<Option<String>> {
-        if !matches!(self.held, Held::Running(_)) {
+        if self.history.is_none() || !matches!(self.held, Held::Running(_)) {
             return Ok(None);
         }
         let out = self.engine.read(&args(&[
@@ -429,7 +494,7 @@ pub(crate) fn unlock(engine: &Engine, project: &str) -> Result<String> {
 /// `wait` has passed since `started` (or a cancel), else a pause before the next attempt.
 fn wait_turn(
     holder: Holder,
-    project: &str,
+    what: &str,
     name: &str,
     started: Instant,
     wait: Duration,
@@ -437,7 +502,7 @@ fn wait_turn(
     crate::cancel::check()?;
     if started.elapsed() >= wait {
         return Err(Error::Locked {
-            project: project.to_string(),
+            what: what.to_string(),
             age: holder.age(),
             command: holder.command,
             pid: holder.pid,

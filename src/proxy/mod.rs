@@ -58,8 +58,22 @@ impl RouteSpec {
     }
 }
 
+/// What is the proxy's alone: the networks, volumes and containers that hold its control
+/// surface, its records and its keys. A project that joins or mounts one is refused before
+/// anything changes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Private {
+    pub networks: Vec<String>,
+    pub volumes: Vec<String>,
+    pub containers: Vec<String>,
+}
+
 pub(crate) trait Proxy {
     fn driver(&self) -> &'static str;
+    /// The proxy's own networks, volumes and containers (none by default).
+    fn private(&self) -> Private {
+        Private::default()
+    }
     /// Before anything changes: a proxy that runs must be reachable (exit 3 otherwise).
     fn preflight(&self) -> Result<()> {
         Ok(())

@@ -17,10 +17,14 @@ use super::{config, follower, service, ADMIN, RECORDS, RESOLVER};
 use crate::engine::{args, Engine, Output, Refusal};
 use crate::error::{Error, Result};
 use crate::helper;
+use crate::lock::ProxyLock;
 use crate::settings::ProxySettings;
 
 /// The label every proxy container docker flow starts carries.
 const LABEL: &str = "io.docker-flow.proxy";
+/// How long a run waits for another to finish with the proxy's lock (giving the proxy
+/// service's files restarts each replica, one at a time).
+const PROXY_LOCK_WAIT: Duration = Duration::from_secs(600);
 /// Its value on the earlier layout's rotation container (`<proxy-name>-dns`).
 const OLD_ROTATION: &str = "rotation";
 /// The label of the container's layout. Without it (the admin API published on the host, the
@@ -74,6 +78,8 @@ pub(super) struct ProxyContainer<'a> {
     /// Swarm mode with `--proxy-replicas`: the proxy is a service (`service.rs`), and docker
     /// flow's calls go to its follower.
     service: bool,
+    /// Swarm mode: the proxy's own lock is also held in the swarm.
+    swarm: bool,
 }
 
 impl<'a> ProxyContainer<'a> {
@@ -87,6 +93,7 @@ impl<'a> ProxyContainer<'a> {
             engine,
             settings,
             service,
+            swarm,
         }
     }
 
@@ -129,6 +136,22 @@ impl<'a> ProxyContainer<'a> {
         )
     }
 
+    /// The key the follower and the replicas seal the control network's messages with, as the
+    /// follower keeps it (made by the follower on first use).
+    fn control_key(&self) -> Result<service::ControlKey> {
+        let out = self.exec(&args(&["control-key", follower::RECORDS]), None, false)?;
+        service::ControlKey::parse(&out.stdout).ok_or_else(|| {
+            Error::environment(
+                format!(
+                    "the proxy's follower `{}` gave no key for the control network: {}",
+                    follower::name(self.name()),
+                    out.last_error_line()
+                ),
+                format!("`docker logs {}` tells more", follower::name(self.name())),
+            )
+        })
+    }
+
     /// The container that served the rotation in the earlier layout.
     fn old_rotation(&self) -> String {
         format!("{}-dns", self.settings.name)
@@ -148,6 +171,21 @@ impl<'a> ProxyContainer<'a> {
 
     /// The volume that keeps Caddy's data: certificates, keys, its local CA, and the files
     /// docker flow copies in for `--tls-cert` and `--acme-ca-root`.
+    /// Its control network (the proxy service's), its volumes (Caddy's config and certificates,
+    /// the records and the control network's key) and its containers (the proxy, the follower).
+    pub(super) fn private(&self) -> crate::proxy::Private {
+        let name = self.name();
+        crate::proxy::Private {
+            networks: vec![service::control_network(name)],
+            volumes: vec![
+                format!("{name}-data"),
+                self.data_volume(),
+                self.records_volume(),
+            ],
+            containers: vec![name.to_string(), follower::name(name)],
+        }
+    }
+
     fn data_volume(&self) -> String {
         format!("{}-tls", self.settings.name)
     }
@@ -395,12 +433,14 @@ impl<'a> ProxyContainer<'a> {
         }
         service::ensure_control_network(self.engine, self.name())?;
         self.follower().ensure()?;
+        let key = self.control_key()?;
         let image = service::image(self.engine, &self.settings, &found)?;
         service::ensure(
             self.engine,
             &self.settings,
             &image,
             &follower::name(self.name()),
+            &key,
             &found,
         )?;
         let unplaced = service::wait_running(self.engine, &self.settings)?;
@@ -483,9 +523,15 @@ impl<'a> ProxyContainer<'a> {
     }
 
     /// Gives the proxy `files` (absolute paths in Caddy's container, content): copied into the
-    /// proxy container, or mounted into every replica of the proxy service as Swarm secrets
-    /// (`in_use`: the files its config loads now, which the replicas keep).
-    pub(super) fn give_files(&self, files: &[(&str, &[u8])], in_use: &[String]) -> Result<()> {
+    /// proxy container, or mounted into every replica of the proxy service as Swarm secrets,
+    /// taking off those no route loads (`in_use`: what the config loads, read holding `_lock`,
+    /// which `files_lock` gives for the proxy service).
+    pub(super) fn give_files(
+        &self,
+        _lock: Option<&ProxyLock>,
+        files: &[(&str, &[u8])],
+        in_use: &[String],
+    ) -> Result<()> {
         if self.service {
             service::give_files(self.engine, &self.settings, files, in_use)
         } else {
@@ -493,9 +539,36 @@ impl<'a> ProxyContainer<'a> {
         }
     }
 
+    /// The proxy service's lock of its files, held from before a run reads which files the
+    /// config loads until it wrote its own: no run then takes off files another has given and
+    /// not yet named in the config. None for a proxy container (its files stay on its volume).
+    /// `warn`: what the user should know.
+    pub(super) fn files_lock(&self, warn: &dyn Fn(&str)) -> Result<Option<ProxyLock<'a>>> {
+        if !self.service {
+            return Ok(None);
+        }
+        self.lock("proxy files", warn).map(Some)
+    }
+
+    /// The proxy's own lock (`ProxyLock`), for `command`.
+    fn lock(&self, command: &str, warn: &dyn Fn(&str)) -> Result<ProxyLock<'a>> {
+        ProxyLock::acquire(
+            self.engine,
+            self.name(),
+            command,
+            PROXY_LOCK_WAIT,
+            warn,
+            self.swarm,
+        )
+    }
+
     /// The proxy service's local CA root (its paths in the replicas), made the first time;
-    /// `in_use`: the files the config loads now.
-    pub(super) fn local_ca(&self, in_use: &[String]) -> Result<(String, String)> {
+    /// `in_use`: the files the config loads, read holding the files `_lock`.
+    pub(super) fn local_ca(
+        &self,
+        _lock: &ProxyLock,
+        in_use: &[String],
+    ) -> Result<(String, String)> {
         service::local_ca(self.engine, &self.settings, in_use)
     }
 
@@ -544,6 +617,15 @@ impl<'a> ProxyContainer<'a> {
         if self.engine.planned(format!(
             "recreate the proxy `{name}` with its HTTPS port and certificates' volume, keeping its routes (one restart)"
         )) {
+            return Ok(());
+        }
+        // Under the proxy's lock, and only if no other run migrated it meanwhile: a second
+        // migration would recreate the proxy from the earlier config, losing a route the
+        // first run's project wrote since.
+        let _lock = self.lock("migrate the proxy", &|w| {
+            crate::progress::say(format_args!("warning: {w}\n"))
+        })?;
+        if !matches!(self.find()?, Found::OldLayout) {
             return Ok(());
         }
         // `docker cp` out of a container gives a tar of the one file (none before Caddy saved).

@@ -18,7 +18,7 @@ use crate::helper;
 /// The label on the follower: the proxy it follows for.
 const LABEL: &str = "io.docker-flow.follower-of";
 /// Where it finds the records and the engine's socket.
-const RECORDS: &str = "/routes";
+pub(super) const RECORDS: &str = "/routes";
 pub(super) const SOCKET: &str = "/var/run/docker.sock";
 
 /// The follower's name beside the proxy `proxy`.

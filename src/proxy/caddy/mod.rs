@@ -222,6 +222,19 @@ impl<'a> Caddy<'a> {
         // The proxy service's replicas issue from one root docker flow gives them.
         let shared_ca = self.container.is_service() && self.issuer() == Some(tls::Issuer::Internal);
         let mut local_ca: Option<(String, String)> = None;
+        // With the proxy service, which files no route loads is read, and they are taken off,
+        // under the proxy's files lock, held until this run's config is written: another
+        // run's files, given and not yet named in the config, are never taken off.
+        let files_lock = if shared_ca || material.is_some_and(|m| !m.files.is_empty()) {
+            self.container
+                .files_lock(&|w| self.warnings.borrow_mut().push(w.to_string()))?
+        } else {
+            None
+        };
+        if files_lock.is_some() {
+            // What was read before the lock may miss another run's files: read it again.
+            seen = None;
+        }
         for _ in 0..20 {
             let r = match seen.take() {
                 Some(r) => r,
@@ -235,9 +248,13 @@ impl<'a> Caddy<'a> {
             };
             let https = material.map(|m| &m.https);
             let mut new = config::with_route_everywhere(&current, &self.route, https, servers);
-            if shared_ca {
+            // (`shared_ca` is the proxy service's: its lock is taken.)
+            if let Some(lock) = files_lock.as_ref().filter(|_| shared_ca) {
                 if local_ca.is_none() {
-                    local_ca = Some(self.container.local_ca(&config::files_in_use(&current))?);
+                    local_ca = Some(
+                        self.container
+                            .local_ca(lock, &config::files_in_use(&current))?,
+                    );
                 }
                 let (cert, key) = local_ca.as_ref().expect("set above");
                 let with = config::with_local_ca(new.as_ref().unwrap_or(&current), cert, key);
@@ -252,8 +269,11 @@ impl<'a> Caddy<'a> {
                     .iter()
                     .map(|(p, c)| (p.as_str(), c.as_slice()))
                     .collect();
-                self.container
-                    .give_files(&files, &config::files_in_use(&current))?;
+                self.container.give_files(
+                    files_lock.as_ref(),
+                    &files,
+                    &config::files_in_use(&current),
+                )?;
                 copied = true;
             }
             let w = self
@@ -385,6 +405,10 @@ fn kept_changing() -> Error {
 impl Proxy for Caddy<'_> {
     fn driver(&self) -> &'static str {
         "caddy"
+    }
+
+    fn private(&self) -> crate::proxy::Private {
+        self.container.private()
     }
 
     /// Before anything changes: the engine can run the helper, and what stands at the proxy's

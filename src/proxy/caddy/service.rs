@@ -32,6 +32,8 @@ use crate::settings::ProxySettings;
 pub(super) const LABEL: &str = "io.docker-flow.proxy";
 /// Where the follower serves the replicas, on the control network.
 pub(super) const CONTROL_PORT: u16 = 2020;
+/// Where each replica finds the control network's key (a Swarm secret, in its memory only).
+const KEY_TARGET: &str = "docker-flow-control-key";
 /// How long the replicas may take to run.
 const START: Duration = Duration::from_secs(90);
 
@@ -209,36 +211,93 @@ fn build(engine: &Engine, settings: &ProxySettings, tag: &str) -> Result<()> {
     }
 }
 
-/// Creates the service (its replicas follow `follower`), or moves it to `image`.
+/// The control network's key as the follower holds it: its public name and its text.
+pub(super) struct ControlKey {
+    pub id: String,
+    pub text: String,
+}
+
+impl ControlKey {
+    /// `<id> <key>`, as the helper's `control-key` prints it.
+    pub(super) fn parse(line: &str) -> Option<ControlKey> {
+        let (id, text) = line.trim().split_once(' ')?;
+        let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
+        (hex(id, 12) && hex(text, 64)).then(|| ControlKey {
+            id: id.to_string(),
+            text: text.to_string(),
+        })
+    }
+
+    /// The Swarm secret that gives it to the replicas.
+    fn secret(&self, proxy: &str) -> String {
+        let room = 63 - "-control-".len() - self.id.len();
+        format!(
+            "{}-control-{}",
+            proxy.chars().take(room).collect::<String>(),
+            self.id
+        )
+    }
+}
+
+/// Creates the service (its replicas follow `follower`, with `key`), or moves it to `image` and
+/// `key`.
 pub(super) fn ensure(
     engine: &Engine,
     settings: &ProxySettings,
     image: &str,
     follower: &str,
+    key: &ControlKey,
     found: &Service,
 ) -> Result<()> {
     let name = &settings.name;
     let want = settings.replicas.unwrap_or(1);
+    let secret = key.secret(name);
+    keep(
+        engine,
+        "secret",
+        name,
+        &secret,
+        key.text.as_bytes(),
+        "the control network's key",
+    )?;
     match found {
         Service::Ours {
             image: now,
             replicas,
             ..
         } => {
-            // Another build of docker flow (another helper), or another count asked for.
+            // Another build of docker flow (another helper, which may take other arguments),
+            // another count asked for, or another key (the follower's records were lost).
             let mut update = args(&["service", "update", "--detach"]);
             if now.split('@').next() != Some(image) {
-                update.extend(args(&["--image", image]));
+                update.extend(args(&["--image", image, "--args", &command(follower).join(" ")]));
             }
             if *replicas != want {
                 update.extend(args(&["--replicas", &want.to_string()]));
+            }
+            let mounted: Vec<String> = attached_files(engine, name)?
+                .into_iter()
+                .filter(|(_, target)| target == KEY_TARGET)
+                .map(|(s, _)| s)
+                .collect();
+            let stale: Vec<&String> = mounted.iter().filter(|s| **s != secret).collect();
+            if !mounted.contains(&secret) {
+                for old in &stale {
+                    update.extend(args(&["--secret-rm", old]));
+                }
+                update.extend(args(&["--secret-add", &key_mount(&secret)]));
             }
             if update.len() == 3 {
                 return Ok(());
             }
             update.push(name.clone());
             let out = engine.change(&update, None)?;
-            return check(out, name, "update");
+            check(out, name, "update")?;
+            for old in stale {
+                // Best effort: a key no replica mounts any more.
+                engine.change(&args(&["secret", "rm", old]), None)?;
+            }
+            return Ok(());
         }
         Service::Foreign { image } => {
             return Err(Error::ProxyNotOwned {
@@ -261,7 +320,7 @@ pub(super) fn ensure(
                 .to_string(),
         ),
     };
-    let a = create_args(settings, image, follower, node.as_deref());
+    let a = create_args(settings, image, follower, &secret, node.as_deref());
     let out = engine.change(&a, None)?;
     check(out, name, "create")
 }
@@ -272,6 +331,7 @@ fn create_args(
     settings: &ProxySettings,
     image: &str,
     follower: &str,
+    key_secret: &str,
     node: Option<&str>,
 ) -> Vec<String> {
     let mode = match settings.publish {
@@ -296,6 +356,8 @@ fn create_args(
         &format!("mode={mode},target=443,published={}", settings.https_port),
         "--network",
         &control_network(&settings.name),
+        "--secret",
+        &key_mount(key_secret),
         "--env",
         &format!("CADDY_ADMIN={ADMIN}"),
         "--env",
@@ -314,18 +376,30 @@ fn create_args(
             "--no-resolve-image",
         ]));
     }
-    a.extend(args(&[
-        image,
+    a.push(image.to_string());
+    a.extend(command(follower));
+    a
+}
+
+/// A replica's command (after the helper, its entrypoint): serve the rotation, keep it and
+/// Caddy's config on the follower's, run Caddy.
+fn command(follower: &str) -> Vec<String> {
+    args(&[
         "proxy",
         RECORDS,
         RESOLVER,
         "--sync",
         &format!("{follower}:{CONTROL_PORT}"),
+        &format!("/run/secrets/{KEY_TARGET}"),
         ADMIN,
         "caddy",
         "run",
-    ]));
-    a
+    ])
+}
+
+/// `--secret` of the control network's key.
+fn key_mount(secret: &str) -> String {
+    format!("source={secret},target={KEY_TARGET},mode=0400")
 }
 
 fn check(out: crate::engine::Output, name: &str, what: &str) -> Result<()> {
@@ -370,7 +444,9 @@ pub(super) fn add_network(engine: &Engine, settings: &ProxySettings, network: &s
 /// path is named by its content's hash, and so is its secret: new content is a new secret, and
 /// one already attached is left as it is. Swarm replaces the replicas one at a time to mount
 /// secrets (a task cannot change its mounts in place), as for a route's network: new files cost
-/// each node's replica a restart.
+/// each node's replica a restart. Called holding the proxy's files lock (`ProxyLock`), with
+/// `in_use` read under it: no other run has then given files it has not yet named in the
+/// config, so a file no route loads is no run's.
 pub(super) fn give_files(
     engine: &Engine,
     settings: &ProxySettings,
@@ -662,11 +738,22 @@ mod tests {
     }
 
     #[test]
+    fn the_control_key_reads_as_the_helper_prints_it_and_names_its_secret() {
+        let line = format!("0123456789ab {}\n", "f".repeat(64));
+        let key = ControlKey::parse(&line).unwrap();
+        assert_eq!(key.secret("edge"), "edge-control-0123456789ab");
+        assert!(key.secret(&"p".repeat(80)).len() <= 63);
+        assert!(ControlKey::parse("0123456789ab short").is_none());
+        assert!(ControlKey::parse("").is_none());
+    }
+
+    #[test]
     fn the_replicas_publish_in_host_mode_unless_told_and_follow_the_follower() {
         let a = create_args(
             &settings(PublishMode::Host, Some("r.example")),
             "img",
             "edge-follow",
+            "edge-control-0123456789ab",
             None,
         )
         .join(" ");
@@ -677,8 +764,12 @@ mod tests {
         );
         assert!(a.contains("--network edge-control"), "{a}");
         assert!(
+            a.contains("--secret source=edge-control-0123456789ab,target=docker-flow-control-key,mode=0400"),
+            "{a}"
+        );
+        assert!(
             a.ends_with(
-                "img proxy /routes 127.0.0.1:5353 --sync edge-follow:2020 127.0.0.1:2019 caddy run"
+                "img proxy /routes 127.0.0.1:5353 --sync edge-follow:2020 /run/secrets/docker-flow-control-key 127.0.0.1:2019 caddy run"
             ),
             "{a}"
         );
@@ -687,6 +778,7 @@ mod tests {
             &settings(PublishMode::Ingress, None),
             "img",
             "edge-follow",
+            "edge-control-0123456789ab",
             Some("n1"),
         )
         .join(" ");
