@@ -50,6 +50,9 @@ pub(crate) const HOOKS_DIR: &str = ".docker-flow/hooks";
 #[derive(Debug, Default)]
 pub(crate) struct Hooks {
     found: Vec<(Hook, PathBuf)>,
+    /// Files in the hooks' directory that are no hook (a misspelled `pre-deploi`): never run,
+    /// so the run says so.
+    pub strays: Vec<String>,
 }
 
 impl Hooks {
@@ -73,7 +76,34 @@ impl Hooks {
             }
             found.push((hook, path));
         }
-        Ok(Hooks { found })
+        let mut strays: Vec<String> = std::fs::read_dir(&dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| !n.starts_with('.') && !Hook::ALL.iter().any(|h| h.name() == n))
+            .collect();
+        strays.sort_unstable();
+        Ok(Hooks { found, strays })
+    }
+
+    /// What to say of the files in the hooks' directory that are no hook.
+    pub(crate) fn stray_warnings(&self) -> Vec<String> {
+        let names: Vec<&str> = Hook::ALL.iter().map(|h| h.name()).collect();
+        self.strays
+            .iter()
+            .map(|stray| {
+                let near = names
+                    .iter()
+                    .find(|n| strsim::damerau_levenshtein(stray, n) <= 2)
+                    .map(|n| format!(" (did you mean `{n}`?)"))
+                    .unwrap_or_default();
+                format!(
+                    "{HOOKS_DIR}/{stray} is not a hook and never runs{near}; the hooks are {}",
+                    names.join(", ")
+                )
+            })
+            .collect()
     }
 
     pub(crate) fn get(&self, hook: Hook) -> Option<&Path> {

@@ -92,8 +92,19 @@ fn hooks_run_once_each_with_their_variables_and_a_failing_pre_deploy_changes_not
     for hook in ["pre-deploy", "pre-promote", "post-deploy", "on-failure"] {
         executable(&bed, &format!(".docker-flow/hooks/{hook}"), HOOK);
     }
+    // A misspelled hook never runs, and the run says so.
+    executable(&bed, ".docker-flow/hooks/pre-deploi", HOOK);
     // Through the docker CLI with a context: a hook's own `docker` gets the same one.
-    bed.docker(&["--context", "default", "flow", "deploy"]).ok();
+    let r = bed.docker(&["--context", "default", "flow", "deploy"]);
+    r.ok();
+    assert!(
+        r.stderr.contains(
+            ".docker-flow/hooks/pre-deploi is not a hook and never runs (did you mean `pre-deploy`?)"
+        ),
+        "{}",
+        r.stderr
+    );
+    std::fs::remove_file(bed.path().join(".docker-flow/hooks/pre-deploi")).unwrap();
     let read = || std::fs::read_to_string(&log).unwrap_or_default();
     let lines: Vec<String> = read().lines().map(String::from).collect();
     let hooks: Vec<&str> = lines.iter().map(|l| l.split(' ').next().unwrap()).collect();

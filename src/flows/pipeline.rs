@@ -146,8 +146,8 @@ impl Opened {
             Action::Abort => "abort".to_string(),
             _ => "rollback".to_string(),
         };
-        for warning in warnings {
-            ctx.progress.warn(&warning);
+        for warning in warnings.iter().chain(&hooks.stray_warnings()) {
+            ctx.progress.warn(warning);
         }
         check_mode(&ctx, action)?;
         reached.check(&ctx.proxy.private())?;
