@@ -49,8 +49,24 @@ pub(crate) fn split(args: &[String]) -> Result<SplitArgs> {
     while i < args.len() {
         let a = &args[i];
         if a == PLUGIN_NAME {
+            // `docker flow -c prod deploy`: docker's context right after `flow` is docker's
+            // still (docker flow has no `-c` of its own, so it never means something else).
+            let mut j = i + 1;
+            while let Some(arg) = args.get(j) {
+                let value = match arg.as_str() {
+                    "-c" | "--context" => args.get(j + 1).cloned().map(|v| (v, 2)),
+                    _ => arg
+                        .strip_prefix("--context=")
+                        .or_else(|| arg.strip_prefix("-c=").or_else(|| arg.strip_prefix("-c")))
+                        .filter(|v| !v.is_empty())
+                        .map(|v| (v.to_string(), 1)),
+                };
+                let Some((value, used)) = value else { break };
+                globals.push(format!("--context={value}"));
+                j += used;
+            }
             let mut ours = vec!["docker flow".to_string()];
-            ours.extend(args[i + 1..].iter().cloned());
+            ours.extend(args[j..].iter().cloned());
             return Ok(SplitArgs {
                 docker_globals: globals,
                 ours,
@@ -188,6 +204,23 @@ mod tests {
             s(&["docker-flow", "deploy", "-c", "http://consul:8500"])
         );
         // `-H` standalone is the seed's --host flag, ours.
+        // docker's context right after `flow`.
+        let r = split(&s(&[
+            "flow",
+            "-c",
+            "prod",
+            "--context=x",
+            "-cy",
+            "deploy",
+            "-c",
+            "z",
+        ]))
+        .unwrap();
+        assert_eq!(
+            r.docker_globals,
+            s(&["--context=prod", "--context=x", "--context=y"])
+        );
+        assert_eq!(r.ours, s(&["docker flow", "deploy", "-c", "z"]));
         let r = split(&s(&["-H", "unix:///x.sock", "config"])).unwrap();
         assert!(!r.as_plugin);
         assert_eq!(r.ours[1..], s(&["-H", "unix:///x.sock", "config"]));

@@ -32,38 +32,63 @@ pub(crate) enum Command {
   docker flow deploy --scale +2            one more pair of instances than run now
   docker flow deploy --dry-run --format json
   docker flow deploy --no-promote          preview it: curl -H 'X-Docker-Flow-Preview: 1' …
-  docker flow deploy --canary 1            one new instance shares traffic with the live ones")]
-    Deploy,
+  docker flow deploy --canary 1            one new instance shares traffic with the live ones
+  docker flow deploy web                   the service web (as -t web)")]
+    Deploy {
+        /// The Compose service (as `-t`).
+        #[arg(value_name = "SERVICE")]
+        service: Option<String>,
+    },
     /// Make a staged release (`deploy --no-promote`) or a canary (`deploy --canary`) live; stop the old.
     #[command(after_help = "Examples:
   docker flow deploy --no-promote && ./smoke.sh && docker flow promote
   docker flow deploy --canary 25% && sleep 600 && docker flow promote")]
-    Promote,
+    Promote {
+        /// The Compose service (as `-t`).
+        #[arg(value_name = "SERVICE")]
+        service: Option<String>,
+    },
     /// Remove a staged release or a canary (out of rotation first); the live release keeps serving.
     #[command(after_help = "Examples:
   docker flow abort
-  docker flow abort -t web")]
-    Abort,
+  docker flow abort web")]
+    Abort {
+        /// The Compose service (as `-t`).
+        #[arg(value_name = "SERVICE")]
+        service: Option<String>,
+    },
     /// Scale the live release: N, +N or -N instances.
     #[command(after_help = "Examples:
   docker flow scale 4
   docker flow scale +2
-  docker flow scale -1 -t web")]
+  docker flow scale web -1                 the service web (as -t web)")]
     Scale {
-        /// N (absolute), +N or -N (relative to the running count).
-        #[arg(allow_hyphen_values = true, value_name = "N|+N|-N")]
+        /// N (absolute), +N or -N (relative to the running count); or the Compose service (as
+        /// `-t`), then N.
+        #[arg(allow_negative_numbers = true, value_name = "SERVICE|N")]
+        first: Option<String>,
+        /// N, +N or -N, after the service.
+        #[arg(allow_negative_numbers = true, value_name = "N")]
         count: Option<String>,
     },
     /// Point the proxy at the live release (or the newest deployed one after `--flow=deploy`).
     #[command(after_help = "Examples:
   docker flow proxy                        route to the live release again
   docker flow --flow=deploy && docker flow proxy && docker flow stop-old")]
-    Proxy,
+    Proxy {
+        /// The Compose service (as `-t`).
+        #[arg(value_name = "SERVICE")]
+        service: Option<String>,
+    },
     /// Stop the release the proxy no longer routes to.
     #[command(after_help = "Examples:
   docker flow stop-old
   docker flow stop-old --drain-timeout 2m")]
-    StopOld,
+    StopOld {
+        /// The Compose service (as `-t`).
+        #[arg(value_name = "SERVICE")]
+        service: Option<String>,
+    },
     /// Bring the previous release back and make it live (or any release `history` lists, with --to).
     #[command(after_help = "Examples:
   docker flow rollback
@@ -74,17 +99,28 @@ pub(crate) enum Command {
         /// on the engine). Default: the previous release.
         #[arg(long, value_name = "RELEASE")]
         to: Option<String>,
+        /// The Compose service (as `-t`).
+        #[arg(value_name = "SERVICE")]
+        service: Option<String>,
     },
     /// Show the target's releases, their instances and the proxy routes.
     #[command(after_help = "Examples:
   docker flow status                       every target docker flow deployed in the project
-  docker flow status -t web --format json")]
-    Status,
+  docker flow status web --format json")]
+    Status {
+        /// The Compose service (as `-t`).
+        #[arg(value_name = "SERVICE")]
+        service: Option<String>,
+    },
     /// List the target's releases, newest first: id, colour, image, when, who, command, outcome.
     #[command(after_help = "Examples:
   docker flow history
-  docker flow history -t web --format json")]
-    History,
+  docker flow history web --format json")]
+    History {
+        /// The Compose service (as `-t`).
+        #[arg(value_name = "SERVICE")]
+        service: Option<String>,
+    },
     /// Show the live release's logs, whatever its colour.
     #[command(after_help = "Examples:
   docker flow logs --follow --tail 20
@@ -106,10 +142,14 @@ pub(crate) enum Command {
         /// Every instance of the target, both colours, not only the live release's.
         #[arg(long)]
         all: bool,
+        /// The Compose service (as `-t`).
+        #[arg(value_name = "SERVICE")]
+        service: Option<String>,
     },
     /// Run a command in an instance of the live release, whatever its colour.
     #[command(after_help = "Examples:
-  docker flow exec -- sh
+  docker flow exec web sh                  in the service web (as docker compose exec)
+  docker flow exec -- sh                   in the target (-t, or docker-flow.yml's)
   docker flow exec --index 2 -T -- cat /etc/hostname")]
     Exec {
         /// Which instance of the live release (1: the first by name).
@@ -127,8 +167,9 @@ pub(crate) enum Command {
         /// Set an environment variable (repeatable).
         #[arg(short, long, value_name = "KEY=VALUE")]
         env: Vec<String>,
-        /// The command and its arguments.
-        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, num_args = 1..)]
+        /// `SERVICE COMMAND [ARGS…]` as `docker compose exec` takes them, or `-- COMMAND [ARGS…]`
+        /// in the target.
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, num_args = 1.., value_name = "SERVICE COMMAND")]
         command: Vec<String>,
     },
     /// Show the resolved settings and where each came from (takes every option).

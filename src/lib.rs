@@ -171,7 +171,11 @@ fn run_with(args: &[String]) -> Result<()> {
     let resolved = settings::resolve(given, file, &|k| std::env::var(k).ok());
     let mut settings = resolved.settings()?;
     let _ = ANSI.set(settings.ansi);
-    let action = action(&cli, &mut settings)?;
+    let named = Named {
+        target_flag: given.command_line(settings::Key::Target),
+        dashed_command: dashed_command(&cli, &ours),
+    };
+    let action = action(&cli, &mut settings, &named)?;
     match action {
         Action::Help => {
             let help = cli::command().render_help().to_string();
@@ -180,7 +184,11 @@ fn run_with(args: &[String]) -> Result<()> {
         }
         Action::Version => {
             let v = cli::long_version();
-            report::print(&v, || format!("docker flow {v}\n"), false);
+            report::print(
+                &report::VersionReport::of_this_build(),
+                || format!("docker flow {v}\n"),
+                settings.format == Format::Json,
+            );
             return Ok(());
         }
         Action::Completion(shell) => {
@@ -255,8 +263,53 @@ fn deploy_steps(settings: &settings::Settings) -> Result<Vec<Step>> {
     Ok(steps)
 }
 
+/// What the command line says about the service a command acts on, beside the parsed command.
+struct Named {
+    /// `-t`/`--target` as given on the command line.
+    target_flag: Option<String>,
+    /// `exec -- COMMAND…`: the command follows `--` (the target's), not a service.
+    dashed_command: bool,
+}
+
+/// Whether `exec`'s command came after `--` (everything after the first `--` is the command).
+fn dashed_command(cli: &Cli, ours: &[String]) -> bool {
+    let Some(Command::Exec { command, .. }) = &cli.command else {
+        return false;
+    };
+    ours.iter()
+        .position(|a| a == "--")
+        .is_some_and(|i| ours[i + 1..] == command[..])
+}
+
+/// A service named positionally (`deploy web`, as `docker compose up web` takes it) becomes
+/// the target; with another `-t` on the command line: exit 2.
+fn name_service(
+    settings: &mut settings::Settings,
+    service: Option<&String>,
+    named: &Named,
+) -> Result<()> {
+    let Some(service) = service else {
+        return Ok(());
+    };
+    let service =
+        settings::values::parse_service_name(service).map_err(|(m, h)| Error::Setting {
+            key: "target".into(),
+            origin: "the command's SERVICE".into(),
+            message: m,
+            help: Some(h),
+        })?;
+    if let Some(flag) = named.target_flag.as_ref().filter(|f| **f != service) {
+        return Err(Error::usage(
+            format!("the command names the service `{service}`, and -t names `{flag}`"),
+            "name the service once: `docker flow deploy web` or `docker flow deploy -t web`",
+        ));
+    }
+    settings.target = Some(service);
+    Ok(())
+}
+
 /// Turns the subcommand or the seed's `--flow` list into one action.
-fn action(cli: &Cli, settings: &mut settings::Settings) -> Result<Action> {
+fn action(cli: &Cli, settings: &mut settings::Settings, named: &Named) -> Result<Action> {
     if matches!(cli.command, Some(Command::Config)) {
         return Ok(Action::Config);
     }
@@ -291,12 +344,30 @@ fn action(cli: &Cli, settings: &mut settings::Settings) -> Result<Action> {
             FLOW_OR_COMMAND,
         ));
     }
+    let service = match cmd {
+        Command::Deploy { service }
+        | Command::Promote { service }
+        | Command::Abort { service }
+        | Command::Proxy { service }
+        | Command::StopOld { service }
+        | Command::Rollback { service, .. }
+        | Command::History { service }
+        | Command::Status { service }
+        | Command::Logs { service, .. } => service.as_ref(),
+        Command::Scale {
+            first,
+            count: Some(_),
+        } => first.as_ref(),
+        Command::Exec { command, .. } if !named.dashed_command => command.first(),
+        _ => None,
+    };
+    name_service(settings, service, named)?;
     Ok(match cmd {
-        Command::Deploy => Action::Steps(deploy_steps(settings)?),
-        Command::Promote => Action::Promote,
-        Command::Abort => Action::Abort,
-        Command::Scale { count } => {
-            if let Some(c) = count {
+        Command::Deploy { .. } => Action::Steps(deploy_steps(settings)?),
+        Command::Promote { .. } => Action::Promote,
+        Command::Abort { .. } => Action::Abort,
+        Command::Scale { first, count } => {
+            if let Some(c) = count.as_ref().or(first.as_ref()) {
                 let spec = settings::values::parse_scale(c).map_err(|(m, h)| Error::Setting {
                     key: "scale".into(),
                     origin: "the scale command".into(),
@@ -313,17 +384,18 @@ fn action(cli: &Cli, settings: &mut settings::Settings) -> Result<Action> {
             }
             Action::Steps(vec![Step::Scale, Step::Proxy])
         }
-        Command::Proxy => Action::Steps(vec![Step::Proxy]),
-        Command::StopOld => Action::Steps(vec![Step::StopOld]),
-        Command::Rollback { to } => Action::Rollback(to.clone()),
-        Command::History => Action::History,
-        Command::Status => Action::Status,
+        Command::Proxy { .. } => Action::Steps(vec![Step::Proxy]),
+        Command::StopOld { .. } => Action::Steps(vec![Step::StopOld]),
+        Command::Rollback { to, .. } => Action::Rollback(to.clone()),
+        Command::History { .. } => Action::History,
+        Command::Status { .. } => Action::Status,
         Command::Logs {
             follow,
             tail,
             since,
             timestamps,
             all,
+            ..
         } => Action::Logs(flows::logs::LogsOptions {
             follow: *follow,
             tail: tail.clone(),
@@ -338,14 +410,30 @@ fn action(cli: &Cli, settings: &mut settings::Settings) -> Result<Action> {
             workdir,
             env,
             command,
-        } => Action::Exec(flows::exec::ExecOptions {
-            index: *index,
-            tty: !*no_tty,
-            user: user.clone(),
-            workdir: workdir.clone(),
-            env: env.clone(),
-            command: command.clone(),
-        }),
+        } => {
+            // `exec SERVICE COMMAND…` (the service is the target now), or `exec -- COMMAND…`.
+            let mut command = command.clone();
+            if !named.dashed_command {
+                command.remove(0);
+                if command.first().is_some_and(|c| c == "--") {
+                    command.remove(0);
+                }
+                if command.is_empty() {
+                    return Err(Error::usage(
+                        "exec needs a command after the service",
+                        "`docker flow exec web sh` (as `docker compose exec`), or `docker flow exec -- sh` in the target",
+                    ));
+                }
+            }
+            Action::Exec(flows::exec::ExecOptions {
+                index: *index,
+                tty: !*no_tty,
+                user: user.clone(),
+                workdir: workdir.clone(),
+                env: env.clone(),
+                command,
+            })
+        }
         Command::Config => Action::Config,
         Command::Version => Action::Version,
         Command::Unlock => Action::Unlock,

@@ -40,3 +40,13 @@ pub(crate) fn project_dir(
         .unwrap_or(cwd)
         .to_path_buf()
 }
+
+/// Whether Compose finds a file of the project by itself (no `-f`, no `COMPOSE_FILE`): one of
+/// its file names in `--project-directory`, else in the working directory or one above it.
+pub(crate) fn finds_a_file(cwd: &Path, directory: Option<&Path>) -> bool {
+    let has = |d: &Path| DEFAULT_FILES.iter().any(|f| d.join(f).is_file());
+    match directory {
+        Some(d) => has(&cwd.join(d)),
+        None => cwd.ancestors().any(has),
+    }
+}

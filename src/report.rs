@@ -228,6 +228,26 @@ pub(crate) fn print(json: &impl Serialize, text: impl FnOnce() -> String, as_jso
     out(format_args!("{text}"));
 }
 
+/// `docker flow version --format json`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct VersionReport {
+    pub version: String,
+    /// The commit it was built from.
+    pub commit: String,
+    /// The build of the helper it embeds (the name of its image and file in containers).
+    pub helper: String,
+}
+
+impl VersionReport {
+    pub(crate) fn of_this_build() -> VersionReport {
+        VersionReport {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            commit: env!("DOCKER_FLOW_COMMIT").to_string(),
+            helper: crate::helper::build_id(),
+        }
+    }
+}
+
 /// The schemas of every report, by file name under `docs/schemas/`.
 #[cfg(test)]
 fn schemas() -> Vec<(&'static str, schemars::Schema)> {
@@ -247,6 +267,7 @@ fn schemas() -> Vec<(&'static str, schemars::Schema)> {
             "config.schema.json",
             schemars::schema_for!(crate::settings::ConfigReport),
         ),
+        ("version.schema.json", schemars::schema_for!(VersionReport)),
     ]
 }
 

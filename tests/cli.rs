@@ -67,7 +67,7 @@ fn rows() -> Vec<Row> {
             "http://f:8500",
             "FLOW_CONSUL_ADDRESS",
             "http://e:8500",
-            &["-c", "https://c:8500"],
+            &["--consul-address", "https://c:8500"],
             [
                 json!("http://f:8500"),
                 json!("http://e:8500"),
@@ -183,7 +183,7 @@ fn rows() -> Vec<Row> {
             "[db]",
             "FLOW_SIDE_TARGETS",
             "cache, queue",
-            &["-T", "x", "--side-target", "y"],
+            &["--side-target", "x", "--side-target", "y"],
             [json!(["db"]), json!(["cache", "queue"]), json!(["x", "y"])],
         ),
         r(
@@ -836,7 +836,7 @@ fn bad_values_name_the_problem_and_the_fix() {
     );
     usage_error(
         &bed,
-        &["config", "-c", "consul:8500"],
+        &["config", "--consul-address", "consul:8500"],
         &[],
         "is not an http(s) URL",
     );
@@ -968,6 +968,14 @@ fn first_contact_help_version_and_hints() {
     let long = bed.flow(&["--version"]);
     long.ok();
     assert_eq!(long.stdout, v.stdout);
+    let json = bed.flow(&["version", "--format", "json"]);
+    json.ok();
+    let json = json.json();
+    assert_eq!(json["version"], env!("CARGO_PKG_VERSION"));
+    assert!(
+        v.stdout.contains(json["helper"].as_str().unwrap()),
+        "{json}"
+    );
     // A boolean option takes its value after `=`: `-b true` says so.
     for (args, hint) in [
         (&["-b", "true", "deploy"][..], "write `--blue-green=true`"),
@@ -999,6 +1007,9 @@ fn an_unknown_docker_context_is_named_as_such() {
     );
     r.fails(3, "there is no docker context `no-such-context`");
     assert!(!r.stderr.contains("start Docker"), "{}", r.stderr);
+    // docker's `-c` right after `flow` is docker's context too (not the Consul address).
+    let r = bed.docker(&["flow", "-c", "no-such-context", "status", "-t", "app"]);
+    r.fails(3, "there is no docker context `no-such-context`");
 }
 
 /// A shell under tmux (a real pseudo-terminal) with `docker-flow` on its PATH.
@@ -1162,4 +1173,37 @@ fn man_pages_render_after_make_install() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&top.stdout).contains("SYNOPSIS"));
+}
+
+#[test]
+fn the_seeds_generic_variables_count_only_with_a_value_valid_for_docker_flow() {
+    // `SCALE`, `FLOW` and `CONSUL_ADDRESS` are set by many a CI for other things: a value that
+    // is not one of docker flow's is left out (and `config` says so), not refused.
+    let bed = Bed::new("generic");
+    let r = bed.flow_env(
+        &["config", "--format", "json"],
+        &[
+            ("SCALE", "abc"),
+            ("FLOW", "build"),
+            ("CONSUL_ADDRESS", "not a url"),
+        ],
+    );
+    r.ok();
+    let j = r.json();
+    for key in ["scale", "flow", "consul_address"] {
+        assert_eq!(j[key]["value"], Value::Null, "{key}: {j}");
+        assert!(
+            j[key]["origin"]
+                .as_str()
+                .unwrap()
+                .contains("is set, but not to a value of this option"),
+            "{key}: {j}"
+        );
+    }
+    // A valid one is read as before; the FLOW_* names are refused when invalid.
+    let r = bed.flow_env(&["config", "--format", "json"], &[("SCALE", "+2")]);
+    r.ok();
+    assert_eq!(r.json()["scale"]["value"], "+2");
+    bed.flow_env(&["config"], &[("FLOW_SCALE", "abc")])
+        .fails(2, "`abc` is not a scale");
 }

@@ -112,4 +112,19 @@ fn logs_and_exec_follow_the_live_release_through_deploys_and_a_rollback() {
     ]);
     r.ok();
     assert_eq!(r.stdout.trim(), "v1");
+    // Compose's spellings: the service positionally (`logs app`, `exec app CMD…`, `scale app
+    // N`), as `docker compose logs app` and `docker compose exec app …` take it.
+    let named = bed.flow(&["logs", "app"]);
+    named.ok();
+    let out = format!("{}{}", named.stdout, named.stderr);
+    assert!(out.contains("demo-service v1 listening"), "{out}");
+    let r = bed.flow(&["exec", "-T", "app", "/demo-service", "version"]);
+    r.ok();
+    assert_eq!(r.stdout.trim(), "v1");
+    bed.flow(&["scale", "app", "1"]).ok();
+    let status = bed.flow(&["status", "app", "--format", "json"]);
+    status.ok();
+    assert_eq!(status.json()["target"], "app", "{}", status.stdout);
+    bed.flow(&["exec", "app"])
+        .fails(2, "exec needs a command after the service");
 }

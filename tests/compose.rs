@@ -275,7 +275,14 @@ fn rejections_point_at_the_file_and_change_nothing() {
     );
     rejected(
         &bed,
-        &["-t", "app", "-T", "cache", "--proxy-driver", "none"],
+        &[
+            "-t",
+            "app",
+            "--side-target",
+            "cache",
+            "--proxy-driver",
+            "none",
+        ],
         "the side target `cache` is not a service",
         None,
     );

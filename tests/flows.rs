@@ -864,7 +864,7 @@ fn status_without_a_target_shows_every_target_of_the_project() {
         "deploy",
         "-t",
         "worker",
-        "-T",
+        "--side-target",
         "",
         "--blue-green=false",
         "--proxy-driver",

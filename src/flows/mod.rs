@@ -34,13 +34,41 @@ use crate::settings::{Format, ProxyDriver, Settings, Step};
 use crate::Action;
 
 pub(crate) fn run(engine: &Engine, settings: &Settings, action: &Action, cwd: &Path) -> Result<()> {
+    // First what a newcomer in the wrong directory needs to hear (not that a target is missing).
+    if settings.compose_paths.is_empty()
+        && !crate::project_files::finds_a_file(cwd, settings.project_directory.as_deref())
+    {
+        let dir = settings
+            .project_directory
+            .as_deref()
+            .map_or_else(|| cwd.to_path_buf(), |d| cwd.join(d));
+        return Err(Error::usage(
+            format!(
+                "no Compose file: Compose looks for {} in {}{}",
+                crate::project_files::DEFAULT_FILES.join(", "),
+                dir.display(),
+                if settings.project_directory.is_some() {
+                    ""
+                } else {
+                    " and the directories above it"
+                }
+            ),
+            "run docker flow in your project's directory, or name the file with -f (--file)",
+        ));
+    }
+    if let Some(missing) = settings.env_files.iter().find(|f| !cwd.join(f).is_file()) {
+        return Err(Error::usage(
+            format!("the env file `{}` does not exist", missing.display()),
+            "fix the path given to --env-file (relative to the working directory), or leave it out",
+        ));
+    }
     let Some(target) = settings.target.clone() else {
         if *action == Action::Status {
             return status::every_target(engine, settings, cwd);
         }
         return Err(Error::usage(
             "no target: docker flow needs to know which Compose service to deploy",
-            "pass --target=SERVICE (or -t), set FLOW_TARGET, or put `target: SERVICE` in docker-flow.yml",
+            "name it: `docker flow deploy SERVICE` (or -t SERVICE), FLOW_TARGET, or `target: SERVICE` in docker-flow.yml",
         ));
     };
     if *action == Action::History {

@@ -99,6 +99,9 @@ pub(crate) struct Entry {
 #[derive(Debug)]
 pub(crate) struct Resolved {
     pub entries: IndexMap<Key, Entry>,
+    /// The options whose generic variable's value was left out (`generic`), as `settings`
+    /// found them: `config` says so.
+    ignored: std::cell::RefCell<Vec<Key>>,
     pub file: file::FileValues,
     /// `NO_COLOR` is set (to anything but nothing), as no-color.org says.
     no_color: bool,
@@ -119,6 +122,13 @@ impl<'a> Given<'a> {
             top,
             command: top.subcommand().map(|(_, m)| m),
         }
+    }
+
+    /// The value of `key` given by a flag on the command line (not its variable).
+    pub(crate) fn command_line(&self, key: Key) -> Option<String> {
+        self.get(key)
+            .filter(|(src, _)| *src == ValueSource::CommandLine)
+            .and_then(|(_, v)| v.into_iter().next())
     }
 
     /// The values of `key` given by a flag or its `FLOW_*` variable, with which of the two.
@@ -146,6 +156,10 @@ impl<'a> Given<'a> {
         given(ValueSource::CommandLine).or_else(|| given(ValueSource::EnvVariable))
     }
 }
+
+/// Variables of generic names the seed read, whose values docker flow takes only when they are
+/// valid for the option (`Resolved::generic`).
+const GENERIC_VARIABLES: [&str; 3] = ["SCALE", "FLOW", "CONSUL_ADDRESS"];
 
 /// A fallback variable's list: `COMPOSE_FILE` split as Compose splits it
 /// (`COMPOSE_PATH_SEPARATOR`, else `:`), the other lists at commas.
@@ -241,6 +255,7 @@ pub(crate) fn resolve(
     }
     Resolved {
         entries,
+        ignored: Default::default(),
         file,
         no_color: env("NO_COLOR").is_some_and(|v| !v.is_empty()),
     }
@@ -522,11 +537,25 @@ impl Resolved {
         }
     }
 
+    /// Whether `key`'s value came from a variable of a generic name the seed read (`SCALE`,
+    /// `FLOW`, `CONSUL_ADDRESS`): set for something else as often as for docker flow (a CI's
+    /// `SCALE=abc`), so a value that is not valid for the option is not docker flow's and is
+    /// left out, not refused.
+    fn generic(&self, key: Key) -> bool {
+        let e = self.entry(key);
+        e.source == Source::Env && GENERIC_VARIABLES.contains(&e.origin.as_str())
+    }
+
     /// An optional setting, validated.
     fn optional<T>(&self, key: Key, parse: Parse<T>) -> Result<Option<T>> {
-        self.text(key)
-            .map(|v| parse(&v).map_err(|(m, h)| self.err(key, m, h)))
-            .transpose()
+        match self.text(key).map(|v| parse(&v)) {
+            Some(Err(_)) if self.generic(key) => {
+                self.ignored.borrow_mut().push(key);
+                Ok(None)
+            }
+            Some(parsed) => parsed.map(Some).map_err(|(m, h)| self.err(key, m, h)),
+            None => Ok(None),
+        }
     }
 
     /// A setting with a declared default, validated (unset or empty: the default).
@@ -554,10 +583,15 @@ impl Resolved {
     }
 
     fn each<T>(&self, key: Key, parse: Parse<T>) -> Result<Vec<T>> {
-        self.list(key)
-            .iter()
-            .map(|v| parse(v).map_err(|(m, h)| self.err(key, m, h)))
-            .collect()
+        let parsed: std::result::Result<Vec<T>, _> =
+            self.list(key).iter().map(|v| parse(v)).collect();
+        match parsed {
+            Err(_) if self.generic(key) => {
+                self.ignored.borrow_mut().push(key);
+                Ok(Vec::new())
+            }
+            parsed => parsed.map_err(|(m, h)| self.err(key, m, h)),
+        }
     }
 
     /// Validates every value into typed settings.
@@ -750,14 +784,23 @@ impl Resolved {
                     .unwrap_or(Value::Null),
                 _ => self.text(key).map_or(Value::Null, Value::String),
             };
-            out.insert(
-                key.name().to_string(),
+            let entry = if self.ignored.borrow().contains(&key) {
+                ConfigEntry {
+                    value: Value::Null,
+                    source: Source::Default,
+                    origin: format!(
+                        "default ({} is set, but not to a value of this option)",
+                        e.origin
+                    ),
+                }
+            } else {
                 ConfigEntry {
                     value,
                     source: e.source,
                     origin: e.origin.clone(),
-                },
-            );
+                }
+            };
+            out.insert(key.name().to_string(), entry);
         }
         ConfigReport(out)
     }

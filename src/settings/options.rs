@@ -47,7 +47,7 @@ const EVERY_TARGET: &[&str] = &[
 /// The commands whose result has a JSON form (`--format json`).
 const FORMATTED: &[&str] = &[
     "deploy", "promote", "abort", "scale", "proxy", "stop-old", "rollback", "status", "history",
-    "config",
+    "config", "version",
 ];
 const CHANGING: &[&str] = &[
     "deploy", "promote", "abort", "scale", "proxy", "stop-old", "rollback", "config",
@@ -212,7 +212,7 @@ impl Key {
             Key::Project => Spec::new("project", Text, PROJECT, EVERY_PROJECT, "Compose project name (falls back to COMPOSE_PROJECT_NAME, then Compose's project name rules)")
                 .short('p').alias("project-name").env("FLOW_PROJECT").fallback("COMPOSE_PROJECT_NAME"),
             Key::SideTargets => Spec::new("side-target", List, PROJECT, DEPLOYING, "Side target: a service started with the target but never recreated (repeatable)")
-                .short('T').env("FLOW_SIDE_TARGETS"),
+                .env("FLOW_SIDE_TARGETS"),
             Key::Target => Spec::new("target", Text, PROJECT, EVERY_TARGET, "The Compose service docker flow deploys (and the one a command acts on)")
                 .short('t').env("FLOW_TARGET"),
             Key::Engine => Spec::new("engine", Text, PROJECT, EVERY_TARGET, "Where the project runs: compose (one engine), swarm (Docker Swarm mode: a colour is a service) or auto (swarm when the engine is a swarm manager and the project runs there as a stack)")
@@ -292,7 +292,7 @@ impl Key {
             Key::ProxyDockerHost => Spec::new("proxy-docker-host", Text, CONNECTION, ROUTING, "Docker daemon socket of the proxy's host")
                 .env("FLOW_PROXY_DOCKER_HOST"),
             Key::ConsulAddress => Spec::new("consul-address", Text, SEED, CHANGING, "Address of the Consul server (optional, http(s) URL)")
-                .short('c').env("FLOW_CONSUL_ADDRESS").fallback("CONSUL_ADDRESS"),
+                .env("FLOW_CONSUL_ADDRESS").fallback("CONSUL_ADDRESS"),
             Key::ConsulTemplateFePath => Spec::new("consul-template-fe-path", Text, SEED, CHANGING, "Consul Template snippet for the proxy's frontend (docker-flow-proxy driver)")
                 .env("FLOW_CONSUL_TEMPLATE_FE_PATH"),
             Key::ConsulTemplateBePath => Spec::new("consul-template-be-path", Text, SEED, CHANGING, "Consul Template snippet for the proxy's backend (docker-flow-proxy driver)")
