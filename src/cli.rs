@@ -172,6 +172,17 @@ pub(crate) enum Command {
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, num_args = 1.., value_name = "SERVICE COMMAND")]
         command: Vec<String>,
     },
+    /// Stop and remove the project as `docker compose down` does, every release of it, and its
+    /// routes in the proxy (named volumes stay unless --volumes).
+    #[command(after_help = "Examples:
+  docker flow down
+  docker flow down --volumes               also the project's named volumes and its history")]
+    Down {
+        /// Remove the project's named volumes too (and its release history), as `docker compose
+        /// down --volumes`.
+        #[arg(short = 'v', long)]
+        volumes: bool,
+    },
     /// Show the resolved settings and where each came from (takes every option).
     #[command(after_help = "Examples:
   docker flow config

@@ -67,6 +67,8 @@ pub(crate) enum Action {
     Help,
     Version,
     Unlock,
+    /// `docker flow down`.
+    Down(flows::down::DownOptions),
 }
 
 /// The fix for `--flow` with a subcommand.
@@ -437,6 +439,7 @@ fn action(cli: &Cli, settings: &mut settings::Settings, named: &Named) -> Result
         Command::Config => Action::Config,
         Command::Version => Action::Version,
         Command::Unlock => Action::Unlock,
+        Command::Down { volumes } => Action::Down(flows::down::DownOptions { volumes: *volumes }),
         Command::Completion { shell } => Action::Completion(*shell),
     })
 }

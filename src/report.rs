@@ -228,6 +228,43 @@ pub(crate) fn print(json: &impl Serialize, text: impl FnOnce() -> String, as_jso
     out(format_args!("{text}"));
 }
 
+/// `docker flow down --format json`: what was taken down.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct DownReport {
+    pub project: String,
+    /// The targets whose releases and routes were removed.
+    pub targets: Vec<String>,
+    /// Whether the project's named volumes went too (`--volumes`).
+    pub volumes_removed: bool,
+    /// docker flow's own volumes removed beside Compose's (the release history).
+    pub removed: Vec<String>,
+    pub dry_run: bool,
+    /// In a dry run, what would run.
+    pub plan: Vec<String>,
+}
+
+impl DownReport {
+    pub(crate) fn to_text(&self) -> String {
+        if self.dry_run {
+            return self.plan.iter().map(|l| format!("{l}\n")).collect();
+        }
+        let routes = if self.targets.is_empty() {
+            "no route".to_string()
+        } else {
+            format!("the routes of {}", self.targets.join(", "))
+        };
+        let volumes = if self.volumes_removed {
+            "its named volumes removed"
+        } else {
+            "its named volumes kept"
+        };
+        format!(
+            "project {} is down: its containers, {routes}, {volumes}\n",
+            self.project
+        )
+    }
+}
+
 /// `docker flow version --format json`.
 #[derive(Debug, Serialize, JsonSchema)]
 pub(crate) struct VersionReport {
@@ -268,6 +305,7 @@ fn schemas() -> Vec<(&'static str, schemars::Schema)> {
             schemars::schema_for!(crate::settings::ConfigReport),
         ),
         ("version.schema.json", schemars::schema_for!(VersionReport)),
+        ("down.schema.json", schemars::schema_for!(DownReport)),
     ]
 }
 

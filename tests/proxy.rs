@@ -468,3 +468,82 @@ fn the_docker_flow_proxy_driver_starts_its_proxy_on_the_configured_ports_once_it
         "demo-service:v1"
     );
 }
+
+#[test]
+fn down_takes_the_project_its_releases_and_routes_away_and_leaves_another_project_served() {
+    if !support::engine_available() {
+        return;
+    }
+    // A with a named volume on its database, and a second target (`api`), both blue-green;
+    // B on the same proxy.
+    let mut a = Bed::demo("downa", 0);
+    let compose = std::fs::read_to_string(a.path().join("compose.yaml")).unwrap();
+    a.write(
+        "compose.yaml",
+        &format!(
+            "{}  api:\n    image: demo-service:v1\n    expose: [\"8080\"]\nvolumes:\n  data: {{}}\n",
+            compose.replace(
+                "      VERSION: db\n",
+                "      VERSION: db\n    volumes: [\"data:/data\"]\n"
+            )
+        ),
+    );
+    a.flow(&["deploy"]).ok();
+    a.env("V", "v2");
+    a.flow(&["deploy"]).ok();
+    a.flow(&["deploy", "api", "--service-path", "/api"]).ok();
+    let b = sharing(&a, "downb", "/other");
+    b.flow(&["deploy"]).ok();
+    assert_eq!(a.version_at("/demo"), "v2");
+    assert_eq!(a.version_at("/api"), "v1");
+    let of_a = |what: &str| -> Vec<String> {
+        support::docker_words(&[what, "ls", "-q", "--filter", &format!("name={}", a.project)])
+    };
+    let containers_of_a = || {
+        support::docker_words(&[
+            "ps",
+            "-aq",
+            "--filter",
+            &format!("label=com.docker.compose.project={}", a.project),
+        ])
+    };
+    assert!(!of_a("network").is_empty());
+    // A bad option changes nothing.
+    a.flow(&["down", "--volumes=maybe"]).fails(2, "maybe");
+    assert!(!containers_of_a().is_empty());
+    let r = a.flow(&["down"]);
+    r.ok();
+    assert!(
+        r.stdout.contains(&format!("project {} is down", a.project)),
+        "{}",
+        r.stdout
+    );
+    // No container of A (both colours of both targets, the database), no network of A (its
+    // route networks among them), no route of A in the proxy; its volumes kept.
+    assert!(containers_of_a().is_empty(), "{:?}", containers_of_a());
+    assert!(of_a("network").is_empty(), "{:?}", of_a("network"));
+    let config = a.proxy_admin("/config/").unwrap();
+    assert!(
+        !config.contains(&format!("docker-flow.{}.", a.project)),
+        "{config}"
+    );
+    let volumes = of_a("volume");
+    assert!(
+        volumes.contains(&format!("{}_data", a.project)),
+        "{volumes:?}"
+    );
+    let gone = a.get("/demo");
+    assert!(
+        gone.as_ref()
+            .is_none_or(|(c, body)| *c != 200 || !body.starts_with('v')),
+        "{gone:?}"
+    );
+    // B never noticed.
+    assert_eq!(b.version_at("/other"), "v1");
+    // Up again, then down with its volumes: the named volume and the history go too.
+    a.flow(&["deploy"]).ok();
+    a.flow(&["down", "--volumes"]).ok();
+    assert!(of_a("volume").is_empty(), "{:?}", of_a("volume"));
+    assert!(containers_of_a().is_empty());
+    assert_eq!(b.version_at("/other"), "v1");
+}

@@ -71,6 +71,44 @@ pub fn parse_members(mut args: &[String]) -> Result<(Follow, Vec<(String, String
     Ok((follow, members))
 }
 
+/// `unset <dir> <name>...`: removes records, with what each follows and any standby beside it
+/// (a route taken off the proxy: `docker flow down`). A record that is not there is no error.
+pub fn unset(args: &[String]) -> ExitCode {
+    let [dir, names @ ..] = args else {
+        eprintln!("usage: helper unset <dir> <name>...");
+        return ExitCode::from(2);
+    };
+    let dir = Path::new(dir);
+    if let Some(bad) = names.iter().find(|n| record_path(dir, n).is_none()) {
+        eprintln!("helper unset: `{bad}` is not a DNS name");
+        return ExitCode::from(2);
+    }
+    let done = lock(dir).and_then(|_lock| {
+        for name in names {
+            for file in [
+                name.clone(),
+                protocol::record::follow_file(name),
+                protocol::standby::file(name),
+            ] {
+                match std::fs::remove_file(dir.join(&file)) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        return Err(format!("{file}: {e}"))
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(())
+    });
+    match done {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("helper unset: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
 /// Writes what the record `name` follows, or removes it (`None`): with the record, under the
 /// records' lock (see `follow`).
 pub fn write_follow(dir: &Path, name: &str, follow: &Follow) -> Result<(), String> {

@@ -40,13 +40,14 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((command, rest)) = args.split_first() else {
         eprintln!(
-            "usage: helper probe|set|get|standby|swap|settle|proxy|admin|drain|hold|append|read|certs|follow|control-key ..."
+            "usage: helper probe|set|unset|get|standby|swap|settle|proxy|admin|drain|hold|append|read|certs|follow|control-key ..."
         );
         return ExitCode::from(2);
     };
     match command.as_str() {
         "probe" => probe::run(rest),
         "set" => dns::set(rest),
+        "unset" => dns::unset(rest),
         "get" => dns::get(rest),
         "standby" => standby::standby(rest),
         "swap" => standby::swap(rest),

@@ -8,6 +8,7 @@
 
 mod ctx;
 mod deploy;
+pub(crate) mod down;
 pub(crate) mod exec;
 pub(crate) mod logs;
 mod outcome;
@@ -61,6 +62,9 @@ pub(crate) fn run(engine: &Engine, settings: &Settings, action: &Action, cwd: &P
             format!("the env file `{}` does not exist", missing.display()),
             "fix the path given to --env-file (relative to the working directory), or leave it out",
         ));
+    }
+    if let Action::Down(o) = action {
+        return down::run(engine, settings, cwd, o);
     }
     let Some(target) = settings.target.clone() else {
         if *action == Action::Status {

@@ -298,4 +298,15 @@ impl Proxy for DockerFlowProxy<'_> {
     fn routes(&self) -> Result<Vec<RouteReport>> {
         Ok(Vec::new())
     }
+
+    fn remove_route(&self) -> Result<()> {
+        // Refused before anything changes: `down` takes routes off first.
+        Err(Error::usage(
+            "`docker flow down` cannot take a route off Docker Flow Proxy yet",
+            format!(
+                "remove it there (GET /v1/docker-flow-proxy/remove?serviceName={}) and run `docker compose down`, or use --proxy-driver caddy",
+                self.service_name()
+            ),
+        ))
+    }
 }

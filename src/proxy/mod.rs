@@ -119,6 +119,9 @@ pub(crate) trait Proxy {
     }
     /// The routes of this project, read back from the proxy.
     fn routes(&self) -> Result<Vec<RouteReport>>;
+    /// Takes the route off the proxy (`docker flow down`): its config, its records, its
+    /// network; other routes as they are. Nothing to take off: Ok.
+    fn remove_route(&self) -> Result<()>;
     /// Keeps `warm` (the release `--keep-old` keeps running out of rotation) ready to be
     /// swapped back in until `until`, by a rollback that has not read anything else yet.
     fn keep_warm(&self, _warm: &[Instance], _until: std::time::SystemTime) -> Result<()> {
@@ -177,6 +180,9 @@ impl Proxy for NoProxy {
     }
     fn routes(&self) -> Result<Vec<RouteReport>> {
         Ok(Vec::new())
+    }
+    fn remove_route(&self) -> Result<()> {
+        Ok(())
     }
 }
 

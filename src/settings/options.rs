@@ -38,7 +38,7 @@ const OUTPUT: &str = "Output";
 // every option, to show what it would resolve to.
 const EVERY_PROJECT: &[&str] = &[
     "deploy", "promote", "abort", "scale", "proxy", "stop-old", "rollback", "status", "history",
-    "logs", "exec", "unlock", "config",
+    "logs", "exec", "unlock", "down", "config",
 ];
 const EVERY_TARGET: &[&str] = &[
     "deploy", "promote", "abort", "scale", "proxy", "stop-old", "rollback", "status", "history",
@@ -53,7 +53,12 @@ const CHANGING: &[&str] = &[
     "deploy", "promote", "abort", "scale", "proxy", "stop-old", "rollback", "config",
 ];
 const ROUTING: &[&str] = &[
-    "deploy", "promote", "abort", "scale", "proxy", "stop-old", "rollback", "status", "config",
+    "deploy", "promote", "abort", "scale", "proxy", "stop-old", "rollback", "status", "down",
+    "config",
+];
+/// The commands that change the project, `down` among them: how they run and show.
+const RUNNING: &[&str] = &[
+    "deploy", "promote", "abort", "scale", "proxy", "stop-old", "rollback", "down", "config",
 ];
 const STARTING: &[&str] = &["deploy", "promote", "scale", "rollback", "config"];
 const DEPLOYING: &[&str] = &["deploy", "config"];
@@ -281,7 +286,7 @@ impl Key {
                 .env("FLOW_HEALTH_PATH").default("/"),
             Key::DrainTimeout => Spec::new("drain-timeout", Duration, TIMING, CHANGING, "How long in-flight requests may take to finish before the old release stops (e.g. 30s)")
                 .env("FLOW_DRAIN_TIMEOUT").default("30s"),
-            Key::LockWait => Spec::new("lock-wait", Duration, TIMING, CHANGING, "How long to wait for another run's deploy lock (e.g. 5m; 0s: fail at once)")
+            Key::LockWait => Spec::new("lock-wait", Duration, TIMING, RUNNING, "How long to wait for another run's deploy lock (e.g. 5m; 0s: fail at once)")
                 .env("FLOW_LOCK_WAIT").default("0s"),
             Key::CertPath => Spec::new("cert-path", Text, CONNECTION, EVERY_PROJECT, "Docker certification path (falls back to DOCKER_CERT_PATH)")
                 .env("FLOW_CERT_PATH").fallback("DOCKER_CERT_PATH"),
@@ -301,13 +306,13 @@ impl Key {
                 .env("FLOW_PROXY_HOST").default("127.0.0.1"),
             Key::ProxyReconfPort => Spec::new("proxy-reconf-port", Number, SEED, ROUTING, "Port of Docker Flow Proxy's reconfigure endpoint (--proxy-driver docker-flow-proxy)")
                 .env("FLOW_PROXY_RECONF_PORT").default("2019"),
-            Key::DryRun => Spec::new("dry-run", Bool, OUTPUT, CHANGING, "Print the plan and change nothing [true|false]")
+            Key::DryRun => Spec::new("dry-run", Bool, OUTPUT, RUNNING, "Print the plan and change nothing [true|false]")
                 .env("FLOW_DRY_RUN").default("false"),
             Key::Format => Spec::new("format", Text, OUTPUT, FORMATTED, "Output format: text or json")
                 .env("FLOW_FORMAT").default("text"),
-            Key::Progress => Spec::new("progress", Text, OUTPUT, CHANGING, "How steps show on stderr: auto, tty, plain, json (one event a line) or quiet, as Compose's --progress")
+            Key::Progress => Spec::new("progress", Text, OUTPUT, RUNNING, "How steps show on stderr: auto, tty, plain, json (one event a line) or quiet, as Compose's --progress")
                 .env("FLOW_PROGRESS").default("auto"),
-            Key::Quiet => Spec::new("quiet", Bool, OUTPUT, CHANGING, "Print nothing on success (--progress quiet) [true|false]")
+            Key::Quiet => Spec::new("quiet", Bool, OUTPUT, RUNNING, "Print nothing on success (--progress quiet) [true|false]")
                 .short('q').env("FLOW_QUIET").default("false"),
             Key::Ansi => Spec::new("ansi", Text, OUTPUT, EVERY_PROJECT, "Escape codes (colour, redrawn lines): never, always or auto, as Compose's --ansi; NO_COLOR means never")
                 .env("FLOW_ANSI").fallback("COMPOSE_ANSI").default("auto"),

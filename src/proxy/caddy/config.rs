@@ -219,6 +219,37 @@ pub(super) fn with_route_everywhere(
     (new != *config).then_some(new)
 }
 
+/// The whole config without the route: its HTTP and HTTPS routes, its certificate policy and
+/// files (`docker flow down`); other routes as they are. None when it has none of them.
+pub(super) fn without_route(config: &Value, spec: &RouteSpec) -> Option<Value> {
+    let mut new = config.clone();
+    let ids = [json!(route_id(spec)), json!(https_route_id(spec))];
+    if let Some(servers) = new
+        .pointer_mut("/apps/http/servers")
+        .and_then(Value::as_object_mut)
+    {
+        for server in [SERVER, HTTPS_SERVER] {
+            if servers.contains_key(server) {
+                routes_of(servers, server)
+                    .retain(|r| !r.get("@id").is_some_and(|id| ids.contains(id)));
+            }
+        }
+    }
+    set_ours(
+        &mut new,
+        &["apps", "tls", "automation", "policies"],
+        &policy_id(spec),
+        None,
+    );
+    set_ours(
+        &mut new,
+        &["apps", "tls", "certificates", "load_files"],
+        &files_id(spec),
+        None,
+    );
+    (new != *config).then_some(new)
+}
+
 /// The files the config loads (every route's certificate and key, the local CA's root): what
 /// the proxy's replicas must keep mounted.
 pub(super) fn files_in_use(config: &Value) -> Vec<String> {
@@ -694,6 +725,29 @@ mod tests {
             back.pointer("/apps/tls/certificates/load_files"),
             Some(&json!([]))
         );
+        // `down` of blog: shop's routes, policy and all stay; blog's go, everywhere.
+        let down = without_route(&two, &blog).unwrap();
+        assert_eq!(
+            down.pointer("/apps/http/servers/docker-flow-https/routes/0/@id"),
+            Some(&json!("docker-flow.shop.web.https"))
+        );
+        assert_eq!(
+            down.pointer("/apps/http/servers/docker-flow-https/routes")
+                .unwrap()
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
+        assert!(!down.to_string().contains("docker-flow.blog."), "{down}");
+        assert!(files_in_use(&down).is_empty());
+        assert_eq!(
+            down.pointer("/apps/tls/automation/policies"),
+            one.pointer("/apps/tls/automation/policies")
+        );
+        assert_eq!(without_route(&down, &blog), None, "nothing left to remove");
+        let empty = without_route(&without_route(&down, &shop).unwrap(), &shop);
+        assert_eq!(empty, None);
     }
 
     #[test]

@@ -687,6 +687,37 @@ impl Proxy for Caddy<'_> {
             .try_for_each(|i| self.network.disconnect(&i.name))
     }
 
+    fn remove_route(&self) -> Result<()> {
+        if self.serving()? {
+            for attempt in 0.. {
+                if attempt == 20 {
+                    return Err(kept_changing());
+                }
+                let r = self.admin().get("/config/")?;
+                let config = r.json();
+                if config::owner(&config) != Owner::DockerFlow {
+                    break;
+                }
+                let Some(new) = config::without_route(&config, &self.route) else {
+                    break;
+                };
+                let w = self
+                    .admin()
+                    .send("POST", "/config/", &new, r.etag.as_deref())?;
+                match w.status {
+                    200 => break,
+                    412 => continue, // another run changed the config meanwhile
+                    s => return Err(refused("the route's removal", s, &w.body)),
+                }
+            }
+            self.rotation().unset(&[
+                config::record(&self.route),
+                config::preview_record(&self.route),
+            ])?;
+        }
+        self.network.remove()
+    }
+
     fn routes(&self) -> Result<Vec<RouteReport>> {
         if !self.serving()? {
             return Ok(Vec::new());

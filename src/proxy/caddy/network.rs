@@ -188,6 +188,36 @@ impl<'a> RouteNetwork<'a> {
         })
     }
 
+    /// Removes the network, this route's only (`docker flow down`): everything on it taken off
+    /// first (the proxy, and instances about to go). None there: nothing to do.
+    pub(super) fn remove(&self) -> Result<()> {
+        self.changed();
+        let seen = self.seen()?;
+        if seen.owner.is_none() {
+            return Ok(());
+        }
+        self.check_owner()?;
+        // The proxy is among them (on the network, never in rotation).
+        for (container, _) in &seen.containers {
+            self.disconnect(container)?;
+        }
+        let out = self
+            .engine
+            .change(&args(&["network", "rm", &self.name]), None)?;
+        self.changed();
+        if out.ok_or_gone() {
+            return Ok(());
+        }
+        Err(Error::environment(
+            format!(
+                "cannot remove the route's network `{}`: {}",
+                self.name,
+                out.last_error_line()
+            ),
+            format!("see `docker network inspect {}`", self.name),
+        ))
+    }
+
     /// Connects a container (idempotent).
     pub(super) fn connect(&self, container: &str) -> Result<()> {
         if self

@@ -42,6 +42,14 @@ impl<'c, 'a> Rotation<'c, 'a> {
         Ok(out)
     }
 
+    /// Removes the records `names` (with what they follow and any standby): a route taken off.
+    pub(super) fn unset(&self, names: &[String]) -> Result<()> {
+        let mut a = args(&["unset", RECORDS]);
+        a.extend(names.iter().cloned());
+        self.change(&a, "cannot remove the route's records", "")
+            .map(drop)
+    }
+
     /// Replaces the record `name` with `members`, at once. `follow` (Swarm mode): the route
     /// network and the services whose running tasks the follower keeps the record on.
     pub(super) fn set(
