@@ -77,6 +77,10 @@ const FLOW_OR_COMMAND: &str = "use either `docker flow deploy` (or scale, proxy,
 /// `--ansi` as resolved, for the error message (which may come before or after resolution).
 static ANSI: std::sync::OnceLock<settings::Ansi> = std::sync::OnceLock::new();
 
+/// Whether the run's result is JSON (`--format json`), once the settings say so: a failure then
+/// prints a JSON error on stdout too.
+static JSON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+
 /// Runs docker flow with the process's arguments and environment; returns the exit code.
 pub fn run() -> ExitCode {
     std::panic::set_hook(Box::new(|info| {
@@ -118,6 +122,14 @@ pub fn run() -> ExitCode {
                     .build(),
                 )
             }));
+            let json = JSON
+                .get()
+                .copied()
+                .unwrap_or_else(|| settings::json_before_settings(&args));
+            if json {
+                let failed = report::ErrorReport::of(&e);
+                report::print(&failed, String::new, true);
+            }
             progress::say(format_args!("{:?}\n", miette::Report::new(e)));
             ExitCode::from(code)
         }
@@ -173,6 +185,7 @@ fn run_with(args: &[String]) -> Result<()> {
     let resolved = settings::resolve(given, file, &|k| std::env::var(k).ok());
     let mut settings = resolved.settings()?;
     let _ = ANSI.set(settings.ansi);
+    let _ = JSON.set(settings.format == Format::Json);
     let named = Named {
         target_flag: given.command_line(settings::Key::Target),
         dashed_command: dashed_command(&cli, &ours),

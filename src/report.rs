@@ -228,6 +228,28 @@ pub(crate) fn print(json: &impl Serialize, text: impl FnOnce() -> String, as_jso
     out(format_args!("{text}"));
 }
 
+/// What a failed run prints on stdout with `--format json` (the diagnostic goes to stderr as
+/// always).
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct ErrorReport {
+    /// What went wrong.
+    pub error: String,
+    /// What to do.
+    pub help: Option<String>,
+    /// The run's exit code.
+    pub exit_code: u8,
+}
+
+impl ErrorReport {
+    pub(crate) fn of(e: &crate::error::Error) -> ErrorReport {
+        ErrorReport {
+            error: e.to_string(),
+            help: miette::Diagnostic::help(e).map(|h| h.to_string()),
+            exit_code: e.exit_code(),
+        }
+    }
+}
+
 /// `docker flow down --format json`: what was taken down.
 #[derive(Debug, Serialize, JsonSchema)]
 pub(crate) struct DownReport {
@@ -306,6 +328,7 @@ fn schemas() -> Vec<(&'static str, schemars::Schema)> {
         ),
         ("version.schema.json", schemars::schema_for!(VersionReport)),
         ("down.schema.json", schemars::schema_for!(DownReport)),
+        ("error.schema.json", schemars::schema_for!(ErrorReport)),
     ]
 }
 

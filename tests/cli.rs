@@ -1207,3 +1207,21 @@ fn the_seeds_generic_variables_count_only_with_a_value_valid_for_docker_flow() {
     bed.flow_env(&["config"], &[("FLOW_SCALE", "abc")])
         .fails(2, "`abc` is not a scale");
 }
+
+#[test]
+fn a_failed_run_asked_for_json_answers_in_json_on_stdout() {
+    let bed = Bed::new("jsonerr");
+    for args in [
+        &["deploy", "--format", "json", "--scale", "abc"][..],
+        &["--format=json", "deploy", "--bogus"][..],
+    ] {
+        let r = bed.flow(args);
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+        let j = r.json();
+        assert_eq!(j["exit_code"], 2, "{j}");
+        assert!(j["error"].as_str().is_some_and(|e| !e.is_empty()), "{j}");
+        assert!(!r.stderr.is_empty(), "the diagnostic still goes to stderr");
+    }
+    let r = bed.flow(&["deploy", "--scale", "abc"]);
+    assert_eq!(r.stdout, "", "no JSON unless asked for");
+}

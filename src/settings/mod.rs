@@ -80,6 +80,23 @@ pub(crate) fn ansi_before_settings(args: &[String]) -> Ansi {
     }
 }
 
+/// Whether JSON output was asked for, as far as the command line and environment tell before
+/// the settings are read (`--format json`, `--format=json`, `FLOW_FORMAT=json`): a run that fails
+/// early still answers a script in JSON.
+pub(crate) fn json_before_settings(args: &[String]) -> bool {
+    let flag = args
+        .iter()
+        .take_while(|a| *a != "--")
+        .enumerate()
+        .find_map(|(i, a)| match a.strip_prefix("--format") {
+            Some(rest) if rest.starts_with('=') => Some(rest[1..].to_string()),
+            Some("") => args.get(i + 1).cloned(),
+            _ => None,
+        });
+    flag.or_else(|| std::env::var("FLOW_FORMAT").ok())
+        .is_some_and(|f| f.trim() == "json")
+}
+
 /// The `docker-flow.yml` key of every setting.
 pub(crate) fn keys() -> Vec<&'static str> {
     Key::ALL.iter().map(|k| k.name()).collect()
