@@ -224,6 +224,16 @@ fn run_with(args: &[String]) -> Result<()> {
                 config.resolved_by_compose(settings::Key::Project, name);
             }
         }
+        // The project's directory as Compose finds it (no daemon needed).
+        let dir = project_files::project_dir(
+            &cwd,
+            settings.project_directory.as_deref(),
+            settings
+                .compose_paths
+                .first()
+                .map(std::path::PathBuf::as_path),
+        );
+        config.resolved_by_compose(settings::Key::ProjectDirectory, dir.display().to_string());
         report::print(
             &config,
             || config.to_text(),

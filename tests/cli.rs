@@ -1225,3 +1225,23 @@ fn a_failed_run_asked_for_json_answers_in_json_on_stdout() {
     let r = bed.flow(&["deploy", "--scale", "abc"]);
     assert_eq!(r.stdout, "", "no JSON unless asked for");
 }
+
+#[test]
+fn config_says_where_compose_finds_the_project_directory() {
+    // From a directory below the project's, as Compose finds it: upwards.
+    let bed = Bed::demo("pdir", 0);
+    let below = bed.path().join("src");
+    std::fs::create_dir_all(&below).unwrap();
+    let r = bed.flow_from(&below, &["config", "--format", "json"]);
+    r.ok();
+    let j = r.json();
+    assert_eq!(
+        j["project_directory"]["value"],
+        bed.path().display().to_string(),
+        "{j}"
+    );
+    assert_eq!(
+        j["project_directory"]["origin"], "where Compose finds the project",
+        "{j}"
+    );
+}

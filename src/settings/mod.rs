@@ -830,7 +830,10 @@ impl ConfigReport {
             if e.source == Source::Default {
                 e.value = Value::String(value);
                 e.source = Source::Compose;
-                e.origin = "Compose's project name rules".into();
+                e.origin = match key {
+                    Key::ProjectDirectory => "where Compose finds the project".into(),
+                    _ => "Compose's project name rules".into(),
+                };
             }
         }
     }
