@@ -224,7 +224,7 @@ impl Key {
                 .env("FLOW_ENGINE").default("auto"),
             Key::BlueGreen => Spec::new("blue-green", Bool, RELEASE, CHANGING, "Perform a blue-green deployment [true|false]")
                 .short('b').env("FLOW_BLUE_GREEN").default("false"),
-            Key::Flow => Spec::new("flow", List, RELEASE, SEED_ONLY, "Steps to run in order: deploy, scale, stop-old, proxy (repeatable; the seed's style)")
+            Key::Flow => Spec::new("flow", List, RELEASE, SEED_ONLY, "Steps to run in order: deploy, test, proxy, stop-old, scale (repeatable; the style of Docker Flow 1.x)")
                 .short('F').env("FLOW"),
             Key::PullSideTargets => Spec::new("pull-side-targets", Bool, RELEASE, DEPLOYING, "Pull side targets too [true|false]")
                 .short('S').env("FLOW_PULL_SIDE_TARGETS").default("false"),
