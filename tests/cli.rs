@@ -1245,3 +1245,22 @@ fn config_says_where_compose_finds_the_project_directory() {
         "{j}"
     );
 }
+
+#[test]
+fn booleans_read_alike_from_flags_variables_and_the_file() {
+    let bed = Bed::new("bools");
+    bed.write("docker-flow.yml", "blue_green: yes\ndry_run: off\n");
+    let value = |args: &[&str], env: &[(&str, &str)], key: &str| {
+        let r = bed.flow_env(&[&["config", "--format", "json"], args].concat(), env);
+        r.ok();
+        r.json()[key]["value"].clone()
+    };
+    assert_eq!(value(&[], &[], "blue_green"), true);
+    assert_eq!(value(&[], &[], "dry_run"), false);
+    assert_eq!(
+        value(&[], &[("FLOW_BLUE_GREEN", "no")], "blue_green"),
+        false
+    );
+    assert_eq!(value(&[], &[("FLOW_DRY_RUN", "1")], "dry_run"), true);
+    assert_eq!(value(&["--blue-green=off"], &[], "blue_green"), false);
+}

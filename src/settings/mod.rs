@@ -447,7 +447,7 @@ fn boolean(v: &str) -> std::result::Result<bool, (String, String)> {
     values::parse_bool(v).ok_or_else(|| {
         (
             format!("`{v}` is not a boolean"),
-            "use true or false".into(),
+            "use true or false (or yes/no, on/off, 1/0)".into(),
         )
     })
 }

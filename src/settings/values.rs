@@ -11,10 +11,12 @@ fn bad<T>(problem: impl Into<String>, fix: impl Into<String>) -> Parsed<T> {
     Err((problem.into(), fix.into()))
 }
 
+/// A boolean, one grammar for flags, variables and `docker-flow.yml` alike (whose YAML reads
+/// `yes` and `on` as true too): true, yes, on, 1 / false, no, off, 0.
 pub(crate) fn parse_bool(v: &str) -> Option<bool> {
     match v.trim().to_ascii_lowercase().as_str() {
-        "true" => Some(true),
-        "false" => Some(false),
+        "true" | "yes" | "on" | "1" => Some(true),
+        "false" | "no" | "off" | "0" => Some(false),
         _ => None,
     }
 }
@@ -703,6 +705,16 @@ mod tests {
         assert_eq!(parse_bool("true"), Some(true));
         assert_eq!(parse_bool("FALSE"), Some(false));
         assert_eq!(parse_bool("yes please"), None);
+        for (v, b) in [
+            ("yes", true),
+            ("On", true),
+            ("1", true),
+            ("no", false),
+            ("off", false),
+            ("0", false),
+        ] {
+            assert_eq!(parse_bool(v), Some(b), "{v}");
+        }
         assert_eq!(parse_port("8080"), Some(8080));
         for bad in ["0", "65536", "-1", "80a", ""] {
             assert_eq!(parse_port(bad), None, "{bad:?}");
