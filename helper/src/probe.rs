@@ -98,20 +98,28 @@ pub(crate) fn answer(addr: SocketAddr, path: &str, deadline: Instant) -> Result<
         let d = until.saturating_duration_since(Instant::now());
         (!d.is_zero()).then_some(d).ok_or("answered too slowly")
     };
-    let mut s = TcpStream::connect_timeout(&addr, left()?).map_err(|e| e.to_string())?;
-    s.set_write_timeout(Some(left()?))
-        .map_err(|e| e.to_string())?;
+    // What went wrong in words a user reads: a timeout is no answer in time, not the OS's
+    // "Resource temporarily unavailable".
+    let limit = until.saturating_duration_since(Instant::now());
+    let said = |e: std::io::Error| match e.kind() {
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
+            format!("no answer within {} ms at {addr}{path}", limit.as_millis())
+        }
+        std::io::ErrorKind::ConnectionRefused => format!("nothing listens at {addr}"),
+        _ => format!("{e} at {addr}{path}"),
+    };
+    let mut s = TcpStream::connect_timeout(&addr, left()?).map_err(said)?;
+    s.set_write_timeout(Some(left()?)).map_err(said)?;
     s.write_all(format!("GET {path} HTTP/1.0\r\nHost: docker-flow-health\r\n\r\n").as_bytes())
-        .map_err(|e| e.to_string())?;
+        .map_err(said)?;
     let mut head = Vec::new();
     let mut buf = [0u8; 128];
     while !head.contains(&b'\n') && head.len() < 256 {
-        s.set_read_timeout(Some(left()?))
-            .map_err(|e| e.to_string())?;
+        s.set_read_timeout(Some(left()?)).map_err(said)?;
         match s.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => head.extend_from_slice(&buf[..n]),
-            Err(e) => return Err(e.to_string()),
+            Err(e) => return Err(said(e)),
         }
     }
     status(&head).and_then(|code| {
@@ -173,5 +181,28 @@ mod tests {
             "{:?}",
             started.elapsed()
         );
+    }
+
+    #[test]
+    fn a_probe_says_what_went_wrong_in_words() {
+        use std::time::{Duration, Instant};
+        // Accepts, never answers.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = silent.local_addr().unwrap();
+        let held = std::thread::spawn(move || silent.accept().map(|(c, _)| c));
+        let r = super::answer(addr, "/health", Instant::now() + Duration::from_millis(300));
+        let e = r.unwrap_err();
+        assert!(
+            e.starts_with("no answer within ") && e.ends_with(&format!("ms at {addr}/health")),
+            "{e}"
+        );
+        drop(held);
+        // Nothing listens.
+        let gone = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let e = super::answer(gone, "/", Instant::now() + Duration::from_millis(300)).unwrap_err();
+        assert_eq!(e, format!("nothing listens at {gone}"));
     }
 }

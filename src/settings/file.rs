@@ -110,7 +110,9 @@ pub(crate) fn parse(path: &Path, text: String, known: &[&str]) -> Result<FileVal
             return Err(Error::config(
                 format!("unknown setting `{key}` in {display}"),
                 match close {
-                    Some(k) => format!("did you mean `{k}`? (`docker flow config` lists every key)"),
+                    Some(k) => {
+                        format!("did you mean `{k}`? (`docker flow config` lists every key)")
+                    }
                     None => format!("known settings: {}", known.join(", ")),
                 },
                 locate_line(path, &text, line),
