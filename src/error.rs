@@ -77,7 +77,7 @@ pub(crate) enum Error {
     ComposeFailed { command: String },
 
     /// A new instance exited or did not turn healthy in time; what it started is removed.
-    #[error("new instance {instance} {what}; the deploy is aborted and the live release keeps serving{details}")]
+    #[error("new instance {instance} {what}; the deploy is aborted and {serving}{details}")]
     #[diagnostic(
         help("fix the release (see its logs above), or raise --health-timeout if it only needs longer to start")
     )]
@@ -87,6 +87,9 @@ pub(crate) enum Error {
         what: String,
         /// The last health check output and log lines, each under a heading (or empty).
         details: String,
+        /// What serves now: "the live release keeps serving", or, on a first deploy, that
+        /// nothing was live.
+        serving: String,
     },
 
     /// The target runs in the other deployment mode than the settings ask for; nothing was
@@ -141,6 +144,9 @@ pub(crate) enum Error {
     Exited { command: String, code: u8 },
 }
 
+/// What an aborted deploy leaves serving, when a release was live.
+pub(crate) const LIVE_SERVES: &str = "the live release keeps serving";
+
 impl Error {
     pub(crate) fn exit_code(&self) -> u8 {
         match self {
@@ -154,6 +160,24 @@ impl Error {
             | Error::ProxyUnreachable { .. } => 3,
             Error::Locked { .. } | Error::LockLost => 4,
             Error::Exited { code, .. } => *code,
+        }
+    }
+
+    /// A failed deploy's outcome when there was no live release: said so, not that one serves.
+    pub(crate) fn nothing_was_live(self) -> Self {
+        match self {
+            Error::Unhealthy {
+                instance,
+                what,
+                details,
+                ..
+            } => Error::Unhealthy {
+                instance,
+                what,
+                details,
+                serving: "nothing serves: no release of it was live before".into(),
+            },
+            other => other,
         }
     }
 

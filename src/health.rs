@@ -210,6 +210,7 @@ fn failure(engine: &Engine, i: &Instance, what: &str, probe: Option<&str>) -> Er
         details.push_str(&format!("\nlast log lines:\n{logs}"));
     }
     Error::Unhealthy {
+        serving: crate::error::LIVE_SERVES.into(),
         instance: i.name.clone(),
         what: what.to_string(),
         details,

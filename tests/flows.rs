@@ -268,6 +268,9 @@ fn unhealthy_or_slow_releases_abort_and_the_live_one_keeps_serving() {
         return;
     }
     let mut bed = Bed::demo("health", 0);
+    // A first deploy that fails says that nothing serves, not that a live release does.
+    let first = bed.flow_env(&["deploy", "--health-timeout", "5s"], &[("HEALTH", "fail")]);
+    first.fails(1, "nothing serves: no release of it was live before");
     bed.flow(&["deploy"]).ok();
     bed.env("V", "v2").env("HEALTH", "fail");
     let (run, stats, switched) = under_load(&bed, || bed.flow(&["deploy"]));

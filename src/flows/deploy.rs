@@ -97,7 +97,11 @@ pub(super) fn run(ctx: &Ctx, preview: bool) -> Result<Deployed> {
         Err(e) => {
             ctx.progress.info("removing the new instances");
             ctx.orchestrator.remove(&new)?;
-            return Err(e);
+            return Err(if live.is_none() && old.is_empty() {
+                e.nothing_was_live()
+            } else {
+                e
+            });
         }
     };
     let health = waiting.elapsed();

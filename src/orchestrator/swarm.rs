@@ -786,6 +786,7 @@ impl Orchestrator for Swarm<'_> {
             self.changing();
             self.engine.change(&args(&["service", "rm", &name]), None)?;
             return Err(Error::Unhealthy {
+                serving: crate::error::LIVE_SERVES.into(),
                 instance: name,
                 what: format!(
                     "has no task Swarm runs {}s after the deploy ({why})",
@@ -901,6 +902,7 @@ impl Orchestrator for Swarm<'_> {
             }) {
                 progress.end_waiting();
                 return Err(Error::Unhealthy {
+                    serving: crate::error::LIVE_SERVES.into(),
                     instance: failed.instance.name.clone(),
                     what: format!(
                         "ended before Swarm saw it healthy (Swarm: {}, {}, exit code {})",
@@ -940,6 +942,7 @@ impl Orchestrator for Swarm<'_> {
                         format!(" (Swarm: {}, {})", t.state, t.message)
                     });
                 return Err(Error::Unhealthy {
+                    serving: crate::error::LIVE_SERVES.into(),
                     instance: stuck.map_or_else(|| self.full_name(None), |i| i.name.clone()),
                     what: match why {
                         Some(why) if all_run => format!(
