@@ -625,7 +625,14 @@ impl<'a> ProxyContainer<'a> {
         let _lock = self.lock("migrate the proxy", &|w| {
             crate::progress::say(format_args!("warning: {w}\n"))
         })?;
-        if !matches!(self.find()?, Found::OldLayout) {
+        if !matches!(
+            self.find()?,
+            Found::OldLayout
+                | Found::Ours {
+                    https_port: None,
+                    ..
+                }
+        ) {
             return Ok(());
         }
         // `docker cp` out of a container gives a tar of the one file (none before Caddy saved).
