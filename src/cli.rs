@@ -282,6 +282,24 @@ pub(crate) fn long_version() -> String {
     )
 }
 
+/// `-b true`: a boolean option takes its value after `=`, so `true` (or `false`) stands alone
+/// where clap reads a command or a service: the fix, when the word before it is a boolean flag.
+pub(crate) fn boolean_after_space(argv: &[String], v: &str) -> Option<String> {
+    if !matches!(v, "true" | "false") {
+        return None;
+    }
+    let at = argv.iter().position(|a| a == v)?;
+    let flag = crate::settings::boolean_flag(argv.get(at.checked_sub(1)?)?)?;
+    Some(format!(
+        "a boolean option takes its value after `=`: write `--{flag}={v}`{}",
+        if v == "true" {
+            format!(", or `--{flag}` alone")
+        } else {
+            String::new()
+        }
+    ))
+}
+
 /// What a command line clap cannot parse gets: help and version on stdout (exit 0), otherwise
 /// clap's message without its generic tip, and one help line that fits the mistake.
 pub(crate) fn refuse(e: clap::Error, argv: &[String]) -> crate::error::Result<()> {
@@ -311,19 +329,7 @@ pub(crate) fn refuse(e: clap::Error, argv: &[String]) -> crate::error::Result<()
     // `-b true`: a boolean option takes its value after `=`, so `true` was read as a command.
     let boolean = unexpected
         .as_deref()
-        .filter(|v| matches!(*v, "true" | "false"))
-        .and_then(|v| {
-            let at = argv.iter().position(|a| a == v)?;
-            let flag = crate::settings::boolean_flag(argv.get(at.checked_sub(1)?)?)?;
-            Some(format!(
-                "a boolean option takes its value after `=`: write `--{flag}={v}`{}",
-                if v == "true" {
-                    format!(", or `--{flag}` alone")
-                } else {
-                    String::new()
-                }
-            ))
-        });
+        .and_then(|v| boolean_after_space(argv, v));
     // An option of docker flow given after a command that does not take it.
     let sub = argv
         .iter()

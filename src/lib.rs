@@ -189,6 +189,7 @@ fn run_with(args: &[String]) -> Result<()> {
     let named = Named {
         target_flag: given.command_line(settings::Key::Target),
         dashed_command: dashed_command(&cli, &ours),
+        argv: ours.clone(),
     };
     let action = action(&cli, &mut settings, &named)?;
     match action {
@@ -294,6 +295,8 @@ struct Named {
     target_flag: Option<String>,
     /// `exec -- COMMAND…`: the command follows `--` (the target's), not a service.
     dashed_command: bool,
+    /// The command line as given (for the fix of `-b true`).
+    argv: Vec<String>,
 }
 
 /// Whether `exec`'s command came after `--` (everything after the first `--` is the command).
@@ -316,6 +319,12 @@ fn name_service(
     let Some(service) = service else {
         return Ok(());
     };
+    if let Some(fix) = cli::boolean_after_space(&named.argv, service) {
+        return Err(Error::usage(
+            format!("`{service}` stands where a service goes"),
+            fix,
+        ));
+    }
     let service =
         settings::values::parse_service_name(service).map_err(|(m, h)| Error::Setting {
             key: "target".into(),
