@@ -534,7 +534,13 @@ fn every_setting_follows_default_file_env_flag_precedence() {
     );
     for row in &rows {
         let k = row.key;
-        assert_eq!(defaults[k]["source"], "default", "{k}");
+        // The project's directory, unset, is where Compose finds the project.
+        let default_source = if k == "project_directory" {
+            "compose"
+        } else {
+            "default"
+        };
+        assert_eq!(defaults[k]["source"], default_source, "{k}");
         // HTTPS settings apply to a route with domains; a certificate comes with its key.
         let context = match k {
             "tls_cert" => "service_domain: [x.example.com]\ntls_key: k.pem\n",
@@ -741,8 +747,8 @@ fn flow_steps_and_subcommands() {
     );
     usage_error(
         &bed,
+        &["--flow=deploy", "--flow=nope"],
         &[],
-        &[("FLOW", "deploy,nope")],
         "`nope` is not a flow step",
     );
     // Without a command, the help, as Compose does.
@@ -896,6 +902,10 @@ fn the_installed_plugin_works_through_docker() {
         return;
     }
     let bed = Bed::new("plugin");
+    bed.write(
+        "compose.yaml",
+        "services:\n  app:\n    image: demo-service:v1\n",
+    );
     let help = bed.docker(&["--help"]);
     help.ok();
     assert!(
@@ -1001,6 +1011,10 @@ fn first_contact_help_version_and_hints() {
 #[test]
 fn an_unknown_docker_context_is_named_as_such() {
     let bed = Bed::new("ctx");
+    bed.write(
+        "compose.yaml",
+        "services:\n  app:\n    image: demo-service:v1\n",
+    );
     let r = bed.flow_env(
         &["status", "-t", "app"],
         &[("DOCKER_CONTEXT", "no-such-context")],

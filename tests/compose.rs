@@ -304,7 +304,7 @@ fn rejections_point_at_the_file_and_change_nothing() {
     rejected(
         &bed,
         &["-t", "app", "--proxy-driver", "none"],
-        "Compose cannot load the project",
+        "no Compose file: Compose looks for compose.yaml",
         None,
     );
     // With the proxy, a route is required.

@@ -496,8 +496,12 @@ fn down_takes_the_project_its_releases_and_routes_away_and_leaves_another_projec
     b.flow(&["deploy"]).ok();
     assert_eq!(a.version_at("/demo"), "v2");
     assert_eq!(a.version_at("/api"), "v1");
+    // A's networks and volumes (the proxy's, named after A's bed, aside).
     let of_a = |what: &str| -> Vec<String> {
-        support::docker_words(&[what, "ls", "-q", "--filter", &format!("name={}", a.project)])
+        let mut found =
+            support::docker_words(&[what, "ls", "-q", "--filter", &format!("name={}", a.project)]);
+        found.retain(|n| !n.starts_with(&a.proxy_name));
+        found
     };
     let containers_of_a = || {
         support::docker_words(&[
@@ -538,12 +542,24 @@ fn down_takes_the_project_its_releases_and_routes_away_and_leaves_another_projec
             .is_none_or(|(c, body)| *c != 200 || !body.starts_with('v')),
         "{gone:?}"
     );
-    // B never noticed.
-    assert_eq!(b.version_at("/other"), "v1");
+    // B serves on (on A's proxy, at A's port; taking A's route out of Caddy's config reloads
+    // it: a request in the moment of the reload may go unanswered, as with any new route).
+    let b_serves = || {
+        (0..50).any(|_| {
+            let ok = a
+                .get("/other")
+                .is_some_and(|(c, body)| c == 200 && body.starts_with("v1"));
+            if !ok {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            ok
+        })
+    };
+    assert!(b_serves(), "B stopped serving");
     // Up again, then down with its volumes: the named volume and the history go too.
     a.flow(&["deploy"]).ok();
     a.flow(&["down", "--volumes"]).ok();
     assert!(of_a("volume").is_empty(), "{:?}", of_a("volume"));
     assert!(containers_of_a().is_empty());
-    assert_eq!(b.version_at("/other"), "v1");
+    assert!(b_serves(), "B stopped serving");
 }
