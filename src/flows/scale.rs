@@ -52,7 +52,8 @@ pub(super) fn run(ctx: &Ctx) -> Result<Outcome> {
         ctx.orchestrator.remove(drop)?;
         Some(routed)
     } else {
-        None
+        // Nothing to change: the route is made sure of, as `docker flow proxy` would.
+        Some(ctx.route_to(&live)?)
     };
     step.done();
     Ok(Outcome::Scaled {
