@@ -116,6 +116,20 @@ pub(crate) const LABEL_ROUTE: &str = "io.docker-flow.route";
 /// On a Swarm colour scaled to 0: how many tasks it had, so that a rollback brings them back.
 pub(crate) const LABEL_REPLICAS: &str = "io.docker-flow.replicas";
 
+/// `docker compose config` fills every service's `deploy` with empty maps (`placement: {}`,
+/// `resources: {}`); given back to Compose, an empty `placement` makes it warn "only honored by
+/// the Swarm scheduler" for a file that never asked for one. They are dropped (and `deploy`
+/// with them when nothing else is left), so the derived model warns no more than the user's own.
+fn without_empty_deploy_maps(svc: &mut crate::compose::Service) {
+    let empty = |v: &serde_json::Value| v.as_object().is_some_and(|m| m.is_empty());
+    if let Some(deploy) = svc.rest.get_mut("deploy").and_then(|d| d.as_object_mut()) {
+        deploy.retain(|_, v| !empty(v));
+    }
+    if svc.rest.get("deploy").is_some_and(empty) {
+        svc.rest.shift_remove("deploy");
+    }
+}
+
 /// The route's own network, where the proxy meets the instances in rotation:
 /// `dflow-<project>.<target>` on one engine (a project name cannot hold a `.`, so the name is one
 /// route's only). Swarm wants network names that are DNS labels, so there it is
@@ -271,7 +285,10 @@ pub(crate) struct Derivation<'a> {
 /// Derives the model Compose is handed.
 pub(crate) fn derive(model: &ComposeFile, d: &Derivation) -> Result<ComposeFile> {
     let mut out = model.clone();
-    let Some(base) = model.services.get(d.target) else {
+    for svc in out.services.values_mut() {
+        without_empty_deploy_maps(svc);
+    }
+    let Some(base) = out.services.get(d.target).cloned() else {
         return Err(Error::config(
             format!("no service `{}`", d.target),
             "check --target",
@@ -439,5 +456,36 @@ mod tests {
         assert_eq!(app.labels[LABEL_RELEASE], "r2");
         assert!(!app.labels.contains_key(LABEL_COLOR));
         assert_eq!(out.services["worker"].links, vec!["app", "db:database"]);
+    }
+
+    #[test]
+    fn the_derived_model_drops_the_empty_deploy_maps_compose_config_adds() {
+        let mut m = model();
+        m.services["app"].rest.insert(
+            "deploy".into(),
+            serde_json::json!({"replicas": 2, "resources": {}, "placement": {}}),
+        );
+        m.services["db"].rest.insert(
+            "deploy".into(),
+            serde_json::json!({"resources": {}, "placement": {}}),
+        );
+        let release = Release {
+            id: "r3".into(),
+            at: "t".into(),
+        };
+        let d = Derivation {
+            target: "app",
+            blue_green: true,
+            release: Some((Some(Color::Blue), &release)),
+            refer_to: Color::Blue,
+            port: Some(8080),
+            extra_labels: &[],
+        };
+        let out = derive(&m, &d).unwrap();
+        assert_eq!(
+            out.services["app-blue"].rest["deploy"],
+            serde_json::json!({"replicas": 2})
+        );
+        assert!(!out.services["db"].rest.contains_key("deploy"));
     }
 }

@@ -700,6 +700,12 @@ fn a_first_deploy_starts_as_many_instances_as_compose_would() {
     let r = bed.flow(&["deploy"]);
     r.ok();
     assert!(r.stderr.contains("with 3 instance(s)"), "{}", r.stderr);
+    // The derived model warns no more than the user's file: no "placement" nobody asked for.
+    assert!(
+        !r.stderr.contains("only honored by the Swarm scheduler"),
+        "{}",
+        r.stderr
+    );
     assert_eq!(running(&bed), [3, 0]);
     bed.env("V", "v2");
     bed.flow(&["deploy"]).ok();
