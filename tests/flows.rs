@@ -1129,7 +1129,7 @@ fn a_rollback_refused_for_the_lock_another_target_holds_moves_no_traffic() {
             "{compose}  api:\n    image: demo-service:v1\n    environment:\n      HEALTH: ${{API_HEALTH:-ok}}\n    expose: [\"8080\"]\n"
         ),
     );
-    let api = ["-t", "api", "-T", "", "--service-path", "/api"];
+    let api = ["-t", "api", "--side-target", "", "--service-path", "/api"];
     bed.flow(&["deploy"]).ok();
     bed.flow(&[&["deploy"][..], &api].concat()).ok();
     bed.env("V", "v2");

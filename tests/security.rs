@@ -19,7 +19,7 @@ fn shell_metacharacters_are_rejected_or_passed_inertly() {
     // Every option whose value reaches a docker or compose command line, or the proxy.
     let cases: Vec<Vec<String>> = vec![
         vec!["-t".into(), payload.clone()],
-        vec!["-T".into(), payload.clone()],
+        vec!["--side-target".into(), payload.clone()],
         vec!["-p".into(), payload.clone()],
         vec!["-f".into(), payload.clone()],
         vec!["--service-path".into(), format!("/x{payload}")],

@@ -397,7 +397,7 @@ fn on_a_two_node_swarm_deploys_scales_and_rolls_back_without_dropping_a_request(
             bed.bed.project
         ),
     );
-    bed.flow(&["deploy", "-f", "build.yaml", "-T", ""], &[])
+    bed.flow(&["deploy", "-f", "build.yaml", "--side-target", ""], &[])
         .fails(2, "has `build:` and no `image:`");
     let first = bed.flow(&["deploy"], &[]);
     first.ok();
