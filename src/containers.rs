@@ -97,6 +97,31 @@ pub(crate) fn inspect(engine: &Engine, ids: &[String]) -> Result<Vec<Instance>> 
     Ok(list.iter().map(Instance::from_inspect).collect())
 }
 
+/// The services of `project` docker flow runs as targets (their containers carry the target
+/// label), running or not, sorted: one `docker ps`, no inspect.
+pub(crate) fn targets(engine: &Engine, project: &str) -> Result<Vec<String>> {
+    let out = engine.read(&args(&[
+        "ps",
+        "-a",
+        "--filter",
+        &format!("label=com.docker.compose.project={project}"),
+        "--filter",
+        &format!("label={LABEL_TARGET}"),
+        "--format",
+        &format!("{{{{.Label \"{LABEL_TARGET}\"}}}}"),
+    ]))?;
+    let mut targets: Vec<String> = out
+        .stdout
+        .lines()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(String::from)
+        .collect();
+    targets.sort_unstable();
+    targets.dedup();
+    Ok(targets)
+}
+
 /// Every container carrying all of `labels` (`key=value`), oldest release first.
 pub(crate) fn labelled(engine: &Engine, labels: &[String]) -> Result<Vec<Instance>> {
     let mut a = args(&["ps", "-a", "-q", "--no-trunc"]);

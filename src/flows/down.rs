@@ -13,7 +13,6 @@ use crate::engine::{args, Engine};
 use crate::error::{Error, Result};
 use crate::history;
 use crate::lock::Lock;
-use crate::model::LABEL_TARGET;
 use crate::progress::Progress;
 use crate::proxy::{self, RouteSpec};
 use crate::report;
@@ -45,7 +44,7 @@ pub(crate) fn run(engine: &Engine, settings: &Settings, cwd: &Path, o: &DownOpti
         &progress,
         platform,
     )?;
-    let targets = targets(engine, &name)?;
+    let targets = crate::containers::targets(engine, &name)?;
     for target in &targets {
         let step = progress.step(&format!("take the route of {target} off the proxy"));
         let route = RouteSpec::new(settings, &name, target, 80, &project.dir, platform);
@@ -105,29 +104,4 @@ pub(crate) fn run(engine: &Engine, settings: &Settings, cwd: &Path, o: &DownOpti
     };
     report::print(&down, || down.to_text(), settings.format == Format::Json);
     Ok(())
-}
-
-/// The services docker flow runs as targets in the project (their instances carry the target
-/// label), running or not.
-fn targets(engine: &Engine, project: &str) -> Result<Vec<String>> {
-    let out = engine.read(&args(&[
-        "ps",
-        "-a",
-        "--filter",
-        &format!("label=com.docker.compose.project={project}"),
-        "--filter",
-        &format!("label={LABEL_TARGET}"),
-        "--format",
-        &format!("{{{{.Label \"{LABEL_TARGET}\"}}}}"),
-    ]))?;
-    let mut targets: Vec<String> = out
-        .stdout
-        .lines()
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .map(String::from)
-        .collect();
-    targets.sort_unstable();
-    targets.dedup();
-    Ok(targets)
 }

@@ -137,31 +137,13 @@ impl<'a> Compose<'a> {
         self.derive(&|_| {}, Some((r.color, &r.release)), r.refer_to, &previous)
     }
 
-    /// The services of the project docker flow runs as targets (their instances carry the
-    /// target label), the target aside.
+    /// The services of the project docker flow runs as targets, the target aside.
     fn released_targets(&self) -> Result<Vec<String>> {
         if self.engine.dry_run() {
             return Ok(Vec::new());
         }
-        let out = self.engine.read(&args(&[
-            "ps",
-            "-a",
-            "--filter",
-            &format!("label=com.docker.compose.project={}", self.project_name()),
-            "--filter",
-            &format!("label={LABEL_TARGET}"),
-            "--format",
-            &format!("{{{{.Label \"{LABEL_TARGET}\"}}}}"),
-        ]))?;
-        let mut targets: Vec<String> = out
-            .stdout
-            .lines()
-            .map(str::trim)
-            .filter(|t| !t.is_empty() && *t != self.target)
-            .map(String::from)
-            .collect();
-        targets.sort_unstable();
-        targets.dedup();
+        let mut targets = containers::targets(self.engine, self.project_name())?;
+        targets.retain(|t| *t != self.target);
         Ok(targets)
     }
 
