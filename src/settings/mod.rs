@@ -62,15 +62,7 @@ pub(crate) fn option_named(arg: &str) -> Option<&'static str> {
 /// `--ansi` for an error found before the settings could be resolved: the flag (`--ansi=X` or
 /// `--ansi X`), else `FLOW_ANSI` / `COMPOSE_ANSI`, else `never` under `NO_COLOR`.
 pub(crate) fn ansi_before_settings(args: &[String]) -> Ansi {
-    let flag = args
-        .iter()
-        .enumerate()
-        .find_map(|(i, a)| match a.strip_prefix("--ansi") {
-            Some(rest) if rest.starts_with('=') => Some(rest[1..].to_string()),
-            Some("") => args.get(i + 1).cloned(),
-            _ => None,
-        });
-    let given = flag
+    let given = flag_before_settings(args, "--ansi")
         .or_else(|| std::env::var("FLOW_ANSI").ok())
         .or_else(|| std::env::var("COMPOSE_ANSI").ok());
     match given.as_deref().map(values::parse_ansi) {
@@ -84,17 +76,22 @@ pub(crate) fn ansi_before_settings(args: &[String]) -> Ansi {
 /// the settings are read (`--format json`, `--format=json`, `FLOW_FORMAT=json`): a run that fails
 /// early still answers a script in JSON.
 pub(crate) fn json_before_settings(args: &[String]) -> bool {
-    let flag = args
-        .iter()
-        .take_while(|a| *a != "--")
+    let options = args.split(|a| a == "--").next().unwrap_or_default();
+    flag_before_settings(options, "--format")
+        .or_else(|| std::env::var("FLOW_FORMAT").ok())
+        .is_some_and(|f| f.trim() == "json")
+}
+
+/// The value of the option `long` as the command line gives it, read before clap and the
+/// settings (`--long=X` or `--long X`; the first one).
+fn flag_before_settings(args: &[String], long: &str) -> Option<String> {
+    args.iter()
         .enumerate()
-        .find_map(|(i, a)| match a.strip_prefix("--format") {
+        .find_map(|(i, a)| match a.strip_prefix(long) {
             Some(rest) if rest.starts_with('=') => Some(rest[1..].to_string()),
             Some("") => args.get(i + 1).cloned(),
             _ => None,
-        });
-    flag.or_else(|| std::env::var("FLOW_FORMAT").ok())
-        .is_some_and(|f| f.trim() == "json")
+        })
 }
 
 /// The `docker-flow.yml` key of every setting.
