@@ -164,21 +164,11 @@ impl Error {
     }
 
     /// A failed deploy's outcome when there was no live release: said so, not that one serves.
-    pub(crate) fn nothing_was_live(self) -> Self {
-        match self {
-            Error::Unhealthy {
-                instance,
-                what,
-                details,
-                ..
-            } => Error::Unhealthy {
-                instance,
-                what,
-                details,
-                serving: "nothing serves: no release of it was live before".into(),
-            },
-            other => other,
+    pub(crate) fn nothing_was_live(mut self) -> Self {
+        if let Error::Unhealthy { serving, .. } = &mut self {
+            *serving = "nothing serves: no release of it was live before".into();
         }
+        self
     }
 
     pub(crate) fn usage(message: impl Into<String>, help: impl Into<String>) -> Self {

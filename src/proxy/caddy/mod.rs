@@ -294,6 +294,31 @@ impl<'a> Caddy<'a> {
         Err(kept_changing())
     }
 
+    /// Takes the route out of Caddy's config, guarded by its ETag as `ensure_config` writes it
+    /// (a config changed meanwhile by another run is read again); a config that is not docker
+    /// flow's, or no longer has the route, is left as it is.
+    fn remove_from_config(&self) -> Result<()> {
+        for _ in 0..20 {
+            let r = self.admin().get("/config/")?;
+            let config = r.json();
+            if config::owner(&config) != Owner::DockerFlow {
+                return Ok(());
+            }
+            let Some(new) = config::without_route(&config, &self.route) else {
+                return Ok(());
+            };
+            let w = self
+                .admin()
+                .send("POST", "/config/", &new, r.etag.as_deref())?;
+            match w.status {
+                200 => return Ok(()),
+                412 => continue, // another run changed the config meanwhile
+                s => return Err(refused("the route's removal", s, &w.body)),
+            }
+        }
+        Err(kept_changing())
+    }
+
     fn foreign_config(&self) -> Error {
         Error::ProxyNotOwned {
             message: format!(
@@ -689,27 +714,7 @@ impl Proxy for Caddy<'_> {
 
     fn remove_route(&self) -> Result<()> {
         if self.serving()? {
-            for attempt in 0.. {
-                if attempt == 20 {
-                    return Err(kept_changing());
-                }
-                let r = self.admin().get("/config/")?;
-                let config = r.json();
-                if config::owner(&config) != Owner::DockerFlow {
-                    break;
-                }
-                let Some(new) = config::without_route(&config, &self.route) else {
-                    break;
-                };
-                let w = self
-                    .admin()
-                    .send("POST", "/config/", &new, r.etag.as_deref())?;
-                match w.status {
-                    200 => break,
-                    412 => continue, // another run changed the config meanwhile
-                    s => return Err(refused("the route's removal", s, &w.body)),
-                }
-            }
+            self.remove_from_config()?;
             self.rotation().unset(&[
                 config::record(&self.route),
                 config::preview_record(&self.route),
