@@ -252,14 +252,18 @@ pub(super) fn ensure(
     let name = &settings.name;
     let want = settings.replicas.unwrap_or(1);
     let secret = key.secret(name);
-    keep(
-        engine,
-        "secret",
-        name,
-        &secret,
-        key.text.as_bytes(),
-        "the control network's key",
-    )?;
+    // Made only where the service does not mount it yet (a secret of that name holds that key:
+    // its name is the key's id).
+    let keep_key = || {
+        keep(
+            engine,
+            "secret",
+            name,
+            &secret,
+            key.text.as_bytes(),
+            "the control network's key",
+        )
+    };
     match found {
         Service::Ours {
             image: now,
@@ -282,6 +286,7 @@ pub(super) fn ensure(
                 .collect();
             let stale: Vec<&String> = mounted.iter().filter(|s| **s != secret).collect();
             if !mounted.contains(&secret) {
+                keep_key()?;
                 for old in &stale {
                     update.extend(args(&["--secret-rm", old]));
                 }
@@ -320,6 +325,7 @@ pub(super) fn ensure(
                 .to_string(),
         ),
     };
+    keep_key()?;
     let a = create_args(settings, image, follower, &secret, node.as_deref());
     let out = engine.change(&a, None)?;
     check(out, name, "create")
