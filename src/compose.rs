@@ -25,6 +25,41 @@ pub(crate) struct ComposeFile {
     pub rest: IndexMap<String, Value>,
 }
 
+impl ComposeFile {
+    /// The networks `service` joins, by the names the engine knows them by (a network's
+    /// `name:`, which `docker compose config` fills in): none for a service with a
+    /// `network_mode`, or one the project does not have.
+    pub(crate) fn networks_of(&self, service: &str) -> Vec<String> {
+        let Some(svc) = self.services.get(service) else {
+            return Vec::new();
+        };
+        if svc.network_mode.is_some() {
+            return Vec::new();
+        }
+        let defined = self.rest.get("networks").and_then(Value::as_object);
+        let joined: Vec<String> = match svc.rest.get("networks") {
+            Some(Value::Object(m)) => m.keys().cloned().collect(),
+            Some(Value::Array(a)) => a
+                .iter()
+                .filter_map(Value::as_str)
+                .map(String::from)
+                .collect(),
+            // Compose puts a service with no `networks` on the project's `default`.
+            _ => vec!["default".to_string()],
+        };
+        joined
+            .iter()
+            .map(|key| {
+                let def = defined.and_then(|d| d.get(key));
+                match def.and_then(|d| d.get("name")).and_then(Value::as_str) {
+                    Some(name) => name.to_string(),
+                    None => format!("{}_{key}", self.name),
+                }
+            })
+            .collect()
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub(crate) struct Service {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -397,6 +432,26 @@ mod tests {
         assert_eq!(s.fixed_host_ports(), vec!["8080".to_string()]);
         assert_eq!(s.container_ports(), vec![8080, 9090, 7070]);
         assert_eq!(s.rest["environment"]["A"], "1");
+    }
+
+    #[test]
+    fn a_services_networks_by_the_names_the_engine_knows() {
+        let f: ComposeFile = serde_json::from_value(serde_json::json!({
+            "name": "p",
+            "services": {
+                "app": {"networks": {"default": null, "back": {"aliases": ["x"]}}},
+                "plain": {},
+                "host": {"network_mode": "host"},
+                "listed": {"networks": ["back"]}
+            },
+            "networks": {"default": {"name": "p_default"}, "back": {"name": "shared", "external": true}}
+        }))
+        .unwrap();
+        assert_eq!(f.networks_of("app"), ["p_default", "shared"]);
+        assert_eq!(f.networks_of("plain"), ["p_default"]);
+        assert_eq!(f.networks_of("listed"), ["shared"]);
+        assert!(f.networks_of("host").is_empty());
+        assert!(f.networks_of("missing").is_empty());
     }
 
     #[test]

@@ -357,11 +357,34 @@ fn a_proxy_without_https_serves_on_until_a_route_needs_it_then_is_recreated_with
         ])
     };
 
-    // A path-only deploy leaves it as it is.
+    // A path-only deploy leaves it as it is; so does a second target's (`api`, which the
+    // proxy then answers by name on the project's network, beside `app`).
     bed.env("V", "v2");
     bed.flow(&["deploy"]).ok();
     assert_eq!(layout(), "2");
     assert_eq!(bed.version_at("/demo"), "v2");
+    let compose = std::fs::read_to_string(bed.path().join("compose.yaml")).unwrap();
+    bed.write(
+        "compose.yaml",
+        &format!("{compose}  api:\n    image: demo-service:v1\n    expose: [\"8080\"]\n"),
+    );
+    bed.flow(&["deploy", "api", "--service-path", "/api"]).ok();
+    assert_eq!(layout(), "2");
+    let network = format!("{}_default", bed.project);
+    let names = || {
+        let mut words = docker_words(&[
+            "inspect",
+            "--format",
+            &format!(
+                "{{{{range (index .NetworkSettings.Networks \"{network}\").Aliases}}}}{{{{.}}}} {{{{end}}}}"
+            ),
+            &name,
+        ]);
+        words.retain(|w| w == "app" || w == "api");
+        words.sort();
+        words
+    };
+    assert_eq!(names(), ["api", "app"]);
 
     // The first route that needs HTTPS recreates it once, with the HTTPS port and the volume.
     bed.env("V", "v3");
@@ -374,6 +397,8 @@ fn a_proxy_without_https_serves_on_until_a_route_needs_it_then_is_recreated_with
     ]);
     r.ok();
     assert_eq!(layout(), "3");
+    // Recreated with the names it answered on the project's network, `api`'s too.
+    assert_eq!(names(), ["api", "app"]);
     let ports = docker_ok(&["port", &name]);
     assert!(
         ports.contains(&format!("443/tcp -> 0.0.0.0:{}", bed.https_port)),

@@ -183,8 +183,8 @@ fn the_proxys_control_surface_is_reachable_by_no_host_port_and_no_container() {
     let nets = proxy_addresses(&bed);
     assert_eq!(
         nets.len(),
-        2,
-        "the default bridge and the route network: {nets:?}"
+        3,
+        "the default bridge, the route network and the project's network (where the proxy answers `app`): {nets:?}"
     );
     let config_before = bed.flow(&["status", "--format", "json"]).json()["proxy"].clone();
     for (network, ip) in &nets {
@@ -562,4 +562,84 @@ fn down_takes_the_project_its_releases_and_routes_away_and_leaves_another_projec
     assert!(of_a("volume").is_empty(), "{:?}", of_a("volume"));
     assert!(containers_of_a().is_empty());
     assert!(b_serves(), "B stopped serving");
+}
+
+/// `bed`'s demo project with `front`, a service in front of `app` that calls it by its Compose
+/// service name (`http://app:8080/` on `GET /via`, resolved on each call), published on an
+/// ephemeral host port and started with the release as a side target.
+fn with_front(bed: &Bed) {
+    let compose = std::fs::read_to_string(bed.path().join("compose.yaml")).unwrap();
+    bed.write(
+        "compose.yaml",
+        &format!(
+            "{compose}  front:\n    image: demo-service:v1\n    environment:\n      VERSION: front\n      UPSTREAM: app:8080\n    ports: [\"8080\"]\n"
+        ),
+    );
+    let settings = std::fs::read_to_string(bed.path().join("docker-flow.yml")).unwrap();
+    bed.write(
+        "docker-flow.yml",
+        &settings.replace("side_targets: [db]", "side_targets: [db, front]"),
+    );
+}
+
+/// The host port `front` of `bed`'s project is published on.
+fn front_port(bed: &Bed) -> u16 {
+    let out = support::docker_ok(&["port", &format!("{}-front-1", bed.project), "8080/tcp"]);
+    let first = out.lines().next().unwrap_or_default();
+    first
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or_else(|| panic!("front publishes no port: {out}"))
+}
+
+#[test]
+fn a_projects_services_reach_a_blue_green_service_by_its_compose_name_always_the_live_release() {
+    if !support::engine_available() {
+        return;
+    }
+    // A: `front` calls `app` (blue-green) by name. B shares A's proxy, with an `app` and a
+    // `front` of its own: each project's name is its own, on the same port of the same proxy.
+    let mut a = Bed::demo("namea", 0);
+    with_front(&a);
+    a.flow(&["deploy"]).ok();
+    let mut b = sharing(&a, "nameb", "/other");
+    with_front(&b);
+    b.env("V", "v3");
+    b.flow(&["deploy"]).ok();
+    let via = |bed: &Bed| support::load::get(("127.0.0.1", front_port(bed)), "/via");
+    let answer = via(&a).expect("A's front does not answer");
+    assert!(answer.0 == 200 && answer.1.starts_with("v1 "), "{answer:?}");
+    let answer = via(&b).expect("B's front does not answer");
+    assert!(answer.0 == 200 && answer.1.starts_with("v3 "), "{answer:?}");
+
+    // A redeploy of A's `app` under load on A's front: every call answered, none by v1 once v2
+    // answered (no mixed versions), only v2 after the command returns.
+    a.env("V", "v2");
+    let load = Load::start(front_port(&a), "/via", 4, Duration::from_secs(120));
+    std::thread::sleep(Duration::from_millis(500));
+    let run = a.flow(&["deploy"]);
+    let returned = load.started.elapsed();
+    std::thread::sleep(Duration::from_millis(500));
+    let stats = load.stop();
+    run.ok();
+    eprintln!(
+        "front calling app by name through a redeploy: {}",
+        stats.summary()
+    );
+    support::load::no_drop(&stats, returned, "v2");
+    let first = stats.first_of("v2").expect("no v2 answer");
+    assert_eq!(
+        stats.stale_after("v2", first + Duration::from_millis(100)),
+        0,
+        "v1 answered after v2 did: {}",
+        stats.summary()
+    );
+    // The name is A's only: B's front still reaches B's release.
+    let answer = via(&b).expect("B's front does not answer");
+    assert!(answer.0 == 200 && answer.1.starts_with("v3 "), "{answer:?}");
+    // The public route and the name agree.
+    assert_eq!(a.version_at("/demo"), "v2");
+    a.flow(&["down"]).ok();
+    b.flow(&["down"]).ok();
 }

@@ -56,14 +56,7 @@ impl<'a> Ctx<'a> {
         let service = project.model.services.get(&target);
         let image = service.and_then(|s| s.image.clone()).unwrap_or_default();
         let replicas = service.and_then(|s| s.replicas());
-        let route = RouteSpec::new(
-            settings,
-            &project.model.name,
-            &target,
-            route_port,
-            &dir,
-            platform,
-        );
+        let route = RouteSpec::new(settings, &project, &target, route_port, platform);
         Ctx {
             engine,
             settings,

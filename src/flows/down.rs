@@ -47,7 +47,7 @@ pub(crate) fn run(engine: &Engine, settings: &Settings, cwd: &Path, o: &DownOpti
     let targets = crate::containers::targets(engine, &name)?;
     for target in &targets {
         let step = progress.step(&format!("take the route of {target} off the proxy"));
-        let route = RouteSpec::new(settings, &name, target, 80, &project.dir, platform);
+        let route = RouteSpec::new(settings, &project, target, 80, platform);
         proxy::for_settings(engine, settings, route).remove_route()?;
         step.done();
     }

@@ -33,27 +33,35 @@ pub(crate) struct RouteSpec {
     /// Whether the target runs on Swarm mode (its route network is an attachable overlay, its
     /// instances are tasks that join it with their service).
     pub swarm: bool,
+    /// The project's networks the target joins, where its other services reach it by its
+    /// Compose service name (the proxy answers that name there, for the live release); none on
+    /// Swarm mode.
+    pub networks: Vec<String>,
 }
 
 impl RouteSpec {
     /// The route of `target` of `project` as the settings ask for it, forwarding to `port`,
-    /// on `platform`; files named in the settings resolved against the project's `dir`.
+    /// on `platform`; files named in the settings resolved against the project's directory.
     pub(crate) fn new(
         settings: &crate::settings::Settings,
-        project: &str,
+        project: &crate::compose::Project,
         target: &str,
         port: u16,
-        dir: &std::path::Path,
         platform: crate::platform::Platform,
     ) -> RouteSpec {
         RouteSpec {
-            project: project.to_string(),
+            project: project.model.name.clone(),
             target: target.to_string(),
             paths: settings.service_paths.clone(),
             domains: settings.service_domains.clone(),
             port,
-            tls: settings.tls.in_dir(dir),
+            tls: settings.tls.in_dir(&project.dir),
             swarm: platform.is_swarm(),
+            networks: if platform.is_swarm() {
+                Vec::new()
+            } else {
+                project.model.networks_of(target)
+            },
         }
     }
 }

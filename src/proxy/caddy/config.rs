@@ -286,7 +286,10 @@ pub(super) fn with_local_ca(config: &Value, cert: &str, key: &str) -> Value {
 }
 
 /// The object at `path` in `v`, made (and made an object) on the way.
-fn object_at<'v>(v: &'v mut Value, path: &[&str]) -> &'v mut serde_json::Map<String, Value> {
+pub(super) fn object_at<'v>(
+    v: &'v mut Value,
+    path: &[&str],
+) -> &'v mut serde_json::Map<String, Value> {
     let mut at = v;
     for key in path {
         if !at.is_object() {
@@ -305,7 +308,7 @@ fn object_at<'v>(v: &'v mut Value, path: &[&str]) -> &'v mut serde_json::Map<Str
 }
 
 /// The routes of `server`, made a list if they were not.
-fn routes_of<'v>(
+pub(super) fn routes_of<'v>(
     servers: &'v mut serde_json::Map<String, Value>,
     server: &str,
 ) -> &'v mut Vec<Value> {
@@ -584,6 +587,7 @@ mod tests {
                 redirect: false,
             },
             swarm: false,
+            networks: Vec::new(),
         }
     }
 

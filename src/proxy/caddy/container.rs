@@ -465,9 +465,10 @@ impl<'a> ProxyContainer<'a> {
     }
 
     /// Creates the container, copies the helper (and `autosave`, a config to resume from) in,
-    /// connects it to `networks`, and starts it. Another docker flow run that creates it at the
-    /// same moment wins the name; this one then waits for it to run.
-    fn create(&self, autosave: Option<&[u8]>, networks: &[String]) -> Result<()> {
+    /// connects it to `networks` (each with the names the container has there), and starts it.
+    /// Another docker flow run that creates it at the same moment wins the name; this one then
+    /// waits for it to run.
+    fn create(&self, autosave: Option<&[u8]>, networks: &[(String, Vec<String>)]) -> Result<()> {
         let mut out = self.engine.change(&self.create_args(true), None)?;
         if out.refusal() == Some(Refusal::Conflict) {
             return self.wait_for_other_run();
@@ -489,11 +490,18 @@ impl<'a> ProxyContainer<'a> {
 
     /// The rest of creating the container: its networks, the helper, then `docker start`
     /// (whose output is returned).
-    fn connect_copy_start(&self, autosave: Option<&[u8]>, networks: &[String]) -> Result<Output> {
-        for net in networks {
-            let c = self
-                .engine
-                .change(&args(&["network", "connect", net, self.name()]), None)?;
+    fn connect_copy_start(
+        &self,
+        autosave: Option<&[u8]>,
+        networks: &[(String, Vec<String>)],
+    ) -> Result<Output> {
+        for (net, aliases) in networks {
+            let mut connect = args(&["network", "connect"]);
+            for alias in aliases {
+                connect.extend(args(&["--alias", alias]));
+            }
+            connect.extend(args(&[net, self.name()]));
+            let c = self.engine.change(&connect, None)?;
             self.check(c, &format!("connect to `{net}`"))?;
         }
         self.copy_in(autosave)?;
@@ -650,19 +658,27 @@ impl<'a> ProxyContainer<'a> {
         }
         let config = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
         let autosave = serde_json::to_vec(&config::migrated(config)).unwrap_or_default();
+        // Its networks, with the names it answers there (a project's service names, `names`).
         let nets = self.engine.read(&args(&[
             "container",
             "inspect",
             "--format",
-            "{{range $k, $v := .NetworkSettings.Networks}}{{$k}}\n{{end}}",
+            "{{.Id}}\n{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{range $v.Aliases}}{{.}} {{end}}\n{{end}}",
             name,
         ]))?;
-        let networks: Vec<String> = nets
-            .stdout
-            .lines()
-            .map(str::trim)
-            .filter(|n| !n.is_empty() && *n != "bridge")
-            .map(String::from)
+        let mut lines = nets.stdout.lines();
+        let id = lines.next().unwrap_or_default().trim().to_string();
+        let networks: Vec<(String, Vec<String>)> = lines
+            .filter_map(|l| {
+                let mut words = l.split_whitespace();
+                let net = words.next().filter(|n| *n != "bridge")?;
+                // Docker names a container by its short id on each network itself.
+                let aliases = words
+                    .filter(|a| !(a.len() >= 12 && id.starts_with(a)))
+                    .map(String::from)
+                    .collect();
+                Some((net.to_string(), aliases))
+            })
             .collect();
         self.check_old_rotation()?;
         let rm = self

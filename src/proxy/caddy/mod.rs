@@ -7,6 +7,8 @@
 //! - `config`: the JSON docker flow writes, as pure functions.
 //! - `rotation`: the DNS records each route resolves its upstreams from; a switch rewrites one.
 //! - `network`: the route's own network, where the proxy reaches the instances in rotation.
+//! - `names`: the target's Compose service name, answered by the proxy on the project's networks
+//!   for the project's other services, with the live release.
 //! - `drain`: waiting until Caddy has no request in flight to the instances that left a route.
 //! - `tls`: HTTPS for a route's domains: which issuer Caddy gets their certificates from, and
 //!   the files (certificates, keys, roots) docker flow copies in for it (or gives the
@@ -24,6 +26,7 @@ mod config;
 mod container;
 mod drain;
 mod follower;
+mod names;
 mod network;
 mod rotation;
 mod service;
@@ -214,8 +217,14 @@ impl<'a> Caddy<'a> {
     /// change at most: a Caddy without config gets docker flow's server; one configured by
     /// something else is refused. Changes are guarded by the config's ETag, so one made by
     /// another run meanwhile is read again, not overwritten. `seen`: the config as just read.
-    /// The files the route's HTTPS needs are copied in first, once.
-    fn ensure_config(&self, mut seen: Option<Reply>, servers: &config::Servers) -> Result<()> {
+    /// The files the route's HTTPS needs are copied in first, once. `subnets`: where the
+    /// target's service name is answered (None: nowhere, as the proxy service).
+    fn ensure_config(
+        &self,
+        mut seen: Option<Reply>,
+        servers: &config::Servers,
+        subnets: Option<&[String]>,
+    ) -> Result<()> {
         let tls = self.tls.borrow();
         let material = tls.as_ref().and_then(Option::as_ref);
         let mut copied = false;
@@ -259,6 +268,13 @@ impl<'a> Caddy<'a> {
                 let (cert, key) = local_ca.as_ref().expect("set above");
                 let with = config::with_local_ca(new.as_ref().unwrap_or(&current), cert, key);
                 new = (with != current).then_some(with);
+            }
+            if let Some(subnets) = subnets {
+                let named =
+                    names::with_name(new.as_ref().unwrap_or(&current), &self.route, subnets);
+                if named.is_some() {
+                    new = named;
+                }
             }
             let Some(new) = new else {
                 return Ok(());
@@ -304,7 +320,9 @@ impl<'a> Caddy<'a> {
             if config::owner(&config) != Owner::DockerFlow {
                 return Ok(());
             }
-            let Some(new) = config::without_route(&config, &self.route) else {
+            let without = config::without_route(&config, &self.route);
+            let unnamed = names::without_name(without.as_ref().unwrap_or(&config), &self.route);
+            let Some(new) = unnamed.or(without) else {
                 return Ok(());
             };
             let w = self
@@ -502,6 +520,17 @@ impl Proxy for Caddy<'_> {
         if self.route.swarm {
             self.container.follower().ensure()?;
         }
+        // The proxy service (Swarm mode) is on no Compose network of the project.
+        let subnets = if !self.container.is_service() && names::answerable(&self.route) {
+            Some(names::ensure(
+                self.engine,
+                self.container.name(),
+                &self.route,
+                &mut |w| self.warnings.borrow_mut().push(w),
+            )?)
+        } else {
+            None
+        };
         if self.engine.planned(format!(
             "ensure Caddy in `{}` has the route {}",
             self.container.name(),
@@ -523,7 +552,7 @@ impl Proxy for Caddy<'_> {
             https_port: https_port.unwrap_or(443),
             trusted_proxies: self.container.settings().trusted_proxies.clone(),
         };
-        self.ensure_config(Some(seen), &servers)
+        self.ensure_config(Some(seen), &servers, subnets.as_deref())
     }
 
     fn take_warnings(&self) -> Vec<String> {
@@ -719,6 +748,9 @@ impl Proxy for Caddy<'_> {
                 config::record(&self.route),
                 config::preview_record(&self.route),
             ])?;
+        }
+        if !self.container.is_service() && !self.route.swarm {
+            names::leave(self.engine, self.container.name(), &self.route)?;
         }
         self.network.remove()
     }
