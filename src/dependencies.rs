@@ -4,7 +4,9 @@
 //!
 //! `docker compose up -d app` starts `db` first when `app` depends on it; docker flow starts a
 //! release with `--no-deps` (its colours are services of their own), so it starts what the
-//! target needs itself, in the same order, and waits for the conditions the target asks.
+//! target needs itself, in the same order, and waits for the conditions the target asks. A
+//! side target that depends on the target itself starts once the target serves, as Compose
+//! would start it after.
 
 use indexmap::IndexMap;
 
@@ -80,6 +82,16 @@ pub(crate) fn needed(services: &IndexMap<String, Service>, target: &str) -> Vec<
     out
 }
 
+/// Whether `service` depends on `target`, directly or through another service: Compose
+/// starts it only once `target` runs (a front whose nginx resolves `target` as it starts).
+pub(crate) fn depends_on(
+    services: &IndexMap<String, Service>,
+    service: &str,
+    target: &str,
+) -> bool {
+    service != target && needed(services, service).iter().any(|s| s == target)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,6 +126,12 @@ mod tests {
             [("db".to_string(), Condition::Healthy)]
         );
         assert!(needed(&s, "other").is_empty());
+        // `cache` depends on `app` (a cycle Compose would refuse; it ends where it closes).
+        assert!(depends_on(&s, "cache", "app"));
+        assert!(!depends_on(&s, "db", "app"));
+        assert!(depends_on(&s, "migrate", "db"));
+        assert!(depends_on(&s, "app", "db"));
+        assert!(!depends_on(&s, "app", "app"));
         assert!(needed(&s, "nothing").is_empty());
     }
 }

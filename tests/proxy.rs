@@ -565,14 +565,16 @@ fn down_takes_the_project_its_releases_and_routes_away_and_leaves_another_projec
 }
 
 /// `bed`'s demo project with `front`, a service in front of `app` that calls it by its Compose
-/// service name (`http://app:8080/` on `GET /via`, resolved on each call), published on an
-/// ephemeral host port and started with the release as a side target.
+/// service name (`http://app:8080/` on `GET /via`), published on an ephemeral host port and
+/// started with the release as a side target. As nginx with `proxy_pass http://app:8080`, it
+/// depends on `app`, resolves the name once as it starts, exits when it cannot, and keeps
+/// that address.
 fn with_front(bed: &Bed) {
     let compose = std::fs::read_to_string(bed.path().join("compose.yaml")).unwrap();
     bed.write(
         "compose.yaml",
         &format!(
-            "{compose}  front:\n    image: demo-service:v1\n    environment:\n      VERSION: front\n      UPSTREAM: app:8080\n    ports: [\"8080\"]\n"
+            "{compose}  front:\n    image: demo-service:v1\n    depends_on: [app]\n    environment:\n      VERSION: front\n      UPSTREAM: app:8080\n      UPSTREAM_RESOLVE: start\n    ports: [\"8080\"]\n"
         ),
     );
     let settings = std::fs::read_to_string(bed.path().join("docker-flow.yml")).unwrap();

@@ -330,7 +330,8 @@ impl Orchestrator for Compose<'_> {
             .filter_map(|s| model.get_key_value(&s).map(|(k, _)| k.as_str()))
             .collect();
         for side in sides {
-            if !start.contains(&side) {
+            // One that depends on the target starts once it serves (`start_dependents`).
+            if !start.contains(&side) && !dependencies::depends_on(model, side, &self.target) {
                 start.push(side);
             }
         }
@@ -351,6 +352,32 @@ impl Orchestrator for Compose<'_> {
         a.extend(&start);
         self.compose(&derived, &a)?;
         self.await_conditions()
+    }
+
+    fn start_dependents(&self) -> Result<()> {
+        let model = &self.project.model.services;
+        let later: Vec<&str> = self
+            .settings
+            .side_targets
+            .iter()
+            .filter(|side| dependencies::depends_on(model, side, &self.target))
+            .map(String::as_str)
+            .collect();
+        if later.is_empty() {
+            return Ok(());
+        }
+        // The colour they would refer to does not matter: `--no-deps` starts nothing else.
+        let derived = self.derive(&|_| {}, None, Color::Blue, &[])?;
+        let mut a = vec![
+            "up",
+            "-d",
+            "--no-deps",
+            "--no-recreate",
+            "--pull",
+            "missing",
+        ];
+        a.extend(later);
+        self.compose(&derived, &a)
     }
 
     fn start_release(&self, r: &NewRelease) -> Result<Vec<Instance>> {

@@ -87,8 +87,15 @@ pub(crate) trait Orchestrator {
     /// target (called once the deploy lock is held).
     fn forget(&self) {}
     /// What must exist before the release starts, so that a missing image fails before anything
-    /// changes: the target's image built or pulled, the side targets up (never recreated).
+    /// changes: the target's image built or pulled, the side targets up (never recreated), but
+    /// those that depend on the target.
     fn prepare(&self, release: &NewRelease) -> Result<()>;
+    /// Once the release serves: the side targets that depend on the target, which `prepare`
+    /// left out (as Compose starts a service after what it depends on), started if they do not
+    /// run (never recreated).
+    fn start_dependents(&self) -> Result<()> {
+        Ok(())
+    }
     /// Starts the release's instances and returns them, not yet seen healthy. A failure
     /// removes what it started.
     fn start_release(&self, release: &NewRelease) -> Result<Vec<Instance>>;
