@@ -55,13 +55,14 @@ pub(crate) fn wait_healthy(
                     i,
                     &format!("exited with code {}", i.exit_code),
                     None,
+                    None,
                 ));
             }
             let ok = match i.health.as_str() {
                 "healthy" => true,
                 "unhealthy" => {
                     progress.end_waiting();
-                    return Err(failure(engine, i, "is unhealthy", None));
+                    return Err(failure(engine, i, "is unhealthy", None, port));
                 }
                 "none" if answered.contains(&i.id) => true,
                 "none" if i.running() => {
@@ -105,6 +106,7 @@ pub(crate) fn wait_healthy(
                 slow,
                 &format!("did not become healthy within {}s", timeout.as_secs()),
                 reasons.get(&slow.id).map(String::as_str),
+                port,
             ));
         }
         progress.waiting(
@@ -172,8 +174,15 @@ fn probe_address(i: &Instance, port: Option<u16>) -> Result<(String, String)> {
     Ok((network.clone(), addr))
 }
 
-/// A flow error that shows the instance's last health output and log lines.
-fn failure(engine: &Engine, i: &Instance, what: &str, probe: Option<&str>) -> Error {
+/// A flow error that shows the instance's last health output and log lines, and, for one
+/// that runs, what its app listens on when that explains why it is not reached on `port`.
+fn failure(
+    engine: &Engine,
+    i: &Instance,
+    what: &str,
+    probe: Option<&str>,
+    port: Option<u16>,
+) -> Error {
     let mut health = engine
         .read(&args(&[
             "container",
@@ -208,6 +217,13 @@ fn failure(engine: &Engine, i: &Instance, what: &str, probe: Option<&str>) -> Er
     }
     if !logs.is_empty() {
         details.push_str(&format!("\nlast log lines:\n{logs}"));
+    }
+    if let Some(cause) = port.filter(|_| i.running()).and_then(|port| {
+        let image = probe::image(engine).ok()?;
+        let listening = probe::listening(engine, &image, &i.id)?;
+        probe::unreachable_because(&listening, port)
+    }) {
+        details.push_str(&format!("\nlikely cause: {cause}"));
     }
     Error::Unhealthy {
         serving: crate::error::LIVE_SERVES.into(),

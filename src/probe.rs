@@ -3,7 +3,12 @@
 //! The machine running docker flow often cannot reach container addresses: the engine may be
 //! remote (`ssh://`, `tcp://`) or in a VM. So the check runs where the instance's peers are: a
 //! short-lived container of docker flow's helper image (see `helper`) on the instance's network.
+//!
+//! When an instance fails its health gate, the same helper, run in the instance's network
+//! namespace, lists the sockets its app listens on, so the error can name a cause the proxy
+//! would meet too: the app listening on its loopback only, or on another port.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use docker_flow_helper::protocol::{self, probe::Finding};
@@ -75,4 +80,93 @@ pub(crate) fn run(
         ));
     }
     Ok(findings)
+}
+
+/// The TCP sockets listening in the running container `id`'s network namespace (its app's),
+/// read by docker flow's helper run there; None when that cannot be read.
+pub(crate) fn listening(engine: &Engine, image: &str, id: &str) -> Option<Vec<SocketAddr>> {
+    let mut a = args(&[
+        "run",
+        "--rm",
+        "--pull",
+        "never",
+        "--network",
+        &format!("container:{id}"),
+        "--user",
+        "65534:65534",
+    ]);
+    a.extend(args(&helper::CONFINED));
+    a.extend(args(&[image, "listening"]));
+    let out = engine.read(&a).ok().filter(|o| o.ok())?;
+    Some(
+        out.stdout
+            .lines()
+            .filter_map(protocol::listening::parse_line)
+            .collect(),
+    )
+}
+
+/// Why nothing outside the container reaches its app on `port`, from what listens in it; None
+/// when something listens there for every address (the cause is elsewhere: its answers, say).
+pub(crate) fn unreachable_because(listening: &[SocketAddr], port: u16) -> Option<String> {
+    let on_port: Vec<&SocketAddr> = listening.iter().filter(|a| a.port() == port).collect();
+    if on_port.iter().any(|a| !a.ip().is_loopback()) {
+        return None;
+    }
+    if let Some(local) = on_port.first() {
+        return Some(format!(
+            "the app listens on {local} only, inside its container: the proxy and the health check reach it from outside; make it listen on 0.0.0.0:{port}"
+        ));
+    }
+    let mut others: Vec<u16> = listening.iter().map(SocketAddr::port).collect();
+    others.sort_unstable();
+    others.dedup();
+    if others.is_empty() {
+        return Some(format!(
+            "nothing listens in the container on any TCP port (the service port is {port}): the app has not opened its server; see its logs"
+        ));
+    }
+    let list = others
+        .iter()
+        .map(u16::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    Some(format!(
+        "nothing listens on port {port}, the service port docker flow checks and forwards to; the app listens on {list}: pass --service-port (or `expose` the port it listens on)"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addrs(list: &[&str]) -> Vec<SocketAddr> {
+        list.iter().map(|a| a.parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn a_cause_is_named_only_when_what_listens_explains_it() {
+        assert_eq!(unreachable_because(&addrs(&["0.0.0.0:8080"]), 8080), None);
+        assert_eq!(unreachable_because(&addrs(&["[::]:8080"]), 8080), None);
+        assert_eq!(
+            unreachable_because(&addrs(&["127.0.0.1:8080", "172.18.0.3:8080"]), 8080),
+            None
+        );
+        let local = unreachable_because(&addrs(&["127.0.0.1:8080"]), 8080).unwrap();
+        assert!(
+            local.contains("127.0.0.1:8080 only") && local.contains("0.0.0.0:8080"),
+            "{local}"
+        );
+        let other = unreachable_because(
+            &addrs(&["0.0.0.0:3000", "127.0.0.1:9000", "[::]:3000"]),
+            8080,
+        )
+        .unwrap();
+        assert!(
+            other.contains("listens on 3000, 9000") && other.contains("--service-port"),
+            "{other}"
+        );
+        let none = unreachable_because(&[], 8080).unwrap();
+        assert!(none.contains("nothing listens"), "{none}");
+    }
 }

@@ -543,7 +543,7 @@ fn without_a_healthcheck_the_probe_checks_from_inside_the_network() {
     bed.write(
         "compose.yaml",
         &format!(
-            "name: {}\nservices:\n  app:\n    image: demo-service:${{V:-v1}}\n    environment:\n      STARTUP_DELAY_MS: \"1500\"\n      HEALTH: ${{HEALTH:-ok}}\n    expose: [\"8080\"]\n    healthcheck:\n      disable: true\n",
+            "name: {}\nservices:\n  app:\n    image: demo-service:${{V:-v1}}\n    environment:\n      STARTUP_DELAY_MS: \"1500\"\n      HEALTH: ${{HEALTH:-ok}}\n      PORT: ${{PORT:-8080}}\n      BIND: ${{BIND:-0.0.0.0}}\n    expose: [\"8080\"]\n    healthcheck:\n      disable: true\n",
             bed.project
         ),
     );
@@ -580,6 +580,33 @@ fn without_a_healthcheck_the_probe_checks_from_inside_the_network() {
     let r = elsewhere(&["deploy"], &[("V", "v2"), ("HEALTH", "fail")]);
     r.fails(1, "did not become healthy");
     assert!(r.stderr.contains("answered 503"), "{}", r.stderr);
+    // It listens where it should: no cause is made up.
+    assert!(!r.stderr.contains("likely cause"), "{}", r.stderr);
+    // An app on another port than the service port, or on its loopback only: the error says
+    // so, from what listens in the instance.
+    let r = elsewhere(
+        &["deploy", "--health-timeout", "4s"],
+        &[("V", "v2"), ("PORT", "3000")],
+    );
+    r.fails(1, "did not become healthy");
+    assert!(
+        r.stderr
+            .contains("likely cause: nothing listens on port 8080")
+            && r.stderr.contains("the app listens on 3000"),
+        "{}",
+        r.stderr
+    );
+    let r = elsewhere(
+        &["deploy", "--health-timeout", "4s"],
+        &[("V", "v2"), ("BIND", "127.0.0.1")],
+    );
+    r.fails(1, "did not become healthy");
+    assert!(
+        r.stderr
+            .contains("likely cause: the app listens on 127.0.0.1:8080 only"),
+        "{}",
+        r.stderr
+    );
     let s = status(&bed);
     assert_eq!(s["live_color"], "blue");
     assert!(instances(&s, "green").is_empty(), "{s}");

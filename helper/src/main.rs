@@ -5,6 +5,8 @@
 //! (`docker-flow-helper`) when it first needs it, so nothing is pulled from a registry.
 //!
 //! - `probe`: checks instances from inside their network (health gates without a healthcheck).
+//! - `listening`: the TCP sockets listening in an instance's network namespace (why a health
+//!   gate failed: the app on its loopback only, or on another port).
 //! - `set`, `get`: the rotation, the DNS records the proxy resolves its upstreams from.
 //! - `standby`, `swap`, `settle`: a release kept warm beside a record, swapped in by a rollback.
 //! - `proxy`: the Caddy proxy container's first process: serves the rotation on the container's
@@ -25,6 +27,7 @@ mod hold;
 mod http;
 mod journal;
 mod json;
+mod listening;
 mod probe;
 mod replicas;
 mod seal;
@@ -40,7 +43,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((command, rest)) = args.split_first() else {
         eprintln!(
-            "usage: helper probe|set|unset|get|standby|swap|settle|proxy|admin|drain|hold|append|read|certs|follow|control-key ..."
+            "usage: helper probe|set|unset|get|standby|swap|settle|proxy|admin|drain|hold|append|read|certs|follow|control-key|listening ..."
         );
         return ExitCode::from(2);
     };
@@ -61,6 +64,7 @@ fn main() -> ExitCode {
         "certs" => certs::run(rest),
         "follow" => follow::run(rest),
         "control-key" => replicas::print_key(rest),
+        "listening" => listening::run(rest),
         other => {
             eprintln!("helper: unknown command `{other}`");
             ExitCode::from(2)

@@ -240,12 +240,30 @@ pub mod probe {
     }
 }
 
+/// `helper listening`: one `listen <ip:port>` line per listening TCP socket.
+pub mod listening {
+    use std::net::SocketAddr;
+
+    pub fn line(addr: &SocketAddr) -> String {
+        format!("listen {addr}\n")
+    }
+
+    pub fn parse_line(line: &str) -> Option<SocketAddr> {
+        line.trim_end().strip_prefix("listen ")?.parse().ok()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn every_message_reads_back_as_written() {
+        for addr in ["127.0.0.1:8080", "[::1]:80", "0.0.0.0:3000"] {
+            let a: std::net::SocketAddr = addr.parse().unwrap();
+            assert_eq!(listening::parse_line(&listening::line(&a)), Some(a));
+        }
+        assert_eq!(listening::parse_line("ok 1.2.3.4:5"), None);
         assert_eq!(
             record::parse_member_arg(&record::member_arg("shop-web-1", "10.0.0.2")),
             Some(("shop-web-1", "10.0.0.2"))
