@@ -16,6 +16,9 @@ use crate::progress::Mode;
 /// The oldest Compose that has everything we use (`config --format json`, `-f -`, `--wait`).
 pub(crate) const MIN_COMPOSE: (u32, u32) = (2, 20);
 
+/// The engine's architecture, once asked (`Engine::server_arch`).
+static ARCH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
 #[derive(Debug)]
 pub(crate) struct Engine {
     bin: OsString,
@@ -340,8 +343,10 @@ impl Engine {
             return Ok(planned);
         }
         let label = args.first().map_or("docker", String::as_str);
+        let started = std::time::Instant::now();
         let status = crate::progress::show(self.expression(&argv, stdin), label, self.shown)
             .map_err(|err| self.spawn_error(err))?;
+        crate::trace::command(args, started);
         Ok(Output {
             status,
             stdout: String::new(),
@@ -533,11 +538,15 @@ impl Engine {
 
     /// Runs the command and keeps what it printed, as bytes.
     fn run_captured(&self, argv: &[String], stdin: Option<&[u8]>) -> Result<std::process::Output> {
-        self.expression(argv, stdin)
+        let started = std::time::Instant::now();
+        let out = self
+            .expression(argv, stdin)
             .stdout_capture()
             .stderr_capture()
             .run()
-            .map_err(|err| self.spawn_error(err))
+            .map_err(|err| self.spawn_error(err));
+        crate::trace::command(&argv[self.globals.len().min(argv.len())..], started);
+        out
     }
 
     fn spawn_error(&self, err: std::io::Error) -> Error {
@@ -549,8 +558,13 @@ impl Engine {
 
     /// Checks that the daemon answers; exit 3 otherwise, before anything changes.
     pub(crate) fn check_daemon(&self) -> Result<()> {
-        let out = self.read(&args(&["version", "--format", "{{.Server.Version}}"]))?;
+        let format = "{{.Server.Version}} {{.Server.Arch}}";
+        let out = self.read(&args(&["version", "--format", format]))?;
         if out.ok() && !out.stdout.trim().is_empty() {
+            // Asked here once, not again by the helper's check (`server_arch`).
+            if let Some((_, arch)) = out.stdout.trim().split_once(' ') {
+                let _ = ARCH.set(arch.to_string());
+            }
             return Ok(());
         }
         // `context "prod": context not found: …`: a name that does not exist, not a daemon down.
@@ -570,6 +584,15 @@ impl Engine {
             ),
             "start Docker (e.g. `dockerd` or `systemctl start docker`), or select a running one with --context, -H or DOCKER_HOST",
         ))
+    }
+
+    /// The engine's architecture as docker names it (`amd64`): one engine per run, asked once.
+    pub(crate) fn server_arch(&self) -> Result<String> {
+        if let Some(a) = ARCH.get() {
+            return Ok(a.clone());
+        }
+        let out = self.read(&args(&["version", "--format", "{{.Server.Arch}}"]))?;
+        Ok(ARCH.get_or_init(|| out.stdout.trim().to_string()).clone())
     }
 
     /// Checks for Compose v2.20 or newer as a docker plugin; exit 3 otherwise.

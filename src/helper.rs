@@ -9,7 +9,7 @@
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 
-use crate::engine::{args, Engine};
+use crate::engine::Engine;
 use crate::error::{Error, Result};
 
 /// The helper program, a static Linux binary (`build.rs` fails when it cannot build it).
@@ -48,19 +48,9 @@ const TEST_ARCH: &str = "DOCKER_FLOW_TEST_ENGINE_ARCH";
 /// Checks, before anything changes, that the engine can run this helper (its architecture is
 /// the one the helper was built for); `help` says what the user can do without it.
 pub(crate) fn check_engine(engine: &Engine, help: &str) -> Result<()> {
-    // One engine per run: its architecture is asked once.
-    static ARCH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let arch = match (std::env::var(TEST_ARCH), ARCH.get()) {
-        (Ok(a), _) if !a.is_empty() => a,
-        (_, Some(a)) => a.clone(),
-        _ => {
-            let a = engine
-                .read(&args(&["version", "--format", "{{.Server.Arch}}"]))?
-                .stdout
-                .trim()
-                .to_string();
-            ARCH.get_or_init(|| a).clone()
-        }
+    let arch = match std::env::var(TEST_ARCH) {
+        Ok(a) if !a.is_empty() => a,
+        _ => engine.server_arch()?,
     };
     if arch != docker_arch() {
         return Err(Error::environment(

@@ -38,6 +38,7 @@ mod registry;
 mod releases;
 mod report;
 mod settings;
+mod trace;
 
 use std::process::ExitCode;
 
@@ -83,6 +84,7 @@ static JSON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
 
 /// Runs docker flow with the process's arguments and environment; returns the exit code.
 pub fn run() -> ExitCode {
+    trace::start();
     std::panic::set_hook(Box::new(|info| {
         // A panic is docker flow's bug, never the user's: say so, with what a report needs,
         // and no backtrace.

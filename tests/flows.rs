@@ -1058,18 +1058,46 @@ fn keep_old_keeps_the_replaced_release_warm_so_a_rollback_only_switches() {
     bed.flow(&["--switch-mode", "rollback"])
         .fails(2, "--switch-mode converts a target by deploying it");
     assert_eq!(bed.version_at("/demo"), "v2");
+    // The lock it took while checking (see below) is gone with it.
+    let lock = format!("docker-flow-lock-{}", bed.project);
+    assert!(
+        support::docker_words(&["ps", "-aq", "--filter", &format!("name=^{lock}$")]).is_empty(),
+        "the refused rollback left its lock"
+    );
     let before = started_at(&bed);
     // The rollback only switches: no container starts (the 1.5 s start-up never shows), no
     // request fails.
     let load = Load::start(bed.http_port, "/demo", 4, Duration::from_secs(120));
     std::thread::sleep(Duration::from_millis(500));
     let command = load.started.elapsed();
-    let r = bed.flow(&["rollback"]);
+    let r = bed.flow_env(&["rollback"], &[("DOCKER_FLOW_TRACE", "1")]);
     let switched = load.started.elapsed();
     std::thread::sleep(Duration::from_millis(500));
     let stats = load.stop();
     r.ok();
     no_drop(&stats, switched, "v1");
+    // The trace (`DOCKER_FLOW_TRACE`): the lock was taken while the checks ran (its `docker
+    // run` started before the proxy's config was read), and the swap came after both.
+    let traced = |what: &str| -> (f64, f64) {
+        let line = r
+            .stderr
+            .lines()
+            .find(|l| l.starts_with("docker-flow trace:") && l.ends_with(what))
+            .unwrap_or_else(|| panic!("no `{what}` in the trace: {}", r.stderr));
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let ms: f64 = words[2].parse().unwrap();
+        let at: f64 = words[5].parse().unwrap();
+        (at, at + ms / 1000.0)
+    };
+    let (lock_at, locked) = traced("docker run … hold");
+    let (_, config_read) = traced("docker exec … admin");
+    let (swap_at, _) = traced("docker exec … swap");
+    assert!(
+        lock_at < config_read,
+        "the lock waited for the checks: {}",
+        r.stderr
+    );
+    assert!(swap_at >= locked && swap_at >= config_read, "{}", r.stderr);
     assert_eq!(
         started_at(&bed),
         before,

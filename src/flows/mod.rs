@@ -101,7 +101,17 @@ pub(crate) fn run(engine: &Engine, settings: &Settings, action: &Action, cwd: &P
     if reads {
         return opened.read(engine, &settings, action);
     }
-    let locked = opened.check(engine, &settings, action)?.lock(action)?;
+    let locked = std::thread::scope(|s| {
+        // The instant rollback takes its lock while the checks run (see `early_lock`).
+        let wanted = opened.early_lock_wanted(engine, action);
+        let early = s.spawn(|| pipeline::early_lock(engine, &settings, wanted));
+        let checked = opened.check(engine, &settings, action);
+        let early = early.join().unwrap_or(Ok(None));
+        // A failed check is the error to report (and its lock is released unused), as when the
+        // lock came after.
+        let checked = checked?;
+        checked.lock(action, early?)
+    })?;
     locked.run(action)
 }
 

@@ -170,16 +170,20 @@ impl<'a> Checked<'a> {
     /// Takes the project's deploy lock (exit 4 naming its holder), then, holding it: the
     /// instant rollback's swap (its first change), and the settle that ends any release kept
     /// warm beside the route, so that no swap happens behind this run.
-    pub(super) fn lock(self, action: &Action) -> Result<Locked<'a>> {
+    /// `early`: the lock, when it was taken while the checks ran (`early_lock`).
+    pub(super) fn lock(self, action: &Action, early: Option<Lock<'a>>) -> Result<Locked<'a>> {
         let ctx = self.ctx;
-        let lock = Lock::acquire(
-            ctx.engine,
-            &ctx.project,
-            &ctx.command,
-            ctx.settings.lock_wait,
-            &ctx.progress,
-            ctx.platform,
-        )?;
+        let lock = match early {
+            Some(lock) => lock,
+            None => Lock::acquire(
+                ctx.engine,
+                &ctx.project,
+                &ctx.command,
+                ctx.settings.lock_wait,
+                &ctx.progress,
+                ctx.platform,
+            )?,
+        };
         let swapped = match action {
             Action::Rollback(None) => rollback::swap_warm(&ctx, &lock)?,
             _ => None,
@@ -194,6 +198,50 @@ impl<'a> Checked<'a> {
             lock,
             swapped,
         })
+    }
+}
+
+/// The deploy lock taken while the checks run, for the instant rollback, where each tenth of a
+/// second counts: its `docker run` (a few hundred milliseconds) overlaps the checks' reads
+/// instead of following them. The checks still all pass before any change that moves traffic
+/// (the swap needs the lock, and `Checked`); a run whose checks fail releases it unused. Only
+/// where it changes nothing else on the engine: the project's history volume (which the lock
+/// mounts, and would create) exists already, and the lock is a container (not the swarm's).
+pub(super) fn early_lock<'a>(
+    engine: &'a Engine,
+    settings: &Settings,
+    wanted: Option<(String, Platform)>,
+) -> Result<Option<Lock<'a>>> {
+    let Some((project, platform)) = wanted else {
+        return Ok(None);
+    };
+    let volume = crate::history::volume(&project);
+    if !engine
+        .read(&crate::engine::args(&["volume", "inspect", &volume]))?
+        .ok()
+    {
+        return Ok(None);
+    }
+    Lock::acquire(
+        engine,
+        &project,
+        "rollback",
+        settings.lock_wait,
+        &crate::progress::Progress::new(settings.progress_mode()),
+        platform,
+    )
+    .map(Some)
+}
+
+impl Opened {
+    /// Whether `action` takes its lock early (see `early_lock`): the project and platform then.
+    pub(super) fn early_lock_wanted(
+        &self,
+        engine: &Engine,
+        action: &Action,
+    ) -> Option<(String, Platform)> {
+        (matches!(action, Action::Rollback(None)) && !self.platform.is_swarm() && !engine.dry_run())
+            .then(|| (self.project.model.name.clone(), self.platform))
     }
 }
 

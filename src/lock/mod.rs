@@ -297,9 +297,12 @@ impl<'a> Lock<'a> {
         }
         a.extend(args(&helper::CONFINED));
         a.extend(args(&[image, "hold"]));
+        let started = Instant::now();
         let mut run = engine.start_attached(&a)?;
-        if run.first_line().as_deref() == Some(docker_flow_helper::protocol::hold::HELD.trim_end())
-        {
+        let said = run.first_line();
+        // Traced once it holds (or was refused): the time the lock took.
+        crate::trace::command(&a, started);
+        if said.as_deref() == Some(docker_flow_helper::protocol::hold::HELD.trim_end()) {
             // From now on its end, unless asked for, means this run lost the lock: it makes no
             // further change (every change asks `cancel::still_locked`).
             run.watch(crate::cancel::lost_lock);
