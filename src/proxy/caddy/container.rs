@@ -75,7 +75,7 @@ fn published(bindings: &str, port: u16) -> Option<u16> {
 pub(super) struct ProxyContainer<'a> {
     engine: &'a Engine,
     settings: ProxySettings,
-    /// Swarm mode with `--proxy-replicas`: the proxy is a service (`service.rs`), and docker
+    /// Swarm mode with `--proxy-replicas`: the proxy is a service (`service/`), and docker
     /// flow's calls go to its follower.
     service: bool,
     /// Swarm mode: the proxy's own lock is also held in the swarm.

@@ -7,7 +7,7 @@
 //! helper on a read-only root without capabilities, and shares only the records' volume with
 //! the proxy. The proxy, which faces the internet, never gets the socket. It is recreated when a
 //! newer docker flow brings another helper build. With the proxy as a Swarm service
-//! (`service.rs`) it joins the proxy's control network instead, and serves the replicas the
+//! (`service/`) it joins the proxy's control network instead, and serves the replicas the
 //! records and Caddy's config from there; docker flow then talks to it as to the proxy.
 
 use super::{service, ADMIN};

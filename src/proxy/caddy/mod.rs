@@ -13,6 +13,11 @@
 //! - `tls`: HTTPS for a route's domains: which issuer Caddy gets their certificates from, and
 //!   the files (certificates, keys, roots) docker flow copies in for it (or gives the
 //!   replicas of the proxy service as Swarm secrets).
+//! - `follower`: Swarm mode: the container that keeps routes' records on the tasks Swarm runs,
+//!   and serves the proxy service's replicas.
+//! - `service/`: Swarm mode with `--proxy-replicas`: the proxy as a service of replicas, its
+//!   control network and that network's key (`control`), its replicas' image (`image`), and the
+//!   files its replicas get as Swarm secrets (`secrets`).
 //!
 //! Caddy drops requests whenever its config changes, so its config changes only when a route is
 //! created (or its paths, domains or certificates change), each time in one request guarded by `If-Match`, so

@@ -18,11 +18,25 @@
 //! A route's network is added to the service when the route is made; Swarm then replaces the
 //! replicas one at a time (a task cannot join a network in place), so making a route costs each
 //! node's replica a restart. A switch never does: it changes records only.
+//!
+//! - `control`: the control network and its key.
+//! - `image`: the replicas' image.
+//! - `secrets`: the files the replicas get as Swarm secrets (certificates, the local CA's root,
+//!   the control network's key).
+
+mod control;
+mod image;
+mod secrets;
 
 use std::time::{Duration, Instant};
 
+pub(super) use self::control::{control_network, ensure_control_network, ControlKey, CONTROL_PORT};
+use self::control::{key_mount, KEY_TARGET};
+pub(super) use self::image::image;
+use self::secrets::{attached_files, keep};
+pub(super) use self::secrets::{give_files, local_ca};
 use super::{ADMIN, RECORDS, RESOLVER};
-use crate::engine::{args, Engine, Refusal};
+use crate::engine::{args, Engine};
 use crate::error::{Error, Result};
 use crate::helper;
 use crate::settings::values::PublishMode;
@@ -30,46 +44,8 @@ use crate::settings::ProxySettings;
 
 /// The label on the service, as on the proxy container.
 pub(super) const LABEL: &str = "io.docker-flow.proxy";
-/// Where the follower serves the replicas, on the control network.
-pub(super) const CONTROL_PORT: u16 = 2020;
-/// Where each replica finds the control network's key (a Swarm secret, in its memory only).
-const KEY_TARGET: &str = "docker-flow-control-key";
 /// How long the replicas may take to run.
 const START: Duration = Duration::from_secs(90);
-
-/// The proxy's control network: the follower and the replicas, nothing else.
-pub(super) fn control_network(proxy: &str) -> String {
-    format!("{proxy}-control")
-}
-
-/// Makes the control network unless it exists: an attachable overlay (the follower is a
-/// container), labelled as the proxy's.
-pub(super) fn ensure_control_network(engine: &Engine, proxy: &str) -> Result<()> {
-    let name = control_network(proxy);
-    let out = engine.change(
-        &args(&[
-            "network",
-            "create",
-            "--driver",
-            "overlay",
-            "--attachable",
-            "--label",
-            &format!("{LABEL}={proxy}"),
-            &name,
-        ]),
-        None,
-    )?;
-    if out.ok() || out.refusal() == Some(Refusal::Conflict) {
-        return Ok(());
-    }
-    Err(Error::environment(
-        format!(
-            "cannot create the proxy's control network `{name}`: {}",
-            out.stderr.trim()
-        ),
-        "check `docker network ls` and the swarm's address pools",
-    ))
-}
 
 /// What stands at the service's name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,126 +93,6 @@ pub(super) fn find(engine: &Engine, name: &str) -> Result<Service> {
     } else {
         Service::Foreign { image }
     })
-}
-
-/// The replicas' image: the proxy image with this build's helper, named after both; built once
-/// on the node docker talks to, and pushed to the registry when there is one.
-/// `found`: the service as it stands; one that runs this very image was pulled by its nodes
-/// already, so nothing is built or pushed again (a deploy would otherwise push every time).
-pub(super) fn image(engine: &Engine, settings: &ProxySettings, found: &Service) -> Result<String> {
-    let base = engine.read(&args(&[
-        "image",
-        "inspect",
-        "--format",
-        "{{.Id}}",
-        &settings.image,
-    ]))?;
-    if !base.ok() {
-        return Err(Error::environment(
-            format!("the proxy image `{}` is not on the engine", settings.image),
-            format!("pull it first (`docker pull {}`)", settings.image),
-        ));
-    }
-    let id = base.stdout.trim().trim_start_matches("sha256:");
-    let repo = match &settings.registry {
-        Some(r) => format!("{r}/docker-flow-proxy"),
-        None => "docker-flow-proxy".to_string(),
-    };
-    let tag = format!("{repo}:{}-{}", helper::build_id(), &id[..id.len().min(12)]);
-    if let Service::Ours { image: now, .. } = found {
-        if now.split('@').next() == Some(tag.as_str()) {
-            return Ok(tag);
-        }
-    }
-    let have = engine.read(&args(&["image", "inspect", "--format", "{{.Id}}", &tag]))?;
-    if !have.ok() {
-        build(engine, settings, &tag)?;
-    }
-    if settings.registry.is_some() {
-        let out = engine.change(&args(&["push", "--quiet", &tag]), None)?;
-        if !out.ok() {
-            return Err(Error::environment(
-                format!(
-                    "cannot push the proxy's image `{tag}`: {}",
-                    out.last_error_line()
-                ),
-                "check that the registry answers and that `docker login` gave access to it",
-            ));
-        }
-    }
-    Ok(tag)
-}
-
-/// `docker create` of the proxy image, the helper copied in, `docker commit`.
-fn build(engine: &Engine, settings: &ProxySettings, tag: &str) -> Result<()> {
-    let scratch = format!("{}-build-{}", settings.name, std::process::id());
-    let fail = |what: &str, out: &crate::engine::Output| {
-        Error::environment(
-            format!(
-                "cannot build the proxy's image ({what}): {}",
-                out.last_error_line()
-            ),
-            format!(
-                "check that `{}` can be created on the engine",
-                settings.image
-            ),
-        )
-    };
-    let created = engine.change(
-        &args(&[
-            "create",
-            "--name",
-            &scratch,
-            "--entrypoint",
-            &helper::path_in_container(),
-            &settings.image,
-        ]),
-        None,
-    )?;
-    if !created.ok() {
-        return Err(fail("create", &created));
-    }
-    let tar = helper::archive_for_container(&[])?;
-    let copied = engine.change(&args(&["cp", "-", &format!("{scratch}:/")]), Some(&tar))?;
-    let committed = if copied.ok() {
-        Some(engine.change(&args(&["commit", &scratch, tag]), None)?)
-    } else {
-        None
-    };
-    engine.change(&args(&["rm", "-f", &scratch]), None)?;
-    match committed {
-        None => Err(fail("copy the helper", &copied)),
-        Some(c) if !c.ok() => Err(fail("commit", &c)),
-        Some(_) => Ok(()),
-    }
-}
-
-/// The control network's key as the follower holds it: its public name and its text.
-pub(super) struct ControlKey {
-    pub id: String,
-    pub text: String,
-}
-
-impl ControlKey {
-    /// `<id> <key>`, as the helper's `control-key` prints it.
-    pub(super) fn parse(line: &str) -> Option<ControlKey> {
-        let (id, text) = line.trim().split_once(' ')?;
-        let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
-        (hex(id, 12) && hex(text, 64)).then(|| ControlKey {
-            id: id.to_string(),
-            text: text.to_string(),
-        })
-    }
-
-    /// The Swarm secret that gives it to the replicas.
-    fn secret(&self, proxy: &str) -> String {
-        let room = 63 - "-control-".len() - self.id.len();
-        format!(
-            "{}-control-{}",
-            proxy.chars().take(room).collect::<String>(),
-            self.id
-        )
-    }
 }
 
 /// Creates the service (its replicas follow `follower`, with `key`), or moves it to `image` and
@@ -403,11 +259,6 @@ fn command(follower: &str) -> Vec<String> {
     ])
 }
 
-/// `--secret` of the control network's key.
-fn key_mount(secret: &str) -> String {
-    format!("source={secret},target={KEY_TARGET},mode=0400")
-}
-
 fn check(out: crate::engine::Output, name: &str, what: &str) -> Result<()> {
     if out.ok() {
         return Ok(());
@@ -440,208 +291,6 @@ pub(super) fn add_network(engine: &Engine, settings: &ProxySettings, network: &s
     )?;
     check(out, name, &format!("connect to `{network}`"))?;
     wait_running(engine, settings).map(drop)
-}
-
-/// Gives every replica `files` (absolute paths in the replica, content) as Swarm secrets
-/// mounted at those paths, and takes off the ones no route loads any more (`in_use`: what the
-/// config loads now; a route's previous files stay until its next change, as its config still
-/// names them until then). A secret is kept encrypted in the swarm's Raft store and reaches a
-/// replica's memory only (tmpfs); `docker cp` would reach no replica but the follower. A file's
-/// path is named by its content's hash, and so is its secret: new content is a new secret, and
-/// one already attached is left as it is. Swarm replaces the replicas one at a time to mount
-/// secrets (a task cannot change its mounts in place), as for a route's network: new files cost
-/// each node's replica a restart. Called holding the proxy's files lock (`ProxyLock`), with
-/// `in_use` read under it: no other run has then given files it has not yet named in the
-/// config, so a file no route loads is no run's.
-pub(super) fn give_files(
-    engine: &Engine,
-    settings: &ProxySettings,
-    files: &[(&str, &[u8])],
-    in_use: &[String],
-) -> Result<()> {
-    let name = &settings.name;
-    let attached = attached_files(engine, name)?;
-    let mut update = args(&["service", "update", "--detach", "--update-parallelism", "1"]);
-    for (path, content) in files {
-        if attached.iter().any(|(_, target)| target == path) {
-            continue;
-        }
-        let secret = secret_name(name, path);
-        keep(
-            engine,
-            "secret",
-            name,
-            &secret,
-            content,
-            &format!("`{path}`"),
-        )?;
-        update.extend(args(&[
-            "--secret-add",
-            &format!("source={secret},target={path},mode=0400"),
-        ]));
-    }
-    let stale: Vec<&String> = attached
-        .iter()
-        .filter(|(_, target)| {
-            target.starts_with(super::tls::FILES)
-                && !in_use.contains(target)
-                && !files.iter().any(|(p, _)| p == target)
-        })
-        .map(|(secret, _)| secret)
-        .collect();
-    for secret in &stale {
-        update.extend(args(&["--secret-rm", secret]));
-    }
-    if update.len() == 5 {
-        return Ok(());
-    }
-    update.push(name.clone());
-    let out = engine.change(&update, None)?;
-    check(out, name, "mount the route's certificate files in")?;
-    wait_running(engine, settings)?;
-    for secret in stale {
-        // Best effort: a secret another service mounts stays.
-        engine.change(&args(&["secret", "rm", secret]), None)?;
-    }
-    Ok(())
-}
-
-/// The root of the local CA every replica issues from (`--tls internal`): the paths of its
-/// certificate and key in the replicas. Made once, by docker flow, and given to the replicas
-/// as secrets (`give_files`); its certificate is also a Swarm config, readable by anyone who can
-/// ask the manager (`docker config inspect`), for clients to trust. Caddy would make a root of
-/// its own in each replica's storage, and a client trusting one would refuse the others.
-pub(super) fn local_ca(
-    engine: &Engine,
-    settings: &ProxySettings,
-    in_use: &[String],
-) -> Result<(String, String)> {
-    let attached = attached_files(engine, &settings.name)?;
-    let dir = format!("{}/ca-", super::tls::FILES);
-    let found = |file: &str| {
-        attached
-            .iter()
-            .find(|(_, t)| t.starts_with(&dir) && t.ends_with(file))
-            .map(|(_, t)| t.clone())
-    };
-    if let (Some(cert), Some(key)) = (found("/root.crt"), found("/root.key")) {
-        return Ok((cert, key));
-    }
-    let (cert_pem, key_pem) = new_root(&settings.name).map_err(|e| {
-        Error::environment(
-            format!("cannot make the proxy's local CA: {e}"),
-            "use certificate files (--tls-cert, --tls-key) instead of --tls internal",
-        )
-    })?;
-    let hash = super::tls::content_hash(&[cert_pem.as_bytes()]);
-    let (cert, key) = (
-        format!("{dir}{hash}/root.crt"),
-        format!("{dir}{hash}/root.key"),
-    );
-    let public = secret_name(&settings.name, &cert);
-    keep(
-        engine,
-        "config",
-        &settings.name,
-        &public,
-        cert_pem.as_bytes(),
-        "the local CA's root",
-    )?;
-    give_files(
-        engine,
-        settings,
-        &[(&cert, cert_pem.as_bytes()), (&key, key_pem.as_bytes())],
-        in_use,
-    )?;
-    Ok((cert, key))
-}
-
-/// A new root CA's certificate and key, in PEM: valid for ten years from the start of this
-/// year, for signing certificates only.
-fn new_root(proxy: &str) -> std::result::Result<(String, String), rcgen::Error> {
-    let key = rcgen::KeyPair::generate()?;
-    let mut params = rcgen::CertificateParams::new(Vec::<String>::new())?;
-    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    params.key_usages = vec![
-        rcgen::KeyUsagePurpose::KeyCertSign,
-        rcgen::KeyUsagePurpose::CrlSign,
-        rcgen::KeyUsagePurpose::DigitalSignature,
-    ];
-    params.distinguished_name.push(
-        rcgen::DnType::CommonName,
-        format!("docker flow {proxy} local CA"),
-    );
-    let year = 1970
-        + std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() / 31_556_952) as i32;
-    params.not_before = rcgen::date_time_ymd(year, 1, 1);
-    params.not_after = rcgen::date_time_ymd(year + 10, 1, 1);
-    let cert = params.self_signed(&key)?;
-    Ok((cert.pem(), key.serialize_pem()))
-}
-
-/// Keeps `content` in the swarm's Raft store as the `kind` (`secret` or `config`) `name`,
-/// labelled as the proxy's; one of that name is kept as it is (names carry their content's
-/// hash). `what`: the content, for an error.
-fn keep(
-    engine: &Engine,
-    kind: &str,
-    proxy: &str,
-    name: &str,
-    content: &[u8],
-    what: &str,
-) -> Result<()> {
-    let out = engine.change(
-        &args(&[
-            kind,
-            "create",
-            "--label",
-            &format!("{LABEL}={proxy}"),
-            name,
-            "-",
-        ]),
-        Some(content),
-    )?;
-    if out.ok_or_exists() {
-        return Ok(());
-    }
-    Err(Error::environment(
-        format!(
-            "cannot keep {what} as the Swarm {kind} `{name}`: {}",
-            out.last_error_line()
-        ),
-        format!("check `docker {kind} ls` on the manager"),
-    ))
-}
-
-/// The secrets the service mounts: (secret name, path in the replica).
-fn attached_files(engine: &Engine, name: &str) -> Result<Vec<(String, String)>> {
-    let out = engine.read(&args(&[
-        "service",
-        "inspect",
-        "--format",
-        "{{range .Spec.TaskTemplate.ContainerSpec.Secrets}}{{.SecretName}}\t{{.File.Name}}\n{{end}}",
-        name,
-    ]))?;
-    Ok(out
-        .stdout
-        .lines()
-        .filter_map(|l| l.split_once('\t'))
-        .map(|(s, t)| (s.to_string(), t.to_string()))
-        .collect())
-}
-
-/// The secret holding the file at `path` for the proxy `proxy`: the proxy's name (cut so the
-/// whole stays within Swarm's 64 characters) and the path's last two parts (the content's hash,
-/// the file's name).
-fn secret_name(proxy: &str, path: &str) -> String {
-    let mut tail: Vec<&str> = path.rsplit('/').take(2).collect();
-    tail.reverse();
-    let tail = tail.join("-");
-    let room = 63usize.saturating_sub(tail.len());
-    let head: String = proxy.chars().take(room).collect();
-    format!("{head}-{tail}")
 }
 
 /// Waits until every replica Swarm wants runs, or at least one does and Swarm has no node for
@@ -731,26 +380,6 @@ mod tests {
             docker_host: None,
             docker_cert_path: None,
         }
-    }
-
-    #[test]
-    fn a_files_secret_is_named_by_its_proxy_and_its_content_within_swarms_64_characters() {
-        let path = "/data/docker-flow/tls/0123456789abcdef/cert.pem";
-        assert_eq!(secret_name("edge", path), "edge-0123456789abcdef-cert.pem");
-        let long = "p".repeat(80);
-        let named = secret_name(&long, path);
-        assert!(named.len() <= 64, "{named}");
-        assert!(named.ends_with("-0123456789abcdef-cert.pem"), "{named}");
-    }
-
-    #[test]
-    fn the_control_key_reads_as_the_helper_prints_it_and_names_its_secret() {
-        let line = format!("0123456789ab {}\n", "f".repeat(64));
-        let key = ControlKey::parse(&line).unwrap();
-        assert_eq!(key.secret("edge"), "edge-control-0123456789ab");
-        assert!(key.secret(&"p".repeat(80)).len() <= 63);
-        assert!(ControlKey::parse("0123456789ab short").is_none());
-        assert!(ControlKey::parse("").is_none());
     }
 
     #[test]
