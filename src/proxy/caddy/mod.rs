@@ -1,8 +1,9 @@
 //! The Caddy driver: a Caddy container docker flow starts and configures itself.
 //!
-//! - `container`: the proxy container (Caddy and the rotation, with their control surface on the
+//! - `container/`: the proxy container (Caddy and the rotation, with their control surface on the
 //!   container's loopback) and the one way in, docker flow's helper run in it by `docker exec`
-//!   through the engine that runs the proxy. Recognising its own proxy, migrating an older one.
+//!   through the engine that runs the proxy. Recognising its own proxy; making sure it runs
+//!   (`provision`), creating it (`create`), migrating an older one (`migrate`).
 //! - `admin`: Caddy's admin API through that helper.
 //! - `config`: the JSON docker flow writes, as pure functions.
 //! - `rotation`: the DNS records each route resolves its upstreams from; a switch rewrites one.

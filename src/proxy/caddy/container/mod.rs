@@ -9,12 +9,21 @@
 //!
 //! Since the image is the user's (`--proxy-image`), docker flow creates the container, copies
 //! its helper in (`docker cp`, which needs nothing in the image), then starts it.
+//!
+//! - `provision`: making sure the proxy runs (the container, or the proxy service's pieces).
+//! - `create`: creating the proxy container and starting it.
+//! - `migrate`: recreating a proxy of an earlier layout in this one, keeping its routes.
+
+mod create;
+mod migrate;
+mod provision;
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::{config, follower, service, ADMIN, RECORDS, RESOLVER};
-use crate::engine::{args, Engine, Output, Refusal};
+pub(super) use self::provision::Provisioned;
+use super::{follower, service};
+use crate::engine::{args, Engine, Output};
 use crate::error::{Error, Result};
 use crate::helper;
 use crate::lock::ProxyLock;
@@ -25,8 +34,6 @@ const LABEL: &str = "io.docker-flow.proxy";
 /// How long a run waits for another to finish with the proxy's lock (giving the proxy
 /// service's files restarts each replica, one at a time).
 const PROXY_LOCK_WAIT: Duration = Duration::from_secs(600);
-/// Its value on the earlier layout's rotation container (`<proxy-name>-dns`).
-const OLD_ROTATION: &str = "rotation";
 /// The label of the container's layout. Without it (the admin API published on the host, the
 /// rotation in a container of its own), a proxy started by an earlier docker flow is migrated
 /// at once. Layout 2 (admin API and rotation inside the container) lacks the HTTPS port and the
@@ -51,16 +58,6 @@ pub(super) enum Found {
     Foreign {
         image: String,
     },
-}
-
-/// The proxy as `provision` left it.
-#[derive(Debug, Clone)]
-pub(super) struct Provisioned {
-    pub was_running: bool,
-    /// The host port its HTTPS is published on (None: a layout-2 proxy, without one).
-    pub https_port: Option<u16>,
-    /// What the user should know of it (replicas Swarm cannot place).
-    pub warning: Option<String>,
 }
 
 /// The host port published for the container's `port`/tcp, from `{{json .HostConfig.PortBindings}}`.
@@ -133,39 +130,6 @@ impl<'a> ProxyContainer<'a> {
             self.name(),
             self.records_volume(),
             self.is_service(),
-        )
-    }
-
-    /// The key the follower and the replicas seal the control network's messages with, as the
-    /// follower keeps it (made by the follower on first use).
-    fn control_key(&self) -> Result<service::ControlKey> {
-        let out = self.exec(&args(&["control-key", follower::RECORDS]), None, false)?;
-        service::ControlKey::parse(&out.stdout).ok_or_else(|| {
-            Error::environment(
-                format!(
-                    "the proxy's follower `{}` gave no key for the control network: {}",
-                    follower::name(self.name()),
-                    out.last_error_line()
-                ),
-                format!("`docker logs {}` tells more", follower::name(self.name())),
-            )
-        })
-    }
-
-    /// The container that served the rotation in the earlier layout.
-    fn old_rotation(&self) -> String {
-        format!("{}-dns", self.settings.name)
-    }
-
-    /// Refuses (exit 3) a container at the earlier layout's rotation name that is not docker
-    /// flow's: the migration removes that container by name.
-    pub(super) fn check_old_rotation(&self) -> Result<()> {
-        super::check_ours(
-            self.engine,
-            &self.old_rotation(),
-            (LABEL, OLD_ROTATION),
-            "the proxy's earlier rotation container",
-            "docker flow's",
         )
     }
 
@@ -329,199 +293,6 @@ impl<'a> ProxyContainer<'a> {
         Ok(())
     }
 
-    /// `docker create` of the proxy container (not started: the helper is copied in first).
-    fn create_args(&self, migrate_requests: bool) -> Vec<String> {
-        let s = &self.settings;
-        let helper = helper::path_in_container();
-        let mut a = args(&[
-            "create",
-            "--name",
-            &s.name,
-            "--restart",
-            "unless-stopped",
-            "--label",
-            &format!("{LABEL}=caddy"),
-            "--label",
-            &format!("{LAYOUT}={LAYOUT_VERSION}"),
-            "-p",
-            &format!("{}:80", s.http_port),
-            "-p",
-            &format!("{}:443", s.https_port),
-            "-v",
-            &format!("{}-data:/config", s.name),
-            "-v",
-            &format!("{}:/data", self.data_volume()),
-            "-v",
-            &format!("{}:{RECORDS}", self.records_volume()),
-            "-e",
-            &format!("CADDY_ADMIN={ADMIN}"),
-            "-e",
-            "XDG_CONFIG_HOME=/config",
-            "-e",
-            "XDG_DATA_HOME=/data",
-            "--entrypoint",
-            &helper,
-        ]);
-        if migrate_requests {
-            // Caddy binds a new SO_REUSEPORT socket on every config change and closes the old
-            // one; with this, connections queued on the old socket move to the new one instead
-            // of being reset.
-            a.extend(args(&["--sysctl", "net.ipv4.tcp_migrate_req=1"]));
-        }
-        a.extend(args(&[
-            &s.image, "proxy", RECORDS, RESOLVER, "caddy", "run", "--resume",
-        ]));
-        a
-    }
-
-    /// Makes sure the proxy runs: started, created, or migrated from an earlier layout (from
-    /// layout 2 only when `https` is needed). What runs now.
-    pub(super) fn provision(&self, https: bool) -> Result<Provisioned> {
-        if self.service {
-            return self.provision_service();
-        }
-        let created = Provisioned {
-            was_running: false,
-            https_port: Some(self.settings.https_port),
-            warning: None,
-        };
-        match self.find()? {
-            Found::Ours {
-                https_port: None, ..
-            } if https => self.migrate().map(|()| created),
-            Found::Ours {
-                running: true,
-                https_port,
-            } => Ok(Provisioned {
-                was_running: true,
-                https_port,
-                warning: None,
-            }),
-            // Stopped, or created by another run that has not started it yet: the helper may
-            // not be in it yet (copying it again is harmless; starting twice is too).
-            Found::Ours { https_port, .. } => {
-                self.copy_in(None)
-                    .and_then(|()| self.start())
-                    .map(|()| Provisioned {
-                        was_running: false,
-                        https_port,
-                        warning: None,
-                    })
-            }
-            Found::Absent => self.create(None, &[]).map(|()| created),
-            Found::OldLayout => self.migrate().map(|()| created),
-            Found::Foreign { image } => Err(self.foreign(&image)),
-        }
-    }
-
-    /// The proxy service: its control network, its follower (which the replicas copy from), its
-    /// image, the service, and its replicas running.
-    fn provision_service(&self) -> Result<Provisioned> {
-        let found = service::find(self.engine, self.name())?;
-        let was_running =
-            matches!(found, service::Service::Ours { .. }) && self.follower_running()?;
-        if self.engine.planned(format!(
-            "ensure the proxy service `{}` runs {} replica(s)",
-            self.name(),
-            self.settings.replicas.unwrap_or(1)
-        )) {
-            return Ok(Provisioned {
-                was_running,
-                https_port: Some(self.settings.https_port),
-                warning: None,
-            });
-        }
-        service::ensure_control_network(self.engine, self.name())?;
-        self.follower().ensure()?;
-        let key = self.control_key()?;
-        let image = service::image(self.engine, &self.settings, &found)?;
-        service::ensure(
-            self.engine,
-            &self.settings,
-            &image,
-            &follower::name(self.name()),
-            &key,
-            &found,
-        )?;
-        let unplaced = service::wait_running(self.engine, &self.settings)?;
-        let name = self.name();
-        Ok(Provisioned {
-            was_running,
-            https_port: Some(self.settings.https_port),
-            warning: (unplaced > 0).then(|| {
-                format!(
-                    "{unplaced} of the proxy service's {} replicas cannot be placed now (Swarm has no node for them: a node down, or its ports {} and {} taken); the others serve, and Swarm places them once it can (`docker service ps {name}`)",
-                    self.settings.replicas.unwrap_or(1),
-                    self.settings.http_port,
-                    self.settings.https_port
-                )
-            }),
-        })
-    }
-
-    fn start(&self) -> Result<()> {
-        let out = self.engine.change(&args(&["start", self.name()]), None)?;
-        self.check(out, "start")
-    }
-
-    /// Creates the container, copies the helper (and `autosave`, a config to resume from) in,
-    /// connects it to `networks` (each with the names the container has there), and starts it.
-    /// Another docker flow run that creates it at the same moment wins the name; this one then
-    /// waits for it to run.
-    fn create(&self, autosave: Option<&[u8]>, networks: &[(String, Vec<String>)]) -> Result<()> {
-        let mut out = self.engine.change(&self.create_args(true), None)?;
-        if out.refusal() == Some(Refusal::Conflict) {
-            return self.wait_for_other_run();
-        }
-        self.check(out, "create")?;
-        out = self.connect_copy_start(autosave, networks)?;
-        if !out.ok() && out.stderr.contains("tcp_migrate_req") {
-            // Kernels before 5.14 lack the sysctl; Caddy still works, with the reload race.
-            let rm = self
-                .engine
-                .change(&args(&["rm", "-f", self.name()]), None)?;
-            self.check(rm, "remove")?;
-            let c = self.engine.change(&self.create_args(false), None)?;
-            self.check(c, "create")?;
-            out = self.connect_copy_start(autosave, networks)?;
-        }
-        self.check(out, "start")
-    }
-
-    /// The rest of creating the container: its networks, the helper, then `docker start`
-    /// (whose output is returned).
-    fn connect_copy_start(
-        &self,
-        autosave: Option<&[u8]>,
-        networks: &[(String, Vec<String>)],
-    ) -> Result<Output> {
-        for (net, aliases) in networks {
-            let mut connect = args(&["network", "connect"]);
-            for alias in aliases {
-                connect.extend(args(&["--alias", alias]));
-            }
-            connect.extend(args(&[net, self.name()]));
-            let c = self.engine.change(&connect, None)?;
-            self.check(c, &format!("connect to `{net}`"))?;
-        }
-        self.copy_in(autosave)?;
-        self.engine.change(&args(&["start", self.name()]), None)
-    }
-
-    /// Another run created the container a moment ago: wait until it runs; if it stays created
-    /// (that run was killed before starting it), finish its work.
-    fn wait_for_other_run(&self) -> Result<()> {
-        let started = Instant::now();
-        while started.elapsed() < Duration::from_secs(10) {
-            if matches!(self.find()?, Found::Ours { running: true, .. }) {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        self.copy_in(None)?;
-        self.start()
-    }
-
     /// Copies this build's helper (and a config to resume from) into the container.
     fn copy_in(&self, autosave: Option<&[u8]>) -> Result<()> {
         let extra: Vec<(&str, &[u8])> = autosave
@@ -613,81 +384,6 @@ impl<'a> ProxyContainer<'a> {
                 self.name()
             ),
         ))
-    }
-
-    /// Replaces a proxy started by an earlier docker flow (admin API published on the host's
-    /// loopback, rotation in `<name>-dns`; or layout 2, without the HTTPS port) with this
-    /// layout, keeping its routes and records: its autosaved config is read, moved to the
-    /// loopback (`config::migrated`) and given to the new container to resume from. The proxy
-    /// does not serve for the second or two this takes.
-    fn migrate(&self) -> Result<()> {
-        let name = self.name();
-        if self.engine.planned(format!(
-            "recreate the proxy `{name}` with its HTTPS port and certificates' volume, keeping its routes (one restart)"
-        )) {
-            return Ok(());
-        }
-        // Under the proxy's lock, and only if no other run migrated it meanwhile: a second
-        // migration would recreate the proxy from the earlier config, losing a route the
-        // first run's project wrote since.
-        let _lock = self.lock("migrate the proxy", &|w| {
-            crate::progress::say(format_args!("warning: {w}\n"))
-        })?;
-        if !matches!(
-            self.find()?,
-            Found::OldLayout
-                | Found::Ours {
-                    https_port: None,
-                    ..
-                }
-        ) {
-            return Ok(());
-        }
-        // `docker cp` out of a container gives a tar of the one file (none before Caddy saved).
-        let saved = self.engine.read_bytes(&args(&[
-            "cp",
-            &format!("{name}:/config/caddy/autosave.json"),
-            "-",
-        ]))?;
-        let mut text = String::new();
-        if let Some(tar) = saved {
-            let mut archive = tar::Archive::new(tar.as_slice());
-            if let Some(Ok(mut entry)) = archive.entries().ok().and_then(|mut e| e.next()) {
-                let _ = std::io::Read::read_to_string(&mut entry, &mut text);
-            }
-        }
-        let config = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
-        let autosave = serde_json::to_vec(&config::migrated(config)).unwrap_or_default();
-        // Its networks, with the names it answers there (a project's service names, `names`).
-        let nets = self.engine.read(&args(&[
-            "container",
-            "inspect",
-            "--format",
-            "{{.Id}}\n{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{range $v.Aliases}}{{.}} {{end}}\n{{end}}",
-            name,
-        ]))?;
-        let mut lines = nets.stdout.lines();
-        let id = lines.next().unwrap_or_default().trim().to_string();
-        let networks: Vec<(String, Vec<String>)> = lines
-            .filter_map(|l| {
-                let mut words = l.split_whitespace();
-                let net = words.next().filter(|n| *n != "bridge")?;
-                // Docker names a container by its short id on each network itself.
-                let aliases = words
-                    .filter(|a| !(a.len() >= 12 && id.starts_with(a)))
-                    .map(String::from)
-                    .collect();
-                Some((net.to_string(), aliases))
-            })
-            .collect();
-        self.check_old_rotation()?;
-        let rm = self
-            .engine
-            .change(&args(&["rm", "-f", name, &self.old_rotation()]), None)?;
-        if !rm.ok_or_gone() {
-            return self.check(rm, "replace");
-        }
-        self.create(Some(&autosave), &networks)
     }
 
     /// Runs this build's helper inside the proxy container (`docker exec`), copying it in first
