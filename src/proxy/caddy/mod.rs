@@ -6,11 +6,18 @@
 //!   (`provision`), creating it (`create`), migrating an older one (`migrate`).
 //! - `admin`: Caddy's admin API through that helper.
 //! - `config`: the JSON docker flow writes, as pure functions.
+//! - `configure`: writing it into the running Caddy (the route, or its removal), one change at
+//!   most, guarded by the config's ETag.
 //! - `rotation`: the DNS records each route resolves its upstreams from; a switch rewrites one.
 //! - `network`: the route's own network, where the proxy reaches the instances in rotation.
 //! - `names`: the target's Compose service name, answered by the proxy on the project's networks
 //!   for the project's other services, with the live release.
 //! - `drain`: waiting until Caddy has no request in flight to the instances that left a route.
+//! - `preview`: a staged release in a record of its own, reached only with its key.
+//! - `standby`: the instant rollback's warm release beside the route's record, swapped in or
+//!   settled.
+//! - `certificates`: the route's HTTPS as a run holds it, and waiting for the certificates
+//!   Caddy obtains itself.
 //! - `tls`: HTTPS for a route's domains: which issuer Caddy gets their certificates from, and
 //!   the files (certificates, keys, roots) docker flow copies in for it (or gives the
 //!   replicas of the proxy service as Swarm secrets).
@@ -20,6 +27,9 @@
 //!   control network and that network's key (`control`), its replicas' image (`image`), and the
 //!   files its replicas get as Swarm secrets (`secrets`).
 //!
+//! This file is the driver's entry: `Caddy` and its `Proxy` implementation, which hands the
+//! preview, the warm standby, the certificates and the config writing to the files above.
+//!
 //! Caddy drops requests whenever its config changes, so its config changes only when a route is
 //! created (or its paths, domains or certificates change), each time in one request guarded by `If-Match`, so
 //! a concurrent change by another project is retried, not overwritten. A switch connects the new
@@ -28,18 +38,22 @@
 //! `--drain-timeout` passed).
 
 mod admin;
+mod certificates;
 mod config;
+mod configure;
 mod container;
 mod drain;
 mod follower;
 mod names;
 mod network;
+mod preview;
 mod rotation;
 mod service;
+mod standby;
 mod tls;
 
 use std::cell::RefCell;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use self::admin::{Admin, Reply};
 use self::config::Owner;
@@ -123,33 +137,6 @@ impl<'a> Caddy<'a> {
         }
     }
 
-    /// Reads and checks the route's HTTPS files once; whether the route has HTTPS.
-    fn load_tls(&self) -> Result<bool> {
-        if self.tls.borrow().is_none() {
-            let m = tls::load(&self.route.tls)?;
-            *self.tls.borrow_mut() = Some(m);
-        }
-        Ok(self.tls.borrow().as_ref().is_some_and(Option::is_some))
-    }
-
-    /// Where the route's certificates come from; None on HTTP only. Only once `load_tls` has
-    /// read them.
-    fn issuer(&self) -> Option<tls::Issuer> {
-        let tls = self.tls.borrow();
-        tls.as_ref()
-            .and_then(Option::as_ref)
-            .map(|m| m.https.issuer.clone())
-    }
-
-    /// Whether Caddy obtains the route's certificates itself (ACME, or its local CA), rather
-    /// than load the files docker flow gives it.
-    fn issues_certificates(&self) -> bool {
-        matches!(
-            self.issuer(),
-            Some(tls::Issuer::Acme { .. } | tls::Issuer::Internal)
-        )
-    }
-
     fn admin(&self) -> Admin<'_, 'a> {
         Admin::new(&self.container)
     }
@@ -219,141 +206,6 @@ impl<'a> Caddy<'a> {
         self.set_members(members)
     }
 
-    /// Makes sure the proxy's config is docker flow's and has the route as it should be, in one
-    /// change at most: a Caddy without config gets docker flow's server; one configured by
-    /// something else is refused. Changes are guarded by the config's ETag, so one made by
-    /// another run meanwhile is read again, not overwritten. `seen`: the config as just read.
-    /// The files the route's HTTPS needs are copied in first, once. `subnets`: where the
-    /// target's service name is answered (None: nowhere, as the proxy service).
-    fn ensure_config(
-        &self,
-        mut seen: Option<Reply>,
-        servers: &config::Servers,
-        subnets: Option<&[String]>,
-    ) -> Result<()> {
-        let tls = self.tls.borrow();
-        let material = tls.as_ref().and_then(Option::as_ref);
-        let mut copied = false;
-        // The proxy service's replicas issue from one root docker flow gives them.
-        let shared_ca = self.container.is_service() && self.issuer() == Some(tls::Issuer::Internal);
-        let mut local_ca: Option<(String, String)> = None;
-        // With the proxy service, which files no route loads is read, and they are taken off,
-        // under the proxy's files lock, held until this run's config is written: another
-        // run's files, given and not yet named in the config, are never taken off.
-        let files_lock = if shared_ca || material.is_some_and(|m| !m.files.is_empty()) {
-            self.container
-                .files_lock(&|w| self.warnings.borrow_mut().push(w.to_string()))?
-        } else {
-            None
-        };
-        if files_lock.is_some() {
-            // What was read before the lock may miss another run's files: read it again.
-            seen = None;
-        }
-        for _ in 0..20 {
-            let r = match seen.take() {
-                Some(r) => r,
-                None => self.admin().get("/config/")?,
-            };
-            let config = r.json();
-            let current = match config::owner(&config) {
-                Owner::DockerFlow => config,
-                Owner::Foreign => return Err(self.foreign_config()),
-                Owner::Nobody => config::base(),
-            };
-            let https = material.map(|m| &m.https);
-            let mut new = config::with_route_everywhere(&current, &self.route, https, servers);
-            // (`shared_ca` is the proxy service's: its lock is taken.)
-            if let Some(lock) = files_lock.as_ref().filter(|_| shared_ca) {
-                if local_ca.is_none() {
-                    local_ca = Some(
-                        self.container
-                            .local_ca(lock, &config::files_in_use(&current))?,
-                    );
-                }
-                let (cert, key) = local_ca.as_ref().expect("set above");
-                let with = config::with_local_ca(new.as_ref().unwrap_or(&current), cert, key);
-                new = (with != current).then_some(with);
-            }
-            if let Some(subnets) = subnets {
-                let named =
-                    names::with_name(new.as_ref().unwrap_or(&current), &self.route, subnets);
-                if named.is_some() {
-                    new = named;
-                }
-            }
-            let Some(new) = new else {
-                return Ok(());
-            };
-            if let Some(m) = material.filter(|m| !copied && !m.files.is_empty()) {
-                let files: Vec<(&str, &[u8])> = m
-                    .files
-                    .iter()
-                    .map(|(p, c)| (p.as_str(), c.as_slice()))
-                    .collect();
-                self.container.give_files(
-                    files_lock.as_ref(),
-                    &files,
-                    &config::files_in_use(&current),
-                )?;
-                copied = true;
-            }
-            let w = self
-                .admin()
-                .send("POST", "/config/", &new, r.etag.as_deref())?;
-            match w.status {
-                200 => {
-                    // The follower cannot see what each replica's Caddy holds: with the
-                    // proxy service no run waits for certificates.
-                    self.issuing
-                        .set(self.issues_certificates() && !self.container.is_service());
-                    return Ok(());
-                }
-                412 => continue, // someone else changed the config meanwhile: read it again
-                s => return Err(refused("the route", s, &w.body)),
-            }
-        }
-        Err(kept_changing())
-    }
-
-    /// Takes the route out of Caddy's config, guarded by its ETag as `ensure_config` writes it
-    /// (a config changed meanwhile by another run is read again); a config that is not docker
-    /// flow's, or no longer has the route, is left as it is.
-    fn remove_from_config(&self) -> Result<()> {
-        for _ in 0..20 {
-            let r = self.admin().get("/config/")?;
-            let config = r.json();
-            if config::owner(&config) != Owner::DockerFlow {
-                return Ok(());
-            }
-            let without = config::without_route(&config, &self.route);
-            let unnamed = names::without_name(without.as_ref().unwrap_or(&config), &self.route);
-            let Some(new) = unnamed.or(without) else {
-                return Ok(());
-            };
-            let w = self
-                .admin()
-                .send("POST", "/config/", &new, r.etag.as_deref())?;
-            match w.status {
-                200 => return Ok(()),
-                412 => continue, // another run changed the config meanwhile
-                s => return Err(refused("the route's removal", s, &w.body)),
-            }
-        }
-        Err(kept_changing())
-    }
-
-    fn foreign_config(&self) -> Error {
-        Error::ProxyNotOwned {
-            message: format!(
-                "the proxy `{}` carries a Caddy config docker flow did not write (no `{}` server)",
-                self.container.name(),
-                config::SERVER
-            ),
-            help: "docker flow never replaces a config it did not write: choose another --proxy-name, or remove that container and its `-data` volume".into(),
-        }
-    }
-
     /// The instances in a record, as upstreams of this route.
     fn upstreams(&self, members: Vec<Member>) -> Vec<Upstream> {
         members
@@ -409,21 +261,6 @@ impl<'a> Caddy<'a> {
         }
         Ok(members)
     }
-
-    /// Waits until Caddy's admin API answers (a proxy just started needs a moment); its config.
-    fn wait_for_admin(&self) -> Result<Reply> {
-        let started = Instant::now();
-        loop {
-            match self.admin().get("/config/") {
-                Ok(r) if r.status == 200 => return Ok(r),
-                Err(e) if started.elapsed() > Duration::from_secs(15) => return Err(e),
-                _ if started.elapsed() > Duration::from_secs(15) => {
-                    return Err(self.admin().unreachable("no answer for 15s"))
-                }
-                _ => std::thread::sleep(Duration::from_millis(200)),
-            }
-        }
-    }
 }
 
 /// The Swarm services of record members named as tasks (`<service>.<slot>.<task id>`).
@@ -435,20 +272,6 @@ fn swarm_services(members: &[Member]) -> Vec<String> {
     services.sort();
     services.dedup();
     services
-}
-
-fn refused(what: &str, status: u16, body: &str) -> Error {
-    Error::environment(
-        format!("the proxy refused {what} ({status}): {}", body.trim()),
-        "see `docker logs` of the proxy container",
-    )
-}
-
-fn kept_changing() -> Error {
-    Error::environment(
-        "the proxy's config kept changing under docker flow; the route was not written",
-        "run the command again",
-    )
 }
 
 impl Proxy for Caddy<'_> {
@@ -581,62 +404,19 @@ impl Proxy for Caddy<'_> {
     }
 
     fn preview(&self, upstreams: &[Upstream]) -> Result<Option<String>> {
-        let members = self.attach(upstreams)?;
-        // A new key for each release staged: a request reaches it only with this key, which
-        // the operator gets from the deploy or `status` (through the engine).
-        let key = (!members.is_empty()).then(preview_key).transpose()?;
-        self.rotation().set_keyed(
-            &config::preview_record(&self.route),
-            key.as_deref(),
-            &members,
-        )?;
-        Ok(Some(key.unwrap_or_default()))
+        self.stage_preview(upstreams)
     }
 
     fn preview_key(&self) -> Result<Option<String>> {
-        if !self.serving()? {
-            return Ok(None);
-        }
-        self.rotation().key(&config::preview_record(&self.route))
+        self.staged_preview_key()
     }
 
     fn previewed(&self) -> Result<Vec<Upstream>> {
-        if !self.serving()? {
-            return Ok(Vec::new());
-        }
-        let members = self
-            .rotation()
-            .get(&config::preview_record(&self.route))?
-            .unwrap_or_default();
-        Ok(self.upstreams(members))
+        self.staged_preview()
     }
 
     fn await_certificates(&self, timeout: Duration) -> Result<Certificates> {
-        if !self.issuing.get() || self.engine.dry_run() {
-            return Ok(Certificates::default());
-        }
-        let started = Instant::now();
-        let mut a = vec!["certs".to_string(), tls::STORAGE.to_string()];
-        a.extend(self.route.domains.iter().cloned());
-        loop {
-            let out = self.container.exec(&a, None, false)?;
-            let held: Vec<String> = out.stdout.lines().map(String::from).collect();
-            let missing: Vec<String> = self
-                .route
-                .domains
-                .iter()
-                .filter(|d| !held.contains(d))
-                .cloned()
-                .collect();
-            if missing.is_empty() || started.elapsed() >= timeout || !out.ok() {
-                return Ok(Certificates {
-                    obtained: held,
-                    missing,
-                    waited: started.elapsed(),
-                });
-            }
-            std::thread::sleep(Duration::from_millis(250));
-        }
+        self.wait_for_certificates(timeout)
     }
 
     fn drain(&self, old: &[Upstream], timeout: Duration) -> Result<Drained> {
@@ -676,66 +456,16 @@ impl Proxy for Caddy<'_> {
         drain::wait(&self.container, &addresses, timeout)
     }
 
-    /// The warm release waits beside the record (the helper's `standby`), at its addresses
-    /// on the route network, which it keeps while it runs. On Swarm mode, with the services
-    /// the record is to follow once swapped in (the follower keeps it on their tasks; with the
-    /// proxy as a service the standby is the follower's, as its records are).
     fn keep_warm(&self, warm: &[Instance], until: std::time::SystemTime) -> Result<()> {
-        if warm.is_empty() || !self.serving()? {
-            return Ok(());
-        }
-        let members: Vec<Member> = if self.route.swarm {
-            let upstreams: Vec<Upstream> =
-                warm.iter().map(|i| i.upstream(self.route.port)).collect();
-            self.attach(&upstreams)?
-        } else {
-            self.network
-                .members()?
-                .into_iter()
-                .filter(|(name, _)| warm.iter().any(|i| &i.name == name))
-                .collect()
-        };
-        if members.len() != warm.len() {
-            return Ok(()); // not all reachable: no instant rollback to it
-        }
-        let until = until
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        self.rotation().standby(
-            &config::record(&self.route),
-            &members,
-            until,
-            self.follow(&members),
-        )
+        self.write_standby(warm, until)
     }
 
-    /// One `docker exec` of the helper, asked without reading anything first: the helper
-    /// swaps only a standby a run holding the lock wrote, and checks its members answer.
     fn swap_warm(&self, path: &str, unhealthy: &[String]) -> Result<Option<Vec<Upstream>>> {
-        if self.engine.dry_run() {
-            return Ok(None);
-        }
-        // The proxy service's follower is on no route network: it takes Swarm's word that the
-        // warm tasks run, as it does to keep the record on Swarm's tasks.
-        let swarm = self.container.is_service().then_some(follower::SOCKET);
-        let before = self.rotation().swap(
-            &config::record(&self.route),
-            self.route.port,
-            path,
-            swarm,
-            unhealthy,
-        )?;
-        *self.members.borrow_mut() = None;
-        Ok(before.map(|m| self.upstreams(m)))
+        self.swap_standby(path, unhealthy)
     }
 
     fn settle(&self) -> Result<()> {
-        if self.engine.dry_run() || !self.serving()? {
-            return Ok(());
-        }
-        let m = self.rotation().settle(&config::record(&self.route))?;
-        *self.members.borrow_mut() = Some(m);
-        Ok(())
+        self.settle_standby()
     }
 
     fn retire(&self, stopped: &[Instance]) -> Result<()> {
@@ -794,18 +524,6 @@ impl Proxy for Caddy<'_> {
                 .collect(),
         }])
     }
-}
-
-/// A preview's key: 128 random bits as 32 hexadecimal digits (the rotation's record key).
-fn preview_key() -> Result<String> {
-    let mut bits = [0u8; 16];
-    getrandom::fill(&mut bits).map_err(|e| {
-        Error::environment(
-            format!("cannot draw a random key for the preview: {e}"),
-            "check the system's random number source",
-        )
-    })?;
-    Ok(bits.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 #[cfg(test)]
