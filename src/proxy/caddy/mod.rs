@@ -78,7 +78,6 @@ pub(crate) use config::PREVIEW_HEADER;
 /// Where the rotation's records live inside the proxy container.
 pub(crate) const RECORDS: &str = "/routes";
 
-/// What the user can do when the engine cannot run docker flow's helper.
 /// Refuses (exit 3, before anything changes) a container at `name`, a name docker flow replaces
 /// or removes containers by, unless its label `label` is `ours`: docker flow never removes a
 /// container it did not make. `what` is the name's role, `not` what the container is not.
@@ -98,6 +97,7 @@ pub(super) fn check_ours(
     }
 }
 
+/// What the user can do when the engine cannot run docker flow's helper.
 const HELPER_HELP: &str = "the Caddy driver runs docker flow's helper in the proxy container: use --proxy-driver none or docker-flow-proxy, and give the service a Docker healthcheck (Compose `healthcheck:`)";
 
 pub(crate) struct Caddy<'a> {

@@ -133,8 +133,6 @@ impl<'a> ProxyContainer<'a> {
         )
     }
 
-    /// The volume that keeps Caddy's data: certificates, keys, its local CA, and the files
-    /// docker flow copies in for `--tls-cert` and `--acme-ca-root`.
     /// Its control network (the proxy service's), its volumes (Caddy's config and certificates,
     /// the records and the control network's key) and its containers (the proxy, the follower).
     pub(super) fn private(&self) -> crate::proxy::Private {
@@ -150,6 +148,8 @@ impl<'a> ProxyContainer<'a> {
         }
     }
 
+    /// The volume that keeps Caddy's data: certificates, keys, its local CA, and the files
+    /// docker flow copies in for `--tls-cert` and `--acme-ca-root`.
     fn data_volume(&self) -> String {
         format!("{}-tls", self.settings.name)
     }
