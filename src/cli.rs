@@ -176,12 +176,16 @@ pub(crate) enum Command {
     /// routes in the proxy (named volumes stay unless --volumes).
     #[command(after_help = "Examples:
   docker flow down
-  docker flow down --volumes               also the project's named volumes and its history")]
+  docker flow down --volumes               also the project's named volumes and its history
+  docker flow down --proxy                 also the proxy, unless another project has routes in it")]
     Down {
         /// Remove the project's named volumes too (and its release history), as `docker compose
-        /// down --volumes`.
+        /// down --volumes`; with --proxy, the proxy's volumes (its certificates) too.
         #[arg(short = 'v', long)]
         volumes: bool,
+        /// Remove the proxy too, when no other project has a route in it any more.
+        #[arg(long = "proxy")]
+        remove_proxy: bool,
     },
     /// Show the resolved settings and where each came from (takes every option).
     #[command(after_help = "Examples:

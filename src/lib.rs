@@ -475,7 +475,13 @@ fn action(cli: &Cli, settings: &mut settings::Settings, named: &Named) -> Result
         Command::Config => Action::Config,
         Command::Version => Action::Version,
         Command::Unlock => Action::Unlock,
-        Command::Down { volumes } => Action::Down(flows::down::DownOptions { volumes: *volumes }),
+        Command::Down {
+            volumes,
+            remove_proxy,
+        } => Action::Down(flows::down::DownOptions {
+            volumes: *volumes,
+            proxy: *remove_proxy,
+        }),
         Command::Completion { shell } => Action::Completion(*shell),
     })
 }

@@ -260,6 +260,8 @@ pub(crate) struct DownReport {
     pub volumes_removed: bool,
     /// docker flow's own volumes removed beside Compose's (the release history).
     pub removed: Vec<String>,
+    /// With `--proxy`: what became of the proxy.
+    pub proxy: Option<ProxyRemoval>,
     pub dry_run: bool,
     /// In a dry run, what would run.
     pub plan: Vec<String>,
@@ -280,11 +282,35 @@ impl DownReport {
         } else {
             "its named volumes kept"
         };
-        format!(
+        let mut text = format!(
             "project {} is down: its containers, {routes}, {volumes}\n",
             self.project
-        )
+        );
+        if let Some(p) = &self.proxy {
+            text.push_str(&match (&p.kept_because, p.volumes.is_empty()) {
+                (Some(why), _) => format!("the proxy {} stays: {why}\n", p.name),
+                (None, true) => format!("the proxy {} is removed (its volumes kept)\n", p.name),
+                (None, false) => format!(
+                    "the proxy {} is removed, and its volumes {}\n",
+                    p.name,
+                    p.volumes.join(", ")
+                ),
+            });
+        }
+        text
     }
+}
+
+/// `docker flow down --proxy`: the proxy removed, or why it stays.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct ProxyRemoval {
+    /// The proxy container's name.
+    pub name: String,
+    /// Why it stays (other projects' routes are in it, or it does not run so none can be
+    /// read); none when it was removed.
+    pub kept_because: Option<String>,
+    /// Its volumes removed with it (`--volumes`).
+    pub volumes: Vec<String>,
 }
 
 /// `docker flow version --format json`.

@@ -556,12 +556,49 @@ fn down_takes_the_project_its_releases_and_routes_away_and_leaves_another_projec
         })
     };
     assert!(b_serves(), "B stopped serving");
-    // Up again, then down with its volumes: the named volume and the history go too.
+    // Up again, then down with its volumes and `--proxy`: the named volume and the history go
+    // too; the proxy stays, B's routes are in it.
     a.flow(&["deploy"]).ok();
-    a.flow(&["down", "--volumes"]).ok();
+    let r = a.flow(&["down", "--volumes", "--proxy"]);
+    r.ok();
+    assert!(
+        r.stdout.contains(&format!(
+            "the proxy {} stays: projects {} have routes in it",
+            a.proxy_name, b.project
+        )),
+        "{}",
+        r.stdout
+    );
     assert!(of_a("volume").is_empty(), "{:?}", of_a("volume"));
     assert!(containers_of_a().is_empty());
     assert!(b_serves(), "B stopped serving");
+    // B, the last project in it, takes the proxy with it; its volumes (certificates) stay
+    // unless asked.
+    let r = b.flow(&["down", "--proxy", "--format", "json"]);
+    r.ok();
+    let proxy = &r.json()["proxy"];
+    assert_eq!(proxy["name"], a.proxy_name.as_str(), "{}", r.stdout);
+    assert!(proxy["kept_because"].is_null(), "{}", r.stdout);
+    assert!(
+        support::docker_words(&["ps", "-aq", "--filter", &format!("name=^{}$", a.proxy_name)])
+            .is_empty(),
+        "the proxy is still there"
+    );
+    let proxy_volumes = support::docker_words(&[
+        "volume",
+        "ls",
+        "-q",
+        "--filter",
+        &format!("name={}-", a.proxy_name),
+    ]);
+    assert!(
+        !proxy_volumes.is_empty(),
+        "the proxy's volumes went unasked"
+    );
+    // Gone already: nothing to remove, and said so by no `proxy` in the report.
+    let r = b.flow(&["down", "--proxy", "--volumes", "--format", "json"]);
+    r.ok();
+    assert!(r.json()["proxy"].is_null(), "{}", r.stdout);
 }
 
 /// `bed`'s demo project with `front`, a service in front of `app` that calls it by its Compose

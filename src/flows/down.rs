@@ -23,6 +23,8 @@ use crate::settings::{Format, Settings};
 pub(crate) struct DownOptions {
     /// `--volumes`: the named volumes too.
     pub volumes: bool,
+    /// `--proxy`: the proxy too, when no other project has a route in it.
+    pub proxy: bool,
 }
 
 pub(crate) fn run(engine: &Engine, settings: &Settings, cwd: &Path, o: &DownOptions) -> Result<()> {
@@ -94,11 +96,21 @@ pub(crate) fn run(engine: &Engine, settings: &Settings, cwd: &Path, o: &DownOpti
             ));
         }
     }
+    let proxy = if o.proxy {
+        let step = progress.step("remove the proxy unless another project uses it");
+        let route = RouteSpec::new(settings, &project, "", 80, platform);
+        let fate = proxy::for_settings(engine, settings, route).remove_if_unused(o.volumes)?;
+        step.done();
+        fate
+    } else {
+        None
+    };
     let down = report::DownReport {
         project: name,
         targets,
         volumes_removed: o.volumes,
         removed,
+        proxy,
         dry_run: engine.dry_run(),
         plan: engine.take_plan(),
     };

@@ -130,6 +130,12 @@ pub(crate) trait Proxy {
     /// Takes the route off the proxy (`docker flow down`): its config, its records, its
     /// network; other routes as they are. Nothing to take off: Ok.
     fn remove_route(&self) -> Result<()>;
+    /// `docker flow down --proxy`: removes the proxy docker flow runs when no project has a
+    /// route in it any more (its volumes too with `volumes`). None: no proxy of docker flow's
+    /// to remove.
+    fn remove_if_unused(&self, _volumes: bool) -> Result<Option<crate::report::ProxyRemoval>> {
+        Ok(None)
+    }
     /// Keeps `warm` (the release `--keep-old` keeps running out of rotation) ready to be
     /// swapped back in until `until`, by a rollback that has not read anything else yet.
     fn keep_warm(&self, _warm: &[Instance], _until: std::time::SystemTime) -> Result<()> {

@@ -47,7 +47,7 @@ const EVERY_TARGET: &[&str] = &[
 /// The commands whose result has a JSON form (`--format json`).
 const FORMATTED: &[&str] = &[
     "deploy", "promote", "abort", "scale", "proxy", "stop-old", "rollback", "status", "history",
-    "config", "version",
+    "config", "version", "down",
 ];
 const CHANGING: &[&str] = &[
     "deploy", "promote", "abort", "scale", "proxy", "stop-old", "rollback", "config",

@@ -491,6 +491,34 @@ impl Proxy for Caddy<'_> {
         self.network.remove()
     }
 
+    fn remove_if_unused(&self, volumes: bool) -> Result<Option<crate::report::ProxyRemoval>> {
+        let name = self.container.name().to_string();
+        let running = match self.found()? {
+            Found::Ours { running, .. } if !self.container.is_service() => running,
+            _ => return Ok(None),
+        };
+        let kept_because = if running {
+            let others = config::projects(&self.admin().get("/config/")?.json());
+            (!others.is_empty())
+                .then(|| format!("projects {} have routes in it", others.join(", ")))
+        } else {
+            Some(format!("it does not run, so which projects have routes in it cannot be read: start it (`docker start {name}`), or remove it yourself"))
+        };
+        if kept_because.is_some() {
+            return Ok(Some(crate::report::ProxyRemoval {
+                name,
+                kept_because,
+                volumes: Vec::new(),
+            }));
+        }
+        let volumes = self.container.remove(volumes)?;
+        Ok(Some(crate::report::ProxyRemoval {
+            name,
+            kept_because: None,
+            volumes,
+        }))
+    }
+
     fn routes(&self) -> Result<Vec<RouteReport>> {
         if !self.serving()? {
             return Ok(Vec::new());

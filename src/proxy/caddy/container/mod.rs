@@ -148,6 +148,36 @@ impl<'a> ProxyContainer<'a> {
         }
     }
 
+    /// Removes the proxy container (`docker flow down --proxy`), and with `volumes` its
+    /// volumes (its config, records and certificates); returns the volumes removed.
+    pub(in crate::proxy::caddy) fn remove(&self, volumes: bool) -> Result<Vec<String>> {
+        let name = self.name();
+        let out = self.engine.change(&args(&["rm", "-f", name]), None)?;
+        if !out.ok_or_gone() {
+            return self.check(out, "remove").map(|()| Vec::new());
+        }
+        let mut removed = Vec::new();
+        if volumes {
+            let mut all = self.private().volumes;
+            all.dedup();
+            for v in all {
+                let out = self.engine.change(&args(&["volume", "rm", &v]), None)?;
+                if out.ok() {
+                    removed.push(v);
+                } else if !out.ok_or_gone() {
+                    return Err(Error::environment(
+                        format!(
+                            "cannot remove the proxy's volume `{v}`: {}",
+                            out.last_error_line()
+                        ),
+                        format!("remove it with `docker volume rm {v}`"),
+                    ));
+                }
+            }
+        }
+        Ok(removed)
+    }
+
     /// The volume that keeps Caddy's data: certificates, keys, its local CA, and the files
     /// docker flow copies in for `--tls-cert` and `--acme-ca-root`.
     fn data_volume(&self) -> String {
