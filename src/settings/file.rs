@@ -12,7 +12,7 @@ use miette::{NamedSource, SourceSpan};
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
 
-use super::Raw;
+use super::entry::Raw;
 use crate::error::{Error, Located, Result};
 
 pub(crate) const FILE_NAME: &str = "docker-flow.yml";

@@ -2,6 +2,7 @@
 //! environment < flags, each value remembering its source, then validated into `Settings`
 //! before any work starts.
 
+mod entry;
 pub(crate) mod file;
 mod options;
 pub(crate) mod values;
@@ -15,30 +16,12 @@ use indexmap::IndexMap;
 use serde_json::{json, Value};
 
 use crate::error::{Error, Result};
+use entry::{Entry, Raw, Source};
 use options::Kind;
 pub(crate) use options::{Key, DEFAULT_PROXY_IMAGE};
 pub(crate) use values::{
     Ansi, EngineKind, Format, ProgressMode, ProxyDriver, PullPolicy, ScaleSpec, Step,
 };
-
-/// Where a value came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub(crate) enum Source {
-    Default,
-    /// Not set: what Compose resolves (the project's name).
-    Compose,
-    File,
-    Env,
-    Flag,
-}
-
-/// A raw value before validation: one string, or a list.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Raw {
-    One(String),
-    Many(Vec<String>),
-}
 
 /// The long name of the boolean option `arg` names (`-b`, `--blue-green`), if it names one.
 pub(crate) fn boolean_flag(arg: &str) -> Option<&'static str> {
@@ -97,16 +80,6 @@ fn flag_before_settings(args: &[String], long: &str) -> Option<String> {
 /// The `docker-flow.yml` key of every setting.
 pub(crate) fn keys() -> Vec<&'static str> {
     Key::ALL.iter().map(|k| k.name()).collect()
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct Entry {
-    pub raw: Option<Raw>,
-    pub source: Source,
-    /// Human name of the source: `--scale`, `FLOW_SCALE`, `docker-flow.yml line 3`, `default`.
-    pub origin: String,
-    /// Line in docker-flow.yml, when it came from there.
-    line: Option<usize>,
 }
 
 /// Every setting with its raw value and source, before validation.
