@@ -350,7 +350,7 @@ fn schemas() -> Vec<(&'static str, schemars::Schema)> {
         ),
         (
             "config.schema.json",
-            schemars::schema_for!(crate::settings::ConfigReport),
+            schemars::schema_for!(crate::settings::config_report::ConfigReport),
         ),
         ("version.schema.json", schemars::schema_for!(VersionReport)),
         ("down.schema.json", schemars::schema_for!(DownReport)),
