@@ -2,8 +2,8 @@
 //! (for clap's refusals), and `--ansi` and `--format` for an error found before the settings are
 //! resolved.
 
+use super::choices::{self, Ansi};
 use super::options::{Key, Kind};
-use super::values::{self, Ansi};
 
 /// The long name of the boolean option `arg` names (`-b`, `--blue-green`), if it names one.
 pub(crate) fn boolean_flag(arg: &str) -> Option<&'static str> {
@@ -30,7 +30,7 @@ pub(crate) fn ansi_before_settings(args: &[String]) -> Ansi {
     let given = flag_before_settings(args, "--ansi")
         .or_else(|| std::env::var("FLOW_ANSI").ok())
         .or_else(|| std::env::var("COMPOSE_ANSI").ok());
-    match given.as_deref().map(values::parse_ansi) {
+    match given.as_deref().map(choices::parse_ansi) {
         Some(Ok(a)) if a != Ansi::Auto => a,
         _ if std::env::var("NO_COLOR").is_ok_and(|v| !v.is_empty()) => Ansi::Never,
         _ => Ansi::Auto,

@@ -4,9 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::values::{
-    self, Ansi, EngineKind, Format, ProgressMode, ProxyDriver, PullPolicy, ScaleSpec, Step,
-};
+use super::choices::{self, Ansi, EngineKind, Format, ProgressMode, ProxyDriver, PullPolicy, Step};
+use super::values::{self, ScaleSpec};
 
 /// The validated settings every flow works from.
 #[derive(Debug, Clone)]
@@ -99,7 +98,7 @@ pub(crate) struct ProxySettings {
     /// Where the replicas' image is pushed (None: only the node docker talks to has it).
     pub registry: Option<String>,
     /// How the replicas publish their ports.
-    pub publish: values::PublishMode,
+    pub publish: choices::PublishMode,
     /// Proxies in front whose `X-Forwarded-For` Caddy believes; None: not given (left as the
     /// proxy has it), empty: none.
     pub trusted_proxies: Option<Vec<String>>,

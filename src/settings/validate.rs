@@ -4,12 +4,13 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::choices::{self, Ansi, ProgressMode};
 use super::entry::{Entry, Raw, Source};
 use super::file;
 use super::options::Key;
 use super::resolve::{Resolved, GENERIC_VARIABLES};
 use super::typed::{CertSource, ProxySettings, Settings, TlsSettings};
-use super::values::{self, Ansi, ProgressMode};
+use super::values;
 use crate::error::{Error, Result};
 
 type Parse<T> = fn(&str) -> std::result::Result<T, (String, String)>;
@@ -185,14 +186,14 @@ impl Resolved {
     /// Validates every value into typed settings.
     pub(crate) fn settings(&self) -> Result<Settings> {
         let proxy = ProxySettings {
-            driver: self.value(Key::ProxyDriver, values::parse_proxy_driver)?,
+            driver: self.value(Key::ProxyDriver, choices::parse_proxy_driver)?,
             image: self.value(Key::ProxyImage, values::parse_image)?,
             name: self.value(Key::ProxyName, values::parse_name)?,
             http_port: self.value(Key::ProxyHttpPort, port)?,
             https_port: self.value(Key::ProxyHttpsPort, port)?,
             replicas: self.optional(Key::ProxyReplicas, values::parse_replicas)?,
             registry: self.optional(Key::ProxyRegistry, values::parse_registry)?,
-            publish: self.value(Key::ProxyPublish, values::parse_publish)?,
+            publish: self.value(Key::ProxyPublish, choices::parse_publish)?,
             trusted_proxies: match self.list(Key::ProxyTrustedProxies) {
                 l if l.is_empty() && !self.given(Key::ProxyTrustedProxies) => None,
                 l if l.iter().any(|v| v == "none") => Some(Vec::new()),
@@ -221,7 +222,7 @@ impl Resolved {
             consul_address: self.optional(Key::ConsulAddress, values::parse_http_url)?,
             consul_template_fe_path: self.optional(Key::ConsulTemplateFePath, path)?,
             consul_template_be_path: self.optional(Key::ConsulTemplateBePath, path)?,
-            flow: self.each(Key::Flow, values::parse_step)?,
+            flow: self.each(Key::Flow, choices::parse_step)?,
             host: self.optional(Key::Host, values::parse_docker_host)?,
             project: self.optional(Key::Project, values::parse_project)?,
             proxy,
@@ -230,22 +231,22 @@ impl Resolved {
             service_paths: self.each(Key::ServicePath, values::parse_service_path)?,
             side_targets: self.each(Key::SideTargets, values::parse_service_name)?,
             target: self.optional(Key::Target, values::parse_service_name)?,
-            engine: self.value(Key::Engine, values::parse_engine)?,
+            engine: self.value(Key::Engine, choices::parse_engine)?,
             service_port: self.optional(Key::ServicePort, port)?,
             service_domains,
             tls,
-            pull: self.value(Key::Pull, values::parse_pull)?,
+            pull: self.value(Key::Pull, choices::parse_pull)?,
             health_timeout: self.value(Key::HealthTimeout, duration)?,
             health_path: self.value(Key::HealthPath, values::parse_health_path)?,
             drain_timeout: self.value(Key::DrainTimeout, duration)?,
             lock_wait: self.value(Key::LockWait, duration)?,
             dry_run: self.value(Key::DryRun, boolean)?,
-            format: self.value(Key::Format, values::parse_format)?,
+            format: self.value(Key::Format, choices::parse_format)?,
             progress: match self.value(Key::Quiet, boolean)? {
                 true => ProgressMode::Quiet,
-                false => self.value(Key::Progress, values::parse_progress)?,
+                false => self.value(Key::Progress, choices::parse_progress)?,
             },
-            ansi: match self.value(Key::Ansi, values::parse_ansi)? {
+            ansi: match self.value(Key::Ansi, choices::parse_ansi)? {
                 Ansi::Auto if self.no_color => Ansi::Never,
                 a => a,
             },
@@ -292,7 +293,7 @@ impl Resolved {
                 });
             }
         }
-        let mode = self.value(Key::Tls, values::parse_tls)?;
+        let mode = self.value(Key::Tls, choices::parse_tls)?;
         let cert = self.optional(Key::TlsCert, path)?;
         let key = self.optional(Key::TlsKeyFile, path)?;
         let acme = [Key::AcmeEmail, Key::AcmeCa, Key::AcmeCaRoot];
@@ -322,13 +323,13 @@ impl Resolved {
                 Some(CertSource::Files { cert, key })
             }
             (None, None) => match mode {
-                values::TlsMode::Acme => Some(CertSource::Acme {
+                choices::TlsMode::Acme => Some(CertSource::Acme {
                     ca: self.optional(Key::AcmeCa, values::parse_acme_directory)?,
                     email: self.optional(Key::AcmeEmail, values::parse_email)?,
                     ca_root: self.optional(Key::AcmeCaRoot, path)?,
                 }),
-                values::TlsMode::Internal => Some(CertSource::Internal),
-                values::TlsMode::Off => None,
+                choices::TlsMode::Internal => Some(CertSource::Internal),
+                choices::TlsMode::Off => None,
             },
         };
         if !matches!(source, Some(CertSource::Acme { .. })) {

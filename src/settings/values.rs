@@ -1,13 +1,14 @@
-//! Parsers for single setting values. Each returns the typed value or (problem, fix).
+//! Parsers for single setting values. Each returns the typed value or (problem, fix); those of
+//! the settings that take one of a few words are in `choices.rs`.
 //!
 //! Values that end up on a command line or in a proxy route are held to a strict character set
 //! here, so nothing a user types can change the meaning of what is sent further on.
 
 use std::time::Duration;
 
-type Parsed<T> = Result<T, (String, String)>;
+pub(super) type Parsed<T> = Result<T, (String, String)>;
 
-fn bad<T>(problem: impl Into<String>, fix: impl Into<String>) -> Parsed<T> {
+pub(super) fn bad<T>(problem: impl Into<String>, fix: impl Into<String>) -> Parsed<T> {
     Err((problem.into(), fix.into()))
 }
 
@@ -35,47 +36,6 @@ pub(crate) fn parse_duration(v: &str) -> Option<Duration> {
         return v.parse::<u64>().ok().map(Duration::from_secs);
     }
     humantime::parse_duration(v).ok()
-}
-
-/// A flow step of the seed's `--flow`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Step {
-    Deploy,
-    Scale,
-    StopOld,
-    Proxy,
-    /// The user's `--test-cmd` against the release the proxy step would promote.
-    Test,
-    /// `deploy --canary`: the new release joins the live one in rotation (not a `--flow` step:
-    /// it needs the canary's size).
-    Canary,
-}
-
-impl Step {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Step::Deploy => "deploy",
-            Step::Scale => "scale",
-            Step::StopOld => "stop-old",
-            Step::Proxy => "proxy",
-            Step::Test => "test",
-            Step::Canary => "canary",
-        }
-    }
-}
-
-pub(crate) fn parse_step(v: &str) -> Parsed<Step> {
-    match v {
-        "deploy" => Ok(Step::Deploy),
-        "scale" => Ok(Step::Scale),
-        "stop-old" => Ok(Step::StopOld),
-        "proxy" => Ok(Step::Proxy),
-        "test" => Ok(Step::Test),
-        other => bad(
-            format!("`{other}` is not a flow step"),
-            "the steps are deploy, test, proxy, stop-old and scale",
-        ),
-    }
 }
 
 /// `--scale`: N, +N or -N.
@@ -382,25 +342,6 @@ pub(crate) fn parse_image(v: &str) -> Parsed<String> {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ProxyDriver {
-    Caddy,
-    DockerFlowProxy,
-    None,
-}
-
-pub(crate) fn parse_proxy_driver(v: &str) -> Parsed<ProxyDriver> {
-    match v {
-        "caddy" => Ok(ProxyDriver::Caddy),
-        "docker-flow-proxy" => Ok(ProxyDriver::DockerFlowProxy),
-        "none" => Ok(ProxyDriver::None),
-        other => bad(
-            format!("`{other}` is not a proxy driver"),
-            "use caddy, docker-flow-proxy or none",
-        ),
-    }
-}
-
 /// `--proxy-trusted-proxies`: an IP address or a CIDR range, as Caddy's `trusted_proxies` takes it.
 pub(crate) fn parse_ip_range(v: &str) -> Parsed<String> {
     let (ip, prefix) = v.split_once('/').unwrap_or((v, ""));
@@ -418,29 +359,6 @@ pub(crate) fn parse_ip_range(v: &str) -> Parsed<String> {
             format!("`{}` is not an IP address or CIDR range", v.escape_debug()),
             "use an address such as 10.0.0.5 or a range such as 10.0.0.0/8 (or `none`)",
         )
-    }
-}
-
-/// `--tls`: how a route with domains gets its certificates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum TlsMode {
-    /// From an ACME CA (Let's Encrypt unless `--acme-ca`), by Caddy.
-    Acme,
-    /// From Caddy's own local CA (staging, tests, private networks).
-    Internal,
-    /// No HTTPS: the route's domains are served on HTTP only.
-    Off,
-}
-
-pub(crate) fn parse_tls(v: &str) -> Parsed<TlsMode> {
-    match v {
-        "acme" => Ok(TlsMode::Acme),
-        "internal" => Ok(TlsMode::Internal),
-        "off" => Ok(TlsMode::Off),
-        other => bad(
-            format!("`{other}` is not a TLS mode"),
-            "use acme, internal or off (or give --tls-cert and --tls-key)",
-        ),
     }
 }
 
@@ -468,142 +386,6 @@ pub(crate) fn parse_acme_directory(v: &str) -> Parsed<String> {
         _ => bad(
             format!("`{}` is not an https URL of an ACME directory", v.escape_debug()),
             "use the CA's directory URL, such as https://acme-staging-v02.api.letsencrypt.org/directory",
-        ),
-    }
-}
-
-/// `--engine`: which orchestrator runs the project.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum EngineKind {
-    /// Swarm when the engine is a swarm manager and the project runs there as a stack.
-    Auto,
-    Compose,
-    Swarm,
-}
-
-pub(crate) fn parse_engine(v: &str) -> Parsed<EngineKind> {
-    match v {
-        "auto" => Ok(EngineKind::Auto),
-        "compose" => Ok(EngineKind::Compose),
-        "swarm" => Ok(EngineKind::Swarm),
-        other => bad(
-            format!("`{other}` is not an engine"),
-            "use auto, compose or swarm",
-        ),
-    }
-}
-
-/// `--proxy-publish`: how the proxy service's replicas publish their ports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum PublishMode {
-    /// On the node each replica runs on (the client's address kept).
-    Host,
-    /// Through Swarm's routing mesh, on every node (needs IPVS; the client's address is lost).
-    Ingress,
-}
-
-pub(crate) fn parse_publish(v: &str) -> Parsed<PublishMode> {
-    match v {
-        "host" => Ok(PublishMode::Host),
-        "ingress" => Ok(PublishMode::Ingress),
-        other => bad(
-            format!("`{other}` is not a publish mode"),
-            "use host (each replica's node) or ingress (Swarm's routing mesh)",
-        ),
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum PullPolicy {
-    Always,
-    Missing,
-    Never,
-}
-
-pub(crate) fn parse_pull(v: &str) -> Parsed<PullPolicy> {
-    match v {
-        "always" => Ok(PullPolicy::Always),
-        "missing" => Ok(PullPolicy::Missing),
-        "never" => Ok(PullPolicy::Never),
-        other => bad(
-            format!("`{other}` is not a pull policy"),
-            "use always, missing or never",
-        ),
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Format {
-    Text,
-    Json,
-}
-
-pub(crate) fn parse_format(v: &str) -> Parsed<Format> {
-    match v {
-        "text" => Ok(Format::Text),
-        "json" => Ok(Format::Json),
-        other => bad(
-            format!("`{other}` is not an output format"),
-            "use text or json",
-        ),
-    }
-}
-
-/// `--progress`, as Compose spells it: how steps are shown on stderr.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ProgressMode {
-    /// A terminal gets `tty`, anything else `plain`.
-    Auto,
-    Tty,
-    Plain,
-    /// One JSON object a line, for CI.
-    Json,
-    Quiet,
-}
-
-impl ProgressMode {
-    /// Compose's own `--progress` for the calls that show its output: the same, but plain
-    /// where docker flow wraps each line in its JSON events; None lets Compose decide.
-    pub(crate) fn for_compose(self) -> Option<&'static str> {
-        match self {
-            ProgressMode::Auto => None,
-            ProgressMode::Tty => Some("tty"),
-            ProgressMode::Plain | ProgressMode::Json => Some("plain"),
-            ProgressMode::Quiet => Some("quiet"),
-        }
-    }
-}
-
-pub(crate) fn parse_progress(v: &str) -> Parsed<ProgressMode> {
-    match v {
-        "auto" => Ok(ProgressMode::Auto),
-        "tty" => Ok(ProgressMode::Tty),
-        "plain" => Ok(ProgressMode::Plain),
-        "json" => Ok(ProgressMode::Json),
-        "quiet" => Ok(ProgressMode::Quiet),
-        other => bad(
-            format!("`{other}` is not a progress type"),
-            "use auto, tty, plain, json or quiet (as Compose's --progress)",
-        ),
-    }
-}
-
-/// `--ansi`, as Compose spells it: whether escape codes (colour, redrawn lines) are printed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Ansi {
-    Auto,
-    Always,
-    Never,
-}
-
-pub(crate) fn parse_ansi(v: &str) -> Parsed<Ansi> {
-    match v {
-        "auto" => Ok(Ansi::Auto),
-        "always" => Ok(Ansi::Always),
-        "never" => Ok(Ansi::Never),
-        other => bad(
-            format!("`{other}` is not an --ansi mode"),
-            "use never, always or auto (as Compose's --ansi)",
         ),
     }
 }

@@ -39,8 +39,7 @@ use super::{ADMIN, RECORDS, RESOLVER};
 use crate::engine::{args, Engine};
 use crate::error::{Error, Result};
 use crate::helper;
-use crate::settings::values::PublishMode;
-use crate::settings::ProxySettings;
+use crate::settings::{ProxySettings, PublishMode};
 
 /// The label on the service, as on the proxy container.
 pub(super) const LABEL: &str = "io.docker-flow.proxy";
