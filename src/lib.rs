@@ -184,15 +184,26 @@ fn run_with(args: &[String]) -> Result<()> {
     })?;
     let given = settings::Given::new(&matches);
     let file = settings::load_file(given, &cwd)?;
-    let resolved = settings::resolve(given, file, &|k| std::env::var(k).ok());
-    let mut settings = resolved.settings()?;
-    let _ = ANSI.set(settings.ansi);
-    let _ = JSON.set(settings.format == Format::Json);
+    let mut resolved = settings::resolve(given, file, &|k| std::env::var(k).ok());
     let named = Named {
         target_flag: given.command_line(settings::Key::Target),
         dashed_command: dashed_command(&cli, &ours),
         argv: ours.clone(),
     };
+    // The target's own settings (`services:` in docker-flow.yml) count for this run: the
+    // service named on the command line, else the target the settings name.
+    if let Some(service) = cli
+        .command
+        .as_ref()
+        .and_then(|c| positional_service(c, &named))
+        .cloned()
+        .or_else(|| resolved.target())
+    {
+        resolved.for_service(&service);
+    }
+    let mut settings = resolved.settings()?;
+    let _ = ANSI.set(settings.ansi);
+    let _ = JSON.set(settings.format == Format::Json);
     let action = action(&cli, &mut settings, &named)?;
     match action {
         Action::Help => {
@@ -311,6 +322,27 @@ fn dashed_command(cli: &Cli, ours: &[String]) -> bool {
         .is_some_and(|i| ours[i + 1..] == command[..])
 }
 
+/// The service a command names positionally (`deploy web`, `scale web 3`, `exec web sh`).
+fn positional_service<'c>(cmd: &'c Command, named: &Named) -> Option<&'c String> {
+    match cmd {
+        Command::Deploy { service }
+        | Command::Promote { service }
+        | Command::Abort { service }
+        | Command::Proxy { service }
+        | Command::StopOld { service }
+        | Command::Rollback { service, .. }
+        | Command::History { service }
+        | Command::Status { service }
+        | Command::Logs { service, .. } => service.as_ref(),
+        Command::Scale {
+            first,
+            count: Some(_),
+        } => first.as_ref(),
+        Command::Exec { command, .. } if !named.dashed_command => command.first(),
+        _ => None,
+    }
+}
+
 /// A service named positionally (`deploy web`, as `docker compose up web` takes it) becomes
 /// the target; with another `-t` on the command line: exit 2.
 fn name_service(
@@ -380,24 +412,7 @@ fn action(cli: &Cli, settings: &mut settings::Settings, named: &Named) -> Result
             FLOW_OR_COMMAND,
         ));
     }
-    let service = match cmd {
-        Command::Deploy { service }
-        | Command::Promote { service }
-        | Command::Abort { service }
-        | Command::Proxy { service }
-        | Command::StopOld { service }
-        | Command::Rollback { service, .. }
-        | Command::History { service }
-        | Command::Status { service }
-        | Command::Logs { service, .. } => service.as_ref(),
-        Command::Scale {
-            first,
-            count: Some(_),
-        } => first.as_ref(),
-        Command::Exec { command, .. } if !named.dashed_command => command.first(),
-        _ => None,
-    };
-    name_service(settings, service, named)?;
+    name_service(settings, positional_service(cmd, named), named)?;
     Ok(match cmd {
         Command::Deploy { .. } => Action::Steps(deploy_steps(settings)?),
         Command::Promote { .. } => Action::Promote,

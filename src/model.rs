@@ -184,6 +184,29 @@ pub(crate) fn validate(
         names.sort_unstable();
         names.join(", ")
     };
+    // A service `docker-flow.yml` gives settings of its own must be one of the project's.
+    for (name, path, line) in &settings.services_in_file {
+        if !services.contains_key(name) {
+            let mut names: Vec<&str> = services.keys().map(String::as_str).collect();
+            names.sort_unstable();
+            let close = names
+                .iter()
+                .find(|s| strsim::damerau_levenshtein(s, name) <= 2);
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            return Err(Error::config(
+                format!(
+                    "`{name}` under `services` in {} is not a service of project `{}`",
+                    crate::settings::file::FILE_NAME,
+                    project.model.name
+                ),
+                match close {
+                    Some(c) => format!("did you mean `{c}`? The services are: {}", known()),
+                    None => format!("the services are: {}", known()),
+                },
+                crate::settings::file::locate_line(path, &text, *line),
+            ));
+        }
+    }
     let Some(svc) = services.get(target) else {
         return Err(Error::config(
             format!(

@@ -684,6 +684,47 @@ fn a_false_flag_overrides_a_true_file() {
 }
 
 #[test]
+fn a_service_has_settings_of_its_own_above_the_files_and_below_variables_and_flags() {
+    let bed = Bed::new("persvc");
+    bed.write(
+        "docker-flow.yml",
+        "target: web\nservice_path: [/web]\nhealth_path: /health\nservices:\n  api:\n    service_path: [/api, /v2]\n    blue_green: true\n  worker: {}\n",
+    );
+    // The target's own settings, each saying where it stands; the rest from the top.
+    let v = config(&bed, &["-t", "api"], &[]);
+    assert_eq!(
+        v["service_path"],
+        json!({"value": ["/api", "/v2"], "source": "file", "origin": "docker-flow.yml services.api line 6"})
+    );
+    assert_eq!(
+        v["blue_green"]["origin"],
+        "docker-flow.yml services.api line 7"
+    );
+    assert_eq!(v["health_path"]["origin"], "docker-flow.yml line 3");
+    // Another target reads the top of the file; a service with nothing of its own too.
+    for target in ["web", "worker"] {
+        let v = config(&bed, &["-t", target], &[]);
+        assert_eq!(v["service_path"]["value"], json!(["/web"]), "{target}");
+        assert_eq!(v["blue_green"]["source"], "default", "{target}");
+    }
+    // A variable and a flag win over the service's value, as over the file's.
+    let v = config(&bed, &["-t", "api"], &[("FLOW_SERVICE_PATH", "/env")]);
+    assert_eq!(v["service_path"]["origin"], "FLOW_SERVICE_PATH");
+    let v = config(&bed, &["-t", "api", "--service-path", "/flag"], &[]);
+    assert_eq!(v["service_path"]["value"], json!(["/flag"]));
+    // The target named in the file (no -t): its own settings count.
+    bed.write(
+        "docker-flow.yml",
+        "target: api\nservices:\n  api:\n    service_path: [/api]\n",
+    );
+    let v = config(&bed, &[], &[]);
+    assert_eq!(
+        v["service_path"]["origin"],
+        "docker-flow.yml services.api line 4"
+    );
+}
+
+#[test]
 fn text_config_names_each_source() {
     let bed = Bed::new("text");
     bed.write("docker-flow.yml", "# settings\ntarget: app\n");

@@ -491,7 +491,13 @@ fn down_takes_the_project_its_releases_and_routes_away_and_leaves_another_projec
     a.flow(&["deploy"]).ok();
     a.env("V", "v2");
     a.flow(&["deploy"]).ok();
-    a.flow(&["deploy", "api", "--service-path", "/api"]).ok();
+    // `api`'s route from its own settings in docker-flow.yml (`services:`).
+    let settings = std::fs::read_to_string(a.path().join("docker-flow.yml")).unwrap();
+    a.write(
+        "docker-flow.yml",
+        &format!("{settings}services:\n  api:\n    service_path: [/api]\n"),
+    );
+    a.flow(&["deploy", "api"]).ok();
     let b = sharing(&a, "downb", "/other");
     b.flow(&["deploy"]).ok();
     assert_eq!(a.version_at("/demo"), "v2");

@@ -64,6 +64,30 @@ const STARTING: &[&str] = &["deploy", "promote", "scale", "rollback", "config"];
 const DEPLOYING: &[&str] = &["deploy", "config"];
 const SEED_ONLY: &[&str] = &["config"];
 
+/// The settings a service may have of its own, under `services:` in `docker-flow.yml`: what
+/// describes one service's release (its route, health, drain, mode), not the project's (the
+/// proxy, the engine) nor a run's (`--dry-run`, `--scale`).
+pub(crate) const PER_SERVICE: &[Key] = &[
+    Key::SideTargets,
+    Key::BlueGreen,
+    Key::TestCmd,
+    Key::KeepOld,
+    Key::Pull,
+    Key::ServicePath,
+    Key::ServicePort,
+    Key::ServiceDomain,
+    Key::Tls,
+    Key::TlsCert,
+    Key::TlsKeyFile,
+    Key::AcmeEmail,
+    Key::AcmeCa,
+    Key::AcmeCaRoot,
+    Key::HttpsRedirect,
+    Key::HealthTimeout,
+    Key::HealthPath,
+    Key::DrainTimeout,
+];
+
 /// One option's declaration.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Spec {

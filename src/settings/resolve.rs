@@ -10,7 +10,7 @@ use indexmap::IndexMap;
 
 use super::entry::{Entry, Raw, Source};
 use super::file;
-use super::options::{Key, Kind};
+use super::options::{Key, Kind, PER_SERVICE};
 use crate::error::Result;
 
 /// The `docker-flow.yml` key of every setting.
@@ -131,21 +131,9 @@ pub(crate) fn resolve(
             }
         });
         let from_file = || {
-            file.values.get(name).map(|(raw, line)| {
-                let raw = match (spec.kind, raw) {
-                    (Kind::List, Raw::One(s)) => Raw::Many(vec![s.trim().to_string()]),
-                    (Kind::List, Raw::Many(v)) => {
-                        Raw::Many(v.iter().map(|s| s.trim().to_string()).collect())
-                    }
-                    (_, r) => r.clone(),
-                };
-                Entry {
-                    raw: Some(raw),
-                    source: Source::File,
-                    origin: format!("{} line {line}", file.shown),
-                    line: Some(*line),
-                }
-            })
+            file.values
+                .get(name)
+                .map(|(raw, line)| file_entry(spec.kind, raw, *line, &file.shown))
         };
         let from_fallback_env = || {
             let var = spec.fallback_env?;
@@ -184,6 +172,50 @@ pub(crate) fn resolve(
     }
 }
 
+/// A value of `docker-flow.yml` (at the top or under a service) as an entry, lists trimmed.
+fn file_entry(kind: Kind, raw: &Raw, line: usize, origin: &str) -> Entry {
+    let raw = match (kind, raw) {
+        (Kind::List, Raw::One(s)) => Raw::Many(vec![s.trim().to_string()]),
+        (Kind::List, Raw::Many(v)) => Raw::Many(v.iter().map(|s| s.trim().to_string()).collect()),
+        (_, r) => r.clone(),
+    };
+    Entry {
+        raw: Some(raw),
+        source: Source::File,
+        origin: format!("{origin} line {line}"),
+        line: Some(line),
+    }
+}
+
+impl Resolved {
+    /// The target as resolved (before validation), when one is set.
+    pub(crate) fn target(&self) -> Option<String> {
+        match &self.entries.get(&Key::Target)?.raw {
+            Some(Raw::One(t)) if !t.trim().is_empty() => Some(t.trim().to_string()),
+            _ => None,
+        }
+    }
+
+    /// The settings `service` has of its own in `docker-flow.yml` (`services:`), in place of
+    /// the file's and the defaults (never of a flag's or a variable's): what a run whose
+    /// target it is reads.
+    pub(crate) fn for_service(&mut self, service: &str) {
+        let Some(own) = self.file.services.get(service) else {
+            return;
+        };
+        for &key in PER_SERVICE {
+            let Some((raw, line)) = own.values.get(key.name()) else {
+                continue;
+            };
+            let entry = self.entries.get_mut(&key).expect("every key is resolved");
+            if matches!(entry.source, Source::File | Source::Default) {
+                let origin = format!("{} services.{service}", self.file.shown);
+                *entry = file_entry(key.spec().kind, raw, *line, &origin);
+            }
+        }
+    }
+}
+
 /// Reads `docker-flow.yml` from the project's directory, found as Compose finds it (see
 /// `project_files::project_dir`) from the flags and variables that select the project.
 pub(crate) fn load_file(given: Given, cwd: &Path) -> Result<file::FileValues> {
@@ -197,5 +229,6 @@ pub(crate) fn load_file(given: Given, cwd: &Path) -> Result<file::FileValues> {
         first(Key::ProjectDirectory).as_deref().map(Path::new),
         first(Key::ComposePath).as_deref().map(Path::new),
     );
-    file::load(&dir, cwd, &keys())
+    let per_service: Vec<&str> = PER_SERVICE.iter().map(|k| k.name()).collect();
+    file::load(&dir, cwd, &keys(), &per_service)
 }

@@ -57,6 +57,9 @@ pub(crate) struct Settings {
     pub progress: ProgressMode,
     /// `--ansi`, `never` when it was left at auto and `NO_COLOR` is set.
     pub ansi: Ansi,
+    /// The services `docker-flow.yml` gives settings of their own (`services:`), each with the
+    /// file and line it stands on: a name the project lacks is refused once the project is read.
+    pub services_in_file: Vec<(String, PathBuf, usize)>,
 }
 
 impl Settings {

@@ -250,6 +250,15 @@ impl Resolved {
                 Ansi::Auto if self.no_color => Ansi::Never,
                 a => a,
             },
+            services_in_file: match &self.file.path {
+                Some(path) => self
+                    .file
+                    .services
+                    .iter()
+                    .map(|(name, s)| (name.clone(), path.clone(), s.line))
+                    .collect(),
+                None => Vec::new(),
+            },
         })
     }
 
