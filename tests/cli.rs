@@ -1203,6 +1203,41 @@ fn the_docker_cli_completes_docker_flow_through_the_plugin() {
         r.stdout
     );
     assert!(!r.stdout.contains("--blue-green"), "{}", r.stdout);
+    // A setting's words, and the project's services (as Compose lists them) where one goes.
+    let r = bed.docker(&["__complete", "flow", "deploy", "--tls", ""]);
+    r.ok();
+    assert_eq!(r.stdout, "acme\ninternal\noff\n:4\n");
+    let demo = Bed::demo("complsvc", 0);
+    for words in [
+        &["deploy", ""][..],
+        &["logs", "-f", ""],
+        &["exec", ""],
+        &["deploy", "-t", "a"],
+    ] {
+        let mut a = vec!["__complete", "flow"];
+        a.extend(words);
+        let r = demo.docker(&a);
+        r.ok();
+        let offered: Vec<&str> = r.stdout.lines().collect();
+        assert!(offered.contains(&"app"), "{words:?}: {}", r.stdout);
+        assert_eq!(
+            offered.contains(&"db"),
+            words[words.len() - 1].is_empty(),
+            "{words:?}: {}",
+            r.stdout
+        );
+    }
+    // The project the words select: another directory's file.
+    let r = bed.docker(&[
+        "__complete",
+        "flow",
+        "--project-directory",
+        demo.path().to_str().unwrap(),
+        "status",
+        "",
+    ]);
+    r.ok();
+    assert!(r.stdout.lines().any(|l| l == "db"), "{}", r.stdout);
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! `--engine`, `--proxy-publish`, `--pull`, `--format`, `--progress`, `--ansi`): each a type with
 //! its parser, which names the words it takes when given another.
 
+use super::options::Key;
 use super::values::{bad, Parsed};
 
 /// A flow step of the seed's `--flow`.
@@ -220,5 +221,49 @@ pub(crate) fn parse_ansi(v: &str) -> Parsed<Ansi> {
             format!("`{other}` is not an --ansi mode"),
             "use never, always or auto (as Compose's --ansi)",
         ),
+    }
+}
+
+/// The words a setting takes, for completion (`docker flow deploy --tls <TAB>`); none for a
+/// setting that takes other values. Each is checked against its parser below.
+pub(crate) fn words(key: Key) -> &'static [&'static str] {
+    match key {
+        Key::Flow => &["deploy", "test", "proxy", "stop-old", "scale"],
+        Key::ProxyDriver => &["caddy", "docker-flow-proxy", "none"],
+        Key::Tls => &["acme", "internal", "off"],
+        Key::Engine => &["auto", "compose", "swarm"],
+        Key::ProxyPublish => &["host", "ingress"],
+        Key::Pull => &["always", "missing", "never"],
+        Key::Format => &["text", "json"],
+        Key::Progress => &["auto", "tty", "plain", "json", "quiet"],
+        Key::Ansi => &["never", "always", "auto"],
+        _ => &[],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_word_completion_offers_is_one_its_setting_takes() {
+        let parses = |key: Key, w: &str| match key {
+            Key::Flow => parse_step(w).is_ok(),
+            Key::ProxyDriver => parse_proxy_driver(w).is_ok(),
+            Key::Tls => parse_tls(w).is_ok(),
+            Key::Engine => parse_engine(w).is_ok(),
+            Key::ProxyPublish => parse_publish(w).is_ok(),
+            Key::Pull => parse_pull(w).is_ok(),
+            Key::Format => parse_format(w).is_ok(),
+            Key::Progress => parse_progress(w).is_ok(),
+            Key::Ansi => parse_ansi(w).is_ok(),
+            _ => false,
+        };
+        for &key in Key::ALL {
+            for w in words(key) {
+                assert!(parses(key, w), "{}: `{w}`", key.name());
+            }
+        }
+        assert!(words(Key::Tls).contains(&"internal"));
     }
 }

@@ -19,7 +19,9 @@ mod typed;
 mod validate;
 pub(crate) mod values;
 
-pub(crate) use choices::{Ansi, EngineKind, Format, ProxyDriver, PublishMode, PullPolicy, Step};
+pub(crate) use choices::{
+    words, Ansi, EngineKind, Format, ProxyDriver, PublishMode, PullPolicy, Step,
+};
 pub(crate) use early::{ansi_before_settings, boolean_flag, json_before_settings, option_named};
 pub(crate) use options::{Key, DEFAULT_PROXY_IMAGE};
 pub(crate) use resolve::{load_file, resolve, Given};
