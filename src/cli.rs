@@ -31,7 +31,7 @@ pub(crate) enum Command {
   docker flow deploy -t web --blue-green --service-path /api
   docker flow deploy --scale +2            one more pair of instances than run now
   docker flow deploy --dry-run --format json
-  docker flow deploy --no-promote          preview it: curl -H 'X-Docker-Flow-Preview: 1' …
+  docker flow deploy --no-promote          a preview: send X-Docker-Flow-Preview with the key it prints
   docker flow deploy --canary 1            one new instance shares traffic with the live ones
   docker flow deploy web                   the service web (as -t web)")]
     Deploy {
@@ -213,6 +213,11 @@ pub(crate) enum Command {
     Unlock,
 }
 
+/// The last lines of each command's help: where the options it does not list, and each
+/// option's variable and key, are.
+const EVERY_OPTION: &str =
+    "Each option is also FLOW_<OPTION> and a docker-flow.yml key; `docker flow config --help` lists all.";
+
 /// The whole command line: the subcommands, each offering the options that apply to it, and
 /// the top level taking every option (hidden from its help, which lists the commands).
 pub(crate) fn command() -> clap::Command {
@@ -231,7 +236,8 @@ pub(crate) fn command() -> clap::Command {
                 .iter()
                 .filter(|k| k.spec().commands.contains(&name.as_str()))
             {
-                let mut arg = key.arg();
+                // Accepted either way; listed only where the command's user reaches for it.
+                let mut arg = key.arg().hide(!key.shown_in(&name));
                 // A command's own short flag wins (`logs -f` is --follow, as in Compose); the
                 // option keeps its long name and its place before the command.
                 if let Some(c) = arg.get_short() {
@@ -241,7 +247,21 @@ pub(crate) fn command() -> clap::Command {
                 }
                 sub = sub.arg(arg);
             }
-            sub
+            let examples = sub
+                .get_after_help()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            // `-h` among the output options, not under a heading of its own.
+            sub.disable_help_flag(true)
+                .arg(
+                    clap::Arg::new("help")
+                        .short('h')
+                        .long("help")
+                        .action(clap::ArgAction::Help)
+                        .help("Print help")
+                        .help_heading("Output"),
+                )
+                .after_help(format!("{examples}\n\n{EVERY_OPTION}"))
         });
     }
     cmd
@@ -422,11 +442,31 @@ mod tests {
             "Release:",
             "Proxy:",
             "Health and timing:",
-            "Docker connection:",
+            "HTTPS (routes with --service-domain, Caddy driver):",
             "Output:",
         ] {
             assert!(deploy.contains(heading), "deploy's help has no {heading}");
         }
+        // Each help within its budget: what a user of the command reaches for; the rest (the
+        // Docker connection, Docker Flow 1.x's, the proxy container's own) in `config`'s, and
+        // still taken by every command that took it.
+        for (command, most) in [("deploy", 100), ("abort", 45), ("status", 45)] {
+            let lines = help(&[command]).lines().count();
+            assert!(lines <= most, "{command} --help is {lines} lines");
+        }
+        assert!(!deploy.contains("--proxy-name") && !deploy.contains("Docker connection:"));
+        let config = help(&["config"]);
+        assert!(config.contains("Docker connection:") && config.contains("--proxy-name"));
+        assert!(super::command()
+            .try_get_matches_from([
+                "docker-flow",
+                "deploy",
+                "--proxy-name",
+                "p",
+                "-H",
+                "unix:///x"
+            ])
+            .is_ok());
         // The top level lists the commands and fits on a screen.
         assert!(help(&[]).lines().count() <= 40);
         // `logs -f` is --follow, as in Compose; the Compose file is still --compose-path there.

@@ -813,11 +813,25 @@ fn flow_steps_and_subcommands() {
         "Project:",
         "Release:",
         "Proxy:",
+        "HTTPS (routes with --service-domain, Caddy driver):",
         "Health and timing:",
-        "Docker connection:",
-        "Seed compatibility (Docker Flow Proxy, Consul):",
         "Output:",
     ];
+    // The Docker connection and Docker Flow 1.x's options are listed by `config`'s help (every
+    // command that takes them still does).
+    let config = bed.flow(&["config", "--help"]);
+    config.ok();
+    for heading in [
+        "Docker connection:",
+        "Docker Flow 1.x compatibility (Docker Flow Proxy, Consul):",
+    ] {
+        assert!(
+            config.stdout.lines().any(|l| l == heading),
+            "{}",
+            config.stdout
+        );
+        assert!(!r.stdout.contains(heading), "{}", r.stdout);
+    }
     let at: Vec<Option<usize>> = headings
         .iter()
         .map(|h| r.stdout.lines().position(|l| l == *h))

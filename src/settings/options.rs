@@ -30,7 +30,7 @@ const PROXY: &str = "Proxy";
 const HTTPS: &str = "HTTPS (routes with --service-domain, Caddy driver)";
 const TIMING: &str = "Health and timing";
 const CONNECTION: &str = "Docker connection";
-const SEED: &str = "Seed compatibility (Docker Flow Proxy, Consul)";
+const SEED: &str = "Docker Flow 1.x compatibility (Docker Flow Proxy, Consul)";
 const OUTPUT: &str = "Output";
 
 // Which commands offer an option in their help and arguments. Every option is also accepted
@@ -86,6 +86,19 @@ pub(crate) const PER_SERVICE: &[Key] = &[
     Key::HealthTimeout,
     Key::HealthPath,
     Key::DrainTimeout,
+];
+
+/// The options of the proxy's container (or service) itself, rather than of a route: a
+/// command's help lists them only where the proxy is the subject (`proxy`, `config`).
+const PROXY_HOST: &[Key] = &[
+    Key::ProxyImage,
+    Key::ProxyName,
+    Key::ProxyHttpPort,
+    Key::ProxyHttpsPort,
+    Key::ProxyReplicas,
+    Key::ProxyRegistry,
+    Key::ProxyPublish,
+    Key::ProxyTrustedProxies,
 ];
 
 /// One option's declaration.
@@ -230,21 +243,21 @@ impl Key {
     pub(crate) fn spec(self) -> Spec {
         use Kind::*;
         match self {
-            Key::ComposePath => Spec::new("compose-path", List, PROJECT, EVERY_PROJECT, "Compose file (repeatable; falls back to COMPOSE_FILE, then Compose's own file discovery)")
+            Key::ComposePath => Spec::new("compose-path", List, PROJECT, EVERY_PROJECT, "Compose file, as -f/--file (repeatable; else COMPOSE_FILE)")
                 .short('f').alias("file").env("FLOW_COMPOSE_PATH").fallback("COMPOSE_FILE"),
-            Key::ProjectDirectory => Spec::new("project-directory", Text, PROJECT, EVERY_PROJECT, "The project's directory, as Compose's --project-directory (default: the first Compose file's); docker-flow.yml is read from it")
+            Key::ProjectDirectory => Spec::new("project-directory", Text, PROJECT, EVERY_PROJECT, "The project's directory, as Compose's (docker-flow.yml is there)")
                 .env("FLOW_PROJECT_DIRECTORY"),
-            Key::EnvFile => Spec::new("env-file", List, PROJECT, EVERY_PROJECT, "Compose's --env-file: a file of variables for interpolation (repeatable; falls back to COMPOSE_ENV_FILES)")
+            Key::EnvFile => Spec::new("env-file", List, PROJECT, EVERY_PROJECT, "Compose's --env-file (repeatable; else COMPOSE_ENV_FILES)")
                 .env("FLOW_ENV_FILE").fallback("COMPOSE_ENV_FILES"),
-            Key::Profile => Spec::new("profile", List, PROJECT, EVERY_PROJECT, "Compose's --profile: a profile to enable (repeatable; falls back to COMPOSE_PROFILES)")
+            Key::Profile => Spec::new("profile", List, PROJECT, EVERY_PROJECT, "Compose's --profile (repeatable; else COMPOSE_PROFILES)")
                 .env("FLOW_PROFILE").fallback("COMPOSE_PROFILES"),
-            Key::Project => Spec::new("project", Text, PROJECT, EVERY_PROJECT, "Compose project name (falls back to COMPOSE_PROJECT_NAME, then Compose's project name rules)")
+            Key::Project => Spec::new("project", Text, PROJECT, EVERY_PROJECT, "Compose project name, as -p/--project-name (else COMPOSE_PROJECT_NAME)")
                 .short('p').alias("project-name").env("FLOW_PROJECT").fallback("COMPOSE_PROJECT_NAME"),
-            Key::SideTargets => Spec::new("side-target", List, PROJECT, DEPLOYING, "Side target: a service started with the target but never recreated (repeatable)")
+            Key::SideTargets => Spec::new("side-target", List, PROJECT, DEPLOYING, "A service started with the target, never recreated (repeatable)")
                 .env("FLOW_SIDE_TARGETS"),
-            Key::Target => Spec::new("target", Text, PROJECT, EVERY_TARGET, "The Compose service docker flow deploys (and the one a command acts on)")
+            Key::Target => Spec::new("target", Text, PROJECT, EVERY_TARGET, "The Compose service a command acts on (as its SERVICE)")
                 .short('t').env("FLOW_TARGET"),
-            Key::Engine => Spec::new("engine", Text, PROJECT, EVERY_TARGET, "Where the project runs: compose (one engine), swarm (Docker Swarm mode: a colour is a service) or auto (swarm when the engine is a swarm manager and the project runs there as a stack)")
+            Key::Engine => Spec::new("engine", Text, PROJECT, EVERY_TARGET, "Where the project runs: compose, swarm or auto")
                 .env("FLOW_ENGINE").default("auto"),
             Key::BlueGreen => Spec::new("blue-green", Bool, RELEASE, CHANGING, "Perform a blue-green deployment [true|false]")
                 .short('b').env("FLOW_BLUE_GREEN").default("false"),
@@ -254,21 +267,21 @@ impl Key {
                 .short('S').env("FLOW_PULL_SIDE_TARGETS").default("false"),
             Key::Scale => Spec::new("scale", Text, RELEASE, DEPLOYING, "Number of instances: N, +N or -N (relative to the running count)")
                 .short('s').env("FLOW_SCALE").fallback("SCALE"),
-            Key::SwitchMode => Spec::new("switch-mode", Bool, RELEASE, DEPLOYING, "Convert a deployed target between blue-green and plain deployment with this deploy, without downtime [true|false]")
+            Key::SwitchMode => Spec::new("switch-mode", Bool, RELEASE, DEPLOYING, "Convert the target between blue-green and plain with this deploy, without downtime [true|false]")
                 .env("FLOW_SWITCH_MODE").default("false"),
-            Key::TestCmd => Spec::new("test-cmd", Argv, RELEASE, DEPLOYING, "Command that tests the new release before it gets traffic; exit 0 promotes it, anything else removes it (split into words as a shell would, but run without one)")
+            Key::TestCmd => Spec::new("test-cmd", Argv, RELEASE, DEPLOYING, "Command that tests the new release before it gets traffic: exit 0 promotes it (run without a shell)")
                 .env("FLOW_TEST_CMD"),
-            Key::KeepOld => Spec::new("keep-old", Duration, RELEASE, DEPLOYING, "Keep the replaced release running, out of rotation, this long (e.g. 10m): a rollback then only switches. The next docker flow command after it, or stop-old, stops it")
+            Key::KeepOld => Spec::new("keep-old", Duration, RELEASE, DEPLOYING, "Keep the replaced release warm, out of rotation, this long (e.g. 10m): a rollback then only switches")
                 .env("FLOW_KEEP_OLD").default("0s"),
-            Key::NoPromote => Spec::new("no-promote", Bool, RELEASE, DEPLOYING, "Deploy and health-check the new release, reachable through the proxy only with the header `X-Docker-Flow-Preview`, without making it live: `docker flow promote` or `abort` decides [true|false]")
+            Key::NoPromote => Spec::new("no-promote", Bool, RELEASE, DEPLOYING, "Deploy and health-check it without making it live (a preview, reached with its key); promote or abort decides [true|false]")
                 .env("FLOW_NO_PROMOTE").default("false"),
-            Key::Canary => Spec::new("canary", Text, RELEASE, DEPLOYING, "Put N instances (or N% of the live count) of the new release into rotation beside the live ones, sharing traffic by instance count; `docker flow promote` or `abort` decides (blue-green)")
+            Key::Canary => Spec::new("canary", Text, RELEASE, DEPLOYING, "N instances (or N%) of the new release share traffic with the live ones; promote or abort decides")
                 .env("FLOW_CANARY"),
             Key::Pull => Spec::new("pull", Text, RELEASE, DEPLOYING, "When to pull the target's image: always, missing or never")
                 .env("FLOW_PULL").default("always"),
             Key::ServicePath => Spec::new("service-path", List, PROXY, CHANGING, "Path prefix the proxy routes to the target (repeatable)")
                 .env("FLOW_SERVICE_PATH"),
-            Key::ServicePort => Spec::new("service-port", Number, PROXY, CHANGING, "Container port the proxy forwards to (inferred when the target exposes exactly one)")
+            Key::ServicePort => Spec::new("service-port", Number, PROXY, CHANGING, "Container port the proxy forwards to (default: the one exposed)")
                 .env("FLOW_SERVICE_PORT"),
             Key::ServiceDomain => Spec::new("service-domain", List, PROXY, CHANGING, "Host name the proxy routes to the target (repeatable)")
                 .env("FLOW_SERVICE_DOMAIN"),
@@ -288,29 +301,29 @@ impl Key {
                 .env("FLOW_PROXY_REGISTRY"),
             Key::ProxyPublish => Spec::new("proxy-publish", Text, PROXY, CHANGING, "Swarm mode with --proxy-replicas: how the replicas publish the proxy's ports: host (on each replica's node, keeping the client's address) or ingress (Swarm's routing mesh, on every node)")
                 .env("FLOW_PROXY_PUBLISH").default("host"),
-            Key::Tls => Spec::new("tls", Text, HTTPS, CHANGING, "Where the certificates of the route's domains come from: acme (Let's Encrypt, or --acme-ca), internal (Caddy's local CA) or off (HTTP only); --tls-cert/--tls-key give files instead")
+            Key::Tls => Spec::new("tls", Text, HTTPS, CHANGING, "Where the domains' certificates come from: acme, internal (Caddy's local CA) or off; --tls-cert and --tls-key give files")
                 .env("FLOW_TLS").default("acme"),
-            Key::TlsCert => Spec::new("tls-cert", Text, HTTPS, CHANGING, "Certificate (PEM, chain included) for the route's domains, copied into the proxy through the engine; with --tls-key")
+            Key::TlsCert => Spec::new("tls-cert", Text, HTTPS, CHANGING, "Certificate (PEM, with its chain) for the route's domains; with --tls-key")
                 .env("FLOW_TLS_CERT"),
-            Key::TlsKeyFile => Spec::new("tls-key", Text, HTTPS, CHANGING, "Private key (PEM) of --tls-cert, copied into the proxy through the engine")
+            Key::TlsKeyFile => Spec::new("tls-key", Text, HTTPS, CHANGING, "Private key (PEM) of --tls-cert")
                 .env("FLOW_TLS_KEY"),
-            Key::AcmeEmail => Spec::new("acme-email", Text, HTTPS, CHANGING, "Email address the ACME CA registers the account under (expiry notices)")
+            Key::AcmeEmail => Spec::new("acme-email", Text, HTTPS, CHANGING, "Email address the ACME CA registers the account under")
                 .env("FLOW_ACME_EMAIL"),
             Key::AcmeCa => Spec::new("acme-ca", Text, HTTPS, CHANGING, "Directory URL of another ACME CA (default: Let's Encrypt)")
                 .env("FLOW_ACME_CA"),
-            Key::AcmeCaRoot => Spec::new("acme-ca-root", Text, HTTPS, CHANGING, "Root certificate (PEM) the proxy trusts for --acme-ca's own HTTPS (a private CA)")
+            Key::AcmeCaRoot => Spec::new("acme-ca-root", Text, HTTPS, CHANGING, "Root certificate (PEM) the proxy trusts for --acme-ca's own HTTPS")
                 .env("FLOW_ACME_CA_ROOT"),
-            Key::HttpsRedirect => Spec::new("https-redirect", Bool, HTTPS, CHANGING, "Answer HTTP requests for the route's domains with a 308 redirect to HTTPS [true|false]")
+            Key::HttpsRedirect => Spec::new("https-redirect", Bool, HTTPS, CHANGING, "Redirect HTTP requests for the route's domains to HTTPS (308) [true|false]")
                 .env("FLOW_HTTPS_REDIRECT").default("true"),
             Key::ProxyTrustedProxies => Spec::new("proxy-trusted-proxies", List, PROXY, CHANGING, "Addresses or CIDR ranges of proxies in front of the proxy (a load balancer) whose X-Forwarded-For is believed (repeatable; `none` clears; unset: left as it is)")
                 .env("FLOW_PROXY_TRUSTED_PROXIES"),
             Key::HealthTimeout => Spec::new("health-timeout", Duration, TIMING, STARTING, "How long new instances may take to become healthy (e.g. 60s, 2m)")
                 .env("FLOW_HEALTH_TIMEOUT").default("60s"),
-            Key::HealthPath => Spec::new("health-path", Text, TIMING, STARTING, "Path docker flow's probe requests from a target without a Docker healthcheck (healthy: an answer below 500)")
+            Key::HealthPath => Spec::new("health-path", Text, TIMING, STARTING, "Path the probe asks of a target without a Docker healthcheck (healthy: below 500)")
                 .env("FLOW_HEALTH_PATH").default("/"),
-            Key::DrainTimeout => Spec::new("drain-timeout", Duration, TIMING, CHANGING, "How long in-flight requests may take to finish before the old release stops (e.g. 30s)")
+            Key::DrainTimeout => Spec::new("drain-timeout", Duration, TIMING, CHANGING, "Time to finish requests in flight (old release)")
                 .env("FLOW_DRAIN_TIMEOUT").default("30s"),
-            Key::LockWait => Spec::new("lock-wait", Duration, TIMING, RUNNING, "How long to wait for another run's deploy lock (e.g. 5m; 0s: fail at once)")
+            Key::LockWait => Spec::new("lock-wait", Duration, TIMING, RUNNING, "How long to wait for another run's lock")
                 .env("FLOW_LOCK_WAIT").default("0s"),
             Key::CertPath => Spec::new("cert-path", Text, CONNECTION, EVERY_PROJECT, "Docker certification path (falls back to DOCKER_CERT_PATH)")
                 .env("FLOW_CERT_PATH").fallback("DOCKER_CERT_PATH"),
@@ -334,12 +347,50 @@ impl Key {
                 .env("FLOW_DRY_RUN").default("false"),
             Key::Format => Spec::new("format", Text, OUTPUT, FORMATTED, "Output format: text or json")
                 .env("FLOW_FORMAT").default("text"),
-            Key::Progress => Spec::new("progress", Text, OUTPUT, RUNNING, "How steps show on stderr: auto, tty, plain, json (one event a line) or quiet, as Compose's --progress")
+            Key::Progress => Spec::new("progress", Text, OUTPUT, RUNNING, "How steps show: auto, tty, plain, json or quiet")
                 .env("FLOW_PROGRESS").default("auto"),
-            Key::Quiet => Spec::new("quiet", Bool, OUTPUT, RUNNING, "Print nothing on success (--progress quiet) [true|false]")
+            Key::Quiet => Spec::new("quiet", Bool, OUTPUT, RUNNING, "Print nothing on success [true|false]")
                 .short('q').env("FLOW_QUIET").default("false"),
-            Key::Ansi => Spec::new("ansi", Text, OUTPUT, EVERY_PROJECT, "Escape codes (colour, redrawn lines): never, always or auto, as Compose's --ansi; NO_COLOR means never")
+            Key::Ansi => Spec::new("ansi", Text, OUTPUT, EVERY_PROJECT, "Colours and redrawn lines: never, always or auto")
                 .env("FLOW_ANSI").fallback("COMPOSE_ANSI").default("auto"),
+        }
+    }
+
+    /// Whether `command`'s help lists the option (it takes it either way, as its declaration
+    /// says): each help shows what a user of that command reaches for; the Docker connection,
+    /// Docker Flow 1.x's options and the proxy container's own show in `config`'s (and the
+    /// proxy's in `proxy`'s), HTTPS in the commands that write a route.
+    pub(crate) fn shown_in(self, command: &str) -> bool {
+        if command == "config" {
+            return true;
+        }
+        match self.spec().heading {
+            CONNECTION | SEED => false,
+            HTTPS => matches!(command, "deploy" | "proxy"),
+            _ if PROXY_HOST.contains(&self) => command == "proxy",
+            _ => true,
+        }
+    }
+
+    /// What the help calls the option's value: short, so that a group's options fit one line.
+    fn value_name(self) -> String {
+        match self {
+            Key::ComposePath | Key::EnvFile | Key::TlsCert | Key::TlsKeyFile | Key::AcmeCaRoot => {
+                "FILE".into()
+            }
+            Key::ProjectDirectory | Key::CertPath | Key::ProxyDockerCertPath => "DIR".into(),
+            Key::Project | Key::Profile | Key::ProxyName => "NAME".into(),
+            Key::Target | Key::SideTargets => "SERVICE".into(),
+            Key::ServicePath | Key::HealthPath => "PATH".into(),
+            Key::ServicePort | Key::ProxyHttpPort | Key::ProxyHttpsPort | Key::ProxyReconfPort => {
+                "PORT".into()
+            }
+            Key::ServiceDomain => "DOMAIN".into(),
+            Key::ProxyDriver => "DRIVER".into(),
+            Key::AcmeCa | Key::ConsulAddress => "URL".into(),
+            Key::AcmeEmail => "EMAIL".into(),
+            _ if self.spec().kind == Kind::Duration => "DURATION".into(),
+            _ => self.name().to_uppercase(),
         }
     }
 
@@ -348,18 +399,22 @@ impl Key {
     pub(crate) fn arg(self) -> Arg {
         let s = self.spec();
         let mut arg = Arg::new(self.name())
-            .value_name(self.name().to_uppercase())
+            .value_name(self.value_name())
             .long(s.long)
             .env(s.env)
             .help(s.help)
             .help_heading(s.heading)
             // The help names the variable, never its value (it may be a secret).
-            .hide_env_values(true);
+            .hide_env_values(true)
+            // Named in the man pages and docs/SETTINGS.md, and by the help's last line: each
+            // option's variable is FLOW_ and its name.
+            .hide_env(true);
         if let Some(c) = s.short {
             arg = arg.short(c);
         }
         if let Some(a) = s.alias {
-            arg = arg.visible_alias(a);
+            // Compose's spelling, named in the help text rather than beside the flag.
+            arg = arg.alias(a);
         }
         if let Some(d) = s.default {
             // Shown in the help only: `resolve` reads defaults from the declaration, below the
