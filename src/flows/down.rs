@@ -31,12 +31,7 @@ pub(crate) fn run(engine: &Engine, settings: &Settings, cwd: &Path, o: &DownOpti
     let (project, manager) = pipeline::open_project(engine, settings, cwd)?;
     let name = project.model.name.clone();
     let platform = crate::orchestrator::detect(engine, settings, &name, manager)?;
-    if platform.is_swarm() {
-        return Err(Error::usage(
-            format!("`docker flow down` does not take a Swarm stack down yet (`{name}` runs as one)"),
-            format!("take it down with `docker stack rm {name}`; its routes stay in the proxy until the next deploy of each target"),
-        ));
-    }
+    platform.takes_down(&name)?;
     let progress = Progress::new(settings.progress_mode());
     let lock = Lock::acquire(
         engine,

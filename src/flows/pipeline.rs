@@ -206,7 +206,8 @@ impl<'a> Checked<'a> {
 /// instead of following them. The checks still all pass before any change that moves traffic
 /// (the swap needs the lock, and `Checked`); a run whose checks fail releases it unused. Only
 /// where it changes nothing else on the engine: the project's history volume (which the lock
-/// mounts, and would create) exists already, and the lock is a container (not the swarm's).
+/// mounts, and would create) exists already, and the lock is a container alone
+/// (`Platform::lock_is_a_container`).
 pub(super) fn early_lock<'a>(
     engine: &'a Engine,
     settings: &Settings,
@@ -240,8 +241,10 @@ impl Opened {
         engine: &Engine,
         action: &Action,
     ) -> Option<(String, Platform)> {
-        (matches!(action, Action::Rollback(None)) && !self.platform.is_swarm() && !engine.dry_run())
-            .then(|| (self.project.model.name.clone(), self.platform))
+        (matches!(action, Action::Rollback(None))
+            && self.platform.lock_is_a_container()
+            && !engine.dry_run())
+        .then(|| (self.project.model.name.clone(), self.platform))
     }
 }
 
