@@ -102,7 +102,7 @@ pub(crate) fn run(engine: &Engine, settings: &Settings, action: &Action, cwd: &P
         return opened.read(engine, &settings, action);
     }
     let locked = std::thread::scope(|s| {
-        // The instant rollback takes its lock while the checks run (see `early_lock`).
+        // The lock is taken while the checks run (see `early_lock`).
         let wanted = opened.early_lock_wanted(engine, action);
         let early = s.spawn(|| pipeline::early_lock(engine, &settings, wanted));
         let checked = opened.check(engine, &settings, action);

@@ -136,16 +136,7 @@ impl Opened {
             self.port,
             self.platform,
         );
-        ctx.command = match action {
-            Action::Steps(steps) => steps
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(","),
-            Action::Promote => "promote".to_string(),
-            Action::Abort => "abort".to_string(),
-            _ => "rollback".to_string(),
-        };
+        ctx.command = command_label(action);
         for warning in warnings.iter().chain(&hooks.stray_warnings()) {
             ctx.progress.warn(warning);
         }
@@ -201,8 +192,22 @@ impl<'a> Checked<'a> {
     }
 }
 
-/// The deploy lock taken while the checks run, for the instant rollback, where each tenth of a
-/// second counts: its `docker run` (a few hundred milliseconds) overlaps the checks' reads
+/// The run's steps (`deploy,proxy,stop-old`), as the lock and the hooks name it.
+fn command_label(action: &Action) -> String {
+    match action {
+        Action::Steps(steps) => steps
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(","),
+        Action::Promote => "promote".to_string(),
+        Action::Abort => "abort".to_string(),
+        _ => "rollback".to_string(),
+    }
+}
+
+/// The deploy lock taken while the checks run (each tenth of a second counts, the instant
+/// rollback's most): its `docker run` (a few hundred milliseconds) overlaps the checks' reads
 /// instead of following them. The checks still all pass before any change that moves traffic
 /// (the swap needs the lock, and `Checked`); a run whose checks fail releases it unused. Only
 /// where it changes nothing else on the engine: the project's history volume (which the lock
@@ -211,9 +216,9 @@ impl<'a> Checked<'a> {
 pub(super) fn early_lock<'a>(
     engine: &'a Engine,
     settings: &Settings,
-    wanted: Option<(String, Platform)>,
+    wanted: Option<(String, Platform, String)>,
 ) -> Result<Option<Lock<'a>>> {
-    let Some((project, platform)) = wanted else {
+    let Some((project, platform, command)) = wanted else {
         return Ok(None);
     };
     let volume = crate::history::volume(&project);
@@ -226,7 +231,7 @@ pub(super) fn early_lock<'a>(
     Lock::acquire(
         engine,
         &project,
-        "rollback",
+        &command,
         settings.lock_wait,
         &crate::progress::Progress::new(settings.progress_mode()),
         platform,
@@ -235,16 +240,20 @@ pub(super) fn early_lock<'a>(
 }
 
 impl Opened {
-    /// Whether `action` takes its lock early (see `early_lock`): the project and platform then.
+    /// Whether the run takes its lock early (see `early_lock`): the project, platform and the
+    /// run's steps then.
     pub(super) fn early_lock_wanted(
         &self,
         engine: &Engine,
         action: &Action,
-    ) -> Option<(String, Platform)> {
-        (matches!(action, Action::Rollback(None))
-            && self.platform.lock_is_a_container()
-            && !engine.dry_run())
-        .then(|| (self.project.model.name.clone(), self.platform))
+    ) -> Option<(String, Platform, String)> {
+        (self.platform.lock_is_a_container() && !engine.dry_run()).then(|| {
+            (
+                self.project.model.name.clone(),
+                self.platform,
+                command_label(action),
+            )
+        })
     }
 }
 
