@@ -14,7 +14,7 @@ use clap::{CommandFactory, Parser, Subcommand};
     about = "Zero-downtime blue-green deployment, relative scaling and proxy reconfiguration for Docker Compose projects",
     long_about = None,
     after_help = "Each command's options: `docker flow COMMAND --help`. An option may also stand before the\n\
-                  command, and the seed's `docker flow --flow=deploy --flow=proxy …` takes every option.\n\
+                  command, and Docker Flow 1.x's `docker flow --flow=deploy --flow=proxy …` takes every option.\n\
                   Settings come from defaults < docker-flow.yml < FLOW_* environment < flags.\n\
                   Exit codes: 0 success, 1 a flow failed, 2 usage or configuration error, 3 environment error,\n\
                   4 the project is locked by another run."
@@ -26,7 +26,7 @@ pub(crate) struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Deploy the next release of the target: start it, wait for health, switch the proxy, stop the old.
+    /// Deploy the next release: start it, wait for health, switch the proxy, stop the old.
     #[command(after_help = "Examples:
   docker flow deploy -t web --blue-green --service-path /api
   docker flow deploy --scale +2            one more pair of instances than run now
@@ -39,7 +39,7 @@ pub(crate) enum Command {
         #[arg(value_name = "SERVICE")]
         service: Option<String>,
     },
-    /// Make a staged release (`deploy --no-promote`) or a canary (`deploy --canary`) live; stop the old.
+    /// Make a staged or canary release live, then stop the old.
     #[command(after_help = "Examples:
   docker flow deploy --no-promote && ./smoke.sh && docker flow promote
   docker flow deploy --canary 25% && sleep 600 && docker flow promote")]
@@ -48,7 +48,7 @@ pub(crate) enum Command {
         #[arg(value_name = "SERVICE")]
         service: Option<String>,
     },
-    /// Remove a staged release or a canary (out of rotation first); the live release keeps serving.
+    /// Remove a staged or canary release; the live release keeps serving.
     #[command(after_help = "Examples:
   docker flow abort
   docker flow abort web")]
@@ -71,7 +71,7 @@ pub(crate) enum Command {
         #[arg(allow_negative_numbers = true, value_name = "N")]
         count: Option<String>,
     },
-    /// Point the proxy at the live release (or the newest deployed one after `--flow=deploy`).
+    /// Point the proxy at the live release (or the newest deployed one).
     #[command(after_help = "Examples:
   docker flow proxy                        route to the live release again
   docker flow --flow=deploy && docker flow proxy && docker flow stop-old")]
@@ -89,7 +89,7 @@ pub(crate) enum Command {
         #[arg(value_name = "SERVICE")]
         service: Option<String>,
     },
-    /// Bring the previous release back and make it live (or any release `history` lists, with --to).
+    /// Bring the previous release back live (or one `history` lists, with --to).
     #[command(after_help = "Examples:
   docker flow rollback
   docker flow rollback --dry-run
@@ -112,7 +112,7 @@ pub(crate) enum Command {
         #[arg(value_name = "SERVICE")]
         service: Option<String>,
     },
-    /// List the target's releases, newest first: id, colour, image, when, who, command, outcome.
+    /// List the target's releases, newest first: id, colour, image, when, command, outcome.
     #[command(after_help = "Examples:
   docker flow history
   docker flow history web --format json")]
@@ -172,8 +172,7 @@ pub(crate) enum Command {
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, num_args = 1.., value_name = "SERVICE COMMAND")]
         command: Vec<String>,
     },
-    /// Stop and remove the project as `docker compose down` does, every release of it, and its
-    /// routes in the proxy (named volumes stay unless --volumes).
+    /// Take the project down as `docker compose down`, its releases and routes too.
     #[command(after_help = "Examples:
   docker flow down
   docker flow down --volumes               also the project's named volumes and its history
@@ -186,6 +185,22 @@ pub(crate) enum Command {
         /// Remove the proxy too, when no other project has a route in it any more.
         #[arg(long = "proxy")]
         remove_proxy: bool,
+    },
+    /// Serve a maintenance page (503) on the project's routes; `off` ends it.
+    #[command(after_help = "Examples:
+  docker flow maintenance on --message 'Back at 14:00'
+  docker flow maintenance off
+  docker flow maintenance on web           only web's route")]
+    Maintenance {
+        /// on or off.
+        #[arg(value_enum)]
+        state: Switch,
+        /// Only this service's route (every route of the project without it).
+        #[arg(value_name = "SERVICE")]
+        service: Option<String>,
+        /// The page's text (a short notice by default).
+        #[arg(long, value_name = "TEXT")]
+        message: Option<String>,
     },
     /// Show the resolved settings and where each came from (takes every option).
     #[command(after_help = "Examples:
@@ -205,8 +220,7 @@ pub(crate) enum Command {
   docker flow version
   docker flow --version")]
     Version,
-    /// Remove the project's deploy lock, saying whose it was (a lock follows its holder, so this
-    /// is for a lock docker flow cannot prove dead).
+    /// Remove the project's deploy lock, saying whose it was.
     #[command(after_help = "Examples:
   docker flow unlock
   docker flow unlock -p shop")]
@@ -217,6 +231,13 @@ pub(crate) enum Command {
 /// option's variable and key, are.
 const EVERY_OPTION: &str =
     "Each option is also FLOW_<OPTION> and a docker-flow.yml key; `docker flow config --help` lists all.";
+
+/// `on` or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Switch {
+    On,
+    Off,
+}
 
 /// The whole command line: the subcommands, each offering the options that apply to it, and
 /// the top level taking every option (hidden from its help, which lists the commands).

@@ -70,6 +70,8 @@ pub(crate) enum Action {
     Unlock,
     /// `docker flow down`.
     Down(flows::down::DownOptions),
+    /// `docker flow maintenance on|off`.
+    Maintenance(flows::maintenance::MaintenanceOptions),
 }
 
 /// The fix for `--flow` with a subcommand.
@@ -497,6 +499,37 @@ fn action(cli: &Cli, settings: &mut settings::Settings, named: &Named) -> Result
             volumes: *volumes,
             proxy: *remove_proxy,
         }),
+        Command::Maintenance {
+            state,
+            service,
+            message,
+        } => {
+            let service = service
+                .as_deref()
+                .map(settings::values::parse_service_name)
+                .transpose()
+                .map_err(|(m, h)| Error::usage(m, h))?;
+            let on = *state == cli::Switch::On;
+            if let Some(m) = message {
+                if !on {
+                    return Err(Error::usage(
+                        "--message is the page `maintenance on` serves; `off` serves none",
+                        "leave --message out of `docker flow maintenance off`",
+                    ));
+                }
+                if m.len() > 64 * 1024 {
+                    return Err(Error::usage(
+                        format!("--message is {} bytes; the page may have 64 KiB", m.len()),
+                        "give a shorter message (a link to a status page, say)",
+                    ));
+                }
+            }
+            Action::Maintenance(flows::maintenance::MaintenanceOptions {
+                on,
+                message: message.clone(),
+                service,
+            })
+        }
         Command::Completion { shell } => Action::Completion(*shell),
     })
 }

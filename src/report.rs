@@ -141,6 +141,8 @@ pub(crate) struct RouteReport {
     pub https: bool,
     /// `container:port` of each instance in rotation.
     pub upstreams: Vec<String>,
+    /// Whether it serves the maintenance page instead (`docker flow maintenance on`).
+    pub maintenance: bool,
 }
 
 impl PlanReport {
@@ -208,6 +210,9 @@ impl StatusReport {
                 if r.https { " (https)" } else { "" },
                 r.upstreams.join(", ")
             ));
+            if r.maintenance {
+                out.push_str("    in maintenance: it answers 503 with the page (`docker flow maintenance off`)\n");
+            }
         }
         out
     }
@@ -301,6 +306,51 @@ impl DownReport {
     }
 }
 
+/// `docker flow maintenance on|off`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct MaintenanceReport {
+    pub project: String,
+    /// Whether the routes now serve the maintenance page.
+    pub on: bool,
+    /// The page they serve (on only).
+    pub page: Option<String>,
+    /// The targets whose routes changed (or were so already).
+    pub targets: Vec<String>,
+    /// Targets docker flow deployed that have no route in the proxy.
+    pub without_route: Vec<String>,
+    pub dry_run: bool,
+    /// In a dry run, what would run.
+    pub plan: Vec<String>,
+}
+
+impl MaintenanceReport {
+    pub(crate) fn to_text(&self) -> String {
+        if self.dry_run {
+            return self.plan.iter().map(|l| format!("{l}\n")).collect();
+        }
+        let mut out = if self.targets.is_empty() {
+            format!("no route of project {} is in the proxy\n", self.project)
+        } else if self.on {
+            format!(
+                "maintenance on: the routes of {} answer 503 with the page; their releases keep running\n",
+                self.targets.join(", ")
+            )
+        } else {
+            format!(
+                "maintenance off: the routes of {} serve their releases\n",
+                self.targets.join(", ")
+            )
+        };
+        if !self.without_route.is_empty() {
+            out.push_str(&format!(
+                "no route in the proxy for {}\n",
+                self.without_route.join(", ")
+            ));
+        }
+        out
+    }
+}
+
 /// `docker flow down --proxy`: the proxy removed, or why it stays.
 #[derive(Debug, Serialize, JsonSchema)]
 pub(crate) struct ProxyRemoval {
@@ -354,6 +404,10 @@ fn schemas() -> Vec<(&'static str, schemars::Schema)> {
         ),
         ("version.schema.json", schemars::schema_for!(VersionReport)),
         ("down.schema.json", schemars::schema_for!(DownReport)),
+        (
+            "maintenance.schema.json",
+            schemars::schema_for!(MaintenanceReport),
+        ),
         ("error.schema.json", schemars::schema_for!(ErrorReport)),
     ]
 }

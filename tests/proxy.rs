@@ -688,3 +688,69 @@ fn a_projects_services_reach_a_blue_green_service_by_its_compose_name_always_the
     a.flow(&["down"]).ok();
     b.flow(&["down"]).ok();
 }
+
+#[test]
+fn maintenance_serves_a_page_instead_of_the_releases_through_a_restart_and_a_deploy_until_off() {
+    if !support::engine_available() {
+        return;
+    }
+    let mut a = Bed::demo("mainta", 0);
+    a.flow(&["deploy"]).ok();
+    let b = sharing(&a, "maintb", "/other");
+    b.flow(&["deploy"]).ok();
+    let r = a.flow(&[
+        "maintenance",
+        "on",
+        "--message",
+        "Back at 14:00",
+        "--format",
+        "json",
+    ]);
+    r.ok();
+    assert_eq!(
+        r.json()["targets"],
+        serde_json::json!(["app"]),
+        "{}",
+        r.stdout
+    );
+    let page = |bed: &Bed| bed.get("/demo").expect("no answer");
+    assert_eq!(page(&a), (503, "Back at 14:00\n".to_string()));
+    // Another project's route serves on.
+    let (code, body) = a.get("/other").unwrap();
+    assert!(code == 200 && body.starts_with("v1"), "{code} {body}");
+    // Status says so; the release still runs, in rotation.
+    let s = a.flow(&["status", "--format", "json"]).json();
+    assert_eq!(s["proxy"]["routes"][0]["maintenance"], true, "{s}");
+    assert_eq!(
+        s["proxy"]["routes"][0]["upstreams"]
+            .as_array()
+            .map(Vec::len),
+        Some(1),
+        "{s}"
+    );
+    // A restart of the proxy keeps it (it is Caddy's saved config).
+    docker(&["restart", &a.proxy_name]);
+    let started = std::time::Instant::now();
+    let served = loop {
+        if let Some(answer) = a.get("/demo") {
+            break answer;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the proxy did not come back"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(served, (503, "Back at 14:00\n".to_string()));
+    // A deploy meanwhile switches the release behind the page, which stays.
+    a.env("V", "v2");
+    a.flow(&["deploy"]).ok();
+    assert_eq!(page(&a).0, 503);
+    // Off: the route serves its release again; `--message` belongs to `on` only.
+    a.flow(&["maintenance", "off", "--message", "x"])
+        .fails(2, "--message is the page `maintenance on` serves");
+    a.flow(&["maintenance", "off"]).ok();
+    assert_eq!(a.version_at("/demo"), "v2");
+    let s = a.flow(&["status", "--format", "json"]).json();
+    assert_eq!(s["proxy"]["routes"][0]["maintenance"], false, "{s}");
+}

@@ -11,6 +11,7 @@ mod deploy;
 pub(crate) mod down;
 pub(crate) mod exec;
 pub(crate) mod logs;
+pub(crate) mod maintenance;
 mod outcome;
 mod pipeline;
 mod promote;
@@ -65,6 +66,9 @@ pub(crate) fn run(engine: &Engine, settings: &Settings, action: &Action, cwd: &P
     }
     if let Action::Down(o) = action {
         return down::run(engine, settings, cwd, o);
+    }
+    if let Action::Maintenance(o) = action {
+        return maintenance::run(engine, settings, cwd, o);
     }
     let Some(target) = settings.target.clone() else {
         if *action == Action::Status {

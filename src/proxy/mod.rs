@@ -130,6 +130,14 @@ pub(crate) trait Proxy {
     /// Takes the route off the proxy (`docker flow down`): its config, its records, its
     /// network; other routes as they are. Nothing to take off: Ok.
     fn remove_route(&self) -> Result<()>;
+    /// Serves the route's maintenance page (503, with `page`) instead of its releases, or stops
+    /// (None); whether the proxy has the route. Drivers without it refuse.
+    fn maintenance(&self, _page: Option<&str>) -> Result<bool> {
+        Err(crate::error::Error::usage(
+            format!("the {} proxy driver has no maintenance mode", self.driver()),
+            "maintenance mode needs docker flow's own proxy (--proxy-driver caddy)",
+        ))
+    }
     /// `docker flow down --proxy`: removes the proxy docker flow runs when no project has a
     /// route in it any more (its volumes too with `volumes`). None: no proxy of docker flow's
     /// to remove.

@@ -37,8 +37,21 @@ const OUTPUT: &str = "Output";
 // before the command and, with `--flow`, without one, as the seed accepted them; `config` takes
 // every option, to show what it would resolve to.
 const EVERY_PROJECT: &[&str] = &[
-    "deploy", "promote", "abort", "scale", "proxy", "stop-old", "rollback", "status", "history",
-    "logs", "exec", "unlock", "down", "config",
+    "deploy",
+    "promote",
+    "abort",
+    "scale",
+    "proxy",
+    "stop-old",
+    "rollback",
+    "status",
+    "history",
+    "logs",
+    "exec",
+    "unlock",
+    "down",
+    "maintenance",
+    "config",
 ];
 const EVERY_TARGET: &[&str] = &[
     "deploy", "promote", "abort", "scale", "proxy", "stop-old", "rollback", "status", "history",
@@ -46,19 +59,48 @@ const EVERY_TARGET: &[&str] = &[
 ];
 /// The commands whose result has a JSON form (`--format json`).
 const FORMATTED: &[&str] = &[
-    "deploy", "promote", "abort", "scale", "proxy", "stop-old", "rollback", "status", "history",
-    "config", "version", "down",
+    "deploy",
+    "promote",
+    "abort",
+    "scale",
+    "proxy",
+    "stop-old",
+    "rollback",
+    "status",
+    "history",
+    "config",
+    "version",
+    "down",
+    "maintenance",
 ];
 const CHANGING: &[&str] = &[
     "deploy", "promote", "abort", "scale", "proxy", "stop-old", "rollback", "config",
 ];
 const ROUTING: &[&str] = &[
-    "deploy", "promote", "abort", "scale", "proxy", "stop-old", "rollback", "status", "down",
+    "deploy",
+    "promote",
+    "abort",
+    "scale",
+    "proxy",
+    "stop-old",
+    "rollback",
+    "status",
+    "down",
+    "maintenance",
     "config",
 ];
 /// The commands that change the project, `down` among them: how they run and show.
 const RUNNING: &[&str] = &[
-    "deploy", "promote", "abort", "scale", "proxy", "stop-old", "rollback", "down", "config",
+    "deploy",
+    "promote",
+    "abort",
+    "scale",
+    "proxy",
+    "stop-old",
+    "rollback",
+    "down",
+    "maintenance",
+    "config",
 ];
 const STARTING: &[&str] = &["deploy", "promote", "scale", "rollback", "config"];
 const DEPLOYING: &[&str] = &["deploy", "config"];

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::admin::Reply;
 use super::config::{self, Owner};
-use super::{names, tls, Caddy};
+use super::{maintenance, names, tls, Caddy};
 use crate::error::{Error, Result};
 
 impl Caddy<'_> {
@@ -56,7 +56,9 @@ impl Caddy<'_> {
                 Owner::Nobody => config::base(),
             };
             let https = material.map(|m| &m.https);
-            let mut new = config::with_route_everywhere(&current, &self.route, https, servers);
+            let written = config::with_route_everywhere(&current, &self.route, https, servers);
+            // A route in maintenance stays so (`maintenance::kept`).
+            let mut new = maintenance::kept(&current, written, &self.route);
             // (`shared_ca` is the proxy service's: its lock is taken.)
             if let Some(lock) = files_lock.as_ref().filter(|_| shared_ca) {
                 if local_ca.is_none() {
@@ -114,24 +116,62 @@ impl Caddy<'_> {
     /// (a config changed meanwhile by another run is read again); a config that is not docker
     /// flow's, or no longer has the route, is left as it is.
     pub(super) fn remove_from_config(&self) -> Result<()> {
+        self.change_config("the route's removal", &|config| {
+            let without = config::without_route(config, &self.route);
+            let unnamed = names::without_name(without.as_ref().unwrap_or(config), &self.route);
+            unnamed.or(without)
+        })
+        .map(|_| ())
+    }
+
+    /// Puts the route's maintenance page on (`page`) or off; whether the config had the route.
+    pub(super) fn set_maintenance_page(&self, page: Option<&str>) -> Result<bool> {
+        let had_route = std::cell::Cell::new(false);
+        self.change_config("the maintenance page", &|config| {
+            let servers = config
+                .pointer("/apps/http/servers")
+                .cloned()
+                .unwrap_or_default();
+            had_route.set(
+                config::route_matchers(
+                    servers
+                        .pointer(&format!("/{}/routes", config::SERVER))
+                        .and_then(serde_json::Value::as_array)
+                        .map(Vec::as_slice)
+                        .unwrap_or_default(),
+                    &config::route_id(&self.route),
+                )
+                .is_some(),
+            );
+            maintenance::with_maintenance(config, &self.route, page)
+        })?;
+        Ok(had_route.get())
+    }
+
+    /// Changes Caddy's config by `change` (None: nothing to change), guarded by its ETag as
+    /// `ensure_config` writes it (a config changed meanwhile by another run is read again); a
+    /// config that is not docker flow's is left as it is. Whether it was docker flow's.
+    fn change_config(
+        &self,
+        what: &str,
+        change: &dyn Fn(&serde_json::Value) -> Option<serde_json::Value>,
+    ) -> Result<bool> {
         for _ in 0..20 {
             let r = self.admin().get("/config/")?;
             let config = r.json();
             if config::owner(&config) != Owner::DockerFlow {
-                return Ok(());
+                return Ok(false);
             }
-            let without = config::without_route(&config, &self.route);
-            let unnamed = names::without_name(without.as_ref().unwrap_or(&config), &self.route);
-            let Some(new) = unnamed.or(without) else {
-                return Ok(());
+            let Some(new) = change(&config) else {
+                return Ok(true);
             };
             let w = self
                 .admin()
                 .send("POST", "/config/", &new, r.etag.as_deref())?;
             match w.status {
-                200 => return Ok(()),
+                200 => return Ok(true),
                 412 => continue, // another run changed the config meanwhile
-                s => return Err(refused("the route's removal", s, &w.body)),
+                s => return Err(refused(what, s, &w.body)),
             }
         }
         Err(kept_changing())

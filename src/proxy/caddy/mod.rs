@@ -10,6 +10,7 @@
 //!   most, guarded by the config's ETag.
 //! - `rotation`: the DNS records each route resolves its upstreams from; a switch rewrites one.
 //! - `network`: the route's own network, where the proxy reaches the instances in rotation.
+//! - `maintenance`: a route's maintenance page (503), on or off.
 //! - `names`: the target's Compose service name, answered by the proxy on the project's networks
 //!   for the project's other services, with the live release.
 //! - `drain`: waiting until Caddy has no request in flight to the instances that left a route.
@@ -44,6 +45,7 @@ mod configure;
 mod container;
 mod drain;
 mod follower;
+mod maintenance;
 mod names;
 mod network;
 mod preview;
@@ -491,6 +493,13 @@ impl Proxy for Caddy<'_> {
         self.network.remove()
     }
 
+    fn maintenance(&self, page: Option<&str>) -> Result<bool> {
+        if !self.serving()? {
+            return Ok(false);
+        }
+        self.set_maintenance_page(page)
+    }
+
     fn remove_if_unused(&self, volumes: bool) -> Result<Option<crate::report::ProxyRemoval>> {
         let name = self.container.name().to_string();
         let running = match self.found()? {
@@ -550,6 +559,7 @@ impl Proxy for Caddy<'_> {
                 .iter()
                 .map(Upstream::to_string)
                 .collect(),
+            maintenance: maintenance::page(&config, &self.route).is_some(),
         }])
     }
 }
