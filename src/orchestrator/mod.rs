@@ -1,6 +1,6 @@
 //! The orchestrator seam: what starts, scales, stops and lists the target's instances.
 //!
-//! Compose on one engine (`compose.rs`) and Swarm mode (`swarm/`, where a colour is a service
+//! Compose on one engine (`compose/`) and Swarm mode (`swarm/`, where a colour is a service
 //! of the stack and an instance a task; `stack.rs` writes what `docker stack deploy` gets) live
 //! behind it; `detect` says which runs the project. The flows decide *what* to do from the
 //! release model (`releases.rs`) and ask the orchestrator to do it; they never build a `docker`
