@@ -754,3 +754,33 @@ fn maintenance_serves_a_page_instead_of_the_releases_through_a_restart_and_a_dep
     let s = a.flow(&["status", "--format", "json"]).json();
     assert_eq!(s["proxy"]["routes"][0]["maintenance"], false, "{s}");
 }
+
+#[test]
+fn the_proxy_answers_a_service_name_only_on_networks_the_project_made() {
+    if !support::engine_available() {
+        return;
+    }
+    // The project's default network is an external one (others may share it): no name there.
+    let bed = Bed::demo("nameext", 0);
+    let shared = format!("{}-shared", bed.project);
+    support::docker_ok(&["network", "create", &shared]);
+    let compose = std::fs::read_to_string(bed.path().join("compose.yaml")).unwrap();
+    bed.write(
+        "compose.yaml",
+        &format!("{compose}networks:\n  default:\n    name: {shared}\n    external: true\n"),
+    );
+    let r = bed.flow(&["deploy"]);
+    r.ok();
+    assert!(
+        r.stderr.contains(&format!(
+            "the proxy does not answer `app` on the network `{shared}`"
+        )),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(bed.version_at("/demo"), "v1");
+    let on: Vec<String> = proxy_addresses(&bed).into_iter().map(|(n, _)| n).collect();
+    assert!(!on.contains(&shared), "{on:?}");
+    bed.flow(&["down"]).ok();
+    docker(&["network", "rm", &shared]);
+}

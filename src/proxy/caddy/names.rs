@@ -54,6 +54,10 @@ fn route_id(spec: &RouteSpec) -> String {
 /// target's networks), on the route's port, with the route's upstreams; none from any other
 /// server. None when `config` is so already.
 pub(super) fn with_name(config: &Value, spec: &RouteSpec, subnets: &[String]) -> Option<Value> {
+    if subnets.is_empty() {
+        // No network of the project's own to answer on (or none with IPv4): no name route.
+        return without_name(config, spec);
+    }
     let here = server(spec.port);
     let mut ours = config::route(spec);
     ours["@id"] = json!(route_id(spec));
@@ -106,15 +110,61 @@ pub(super) fn without_name(config: &Value, spec: &RouteSpec) -> Option<Value> {
     found.then_some(new)
 }
 
-/// Gives the proxy container the target's service name on each network the target joins
-/// (joining it there, or joining again with its other names when it is there without this
-/// one), and returns those networks' subnets. What the user should know goes to `warn`.
+/// Gives the proxy container the target's service name on each network the target joins that
+/// the project made (joining it there, or joining again with its other names when it is there
+/// without this one), and returns those networks' subnets. A network the project did not make
+/// (an external one, which other projects may share) gets no name: another project's service
+/// of the same name could answer there. What the user should know goes to `warn`.
 pub(super) fn ensure(
     engine: &Engine,
     proxy: &str,
     spec: &RouteSpec,
     warn: &mut dyn FnMut(String),
 ) -> Result<Vec<String>> {
+    let mut inspect = args(&[
+        "network",
+        "inspect",
+        "--format",
+        "{{.Name}}\t{{index .Labels \"com.docker.compose.project\"}}\t{{range .IPAM.Config}}{{.Subnet}} {{end}}",
+    ]);
+    inspect.extend(spec.networks.iter().cloned());
+    let out = engine.read(&inspect)?;
+    if !out.ok() && engine.dry_run() {
+        // A dry run before the first deploy: the networks are not made yet.
+        return Ok(Vec::new());
+    }
+    if !out.ok() {
+        return Err(cannot(
+            &spec.networks.join("`, `"),
+            &spec.target,
+            out.last_error_line(),
+        ));
+    }
+    let mut owned = Vec::new();
+    let mut subnets = Vec::new();
+    for line in out.stdout.lines() {
+        let mut fields = line.split('\t');
+        let (Some(name), Some(project)) = (fields.next(), fields.next()) else {
+            continue;
+        };
+        if project != spec.project {
+            warn(format!(
+                "the proxy does not answer `{}` on the network `{name}`: the project did not make it, and another project's `{}` could be there; call the target by its route, or put the callers on a network of the project's own",
+                spec.target, spec.target
+            ));
+            continue;
+        }
+        owned.push(name.to_string());
+        // IPv4 only: the rotation serves A records, and the proxy's names too.
+        subnets.extend(
+            fields
+                .next()
+                .unwrap_or_default()
+                .split_whitespace()
+                .filter(|s| s.contains('.'))
+                .map(String::from),
+        );
+    }
     let out = engine.read(&args(&[
         "container",
         "inspect",
@@ -124,7 +174,7 @@ pub(super) fn ensure(
     ]))?;
     let (id, joined) = out.stdout.trim().split_once('\t').unwrap_or_default();
     let joined: Map<String, Value> = serde_json::from_str(joined).unwrap_or_default();
-    for network in &spec.networks {
+    for network in &owned {
         let names = aliases(joined.get(network), id);
         if names.contains(&spec.target) {
             continue;
@@ -153,32 +203,7 @@ pub(super) fn ensure(
             return Err(cannot(network, &spec.target, out.last_error_line()));
         }
     }
-    let mut inspect = args(&[
-        "network",
-        "inspect",
-        "--format",
-        "{{range .IPAM.Config}}{{.Subnet}} {{end}}",
-    ]);
-    inspect.extend(spec.networks.iter().cloned());
-    let out = engine.read(&inspect)?;
-    if !out.ok() && engine.dry_run() {
-        // A dry run before the first deploy: the networks are not made yet.
-        return Ok(Vec::new());
-    }
-    if !out.ok() {
-        return Err(cannot(
-            &spec.networks.join("`, `"),
-            &spec.target,
-            out.last_error_line(),
-        ));
-    }
-    Ok(out
-        .stdout
-        .split_whitespace()
-        // IPv4 only: the rotation serves A records, and the proxy's names too.
-        .filter(|s| s.contains('.'))
-        .map(String::from)
-        .collect())
+    Ok(subnets)
 }
 
 /// Takes the proxy container off the target's networks (`docker flow down`), which Compose
@@ -281,6 +306,13 @@ mod tests {
         let gone = without_name(&moved, &spec(9000)).unwrap();
         assert_eq!(gone, base);
         assert_eq!(without_name(&base, &spec(9000)), None);
+    }
+
+    #[test]
+    fn without_a_network_of_the_projects_own_there_is_no_name_route() {
+        let named = with_name(&config::base(), &spec(8080), &["172.20.0.0/16".into()]).unwrap();
+        assert_eq!(with_name(&named, &spec(8080), &[]).unwrap(), config::base());
+        assert_eq!(with_name(&config::base(), &spec(8080), &[]), None);
     }
 
     #[test]
