@@ -166,7 +166,7 @@ fn run_steps(
         crate::cancel::check()?;
         if *step == Step::Scale && done.history.deployed().is_some() {
             ctx.progress
-                .info("scale skipped: a deploy ran earlier in this run (as in the seed)");
+                .info("scale skipped: a deploy ran earlier in this run (as in Docker Flow 1.x)");
             continue;
         }
         let started = Instant::now();
