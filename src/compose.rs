@@ -192,6 +192,20 @@ pub(crate) fn project_name(engine: &Engine, settings: &Settings) -> Option<Strin
     v.get("name")?.as_str().map(String::from)
 }
 
+/// The project's services in every profile (`--profile '*'`), as Compose lists them; none when
+/// Compose cannot tell.
+pub(crate) fn every_service(engine: &Engine, settings: &Settings) -> Vec<String> {
+    let mut a = args(&["compose"]);
+    a.extend(selection_args(settings));
+    a.extend(args(&["--profile", "*", "config", "--services"]));
+    engine
+        .read(&a)
+        .ok()
+        .filter(|o| o.ok())
+        .map(|o| o.stdout.lines().map(|l| l.trim().to_string()).collect())
+        .unwrap_or_default()
+}
+
 /// Loads the project through `docker compose config`.
 pub(crate) fn load(engine: &Engine, settings: &Settings, cwd: &Path) -> Result<Project> {
     let mut a = args(&["compose"]);

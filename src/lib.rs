@@ -504,9 +504,20 @@ fn action(cli: &Cli, settings: &mut settings::Settings, named: &Named) -> Result
             service,
             message,
         } => {
+            // The service named on the command line (positionally, or with -t): every route of
+            // the project without one (a target from docker-flow.yml does not narrow it).
+            if let (Some(s), Some(t)) = (service, &named.target_flag) {
+                if s != t {
+                    return Err(Error::usage(
+                        format!("the command names the service `{s}`, and -t names `{t}`"),
+                        "name the service once: `docker flow maintenance on web`",
+                    ));
+                }
+            }
             let service = service
-                .as_deref()
-                .map(settings::values::parse_service_name)
+                .as_ref()
+                .or(named.target_flag.as_ref())
+                .map(|s| settings::values::parse_service_name(s))
                 .transpose()
                 .map_err(|(m, h)| Error::usage(m, h))?;
             let on = *state == cli::Switch::On;

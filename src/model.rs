@@ -173,6 +173,51 @@ pub(crate) fn service_name(target: &str, color: Option<Color>) -> String {
 
 /// Checks the project against what docker flow needs, before anything touches the engine.
 /// Returns the service port the proxy forwards to (None without a proxy and nothing to infer).
+/// Refuses (exit 2, at its line) a service `docker-flow.yml` gives settings of its own
+/// (`services:`) that is not one of the project's. `every_service` lists the project's
+/// services in every profile (asked only for a name the loaded project lacks: a service of a
+/// profile not enabled is one of the project's too).
+pub(crate) fn check_services_in_file(
+    project: &Project,
+    settings: &Settings,
+    every_service: &dyn Fn() -> Vec<String>,
+) -> Result<()> {
+    let services = &project.model.services;
+    let unknown: Vec<&(String, std::path::PathBuf, usize)> = settings
+        .services_in_file
+        .iter()
+        .filter(|(name, _, _)| !services.contains_key(name))
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let every = every_service();
+    for (name, path, line) in unknown {
+        if every.contains(name) {
+            continue;
+        }
+        let mut names: Vec<&str> = every.iter().map(String::as_str).collect();
+        names.sort_unstable();
+        let close = names
+            .iter()
+            .find(|s| strsim::damerau_levenshtein(s, name) <= 2);
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        return Err(Error::config(
+            format!(
+                "`{name}` under `services` in {} is not a service of project `{}`",
+                crate::settings::file::FILE_NAME,
+                project.model.name
+            ),
+            match close {
+                Some(c) => format!("did you mean `{c}`? The services are: {}", names.join(", ")),
+                None => format!("the services are: {}", names.join(", ")),
+            },
+            crate::settings::file::locate_line(path, &text, *line),
+        ));
+    }
+    Ok(())
+}
+
 pub(crate) fn validate(
     project: &Project,
     settings: &Settings,
@@ -184,29 +229,6 @@ pub(crate) fn validate(
         names.sort_unstable();
         names.join(", ")
     };
-    // A service `docker-flow.yml` gives settings of its own must be one of the project's.
-    for (name, path, line) in &settings.services_in_file {
-        if !services.contains_key(name) {
-            let mut names: Vec<&str> = services.keys().map(String::as_str).collect();
-            names.sort_unstable();
-            let close = names
-                .iter()
-                .find(|s| strsim::damerau_levenshtein(s, name) <= 2);
-            let text = std::fs::read_to_string(path).unwrap_or_default();
-            return Err(Error::config(
-                format!(
-                    "`{name}` under `services` in {} is not a service of project `{}`",
-                    crate::settings::file::FILE_NAME,
-                    project.model.name
-                ),
-                match close {
-                    Some(c) => format!("did you mean `{c}`? The services are: {}", known()),
-                    None => format!("the services are: {}", known()),
-                },
-                crate::settings::file::locate_line(path, &text, *line),
-            ));
-        }
-    }
     let Some(svc) = services.get(target) else {
         return Err(Error::config(
             format!(

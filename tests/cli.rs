@@ -722,6 +722,22 @@ fn a_service_has_settings_of_its_own_above_the_files_and_below_variables_and_fla
         v["service_path"]["origin"],
         "docker-flow.yml services.api line 4"
     );
+    // A service of a profile that is not enabled is still one of the project's: its settings
+    // are no error for a run of another target; a name no profile has is (bad-input corpus).
+    if crate::support::engine_available() {
+        let demo = Bed::demo("persvcprof", 0);
+        let compose = std::fs::read_to_string(demo.path().join("compose.yaml")).unwrap();
+        demo.write(
+            "compose.yaml",
+            &format!("{compose}  debug:\n    image: demo-service:v1\n    profiles: [debug]\n"),
+        );
+        let settings = std::fs::read_to_string(demo.path().join("docker-flow.yml")).unwrap();
+        demo.write(
+            "docker-flow.yml",
+            &format!("{settings}services:\n  debug:\n    service_path: [/debug]\n"),
+        );
+        demo.flow(&["deploy", "--dry-run"]).ok();
+    }
 }
 
 #[test]

@@ -361,6 +361,18 @@ fn a_plain_deploy_replaces_the_containers_without_dropping_a_request() {
             .all(|i| !old.contains(&i["name"].as_str().unwrap().to_string())),
         "{s}"
     );
+    // A plain target keeps its Compose name, its containers answer it: the proxy does not take
+    // it on the project's network (it does for a blue-green one, whose containers are renamed).
+    let nets = support::docker_words(&[
+        "inspect",
+        "--format",
+        "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}",
+        &bed.proxy_name,
+    ]);
+    assert!(
+        !nets.contains(&format!("{}_default", bed.project)),
+        "{nets:?}"
+    );
 }
 
 /// Waits until some run holds the project's deploy lock.

@@ -48,6 +48,9 @@ impl Opened {
     ) -> Result<(Cow<'s, Settings>, Opened)> {
         check_templates(settings)?;
         let (project, manager) = open_project(engine, settings, cwd)?;
+        model::check_services_in_file(&project, settings, &|| {
+            compose::every_service(engine, settings)
+        })?;
         let port = model::validate(&project, settings, &target)?;
         let platform = crate::orchestrator::detect(engine, settings, &project.model.name, manager)?;
         let settings = platform.settings(settings)?;
@@ -212,7 +215,7 @@ fn command_label(action: &Action) -> String {
 /// (the swap needs the lock, and `Checked`); a run whose checks fail releases it unused. Only
 /// where it changes nothing else on the engine: the project's history volume (which the lock
 /// mounts, and would create) exists already, and the lock is a container alone
-/// (`Platform::lock_is_a_container`).
+/// (`Platform::lock_is_a_container`); and not for a run that waits for the lock.
 pub(super) fn early_lock<'a>(
     engine: &'a Engine,
     settings: &Settings,
@@ -221,6 +224,11 @@ pub(super) fn early_lock<'a>(
     let Some((project, platform, command)) = wanted else {
         return Ok(None);
     };
+    // A run that waits for the lock (`--lock-wait`) would hold a failed check's error until
+    // the lock came: it takes the lock after its checks.
+    if !settings.lock_wait.is_zero() {
+        return Ok(None);
+    }
     let volume = crate::history::volume(&project);
     if !engine
         .read(&crate::engine::args(&["volume", "inspect", &volume]))?

@@ -34,7 +34,8 @@ pub(super) fn proxy(ctx: &Ctx, done: &History, hooks: &Hooks) -> Result<Outcome>
     let routed = ctx.route_to(&new)?;
     clear_preview(ctx, done)?;
     // What depends on the target starts once it serves (and, with the proxy, answers its name).
-    ctx.orchestrator.start_dependents()?;
+    ctx.orchestrator
+        .start_dependents(new.first().and_then(|i| i.color))?;
     step.done();
     Ok(Outcome::Routed(routed))
 }

@@ -93,7 +93,8 @@ pub(crate) trait Orchestrator {
     /// Once the release serves: the side targets that depend on the target, which `prepare`
     /// left out (as Compose starts a service after what it depends on), started if they do not
     /// run (never recreated).
-    fn start_dependents(&self) -> Result<()> {
+    /// `live`: the colour the proxy routes to now (what they refer to by the target's name).
+    fn start_dependents(&self, _live: Option<Color>) -> Result<()> {
         Ok(())
     }
     /// Starts the release's instances and returns them, not yet seen healthy. A failure

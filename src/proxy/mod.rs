@@ -35,7 +35,7 @@ pub(crate) struct RouteSpec {
     pub swarm: bool,
     /// The project's networks the target joins, where its other services reach it by its
     /// Compose service name (the proxy answers that name there, for the live release); none on
-    /// Swarm mode.
+    /// Swarm mode, nor for a plain (not blue-green) target, which keeps its name.
     pub networks: Vec<String>,
 }
 
@@ -57,7 +57,9 @@ impl RouteSpec {
             port,
             tls: settings.tls.in_dir(&project.dir),
             swarm: platform.is_swarm(),
-            networks: if platform.is_swarm() {
+            // A plain target keeps its name, which Compose gives its own containers: the proxy
+            // answers it only for a blue-green one (its containers are `app-blue`/`app-green`).
+            networks: if platform.is_swarm() || !settings.blue_green {
                 Vec::new()
             } else {
                 project.model.networks_of(target)

@@ -296,7 +296,7 @@ impl Orchestrator for Compose<'_> {
         self.await_conditions()
     }
 
-    fn start_dependents(&self) -> Result<()> {
+    fn start_dependents(&self, live: Option<Color>) -> Result<()> {
         let model = &self.project.model.services;
         let later: Vec<&str> = self
             .settings
@@ -308,8 +308,9 @@ impl Orchestrator for Compose<'_> {
         if later.is_empty() {
             return Ok(());
         }
-        // The colour they would refer to does not matter: `--no-deps` starts nothing else.
-        let derived = self.derive(&|_| {}, None, Color::Blue, &[])?;
+        // They refer to the colour that serves now (`volumes_from`, `network_mode: service:`,
+        // `links`); `--no-deps` starts nothing else.
+        let derived = self.derive(&|_| {}, None, live.unwrap_or(Color::Blue), &[])?;
         let mut a = vec![
             "up",
             "-d",

@@ -17,13 +17,13 @@ impl Caddy<'_> {
     /// change at most: a Caddy without config gets docker flow's server; one configured by
     /// something else is refused. Changes are guarded by the config's ETag, so one made by
     /// another run meanwhile is read again, not overwritten. `seen`: the config as just read.
-    /// The files the route's HTTPS needs are copied in first, once. `subnets`: where the
+    /// The files the route's HTTPS needs are copied in first, once. `callers`: where the
     /// target's service name is answered (None: nowhere, as the proxy service).
     pub(super) fn ensure_config(
         &self,
         mut seen: Option<Reply>,
         servers: &config::Servers,
-        subnets: Option<&[String]>,
+        callers: Option<&names::Callers>,
     ) -> Result<()> {
         let tls = self.tls.borrow();
         let material = tls.as_ref().and_then(Option::as_ref);
@@ -71,9 +71,9 @@ impl Caddy<'_> {
                 let with = config::with_local_ca(new.as_ref().unwrap_or(&current), cert, key);
                 new = (with != current).then_some(with);
             }
-            if let Some(subnets) = subnets {
+            if let Some(callers) = callers {
                 let named =
-                    names::with_name(new.as_ref().unwrap_or(&current), &self.route, subnets);
+                    names::with_name(new.as_ref().unwrap_or(&current), &self.route, callers);
                 if named.is_some() {
                     new = named;
                 }

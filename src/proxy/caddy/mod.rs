@@ -352,7 +352,7 @@ impl Proxy for Caddy<'_> {
             self.container.follower().ensure()?;
         }
         // The proxy service (Swarm mode) is on no Compose network of the project.
-        let subnets = if !self.container.is_service() && names::answerable(&self.route) {
+        let callers = if !self.container.is_service() && names::answerable(&self.route) {
             Some(names::ensure(
                 self.engine,
                 self.container.name(),
@@ -383,7 +383,7 @@ impl Proxy for Caddy<'_> {
             https_port: https_port.unwrap_or(443),
             trusted_proxies: self.container.settings().trusted_proxies.clone(),
         };
-        self.ensure_config(Some(seen), &servers, subnets.as_deref())
+        self.ensure_config(Some(seen), &servers, callers.as_ref())
     }
 
     fn take_warnings(&self) -> Vec<String> {

@@ -53,15 +53,19 @@ fn route_id(spec: &RouteSpec) -> String {
 /// The whole config with the route's service name answered for requests from `subnets` (the
 /// target's networks), on the route's port, with the route's upstreams; none from any other
 /// server. None when `config` is so already.
-pub(super) fn with_name(config: &Value, spec: &RouteSpec, subnets: &[String]) -> Option<Value> {
-    if subnets.is_empty() {
+pub(super) fn with_name(config: &Value, spec: &RouteSpec, callers: &Callers) -> Option<Value> {
+    if callers.subnets.is_empty() {
         // No network of the project's own to answer on (or none with IPv4): no name route.
         return without_name(config, spec);
     }
     let here = server(spec.port);
     let mut ours = config::route(spec);
     ours["@id"] = json!(route_id(spec));
-    ours["match"] = json!([{"host": [spec.target], "remote_ip": {"ranges": subnets}}]);
+    let mut matcher = json!({"host": [spec.target], "remote_ip": {"ranges": callers.subnets}});
+    if !callers.gateways.is_empty() {
+        matcher["not"] = json!([{"remote_ip": {"ranges": callers.gateways}}]);
+    }
+    ours["match"] = json!([matcher]);
     let there = config
         .pointer(&format!("/apps/http/servers/{here}/routes"))
         .and_then(Value::as_array);
@@ -110,28 +114,34 @@ pub(super) fn without_name(config: &Value, spec: &RouteSpec) -> Option<Value> {
     found.then_some(new)
 }
 
-/// Gives the proxy container the target's service name on each network the target joins that
-/// the project made (joining it there, or joining again with its other names when it is there
-/// without this one), and returns those networks' subnets. A network the project did not make
-/// (an external one, which other projects may share) gets no name: another project's service
-/// of the same name could answer there. What the user should know goes to `warn`.
-pub(super) fn ensure(
+/// Where the name is answered: the source addresses of the project's own networks the target
+/// joins, but their gateways (the engine's own address there, which relays what comes from
+/// outside the networks: a published port's clients, say).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(super) struct Callers {
+    pub subnets: Vec<String>,
+    pub gateways: Vec<String>,
+}
+
+/// The target's networks the project made (Compose's label says so), with their subnets and
+/// gateways; the others are named to `warn` (an external network, which other projects may
+/// share: another project's service of the same name could be there). None in a dry run
+/// before the networks exist.
+fn owned(
     engine: &Engine,
-    proxy: &str,
     spec: &RouteSpec,
     warn: &mut dyn FnMut(String),
-) -> Result<Vec<String>> {
+) -> Result<Option<Vec<(String, Callers)>>> {
     let mut inspect = args(&[
         "network",
         "inspect",
         "--format",
-        "{{.Name}}\t{{index .Labels \"com.docker.compose.project\"}}\t{{range .IPAM.Config}}{{.Subnet}} {{end}}",
+        "{{.Name}}\t{{index .Labels \"com.docker.compose.project\"}}\t{{range .IPAM.Config}}{{.Subnet}} {{end}}\t{{range .IPAM.Config}}{{.Gateway}} {{end}}",
     ]);
     inspect.extend(spec.networks.iter().cloned());
     let out = engine.read(&inspect)?;
     if !out.ok() && engine.dry_run() {
-        // A dry run before the first deploy: the networks are not made yet.
-        return Ok(Vec::new());
+        return Ok(None);
     }
     if !out.ok() {
         return Err(cannot(
@@ -140,11 +150,10 @@ pub(super) fn ensure(
             out.last_error_line(),
         ));
     }
-    let mut owned = Vec::new();
-    let mut subnets = Vec::new();
+    let mut found = Vec::new();
     for line in out.stdout.lines() {
-        let mut fields = line.split('\t');
-        let (Some(name), Some(project)) = (fields.next(), fields.next()) else {
+        let fields: Vec<&str> = line.split('\t').collect();
+        let [name, project, subnets, gateways] = fields[..] else {
             continue;
         };
         if project != spec.project {
@@ -154,17 +163,42 @@ pub(super) fn ensure(
             ));
             continue;
         }
-        owned.push(name.to_string());
-        // IPv4 only: the rotation serves A records, and the proxy's names too.
-        subnets.extend(
-            fields
-                .next()
-                .unwrap_or_default()
-                .split_whitespace()
-                .filter(|s| s.contains('.'))
-                .map(String::from),
-        );
+        let words = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
+        let gateways = words(gateways)
+            .into_iter()
+            .map(|g| {
+                if g.contains(':') {
+                    format!("{g}/128")
+                } else {
+                    format!("{g}/32")
+                }
+            })
+            .collect();
+        found.push((
+            name.to_string(),
+            Callers {
+                subnets: words(subnets),
+                gateways,
+            },
+        ));
     }
+    Ok(Some(found))
+}
+
+/// Gives the proxy container the target's service name on each network the target joins that
+/// the project made (joining it there, or joining again with its other names when it is there
+/// without this one), and returns who may call it there. What the user should know goes to
+/// `warn`.
+pub(super) fn ensure(
+    engine: &Engine,
+    proxy: &str,
+    spec: &RouteSpec,
+    warn: &mut dyn FnMut(String),
+) -> Result<Callers> {
+    let Some(owned) = owned(engine, spec, warn)? else {
+        // A dry run before the first deploy: the networks are not made yet.
+        return Ok(Callers::default());
+    };
     let out = engine.read(&args(&[
         "container",
         "inspect",
@@ -174,44 +208,60 @@ pub(super) fn ensure(
     ]))?;
     let (id, joined) = out.stdout.trim().split_once('\t').unwrap_or_default();
     let joined: Map<String, Value> = serde_json::from_str(joined).unwrap_or_default();
-    for network in &owned {
-        let names = aliases(joined.get(network), id);
+    let mut callers = Callers::default();
+    for (network, on) in owned {
+        callers.subnets.extend(on.subnets);
+        callers.gateways.extend(on.gateways);
+        let names = aliases(joined.get(&network), id);
         if names.contains(&spec.target) {
             continue;
         }
-        let mut connect = args(&["network", "connect"]);
-        for name in names.iter().chain([&spec.target]) {
-            connect.extend(args(&["--alias", name]));
-        }
-        connect.extend(args(&[network, proxy]));
-        if joined.contains_key(network) {
+        let connect = |names: &[&String]| {
+            let mut a = args(&["network", "connect"]);
+            for name in names {
+                a.extend(args(&["--alias", name]));
+            }
+            a.extend(args(&[&network, proxy]));
+            a
+        };
+        let was_there = joined.contains_key(&network);
+        if was_there {
             // Docker gives a container new names on a network only as it joins it.
             let out = engine.change(
-                &args(&["network", "disconnect", "--force", network, proxy]),
+                &args(&["network", "disconnect", "--force", &network, proxy]),
                 None,
             )?;
             if !out.ok_or_gone() {
-                return Err(cannot(network, &spec.target, out.last_error_line()));
+                return Err(cannot(&network, &spec.target, out.last_error_line()));
             }
             warn(format!(
                 "the proxy joined `{network}` again to answer `{}` there as well: a service that keeps the proxy's address from before (nginx resolves names once, at its start) resolves it again after a restart",
                 spec.target
             ));
         }
-        let out = engine.change(&connect, None)?;
+        let all: Vec<&String> = names.iter().chain([&spec.target]).collect();
+        let out = engine.change(&connect(&all), None)?;
         if !out.ok_or_exists() {
-            return Err(cannot(network, &spec.target, out.last_error_line()));
+            if was_there {
+                // Back with the names it had, so the other targets' callers keep theirs.
+                let old: Vec<&String> = names.iter().collect();
+                let _ = engine.change(&connect(&old), None);
+            }
+            return Err(cannot(&network, &spec.target, out.last_error_line()));
         }
     }
-    Ok(subnets)
+    Ok(callers)
 }
 
-/// Takes the proxy container off the target's networks (`docker flow down`), which Compose
-/// then removes.
+/// Takes the proxy container off the target's networks the project made (`docker flow down`,
+/// which then removes them); never off another project's.
 pub(super) fn leave(engine: &Engine, proxy: &str, spec: &RouteSpec) -> Result<()> {
-    for network in &spec.networks {
+    let Some(owned) = owned(engine, spec, &mut |_| {})? else {
+        return Ok(());
+    };
+    for (network, _) in owned {
         let out = engine.change(
-            &args(&["network", "disconnect", "--force", network, proxy]),
+            &args(&["network", "disconnect", "--force", &network, proxy]),
             None,
         )?;
         if !out.ok_or_gone() {
@@ -252,6 +302,13 @@ fn cannot(network: &str, name: &str, detail: &str) -> Error {
 mod tests {
     use super::*;
 
+    fn callers(subnets: &[&str], gateways: &[&str]) -> Callers {
+        Callers {
+            subnets: subnets.iter().map(|s| s.to_string()).collect(),
+            gateways: gateways.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
     fn spec(port: u16) -> RouteSpec {
         RouteSpec {
             project: "shop".into(),
@@ -271,7 +328,7 @@ mod tests {
     #[test]
     fn the_name_is_answered_on_its_port_for_the_projects_subnets_only() {
         let base = config::base();
-        let nets = ["172.20.0.0/16".to_string()];
+        let nets = callers(&["172.20.0.0/16"], &["172.20.0.1/32"]);
         let named = with_name(&base, &spec(8080), &nets).unwrap();
         let server = &named["apps"]["http"]["servers"]["docker-flow-names-8080"];
         assert_eq!(server["listen"], json!([":8080"]));
@@ -279,7 +336,12 @@ mod tests {
         assert_eq!(route["@id"], "docker-flow.shop.api.name");
         assert_eq!(
             route["match"],
-            json!([{"host": ["api"], "remote_ip": {"ranges": ["172.20.0.0/16"]}}])
+            json!([{
+                "host": ["api"],
+                "remote_ip": {"ranges": ["172.20.0.0/16"]},
+                // Not the engine's own address there, which relays outside clients.
+                "not": [{"remote_ip": {"ranges": ["172.20.0.1/32"]}}]
+            }])
         );
         // The route's own upstreams: its record, looked up again as the switch rewrites it.
         assert_eq!(route["handle"], config::route(&spec(8080))["handle"]);
@@ -287,14 +349,14 @@ mod tests {
         assert_eq!(with_name(&named, &spec(8080), &nets), None);
         let mut other = spec(8080);
         other.project = "blog".into();
-        let both = with_name(&named, &other, &["172.21.0.0/16".into()]).unwrap();
+        let both = with_name(&named, &other, &callers(&["172.21.0.0/16"], &[])).unwrap();
         assert_eq!(
             both["apps"]["http"]["servers"]["docker-flow-names-8080"]["routes"][1]["@id"],
             "docker-flow.shop.api.name"
         );
         assert_eq!(with_name(&both, &spec(8080), &nets), None);
         // Other subnets (the network made again): rewritten.
-        assert!(with_name(&named, &spec(8080), &["172.22.0.0/16".into()]).is_some());
+        assert!(with_name(&named, &spec(8080), &callers(&["172.22.0.0/16"], &[])).is_some());
         // Another port: it moves, and the server left empty goes.
         let moved = with_name(&named, &spec(9000), &nets).unwrap();
         let servers = moved["apps"]["http"]["servers"].as_object().unwrap();
@@ -310,9 +372,20 @@ mod tests {
 
     #[test]
     fn without_a_network_of_the_projects_own_there_is_no_name_route() {
-        let named = with_name(&config::base(), &spec(8080), &["172.20.0.0/16".into()]).unwrap();
-        assert_eq!(with_name(&named, &spec(8080), &[]).unwrap(), config::base());
-        assert_eq!(with_name(&config::base(), &spec(8080), &[]), None);
+        let named = with_name(
+            &config::base(),
+            &spec(8080),
+            &callers(&["172.20.0.0/16"], &[]),
+        )
+        .unwrap();
+        assert_eq!(
+            with_name(&named, &spec(8080), &Callers::default()).unwrap(),
+            config::base()
+        );
+        assert_eq!(
+            with_name(&config::base(), &spec(8080), &Callers::default()),
+            None
+        );
     }
 
     #[test]
@@ -320,7 +393,12 @@ mod tests {
         let mut public = config::base();
         public["apps"]["http"]["servers"]["docker-flow"]["routes"] =
             json!([config::route(&spec(80))]);
-        let named = with_name(&public, &spec(80), &["10.0.0.0/24".into()]).unwrap();
+        let named = with_name(
+            &public,
+            &spec(80),
+            &callers(&["10.0.0.0/24", "fd00::/64"], &[]),
+        )
+        .unwrap();
         let routes = &named["apps"]["http"]["servers"]["docker-flow"]["routes"];
         assert_eq!(routes[0]["@id"], "docker-flow.shop.api.name");
         assert_eq!(routes[1]["@id"], "docker-flow.shop.api");
