@@ -46,21 +46,9 @@ pub(crate) fn run(
 ) -> Result<Findings> {
     let within_ms = within.as_millis().max(100).to_string();
     let label = format!("io.docker-flow.probe={network}");
-    let mut a = args(&[
-        "run",
-        "--rm",
-        "--pull",
-        "never",
-        "--network",
-        network,
-        "--label",
-        &label,
-        "--user",
-        "65534:65534",
-    ]);
-    a.extend(args(&helper::CONFINED));
-    a.extend(args(&[image, "probe", &within_ms, "--path", path]));
-    a.extend(addrs.iter().cloned());
+    let mut command = args(&["probe", &within_ms, "--path", path]);
+    command.extend(addrs.iter().cloned());
+    let a = helper_run(network, &["--label", &label], image, command);
     let out = engine.read(&a)?;
     let mut findings = Findings::default();
     for finding in out.stdout.lines().filter_map(protocol::probe::parse_line) {
@@ -85,18 +73,7 @@ pub(crate) fn run(
 /// The TCP sockets listening in the running container `id`'s network namespace (its app's),
 /// read by docker flow's helper run there; None when that cannot be read.
 pub(crate) fn listening(engine: &Engine, image: &str, id: &str) -> Option<Vec<SocketAddr>> {
-    let mut a = args(&[
-        "run",
-        "--rm",
-        "--pull",
-        "never",
-        "--network",
-        &format!("container:{id}"),
-        "--user",
-        "65534:65534",
-    ]);
-    a.extend(args(&helper::CONFINED));
-    a.extend(args(&[image, "listening"]));
+    let a = helper_run(&format!("container:{id}"), &[], image, args(&["listening"]));
     let out = engine.read(&a).ok().filter(|o| o.ok())?;
     Some(
         out.stdout
@@ -104,6 +81,18 @@ pub(crate) fn listening(engine: &Engine, image: &str, id: &str) -> Option<Vec<So
             .filter_map(protocol::listening::parse_line)
             .collect(),
     )
+}
+
+/// `docker run` of the helper's `command` on `network` (a network, or `container:<id>`'s
+/// namespace), as nobody, confined, removed once it ends; `extra` options before the image.
+fn helper_run(network: &str, extra: &[&str], image: &str, command: Vec<String>) -> Vec<String> {
+    let mut a = args(&["run", "--rm", "--pull", "never", "--network", network]);
+    a.extend(args(extra));
+    a.extend(args(&["--user", "65534:65534"]));
+    a.extend(args(&helper::CONFINED));
+    a.push(image.to_string());
+    a.extend(command);
+    a
 }
 
 /// Why nothing outside the container reaches its app on `port`, from what listens in it; None

@@ -822,6 +822,25 @@ fn a_deploy_keeps_the_targets_mode_unless_told_to_switch_and_switches_without_dr
         .count()
     };
     assert_eq!(coloured(&bed), 0, "the colours were not removed");
+    // Plain now, `app` is its containers' own name again: the proxy gives it up on the
+    // project's network (its alias and its route), and takes it back with blue-green below.
+    let proxy_names = |bed: &Bed| {
+        let aliases = support::docker_words(&[
+            "inspect",
+            "--format",
+            &format!(
+                "{{{{with index .NetworkSettings.Networks \"{}_default\"}}}}{{{{range .Aliases}}}}{{{{.}}}} {{{{end}}}}{{{{end}}}}",
+                bed.project
+            ),
+            &bed.proxy_name,
+        ]);
+        let route = bed
+            .proxy_admin("/config/")
+            .unwrap_or_default()
+            .contains(&format!("docker-flow.{}.app.name", bed.project));
+        (aliases.contains(&"app".to_string()), route)
+    };
+    assert_eq!(proxy_names(&bed), (false, false));
 
     // Back to blue-green (the file says so): refused without the switch, converted with it.
     bed.flow(&["deploy"]).fails(
@@ -834,6 +853,7 @@ fn a_deploy_keeps_the_targets_mode_unless_told_to_switch_and_switches_without_dr
     no_drop(&stats, switched, "v3");
     let s = status(&bed);
     assert_eq!(s["live_color"], "blue", "{s}");
+    assert_eq!(proxy_names(&bed), (true, true));
     let plain = bed.docker(&[
         "ps",
         "-a",

@@ -34,9 +34,11 @@ pub(crate) struct RouteSpec {
     /// instances are tasks that join it with their service).
     pub swarm: bool,
     /// The project's networks the target joins, where its other services reach it by its
-    /// Compose service name (the proxy answers that name there, for the live release); none on
-    /// Swarm mode, nor for a plain (not blue-green) target, which keeps its name.
+    /// Compose service name; none on Swarm mode.
     pub networks: Vec<String>,
+    /// Whether the proxy answers that name there, for the live release: for a blue-green target
+    /// (a plain one keeps its name, which Compose gives its own containers).
+    pub answers_name: bool,
 }
 
 impl RouteSpec {
@@ -57,13 +59,14 @@ impl RouteSpec {
             port,
             tls: settings.tls.in_dir(&project.dir),
             swarm: platform.is_swarm(),
-            // A plain target keeps its name, which Compose gives its own containers: the proxy
-            // answers it only for a blue-green one (its containers are `app-blue`/`app-green`).
-            networks: if platform.is_swarm() || !settings.blue_green {
+            networks: if platform.is_swarm() {
                 Vec::new()
             } else {
                 project.model.networks_of(target)
             },
+            // A plain target keeps its name, which Compose gives its own containers: the proxy
+            // answers it only for a blue-green one (its containers are `app-blue`/`app-green`).
+            answers_name: settings.blue_green,
         }
     }
 }

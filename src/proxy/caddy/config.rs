@@ -607,6 +607,7 @@ mod tests {
             },
             swarm: false,
             networks: Vec::new(),
+            answers_name: false,
         }
     }
 

@@ -147,6 +147,7 @@ mod tests {
             },
             swarm: false,
             networks: Vec::new(),
+            answers_name: false,
         }
     }
 

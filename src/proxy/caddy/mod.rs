@@ -379,6 +379,15 @@ impl Proxy for Caddy<'_> {
             }
         };
         self.seed_record()?;
+        // A target that no longer gets a name (switched to plain: its containers answer it)
+        // loses the one the proxy had, its route and its alias.
+        let callers = match callers {
+            None if !self.container.is_service() && names::answered(&seen.json(), &self.route) => {
+                names::forget(self.engine, self.container.name(), &self.route)?;
+                Some(names::Callers::default())
+            }
+            c => c,
+        };
         let servers = config::Servers {
             https_port: https_port.unwrap_or(443),
             trusted_proxies: self.container.settings().trusted_proxies.clone(),

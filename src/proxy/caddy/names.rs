@@ -33,7 +33,20 @@ fn taken(port: u16) -> bool {
 
 /// Whether the proxy can answer the route's service name (its port is free in the proxy).
 pub(super) fn answerable(spec: &RouteSpec) -> bool {
-    !spec.networks.is_empty() && !taken(spec.port)
+    spec.answers_name && !spec.networks.is_empty() && !taken(spec.port)
+}
+
+/// Whether `config` answers the route's service name.
+pub(super) fn answered(config: &Value, spec: &RouteSpec) -> bool {
+    let id = json!(route_id(spec));
+    config
+        .pointer("/apps/http/servers")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flat_map(|servers| servers.values())
+        .filter_map(|s| s.get("routes").and_then(Value::as_array))
+        .flatten()
+        .any(|r| r.get("@id") == Some(&id))
 }
 
 /// The server the name is answered in: docker flow's own on port 80, else one per port.
@@ -253,6 +266,49 @@ pub(super) fn ensure(
     Ok(callers)
 }
 
+/// Takes the target's service name from the proxy container on the project's networks (a
+/// target switched to plain, whose containers answer it now), keeping its other names there.
+pub(super) fn forget(engine: &Engine, proxy: &str, spec: &RouteSpec) -> Result<()> {
+    let Some(owned) = owned(engine, spec, &mut |_| {})? else {
+        return Ok(());
+    };
+    let out = engine.read(&args(&[
+        "container",
+        "inspect",
+        "--format",
+        "{{.Id}}\t{{json .NetworkSettings.Networks}}",
+        proxy,
+    ]))?;
+    let (id, joined) = out.stdout.trim().split_once('\t').unwrap_or_default();
+    let joined: Map<String, Value> = serde_json::from_str(joined).unwrap_or_default();
+    for (network, _) in owned {
+        let names = aliases(joined.get(&network), id);
+        if !names.contains(&spec.target) {
+            continue;
+        }
+        let out = engine.change(
+            &args(&["network", "disconnect", "--force", &network, proxy]),
+            None,
+        )?;
+        if !out.ok_or_gone() {
+            return Err(cannot(&network, &spec.target, out.last_error_line()));
+        }
+        let others: Vec<&String> = names.iter().filter(|n| **n != spec.target).collect();
+        if !others.is_empty() {
+            let mut a = args(&["network", "connect"]);
+            for name in others {
+                a.extend(args(&["--alias", name]));
+            }
+            a.extend(args(&[&network, proxy]));
+            let out = engine.change(&a, None)?;
+            if !out.ok_or_exists() {
+                return Err(cannot(&network, &spec.target, out.last_error_line()));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Takes the proxy container off the target's networks the project made (`docker flow down`,
 /// which then removes them); never off another project's.
 pub(super) fn leave(engine: &Engine, proxy: &str, spec: &RouteSpec) -> Result<()> {
@@ -322,6 +378,7 @@ mod tests {
             },
             swarm: false,
             networks: vec!["shop_default".into()],
+            answers_name: true,
         }
     }
 
@@ -415,6 +472,9 @@ mod tests {
         let mut none = spec(8080);
         none.networks.clear();
         assert!(!answerable(&none));
+        let mut plain = spec(8080);
+        plain.answers_name = false;
+        assert!(!answerable(&plain));
     }
 
     #[test]
