@@ -250,16 +250,21 @@ pub(super) fn without_route(config: &Value, spec: &RouteSpec) -> Option<Value> {
     (new != *config).then_some(new)
 }
 
-/// The projects with a route in the config (from docker flow's route ids,
-/// `docker-flow.<project>.<target>…`: a project name holds no `.`), each once, sorted.
-pub(super) fn projects(config: &Value) -> Vec<String> {
-    let mut found: Vec<String> = config
+/// Every route of every server in the config.
+pub(super) fn every_route(config: &Value) -> impl Iterator<Item = &Value> {
+    config
         .pointer("/apps/http/servers")
         .and_then(Value::as_object)
         .into_iter()
         .flat_map(|servers| servers.values())
         .filter_map(|s| s.get("routes").and_then(Value::as_array))
         .flatten()
+}
+
+/// The projects with a route in the config (from docker flow's route ids,
+/// `docker-flow.<project>.<target>…`: a project name holds no `.`), each once, sorted.
+pub(super) fn projects(config: &Value) -> Vec<String> {
+    let mut found: Vec<String> = every_route(config)
         .filter_map(|r| r.get("@id").and_then(Value::as_str))
         .filter_map(|id| id.strip_prefix("docker-flow.")?.split('.').next())
         .map(String::from)

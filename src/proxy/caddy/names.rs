@@ -39,14 +39,7 @@ pub(super) fn answerable(spec: &RouteSpec) -> bool {
 /// Whether `config` answers the route's service name.
 pub(super) fn answered(config: &Value, spec: &RouteSpec) -> bool {
     let id = json!(route_id(spec));
-    config
-        .pointer("/apps/http/servers")
-        .and_then(Value::as_object)
-        .into_iter()
-        .flat_map(|servers| servers.values())
-        .filter_map(|s| s.get("routes").and_then(Value::as_array))
-        .flatten()
-        .any(|r| r.get("@id") == Some(&id))
+    config::every_route(config).any(|r| r.get("@id") == Some(&id))
 }
 
 /// The server the name is answered in: docker flow's own on port 80, else one per port.
@@ -212,38 +205,19 @@ pub(super) fn ensure(
         // A dry run before the first deploy: the networks are not made yet.
         return Ok(Callers::default());
     };
-    let out = engine.read(&args(&[
-        "container",
-        "inspect",
-        "--format",
-        "{{.Id}}\t{{json .NetworkSettings.Networks}}",
-        proxy,
-    ]))?;
-    let (id, joined) = out.stdout.trim().split_once('\t').unwrap_or_default();
-    let joined: Map<String, Value> = serde_json::from_str(joined).unwrap_or_default();
+    let joined = Joined::read(engine, proxy)?;
     let mut callers = Callers::default();
     for (network, on) in owned {
         callers.subnets.extend(on.subnets);
         callers.gateways.extend(on.gateways);
-        let names = aliases(joined.get(&network), id);
+        let names = joined.names(&network);
         if names.contains(&spec.target) {
             continue;
         }
-        let connect = |names: &[&String]| {
-            let mut a = args(&["network", "connect"]);
-            for name in names {
-                a.extend(args(&["--alias", name]));
-            }
-            a.extend(args(&[&network, proxy]));
-            a
-        };
-        let was_there = joined.contains_key(&network);
+        let was_there = joined.on(&network);
         if was_there {
             // Docker gives a container new names on a network only as it joins it.
-            let out = engine.change(
-                &args(&["network", "disconnect", "--force", &network, proxy]),
-                None,
-            )?;
+            let out = engine.change(&disconnect(&network, proxy), None)?;
             if !out.ok_or_gone() {
                 return Err(cannot(&network, &spec.target, out.last_error_line()));
             }
@@ -253,12 +227,12 @@ pub(super) fn ensure(
             ));
         }
         let all: Vec<&String> = names.iter().chain([&spec.target]).collect();
-        let out = engine.change(&connect(&all), None)?;
+        let out = engine.change(&connect(&network, proxy, &all), None)?;
         if !out.ok_or_exists() {
             if was_there {
                 // Back with the names it had, so the other targets' callers keep theirs.
                 let old: Vec<&String> = names.iter().collect();
-                let _ = engine.change(&connect(&old), None);
+                let _ = engine.change(&connect(&network, proxy, &old), None);
             }
             return Err(cannot(&network, &spec.target, out.last_error_line()));
         }
@@ -272,35 +246,19 @@ pub(super) fn forget(engine: &Engine, proxy: &str, spec: &RouteSpec) -> Result<(
     let Some(owned) = owned(engine, spec, &mut |_| {})? else {
         return Ok(());
     };
-    let out = engine.read(&args(&[
-        "container",
-        "inspect",
-        "--format",
-        "{{.Id}}\t{{json .NetworkSettings.Networks}}",
-        proxy,
-    ]))?;
-    let (id, joined) = out.stdout.trim().split_once('\t').unwrap_or_default();
-    let joined: Map<String, Value> = serde_json::from_str(joined).unwrap_or_default();
+    let joined = Joined::read(engine, proxy)?;
     for (network, _) in owned {
-        let names = aliases(joined.get(&network), id);
+        let names = joined.names(&network);
         if !names.contains(&spec.target) {
             continue;
         }
-        let out = engine.change(
-            &args(&["network", "disconnect", "--force", &network, proxy]),
-            None,
-        )?;
+        let out = engine.change(&disconnect(&network, proxy), None)?;
         if !out.ok_or_gone() {
             return Err(cannot(&network, &spec.target, out.last_error_line()));
         }
         let others: Vec<&String> = names.iter().filter(|n| **n != spec.target).collect();
         if !others.is_empty() {
-            let mut a = args(&["network", "connect"]);
-            for name in others {
-                a.extend(args(&["--alias", name]));
-            }
-            a.extend(args(&[&network, proxy]));
-            let out = engine.change(&a, None)?;
+            let out = engine.change(&connect(&network, proxy, &others), None)?;
             if !out.ok_or_exists() {
                 return Err(cannot(&network, &spec.target, out.last_error_line()));
             }
@@ -316,10 +274,7 @@ pub(super) fn leave(engine: &Engine, proxy: &str, spec: &RouteSpec) -> Result<()
         return Ok(());
     };
     for (network, _) in owned {
-        let out = engine.change(
-            &args(&["network", "disconnect", "--force", &network, proxy]),
-            None,
-        )?;
+        let out = engine.change(&disconnect(&network, proxy), None)?;
         if !out.ok_or_gone() {
             return Err(Error::environment(
                 format!(
@@ -331,6 +286,54 @@ pub(super) fn leave(engine: &Engine, proxy: &str, spec: &RouteSpec) -> Result<()
         }
     }
     Ok(())
+}
+
+/// The proxy container's networks as `docker inspect` lists them, with its id.
+struct Joined {
+    id: String,
+    networks: Map<String, Value>,
+}
+
+impl Joined {
+    fn read(engine: &Engine, proxy: &str) -> Result<Joined> {
+        let out = engine.read(&args(&[
+            "container",
+            "inspect",
+            "--format",
+            "{{.Id}}\t{{json .NetworkSettings.Networks}}",
+            proxy,
+        ]))?;
+        let (id, networks) = out.stdout.trim().split_once('\t').unwrap_or_default();
+        Ok(Joined {
+            id: id.to_string(),
+            networks: serde_json::from_str(networks).unwrap_or_default(),
+        })
+    }
+
+    /// Whether the proxy is on `network`.
+    fn on(&self, network: &str) -> bool {
+        self.networks.contains_key(network)
+    }
+
+    /// The names the proxy has on `network`.
+    fn names(&self, network: &str) -> Vec<String> {
+        aliases(self.networks.get(network), &self.id)
+    }
+}
+
+/// `docker network connect` of the proxy to `network` with `names`.
+fn connect(network: &str, proxy: &str, names: &[&String]) -> Vec<String> {
+    let mut a = args(&["network", "connect"]);
+    for name in names {
+        a.extend(args(&["--alias", name]));
+    }
+    a.extend(args(&[network, proxy]));
+    a
+}
+
+/// `docker network disconnect` of the proxy from `network` (the proxy is on it or not).
+fn disconnect(network: &str, proxy: &str) -> Vec<String> {
+    args(&["network", "disconnect", "--force", network, proxy])
 }
 
 /// The names the proxy has on a network (as `docker inspect` lists its endpoint there), but
